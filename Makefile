@@ -1,0 +1,35 @@
+# The README's two commands: `make run` and `make test`. Both install what is missing first.
+SHELL := /bin/bash
+CARGO ?= cargo
+PORT ?= 8888
+
+.PHONY: run test deps test-deps build build-release unit e2e lint
+
+run: deps build-release
+	./target/release/rheo --port $(PORT)
+
+test: test-deps
+	$(CARGO) build --workspace --all-targets
+	$(MAKE) unit
+	$(MAKE) e2e
+
+deps:
+	@bash scripts/install-deps.sh build runtime
+	@command -v $(CARGO) >/dev/null || { echo "cargo (Rust 1.88+) is required: https://rustup.rs"; exit 1; }
+
+test-deps:
+	@bash scripts/install-deps.sh test
+	@command -v $(CARGO) >/dev/null || { echo "cargo (Rust 1.88+) is required: https://rustup.rs"; exit 1; }
+
+build-release:
+	$(CARGO) build --release --workspace
+
+unit:
+	$(CARGO) test --workspace -- --test-threads=2
+
+e2e:
+	bash tests/e2e/with-rheo.sh target/debug/rheo
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings

@@ -1,0 +1,208 @@
+//! Rheo's class catalogue: Kurento's class names, modules, inheritance and events, written from
+//! the published interface (kurento-protocol.md §10) for the classes Rheo implements.
+
+/// One Kurento class.
+#[derive(Debug)]
+pub struct ClassInfo {
+    pub name: &'static str,
+    /// Kurento module that defines it (`core`, `elements`, `filters`, …).
+    pub module: &'static str,
+    pub parent: Option<&'static ClassInfo>,
+    /// Events declared by this class (not inherited).
+    pub events: &'static [&'static str],
+    /// Whether `create` accepts it.
+    pub creatable: bool,
+}
+
+impl ClassInfo {
+    /// Prefix of qualified names and ids: `kurento` for core, elements and filters.
+    pub fn prefix(&self) -> &'static str {
+        match self.module {
+            "core" | "elements" | "filters" => "kurento",
+            other => other,
+        }
+    }
+
+    pub fn qualified_name(&self) -> String {
+        format!("{}.{}", self.prefix(), self.name)
+    }
+
+    /// Qualified names of all ancestors, nearest first (`describe`'s `hierarchy`).
+    pub fn hierarchy(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut cur = self.parent;
+        while let Some(c) = cur {
+            out.push(c.qualified_name());
+            cur = c.parent;
+        }
+        out
+    }
+
+    /// Whether this class is `other` or derives from it.
+    pub fn is_a(&self, other: &ClassInfo) -> bool {
+        let mut cur = Some(self);
+        while let Some(c) = cur {
+            if std::ptr::eq(c, other) {
+                return true;
+            }
+            cur = c.parent;
+        }
+        false
+    }
+
+    /// Whether `event` can be subscribed to on objects of this class (declared here or inherited).
+    pub fn supports_event(&self, event: &str) -> bool {
+        let mut cur = Some(self);
+        while let Some(c) = cur {
+            if c.events.contains(&event) {
+                return true;
+            }
+            cur = c.parent;
+        }
+        false
+    }
+}
+
+macro_rules! class {
+    ($ident:ident, $name:literal, $module:literal, $parent:expr, [$($ev:literal),*], $creatable:literal) => {
+        pub static $ident: ClassInfo = ClassInfo {
+            name: $name,
+            module: $module,
+            parent: $parent,
+            events: &[$($ev),*],
+            creatable: $creatable,
+        };
+    };
+}
+
+class!(MEDIA_OBJECT, "MediaObject", "core", None, ["Error"], false);
+class!(SERVER_MANAGER, "ServerManager", "core", Some(&MEDIA_OBJECT), ["ObjectCreated", "ObjectDestroyed"], false);
+class!(MEDIA_PIPELINE, "MediaPipeline", "core", Some(&MEDIA_OBJECT), [], true);
+class!(
+    MEDIA_ELEMENT,
+    "MediaElement",
+    "core",
+    Some(&MEDIA_OBJECT),
+    [
+        "ElementConnected",
+        "ElementDisconnected",
+        "MediaFlowOutStateChanged",
+        "MediaFlowInStateChanged",
+        "MediaTranscodingStateChanged"
+    ],
+    false
+);
+class!(PASS_THROUGH, "PassThrough", "core", Some(&MEDIA_ELEMENT), [], true);
+class!(ENDPOINT, "Endpoint", "core", Some(&MEDIA_ELEMENT), [], false);
+class!(FILTER, "Filter", "core", Some(&MEDIA_ELEMENT), [], false);
+class!(
+    SESSION_ENDPOINT,
+    "SessionEndpoint",
+    "core",
+    Some(&ENDPOINT),
+    ["MediaSessionTerminated", "MediaSessionStarted"],
+    false
+);
+class!(SDP_ENDPOINT, "SdpEndpoint", "core", Some(&SESSION_ENDPOINT), [], false);
+class!(
+    BASE_RTP_ENDPOINT,
+    "BaseRtpEndpoint",
+    "core",
+    Some(&SDP_ENDPOINT),
+    ["MediaStateChanged", "ConnectionStateChanged"],
+    false
+);
+class!(
+    WEBRTC_ENDPOINT,
+    "WebRtcEndpoint",
+    "elements",
+    Some(&BASE_RTP_ENDPOINT),
+    [
+        "IceCandidateFound",
+        "IceGatheringDone",
+        "IceComponentStateChanged",
+        "DtlsConnectionStateChange",
+        "DataChannelOpened",
+        "DataChannelClosed",
+        "NewCandidatePairSelected"
+    ],
+    true
+);
+class!(FACE_OVERLAY_FILTER, "FaceOverlayFilter", "filters", Some(&FILTER), [], true);
+
+/// Every class `describe` can report, creatable or not.
+pub static ALL_CLASSES: &[&ClassInfo] = &[
+    &MEDIA_OBJECT,
+    &SERVER_MANAGER,
+    &MEDIA_PIPELINE,
+    &MEDIA_ELEMENT,
+    &PASS_THROUGH,
+    &ENDPOINT,
+    &FILTER,
+    &SESSION_ENDPOINT,
+    &SDP_ENDPOINT,
+    &BASE_RTP_ENDPOINT,
+    &WEBRTC_ENDPOINT,
+    &FACE_OVERLAY_FILTER,
+];
+
+/// Kurento module names with their version, in `getInfo` order.
+pub static MODULES: &[&str] = &["core", "elements", "filters"];
+
+/// The factory for a `create` type, under its bare or module-qualified name.
+pub fn factory(type_name: &str) -> Option<&'static ClassInfo> {
+    ALL_CLASSES
+        .iter()
+        .copied()
+        .filter(|c| c.creatable)
+        .find(|c| c.name == type_name || c.qualified_name() == type_name)
+}
+
+/// Creatable class names of one module (for `getInfo`).
+pub fn factories_of(module: &str) -> Vec<&'static str> {
+    let mut names: Vec<_> =
+        ALL_CLASSES.iter().filter(|c| c.creatable && c.module == module).map(|c| c.name).collect();
+    names.sort_unstable();
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hierarchy_matches_kurento() {
+        assert_eq!(
+            WEBRTC_ENDPOINT.hierarchy(),
+            vec![
+                "kurento.BaseRtpEndpoint",
+                "kurento.SdpEndpoint",
+                "kurento.SessionEndpoint",
+                "kurento.Endpoint",
+                "kurento.MediaElement",
+                "kurento.MediaObject"
+            ]
+        );
+        assert_eq!(FACE_OVERLAY_FILTER.hierarchy(), vec!["kurento.Filter", "kurento.MediaElement", "kurento.MediaObject"]);
+        assert_eq!(SERVER_MANAGER.hierarchy(), vec!["kurento.MediaObject"]);
+        assert_eq!(MEDIA_PIPELINE.qualified_name(), "kurento.MediaPipeline");
+    }
+
+    #[test]
+    fn factories_accept_bare_and_qualified_names() {
+        assert!(std::ptr::eq(factory("WebRtcEndpoint").unwrap(), &WEBRTC_ENDPOINT));
+        assert!(std::ptr::eq(factory("kurento.WebRtcEndpoint").unwrap(), &WEBRTC_ENDPOINT));
+        assert!(factory("MediaElement").is_none());
+        assert!(factory("ServerManager").is_none());
+        assert!(factory("chroma.WebRtcEndpoint").is_none());
+    }
+
+    #[test]
+    fn events_are_inherited() {
+        assert!(WEBRTC_ENDPOINT.supports_event("IceCandidateFound"));
+        assert!(WEBRTC_ENDPOINT.supports_event("MediaStateChanged"));
+        assert!(WEBRTC_ENDPOINT.supports_event("Error"));
+        assert!(!PASS_THROUGH.supports_event("IceCandidateFound"));
+        assert!(!WEBRTC_ENDPOINT.supports_event("IceComponentStateChange"));
+    }
+}

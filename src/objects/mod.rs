@@ -1,0 +1,221 @@
+//! Kurento classes: one file per class, each mapping its methods and properties to media-plane
+//! calls. Everything here may block (media calls), so the control plane runs it on blocking
+//! threads.
+
+pub mod args;
+pub mod catalogue;
+pub mod events;
+mod face_overlay_filter;
+mod media_element;
+mod media_object;
+mod media_pipeline;
+mod server_manager;
+pub mod values;
+mod webrtc_endpoint;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use rheo_pipelines as media;
+use serde_json::{Map, Value};
+
+use crate::protocol::KurentoError;
+pub use args::Args;
+use catalogue::ClassInfo;
+
+pub type Result<T> = std::result::Result<T, KurentoError>;
+
+/// The id of the ServerManager singleton.
+pub const SERVER_MANAGER_ID: &str = "manager_ServerManager";
+
+/// The media-plane handle behind an object.
+pub enum Media {
+    ServerManager,
+    Pipeline(media::MediaPipeline),
+    Element(media::Element),
+}
+
+/// One media connection as the API sees it (`ElementConnectionData`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    pub source: String,
+    pub sink: String,
+    pub media: media::MediaKind,
+}
+
+/// Mutable, API-level state of an object.
+#[derive(Default)]
+pub struct ObjectState {
+    pub name: Option<String>,
+    pub tags: Vec<(String, String)>,
+    pub send_tags_in_events: bool,
+    /// Settable properties that have no media-plane effect of their own (stored and returned).
+    pub properties: HashMap<&'static str, Value>,
+    pub released: bool,
+}
+
+/// A live Kurento object.
+pub struct MediaObject {
+    pub id: String,
+    pub class: &'static ClassInfo,
+    /// The pipeline of an element, `None` for pipelines and the ServerManager.
+    pub pipeline: Option<String>,
+    /// Seconds since the epoch.
+    pub creation_time: i64,
+    pub state: Mutex<ObjectState>,
+    pub media: Media,
+}
+
+impl MediaObject {
+    pub fn new(id: String, class: &'static ClassInfo, pipeline: Option<String>, media: Media) -> Self {
+        MediaObject {
+            id,
+            class,
+            pipeline,
+            creation_time: values::now_secs(),
+            state: Mutex::new(ObjectState::default()),
+            media,
+        }
+    }
+
+    pub fn element(&self) -> Option<&media::Element> {
+        match &self.media {
+            Media::Element(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    pub fn media_pipeline(&self) -> Option<&media::MediaPipeline> {
+        match &self.media {
+            Media::Pipeline(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// Releases the media behind this object (blocking; idempotent).
+    pub fn release_media(&self) {
+        self.state.lock().released = true;
+        match &self.media {
+            Media::ServerManager => {}
+            Media::Pipeline(p) => p.release(),
+            Media::Element(e) => e.release(),
+        }
+    }
+}
+
+/// What the objects need from the control plane: lookup, topology and event raising.
+pub trait World: Send + Sync {
+    /// The object, or 40101.
+    fn object(&self, id: &str) -> Result<Arc<MediaObject>>;
+    fn children(&self, id: &str) -> Vec<String>;
+    fn pipelines(&self) -> Vec<String>;
+    fn sessions(&self) -> Vec<String>;
+    /// Links whose source or sink is `id`.
+    fn links_of(&self, id: &str) -> Vec<Link>;
+    /// Records a link, replacing any previous source of that sink and media type; returns the
+    /// replaced link.
+    fn add_link(&self, link: Link) -> Option<Link>;
+    fn remove_link(&self, link: &Link) -> bool;
+    /// Raises an event on `object` (routed to the sessions subscribed to it).
+    fn raise(&self, object: &MediaObject, event_type: &str, data: Map<String, Value>);
+    fn settings(&self) -> &Settings;
+}
+
+/// Server-wide settings the classes use.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub webrtc: media::WebRtcSettings,
+    pub image_limits: rheo_filters::LoadLimits,
+}
+
+/// Creates an object of `class` (blocking). `id_suffix` is a fresh UUID.
+pub fn create(
+    world: &dyn World,
+    class: &'static ClassInfo,
+    params: Args<'_>,
+    uuid: &str,
+    events: media::EventSink,
+) -> Result<MediaObject> {
+    use catalogue::*;
+    if std::ptr::eq(class, &MEDIA_PIPELINE) {
+        return media_pipeline::create(world, uuid, events);
+    }
+    // Every other creatable class is a MediaElement of a pipeline.
+    let pipeline_id = params.str("mediaPipeline")?;
+    let pipeline_obj = world.object(pipeline_id).map_err(|_| {
+        KurentoError::marshall(format!("'mediaPipeline' parameter: object '{pipeline_id}' not found"))
+    })?;
+    let Some(pipeline) = pipeline_obj.media_pipeline() else {
+        return Err(KurentoError::arg_type("mediaPipeline", "MediaPipeline"));
+    };
+    let id = format!("{}/{}_{}", pipeline_obj.id, uuid, class.qualified_name());
+    let element = if std::ptr::eq(class, &WEBRTC_ENDPOINT) {
+        webrtc_endpoint::create(pipeline, &id, params)?
+    } else if std::ptr::eq(class, &PASS_THROUGH) {
+        pipeline.create_passthrough(&id).map_err(values::media_error)?
+    } else if std::ptr::eq(class, &FACE_OVERLAY_FILTER) {
+        pipeline.create_face_overlay(&id).map_err(values::media_error)?
+    } else {
+        return Err(KurentoError::factory_not_found(class.name));
+    };
+    Ok(MediaObject::new(id, class, Some(pipeline_obj.id.clone()), Media::Element(element)))
+}
+
+/// Runs one `invoke` (blocking): the class's own handlers first, then its ancestors'.
+/// Returns `None` for void operations.
+pub fn invoke(world: &dyn World, obj: &Arc<MediaObject>, operation: &str, params: Args<'_>) -> Result<Option<Value>> {
+    use catalogue::*;
+    let handled = if obj.class.is_a(&WEBRTC_ENDPOINT) {
+        webrtc_endpoint::invoke(world, obj, operation, params)?
+    } else if obj.class.is_a(&FACE_OVERLAY_FILTER) {
+        face_overlay_filter::invoke(world, obj, operation, params)?
+    } else if obj.class.is_a(&MEDIA_PIPELINE) {
+        media_pipeline::invoke(world, obj, operation, params)?
+    } else if obj.class.is_a(&SERVER_MANAGER) {
+        server_manager::invoke(world, obj, operation, params)?
+    } else {
+        None
+    };
+    if let Some(result) = handled {
+        return Ok(result);
+    }
+    if obj.class.is_a(&MEDIA_ELEMENT) {
+        if let Some(result) = media_element::invoke(world, obj, operation, params)? {
+            return Ok(result);
+        }
+    }
+    if let Some(result) = media_object::invoke(world, obj, operation, params)? {
+        return Ok(result);
+    }
+    Err(KurentoError::operation_not_found(operation, params.len()))
+}
+
+/// A stored, settable property of an object (returns the kmd default when never set).
+fn stored_property(obj: &MediaObject, name: &'static str, default: Value) -> Value {
+    obj.state.lock().properties.get(name).cloned().unwrap_or(default)
+}
+
+fn store_property(obj: &MediaObject, name: &'static str, value: Value) {
+    obj.state.lock().properties.insert(name, value);
+}
+
+/// Handles `get<Prop>`/`set<Prop>` for a list of plain stored int properties.
+fn stored_int_property(
+    obj: &MediaObject,
+    operation: &str,
+    params: Args<'_>,
+    props: &[(&'static str, i64)],
+) -> Result<Option<Option<Value>>> {
+    for &(name, default) in props {
+        if values::is_getter(operation, name) {
+            return Ok(Some(Some(stored_property(obj, name, Value::from(default)))));
+        }
+        if values::is_setter(operation, name) {
+            let v = params.int(name)?;
+            store_property(obj, name, Value::from(v));
+            return Ok(Some(None));
+        }
+    }
+    Ok(None)
+}

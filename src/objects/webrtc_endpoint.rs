@@ -1,0 +1,132 @@
+//! WebRtcEndpoint (with its SdpEndpoint and BaseRtpEndpoint members): SDP negotiation, ICE,
+//! STUN/TURN settings and connection state.
+
+use std::sync::Arc;
+
+use rheo_pipelines as media;
+use serde_json::{json, Value};
+
+use super::{args, stored_int_property, values, Args, MediaObject, Result, World};
+use crate::protocol::KurentoError;
+
+pub(super) fn create(pipeline: &media::MediaPipeline, id: &str, params: Args<'_>) -> Result<media::Element> {
+    let opts = media::WebRtcOptions {
+        recvonly: params.opt_bool("recvonly")?.unwrap_or(false),
+        sendonly: params.opt_bool("sendonly")?.unwrap_or(false),
+        use_data_channels: params.opt_bool("useDataChannels")?.unwrap_or(false),
+    };
+    if opts.recvonly && opts.sendonly {
+        return Err(KurentoError::marshall("'recvonly' and 'sendonly' cannot both be true"));
+    }
+    params.opt_enum("certificateKeyType", &["RSA", "ECDSA"])?;
+    params.opt_str("qosDscp")?;
+    pipeline.create_webrtc_endpoint(id, opts).map_err(values::media_error)
+}
+
+fn endpoint(obj: &MediaObject) -> Result<&media::WebRtcEndpoint> {
+    obj.element()
+        .and_then(media::Element::webrtc)
+        .ok_or_else(|| KurentoError::unexpected("WebRtcEndpoint has no WebRTC element"))
+}
+
+pub(super) fn invoke(_world: &dyn World, obj: &Arc<MediaObject>, op: &str, args: Args<'_>) -> Result<Option<Option<Value>>> {
+    let ep = endpoint(obj)?;
+    let sdp_result = |r: media::Result<String>| r.map(|s| Some(Value::from(s))).map_err(values::media_error);
+    let value = match op {
+        "processOffer" => sdp_result(ep.process_offer(args.str("offer")?))?,
+        "processAnswer" => sdp_result(ep.process_answer(args.str("answer")?))?,
+        "generateOffer" => {
+            let mut opts = media::OfferOptions { offer_to_receive_audio: true, offer_to_receive_video: true };
+            if args.raw("options").is_some() {
+                let o = Args::new(Some(args.complex("options", "kurento", "OfferOptions")?));
+                opts.offer_to_receive_audio = o.opt_bool("offerToReceiveAudio")?.unwrap_or(true);
+                opts.offer_to_receive_video = o.opt_bool("offerToReceiveVideo")?.unwrap_or(true);
+            }
+            sdp_result(ep.generate_offer(opts))?
+        }
+        "getLocalSessionDescriptor" => sdp_result(ep.local_description())?,
+        "getRemoteSessionDescriptor" => sdp_result(ep.remote_description())?,
+        "gatherCandidates" => {
+            ep.gather_candidates().map_err(values::media_error)?;
+            None
+        }
+        "addIceCandidate" => {
+            let c = args.complex("candidate", "kurento", "IceCandidate")?;
+            let candidate = args::field_str(c, "candidate")?;
+            let sdp_mid = Args::new(Some(c)).opt_str("sdpMid")?.unwrap_or("");
+            let mline = Args::new(Some(c)).opt_int("sdpMLineIndex")?.unwrap_or(0);
+            let mline = u32::try_from(mline).map_err(|_| KurentoError::marshall("'sdpMLineIndex' must be >= 0"))?;
+            ep.add_ice_candidate(candidate, sdp_mid, mline).map_err(values::media_error)?;
+            None
+        }
+        "requestKeyframe" => {
+            ep.request_keyframe();
+            None
+        }
+        "createDataChannel" | "closeDataChannel" => {
+            return Err(KurentoError::operation_not_supported(format!("{op}: data channels are not supported yet")))
+        }
+        _ if values::is_getter(op, "stunServerAddress") => {
+            Some(Value::from(ep.settings().stun_server_address.unwrap_or_default()))
+        }
+        _ if values::is_setter(op, "stunServerAddress") => {
+            let addr = args.str("stunServerAddress")?;
+            ep.set_stun_server(Some(addr.to_owned()).filter(|a| !a.is_empty()), ep.settings().stun_server_port);
+            None
+        }
+        _ if values::is_getter(op, "stunServerPort") => {
+            Some(Value::from(ep.settings().stun_server_port.unwrap_or(3478)))
+        }
+        _ if values::is_setter(op, "stunServerPort") => {
+            let port = u16::try_from(args.int("stunServerPort")?)
+                .map_err(|_| KurentoError::marshall("'stunServerPort' must be a port number"))?;
+            ep.set_stun_server(ep.settings().stun_server_address, Some(port));
+            None
+        }
+        _ if values::is_getter(op, "turnUrl") => Some(Value::from(ep.settings().turn_url.unwrap_or_default())),
+        _ if values::is_setter(op, "turnUrl") => {
+            let url = args.str("turnUrl")?;
+            ep.set_turn_url(Some(url.to_owned()).filter(|u| !u.is_empty()));
+            None
+        }
+        _ if values::is_getter(op, "mediaState") => Some(Value::from(values::media_state_name(ep.media_state()))),
+        _ if values::is_getter(op, "connectionState") => {
+            Some(Value::from(values::connection_state_name(ep.connection_state())))
+        }
+        _ if values::is_getter(op, "ICECandidatePairs") => Some(Value::Array(
+            ep.candidate_pairs()
+                .into_iter()
+                .map(|p| {
+                    json!({"__module__": "kurento", "__type__": "IceCandidatePair", "streamId": p.stream_id,
+                           "componentId": p.component_id, "localCandidate": p.local_candidate,
+                           "remoteCandidate": p.remote_candidate})
+                })
+                .collect(),
+        )),
+        _ if values::is_getter(op, "IceConnectionState") => Some(Value::Array(
+            ep.ice_states()
+                .into_iter()
+                .map(|(stream, component, state)| {
+                    json!({"__module__": "kurento", "__type__": "IceConnection", "streamId": stream,
+                           "componentId": component, "state": values::ice_state_name(state)})
+                })
+                .collect(),
+        )),
+        _ => {
+            return stored_int_property(
+                obj,
+                op,
+                args,
+                &[
+                    ("minVideoRecvBandwidth", 0),
+                    ("minVideoSendBandwidth", 100),
+                    ("maxVideoSendBandwidth", 500),
+                    ("maxAudioRecvBandwidth", 0),
+                    ("maxVideoRecvBandwidth", 0),
+                    ("mtu", 1200),
+                ],
+            )
+        }
+    };
+    Ok(Some(value))
+}

@@ -1,0 +1,188 @@
+//! A Kurento JSON-RPC test client over a real WebSocket, and an in-process Rheo on port 0.
+#![allow(dead_code)]
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Starts Rheo in-process on 127.0.0.1 with a random port.
+pub async fn start_server(extra: &[&str]) -> (SocketAddr, Arc<rheo::control::Core>) {
+    rheo_pipelines::init().expect("GStreamer initialises");
+    let mut args = vec!["rheo", "--bind", "127.0.0.1", "--port", "0"];
+    args.extend_from_slice(extra);
+    let config = rheo::config::Config::parse_from(args);
+    rheo::spawn_server(&config).await.expect("server starts")
+}
+
+pub struct Client {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    next_id: u64,
+    pub session: Option<String>,
+    events: VecDeque<Value>,
+}
+
+impl Client {
+    pub async fn connect(addr: SocketAddr) -> Client {
+        Self::connect_path(addr, "/kurento").await
+    }
+
+    pub async fn connect_path(addr: SocketAddr, path: &str) -> Client {
+        let url = format!("ws://{addr}{path}");
+        let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connects");
+        Client { ws, next_id: 0, session: None, events: VecDeque::new() }
+    }
+
+    pub async fn send_raw(&mut self, text: &str) {
+        self.ws.send(Message::text(text.to_owned())).await.expect("send");
+    }
+
+    /// Next frame of any kind, parsed.
+    pub async fn next_frame(&mut self) -> Option<Value> {
+        loop {
+            let msg = tokio::time::timeout(TIMEOUT, self.ws.next()).await.expect("a frame within the timeout")?;
+            match msg {
+                Ok(Message::Text(t)) => return Some(serde_json::from_str(&t).expect("server sends JSON")),
+                Ok(Message::Close(_)) | Err(_) => return None,
+                Ok(Message::Binary(_)) => panic!("server sent a binary frame"),
+                Ok(_) => continue,
+            }
+        }
+    }
+
+    /// The response to the request with `id`, queueing events that arrive first.
+    pub async fn response(&mut self, id: &Value) -> Value {
+        loop {
+            let frame = self.next_frame().await.expect("connection open");
+            if frame.get("method").and_then(Value::as_str) == Some("onEvent") {
+                self.events.push_back(frame);
+            } else if frame.get("id") == Some(id) {
+                return frame;
+            } else if id.is_null() && frame.get("id") == Some(&Value::Null) {
+                return frame;
+            } else {
+                panic!("unexpected frame {frame}");
+            }
+        }
+    }
+
+    /// Sends a request as kurento-client does (sessionId stamped from the last result).
+    pub async fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        let mut params = params;
+        if let (Some(s), Some(p)) = (&self.session, params.as_object_mut()) {
+            p.entry("sessionId").or_insert(json!(s));
+        }
+        let msg = if params.is_null() {
+            json!({"jsonrpc": "2.0", "method": method, "id": id})
+        } else {
+            json!({"jsonrpc": "2.0", "method": method, "params": params, "id": id})
+        };
+        self.send_raw(&msg.to_string()).await;
+        let resp = self.response(&json!(id)).await;
+        assert_eq!(resp["jsonrpc"], "2.0");
+        if let Some(s) = resp.pointer("/result/sessionId").and_then(Value::as_str) {
+            self.session = Some(s.to_owned());
+        }
+        resp
+    }
+
+    /// A request that must succeed; returns `result`.
+    pub async fn ok(&mut self, method: &str, params: Value) -> Value {
+        let resp = self.request(method, params.clone()).await;
+        assert!(resp.get("error").is_none(), "{method} {params} failed: {resp}");
+        resp["result"].clone()
+    }
+
+    /// A request that must fail; returns `error`.
+    pub async fn err(&mut self, method: &str, params: Value) -> Value {
+        let resp = self.request(method, params.clone()).await;
+        assert!(resp.get("result").is_none(), "{method} {params} should fail: {resp}");
+        resp["error"].clone()
+    }
+
+    pub async fn create(&mut self, type_name: &str, ctor: Value) -> String {
+        let params = if ctor.is_null() {
+            json!({"type": type_name, "properties": {}})
+        } else {
+            json!({"type": type_name, "constructorParams": ctor, "properties": {}})
+        };
+        self.ok("create", params).await["value"].as_str().expect("id").to_owned()
+    }
+
+    pub async fn invoke(&mut self, object: &str, operation: &str, params: Value) -> Value {
+        let mut p = json!({"object": object, "operation": operation});
+        if !params.is_null() {
+            p["operationParams"] = params;
+        }
+        self.ok("invoke", p).await
+    }
+
+    pub async fn invoke_err(&mut self, object: &str, operation: &str, params: Value) -> Value {
+        let mut p = json!({"object": object, "operation": operation});
+        if !params.is_null() {
+            p["operationParams"] = params;
+        }
+        self.err("invoke", p).await
+    }
+
+    pub async fn subscribe(&mut self, object: &str, event: &str) -> String {
+        self.ok("subscribe", json!({"object": object, "type": event})).await["value"].as_str().unwrap().to_owned()
+    }
+
+    /// The next event matching `pred` (events queued earlier first).
+    pub async fn event(&mut self, pred: impl Fn(&Value) -> bool) -> Value {
+        if let Some(pos) = self.events.iter().position(|e| pred(&e["params"]["value"])) {
+            return self.events.remove(pos).unwrap()["params"]["value"].clone();
+        }
+        loop {
+            let frame = self.next_frame().await.expect("connection open");
+            let value = frame["params"]["value"].clone();
+            if frame["method"] == "onEvent" && pred(&value) {
+                return value;
+            }
+            if frame["method"] == "onEvent" {
+                self.events.push_back(frame);
+            } else {
+                panic!("unexpected frame while waiting for an event: {frame}");
+            }
+        }
+    }
+
+    /// Events received so far (without waiting).
+    pub fn queued_events(&self) -> Vec<Value> {
+        self.events.iter().map(|f| f["params"]["value"].clone()).collect()
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+    }
+}
+
+impl Client {
+    /// Removes and returns the queued events matching `pred`.
+    pub fn take_events(&mut self, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
+        let (hit, keep): (Vec<_>, Vec<_>) = self.events.drain(..).partition(|f| pred(&f["params"]["value"]));
+        self.events = keep.into();
+        hit.into_iter().map(|f| f["params"]["value"].clone()).collect()
+    }
+
+    /// Waits up to `window` for one incoming frame and queues it if it is an event.
+    pub async fn wait_any_frame(&mut self, window: Duration) {
+        if let Ok(Some(Ok(Message::Text(t)))) = tokio::time::timeout(window, self.ws.next()).await {
+            let v: Value = serde_json::from_str(&t).unwrap();
+            assert_eq!(v["method"], "onEvent", "unexpected frame {v}");
+            self.events.push_back(v);
+        }
+    }
+}
