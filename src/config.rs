@@ -8,7 +8,11 @@ use std::time::Duration;
 use clap::Parser;
 
 #[derive(Debug, Clone, Parser)]
-#[command(name = "rheo", version, about = "A Kurento-compatible WebRTC media server")]
+#[command(
+    name = "rheo",
+    version,
+    about = "A Kurento-compatible WebRTC media server"
+)]
 pub struct Config {
     /// Address to listen on (WebSocket /kurento and the demos).
     #[arg(long, env = "RHEO_BIND", default_value = "0.0.0.0")]
@@ -56,7 +60,9 @@ impl Config {
     pub fn validate(&self) -> Result<(), String> {
         if let (Some(min), Some(max)) = (self.min_port, self.max_port) {
             if min > max {
-                return Err(format!("KMS_MIN_PORT ({min}) is greater than KMS_MAX_PORT ({max})"));
+                return Err(format!(
+                    "KMS_MIN_PORT ({min}) is greater than KMS_MAX_PORT ({max})"
+                ));
             }
         }
         if self.gc_period_secs == 0 {
@@ -64,7 +70,9 @@ impl Config {
         }
         if let Some(url) = &self.turn_url {
             if !url.contains('@') {
-                return Err(format!("KMS_TURN_URL '{url}' must look like user:password@address:port"));
+                return Err(format!(
+                    "KMS_TURN_URL '{url}' must look like user:password@address:port"
+                ));
             }
         }
         Ok(())

@@ -14,7 +14,9 @@ use serde_json::{json, Map, Value};
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
-use crate::objects::{self, catalogue, Args, Link, Media, MediaObject, Settings, World, SERVER_MANAGER_ID};
+use crate::objects::{
+    self, catalogue, Args, Link, Media, MediaObject, Settings, World, SERVER_MANAGER_ID,
+};
 use crate::protocol::{self, KurentoError, ParseFailure};
 pub use state::ConnId;
 use state::State;
@@ -54,8 +56,16 @@ impl Core {
                 let _ = tx.send(ev);
             }),
         });
-        let sm = MediaObject::new(SERVER_MANAGER_ID.to_owned(), &catalogue::SERVER_MANAGER, None, Media::ServerManager);
-        core.state.lock().objects.insert(SERVER_MANAGER_ID.to_owned(), Arc::new(sm));
+        let sm = MediaObject::new(
+            SERVER_MANAGER_ID.to_owned(),
+            &catalogue::SERVER_MANAGER,
+            None,
+            Media::ServerManager,
+        );
+        core.state
+            .lock()
+            .objects
+            .insert(SERVER_MANAGER_ID.to_owned(), Arc::new(sm));
         let weak = Arc::downgrade(&core);
         tokio::spawn(async move {
             while let Some(ev) = rx.recv().await {
@@ -68,7 +78,9 @@ impl Core {
 
     /// Registers a connection and the channel its outgoing frames go to.
     pub fn open_connection(&self, tx: mpsc::UnboundedSender<String>) -> Connection {
-        let id = self.next_conn.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = self
+            .next_conn
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.connections.lock().insert(id, tx);
         Connection { id, session: None }
     }
@@ -87,14 +99,22 @@ impl Core {
     }
 
     /// Handles one text frame; returns the response frame, if any.
-    pub async fn handle_text(self: &Arc<Self>, conn: &mut Connection, text: &str) -> Option<String> {
+    pub async fn handle_text(
+        self: &Arc<Self>,
+        conn: &mut Connection,
+        text: &str,
+    ) -> Option<String> {
         let request = match protocol::parse_request(text) {
             Ok(r) => r,
             Err(ParseFailure::NotJson) => {
-                return Some(protocol::failure(&Value::Null, &KurentoError::parse_error()).to_string())
+                return Some(
+                    protocol::failure(&Value::Null, &KurentoError::parse_error()).to_string(),
+                )
             }
             Err(ParseFailure::InvalidRequest) => {
-                return Some(protocol::failure(&Value::Null, &KurentoError::invalid_request()).to_string())
+                return Some(
+                    protocol::failure(&Value::Null, &KurentoError::invalid_request()).to_string(),
+                )
             }
             Err(ParseFailure::BadParams(id)) => {
                 return Some(protocol::failure(&id, &KurentoError::params_required()).to_string())
@@ -106,21 +126,29 @@ impl Core {
             if !p.contains_key("sessionId") {
                 p.insert("sessionId".into(), Value::from(s.clone()));
             }
-        } else if let (None, Some(s), true) = (&params, &conn.session, request.method != "closeSession") {
-            params = Some(Map::from_iter([("sessionId".to_owned(), Value::from(s.clone()))]));
+        } else if let (None, Some(s), "ping") = (&params, &conn.session, request.method.as_str()) {
+            // Parameterless pings echo the connection's session too.
+            params = Some(Map::from_iter([(
+                "sessionId".to_owned(),
+                Value::from(s.clone()),
+            )]));
         }
-        let outcome = self.execute(conn.id, &request.method, params.as_ref()).await;
+        let outcome = self
+            .execute(conn.id, &request.method, params.as_ref())
+            .await;
         if let Ok(result) = &outcome {
             if let Some(s) = result.get("sessionId").and_then(Value::as_str) {
                 self.bind(conn, s);
             }
         }
         let id = request.id?;
-        Some(match outcome {
-            Ok(result) => protocol::success(&id, result),
-            Err(e) => protocol::failure(&id, &e),
-        }
-        .to_string())
+        Some(
+            match outcome {
+                Ok(result) => protocol::success(&id, result),
+                Err(e) => protocol::failure(&id, &e),
+            }
+            .to_string(),
+        )
     }
 
     fn bind(&self, conn: &mut Connection, session: &str) {
@@ -141,7 +169,10 @@ impl Core {
         Box::pin(async move {
             let p = Params(params);
             match method {
-                "ping" => Ok(with_session(json!({"value": "pong"}), p.opt_str("sessionId")?)),
+                "ping" => Ok(with_session(
+                    json!({"value": "pong"}),
+                    p.opt_str("sessionId")?,
+                )),
                 "connect" => self.connect(p),
                 "describe" => self.describe(p.required()?),
                 "create" => self.create(p.required()?).await,
@@ -163,7 +194,10 @@ impl Core {
         let mut st = self.state.lock();
         let session = match p.opt_str("sessionId")? {
             Some(s) => {
-                let sess = st.sessions.get_mut(s).ok_or_else(KurentoError::invalid_session)?;
+                let sess = st
+                    .sessions
+                    .get_mut(s)
+                    .ok_or_else(KurentoError::invalid_session)?;
                 sess.kept_alive = true;
                 s.to_owned()
             }
@@ -190,7 +224,8 @@ impl Core {
     async fn create(self: &Arc<Self>, p: Params<'_>) -> Result<Value> {
         let session = p.session();
         let type_name = p.str("type")?;
-        let class = catalogue::factory(type_name).ok_or_else(|| KurentoError::factory_not_found(type_name))?;
+        let class = catalogue::factory(type_name)
+            .ok_or_else(|| KurentoError::factory_not_found(type_name))?;
         let ctor = match p.raw("constructorParams") {
             None | Some(Value::Null) => Map::new(),
             Some(Value::Object(m)) => m.clone(),
@@ -199,13 +234,19 @@ impl Core {
         let uuid = uuid::Uuid::new_v4().to_string();
         let core = self.clone();
         let events = self.media_events.clone();
-        let obj = blocking(move || objects::create(core.as_ref(), class, Args::new(Some(&ctor)), &uuid, events)).await?;
+        let obj = blocking(move || {
+            objects::create(core.as_ref(), class, Args::new(Some(&ctor)), &uuid, events)
+        })
+        .await?;
         let obj = Arc::new(obj);
         let id = obj.id.clone();
         let orphaned = {
             let mut st = self.state.lock();
             // The pipeline may have been released while the element was being built.
-            let parent_gone = obj.pipeline.as_ref().is_some_and(|p| !st.objects.contains_key(p));
+            let parent_gone = obj
+                .pipeline
+                .as_ref()
+                .is_some_and(|p| !st.objects.contains_key(p));
             if !parent_gone {
                 st.objects.insert(id.clone(), obj.clone());
                 st.reference(&session, &id);
@@ -232,10 +273,22 @@ impl Core {
         let op_params = match p.raw("operationParams") {
             None | Some(Value::Null) => None,
             Some(Value::Object(m)) => Some(m.clone()),
-            Some(_) => return Err(KurentoError::marshall("'operationParams' should be an object")),
+            Some(_) => {
+                return Err(KurentoError::marshall(
+                    "'operationParams' should be an object",
+                ))
+            }
         };
         let core = self.clone();
-        let value = blocking(move || objects::invoke(core.as_ref(), &obj, &operation, Args::new(op_params.as_ref()))).await?;
+        let value = blocking(move || {
+            objects::invoke(
+                core.as_ref(),
+                &obj,
+                &operation,
+                Args::new(op_params.as_ref()),
+            )
+        })
+        .await?;
         let mut result = json!({"sessionId": session});
         if let Some(v) = value {
             result["value"] = v;
@@ -253,7 +306,10 @@ impl Core {
         let sub = uuid::Uuid::new_v4().to_string();
         let key = (session.clone(), obj.id.clone(), event_type.to_owned());
         let mut st = self.state.lock();
-        st.subscriptions.entry(key.clone()).or_default().push(sub.clone());
+        st.subscriptions
+            .entry(key.clone())
+            .or_default()
+            .push(sub.clone());
         st.subscription_index.insert(sub.clone(), key);
         Ok(json!({"value": sub, "sessionId": session}))
     }
@@ -279,9 +335,7 @@ impl Core {
         let id = p.str("object")?;
         self.state.lock().touch(&session);
         // Idempotent: unknown or already released objects still succeed (KMS swallows it).
-        if id != SERVER_MANAGER_ID {
-            self.release_objects(id).await;
-        }
+        self.release_objects(id).await;
         Ok(json!({"sessionId": session}))
     }
 
@@ -290,13 +344,15 @@ impl Core {
     async fn release_objects(self: &Arc<Self>, id: &str) {
         let removed = {
             let mut st = self.state.lock();
-            if !st.objects.contains_key(id) {
+            if id == SERVER_MANAGER_ID || !st.objects.contains_key(id) {
                 return;
             }
             let ids = st.release_set(id);
             st.remove_objects(&ids)
         };
-        let Some(root) = removed.iter().find(|o| o.id == id).cloned() else { return };
+        let Some(root) = removed.iter().find(|o| o.id == id).cloned() else {
+            return;
+        };
         let ids: Vec<String> = removed.iter().map(|o| o.id.clone()).collect();
         let released = blocking(move || {
             root.release_media();
@@ -317,7 +373,9 @@ impl Core {
         };
         let mut responses: Vec<Value> = Vec::with_capacity(ops.len());
         for (index, op) in ops.iter().enumerate() {
-            let (op_id, outcome) = self.transaction_op(conn, &session, index, op, &responses).await;
+            let (op_id, outcome) = self
+                .transaction_op(conn, &session, index, op, &responses)
+                .await;
             let failed = outcome.is_err();
             responses.push(match outcome {
                 Ok(result) => protocol::success(&op_id, result),
@@ -340,7 +398,9 @@ impl Core {
     ) -> (Value, Result<Value>) {
         let op_id = op.get("id").cloned().unwrap_or(Value::Null);
         if op_id.as_u64() != Some(index as u64) {
-            let e = KurentoError::malformed_transaction(format!("Id of request '{index}' should be '{index}'"));
+            let e = KurentoError::malformed_transaction(format!(
+                "Id of request '{index}' should be '{index}'"
+            ));
             return (op_id, Err(e));
         }
         let Some(method) = op.get("method").and_then(Value::as_str) else {
@@ -354,7 +414,9 @@ impl Core {
         if let Err(e) = resolve_newrefs(&mut params, done) {
             return (op_id, Err(e));
         }
-        let Value::Object(mut params) = params else { unreachable!("params is an object") };
+        let Value::Object(mut params) = params else {
+            unreachable!("params is an object")
+        };
         params.insert("sessionId".into(), Value::from(session));
         let outcome = self.execute(conn, method, Some(&params)).await;
         (op_id, outcome)
@@ -366,7 +428,11 @@ impl Core {
         let roots = {
             let mut st = self.state.lock();
             if release_all {
-                let refs: Vec<String> = st.sessions.get(&session).map(|s| s.refs.iter().cloned().collect()).unwrap_or_default();
+                let refs: Vec<String> = st
+                    .sessions
+                    .get(&session)
+                    .map(|s| s.refs.iter().cloned().collect())
+                    .unwrap_or_default();
                 st.drop_session(&session);
                 refs
             } else {
@@ -382,7 +448,10 @@ impl Core {
     fn keep_alive(&self, p: Params<'_>) -> Result<Value> {
         let session = p.str("sessionId")?;
         let mut st = self.state.lock();
-        let s = st.sessions.get_mut(session).ok_or_else(KurentoError::invalid_session)?;
+        let s = st
+            .sessions
+            .get_mut(session)
+            .ok_or_else(KurentoError::invalid_session)?;
         s.kept_alive = true;
         Ok(json!({"sessionId": session}))
     }
@@ -404,7 +473,11 @@ impl Core {
         if id.starts_with("newref:") {
             return Err(KurentoError::newref_outside_transaction(id));
         }
-        let obj = st.objects.get(id).cloned().ok_or_else(|| KurentoError::object_not_found(id))?;
+        let obj = st
+            .objects
+            .get(id)
+            .cloned()
+            .ok_or_else(|| KurentoError::object_not_found(id))?;
         st.reference(session, id);
         Ok(obj)
     }
@@ -456,14 +529,18 @@ impl Core {
     }
 
     fn route_media_event(&self, ev: media::ElementEvent) {
-        let Some(obj) = self.state.lock().objects.get(&ev.element).cloned() else { return };
+        let Some(obj) = self.state.lock().objects.get(&ev.element).cloned() else {
+            return;
+        };
         if let Some((event_type, fields)) = objects::events::kurento_event(&ev.event) {
             self.raise(&obj, event_type, fields);
         }
     }
 
     fn raise_on_manager(&self, event_type: &str, field: &str, id: &str) {
-        let Some(sm) = self.state.lock().objects.get(SERVER_MANAGER_ID).cloned() else { return };
+        let Some(sm) = self.state.lock().objects.get(SERVER_MANAGER_ID).cloned() else {
+            return;
+        };
         let mut fields = Map::new();
         fields.insert(field.to_owned(), Value::from(id));
         self.raise(&sm, event_type, fields);
@@ -481,21 +558,34 @@ fn obj_parent_or(id: &str) -> &str {
 
 impl World for Core {
     fn object(&self, id: &str) -> Result<Arc<MediaObject>> {
-        self.state.lock().objects.get(id).cloned().ok_or_else(|| KurentoError::object_not_found(id))
+        self.state
+            .lock()
+            .objects
+            .get(id)
+            .cloned()
+            .ok_or_else(|| KurentoError::object_not_found(id))
     }
 
     fn children(&self, id: &str) -> Vec<String> {
         let st = self.state.lock();
-        let mut ids: Vec<String> =
-            st.objects.values().filter(|o| o.pipeline.as_deref() == Some(id)).map(|o| o.id.clone()).collect();
+        let mut ids: Vec<String> = st
+            .objects
+            .values()
+            .filter(|o| o.pipeline.as_deref() == Some(id))
+            .map(|o| o.id.clone())
+            .collect();
         ids.sort();
         ids
     }
 
     fn pipelines(&self) -> Vec<String> {
         let st = self.state.lock();
-        let mut ids: Vec<String> =
-            st.objects.values().filter(|o| o.media_pipeline().is_some()).map(|o| o.id.clone()).collect();
+        let mut ids: Vec<String> = st
+            .objects
+            .values()
+            .filter(|o| o.media_pipeline().is_some())
+            .map(|o| o.id.clone())
+            .collect();
         ids.sort();
         ids
     }
@@ -507,12 +597,22 @@ impl World for Core {
     }
 
     fn links_of(&self, id: &str) -> Vec<Link> {
-        self.state.lock().links.iter().filter(|l| l.source == id || l.sink == id).cloned().collect()
+        self.state
+            .lock()
+            .links
+            .iter()
+            .filter(|l| l.source == id || l.sink == id)
+            .cloned()
+            .collect()
     }
 
     fn add_link(&self, link: Link) -> Option<Link> {
         let mut st = self.state.lock();
-        let old = st.links.iter().position(|l| l.sink == link.sink && l.media == link.media).map(|i| st.links.remove(i));
+        let old = st
+            .links
+            .iter()
+            .position(|l| l.sink == link.sink && l.media == link.media)
+            .map(|i| st.links.remove(i));
         st.links.push(link);
         old
     }
@@ -538,7 +638,13 @@ impl World for Core {
         }
         let data = {
             let s = object.state.lock();
-            objects::events::event_data(&object.id, event_type, &s.tags, s.send_tags_in_events, fields)
+            objects::events::event_data(
+                &object.id,
+                event_type,
+                &s.tags,
+                s.send_tags_in_events,
+                fields,
+            )
         };
         let frame = protocol::event_notification(&object.id, event_type, data).to_string();
         let conns = self.connections.lock();
@@ -586,7 +692,9 @@ fn resolve_newrefs(value: &mut Value, done: &[Value]) -> Result<()> {
                     .ok()
                     .and_then(|i| done.get(i))
                     .and_then(|r| r.get("result")?.get("value")?.as_str())
-                    .ok_or_else(|| KurentoError::malformed_transaction(format!("Reference '{s}' not found")))?;
+                    .ok_or_else(|| {
+                        KurentoError::malformed_transaction(format!("Reference '{s}' not found"))
+                    })?;
                 *s = id.to_owned();
             }
         }

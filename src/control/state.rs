@@ -47,17 +47,28 @@ impl State {
     /// The ids to remove when `id` is released: itself and, for a pipeline, its elements.
     pub fn release_set(&self, id: &str) -> Vec<String> {
         let mut ids = vec![id.to_owned()];
-        ids.extend(self.objects.values().filter(|o| o.pipeline.as_deref() == Some(id)).map(|o| o.id.clone()));
+        ids.extend(
+            self.objects
+                .values()
+                .filter(|o| o.pipeline.as_deref() == Some(id))
+                .map(|o| o.id.clone()),
+        );
         ids
     }
 
     /// Forgets objects (and their links, subscriptions and session references); returns them.
     pub fn remove_objects(&mut self, ids: &[String]) -> Vec<Arc<MediaObject>> {
         let gone: HashSet<&str> = ids.iter().map(String::as_str).collect();
-        let removed: Vec<_> = ids.iter().filter_map(|id| self.objects.remove(id)).collect();
-        self.links.retain(|l| !gone.contains(l.source.as_str()) && !gone.contains(l.sink.as_str()));
-        self.subscriptions.retain(|(_, obj, _), _| !gone.contains(obj.as_str()));
-        self.subscription_index.retain(|_, (_, obj, _)| !gone.contains(obj.as_str()));
+        let removed: Vec<_> = ids
+            .iter()
+            .filter_map(|id| self.objects.remove(id))
+            .collect();
+        self.links
+            .retain(|l| !gone.contains(l.source.as_str()) && !gone.contains(l.sink.as_str()));
+        self.subscriptions
+            .retain(|(_, obj, _), _| !gone.contains(obj.as_str()));
+        self.subscription_index
+            .retain(|_, (_, obj, _)| !gone.contains(obj.as_str()));
         for s in self.sessions.values_mut() {
             s.refs.retain(|r| !gone.contains(r.as_str()));
         }
@@ -71,7 +82,8 @@ impl State {
             return vec![];
         };
         self.subscriptions.retain(|(sess, _, _), _| sess != session);
-        self.subscription_index.retain(|_, (sess, _, _)| sess != session);
+        self.subscription_index
+            .retain(|_, (sess, _, _)| sess != session);
         let roots: HashSet<String> = s
             .refs
             .iter()
@@ -87,7 +99,11 @@ impl State {
             .filter(|root| {
                 !self.sessions.values().any(|other| {
                     other.refs.iter().any(|r| {
-                        r == root || self.objects.get(r).is_some_and(|o| o.pipeline.as_deref() == Some(root))
+                        r == root
+                            || self
+                                .objects
+                                .get(r)
+                                .is_some_and(|o| o.pipeline.as_deref() == Some(root))
                     })
                 })
             })

@@ -31,26 +31,37 @@ impl<'a> Args<'a> {
     }
 
     fn required(&self, name: &str) -> Result<&'a Value> {
-        self.raw(name).ok_or_else(|| KurentoError::arg_required(name))
+        self.raw(name)
+            .ok_or_else(|| KurentoError::arg_required(name))
     }
 
     pub fn str(&self, name: &str) -> Result<&'a str> {
-        self.required(name)?.as_str().ok_or_else(|| KurentoError::arg_type(name, "string"))
+        self.required(name)?
+            .as_str()
+            .ok_or_else(|| KurentoError::arg_type(name, "string"))
     }
 
     pub fn opt_str(&self, name: &str) -> Result<Option<&'a str>> {
         self.raw(name)
-            .map(|v| v.as_str().ok_or_else(|| KurentoError::arg_type(name, "string")))
+            .map(|v| {
+                v.as_str()
+                    .ok_or_else(|| KurentoError::arg_type(name, "string"))
+            })
             .transpose()
     }
 
     pub fn bool(&self, name: &str) -> Result<bool> {
-        self.required(name)?.as_bool().ok_or_else(|| KurentoError::arg_type(name, "boolean"))
+        self.required(name)?
+            .as_bool()
+            .ok_or_else(|| KurentoError::arg_type(name, "boolean"))
     }
 
     pub fn opt_bool(&self, name: &str) -> Result<Option<bool>> {
         self.raw(name)
-            .map(|v| v.as_bool().ok_or_else(|| KurentoError::arg_type(name, "boolean")))
+            .map(|v| {
+                v.as_bool()
+                    .ok_or_else(|| KurentoError::arg_type(name, "boolean"))
+            })
             .transpose()
     }
 
@@ -63,13 +74,23 @@ impl<'a> Args<'a> {
     }
 
     pub fn float(&self, name: &str) -> Result<f64> {
-        self.required(name)?.as_f64().ok_or_else(|| KurentoError::arg_type(name, "float"))
+        self.required(name)?
+            .as_f64()
+            .ok_or_else(|| KurentoError::arg_type(name, "float"))
     }
 
     /// A register complex type: an object, with or without `__module__`/`__type__`. When the
     /// type tags are present they must name `expected` (`module`, `Type`).
-    pub fn complex(&self, name: &str, module: &str, type_name: &str) -> Result<&'a Map<String, Value>> {
-        let obj = self.required(name)?.as_object().ok_or_else(|| KurentoError::arg_type(name, type_name))?;
+    pub fn complex(
+        &self,
+        name: &str,
+        module: &str,
+        type_name: &str,
+    ) -> Result<&'a Map<String, Value>> {
+        let obj = self
+            .required(name)?
+            .as_object()
+            .ok_or_else(|| KurentoError::arg_type(name, type_name))?;
         check_complex_type(obj, module, type_name)?;
         Ok(obj)
     }
@@ -135,7 +156,10 @@ mod tests {
         let e = a.str("offer").unwrap_err();
         assert_eq!(e.code, 40001);
         assert_eq!(e.message, "'offer' parameter should be a string");
-        assert_eq!(a.str("missing").unwrap_err().message, "'missing' parameter is required");
+        assert_eq!(
+            a.str("missing").unwrap_err().message,
+            "'missing' parameter is required"
+        );
         assert_eq!(a.int("n").unwrap(), 3);
         assert!(a.bool("b").unwrap());
         assert_eq!(a.len(), 3);
@@ -143,11 +167,22 @@ mod tests {
 
     #[test]
     fn complex_types_with_and_without_tags() {
-        let tagged = json!({"c": {"candidate": "x", "__module__": "kurento", "__type__": "IceCandidate"}});
+        let tagged =
+            json!({"c": {"candidate": "x", "__module__": "kurento", "__type__": "IceCandidate"}});
         let plain = json!({"c": {"candidate": "x"}});
         let wrong = json!({"c": {"candidate": "x", "__module__": "kurento", "__type__": "Nope"}});
-        assert!(Args::new(tagged.as_object()).complex("c", "kurento", "IceCandidate").is_ok());
-        assert!(Args::new(plain.as_object()).complex("c", "kurento", "IceCandidate").is_ok());
-        assert_eq!(Args::new(wrong.as_object()).complex("c", "kurento", "IceCandidate").unwrap_err().code, 40003);
+        assert!(Args::new(tagged.as_object())
+            .complex("c", "kurento", "IceCandidate")
+            .is_ok());
+        assert!(Args::new(plain.as_object())
+            .complex("c", "kurento", "IceCandidate")
+            .is_ok());
+        assert_eq!(
+            Args::new(wrong.as_object())
+                .complex("c", "kurento", "IceCandidate")
+                .unwrap_err()
+                .code,
+            40003
+        );
     }
 }

@@ -76,8 +76,22 @@ macro_rules! class {
 }
 
 class!(MEDIA_OBJECT, "MediaObject", "core", None, ["Error"], false);
-class!(SERVER_MANAGER, "ServerManager", "core", Some(&MEDIA_OBJECT), ["ObjectCreated", "ObjectDestroyed"], false);
-class!(MEDIA_PIPELINE, "MediaPipeline", "core", Some(&MEDIA_OBJECT), [], true);
+class!(
+    SERVER_MANAGER,
+    "ServerManager",
+    "core",
+    Some(&MEDIA_OBJECT),
+    ["ObjectCreated", "ObjectDestroyed"],
+    false
+);
+class!(
+    MEDIA_PIPELINE,
+    "MediaPipeline",
+    "core",
+    Some(&MEDIA_OBJECT),
+    [],
+    true
+);
 class!(
     MEDIA_ELEMENT,
     "MediaElement",
@@ -92,8 +106,22 @@ class!(
     ],
     false
 );
-class!(PASS_THROUGH, "PassThrough", "core", Some(&MEDIA_ELEMENT), [], true);
-class!(ENDPOINT, "Endpoint", "core", Some(&MEDIA_ELEMENT), [], false);
+class!(
+    PASS_THROUGH,
+    "PassThrough",
+    "core",
+    Some(&MEDIA_ELEMENT),
+    [],
+    true
+);
+class!(
+    ENDPOINT,
+    "Endpoint",
+    "core",
+    Some(&MEDIA_ELEMENT),
+    [],
+    false
+);
 class!(FILTER, "Filter", "core", Some(&MEDIA_ELEMENT), [], false);
 class!(
     SESSION_ENDPOINT,
@@ -103,7 +131,14 @@ class!(
     ["MediaSessionTerminated", "MediaSessionStarted"],
     false
 );
-class!(SDP_ENDPOINT, "SdpEndpoint", "core", Some(&SESSION_ENDPOINT), [], false);
+class!(
+    SDP_ENDPOINT,
+    "SdpEndpoint",
+    "core",
+    Some(&SESSION_ENDPOINT),
+    [],
+    false
+);
 class!(
     BASE_RTP_ENDPOINT,
     "BaseRtpEndpoint",
@@ -128,7 +163,14 @@ class!(
     ],
     true
 );
-class!(FACE_OVERLAY_FILTER, "FaceOverlayFilter", "filters", Some(&FILTER), [], true);
+class!(
+    FACE_OVERLAY_FILTER,
+    "FaceOverlayFilter",
+    "filters",
+    Some(&FILTER),
+    [],
+    true
+);
 
 /// Every class `describe` can report, creatable or not.
 pub static ALL_CLASSES: &[&ClassInfo] = &[
@@ -160,8 +202,11 @@ pub fn factory(type_name: &str) -> Option<&'static ClassInfo> {
 
 /// Creatable class names of one module (for `getInfo`).
 pub fn factories_of(module: &str) -> Vec<&'static str> {
-    let mut names: Vec<_> =
-        ALL_CLASSES.iter().filter(|c| c.creatable && c.module == module).map(|c| c.name).collect();
+    let mut names: Vec<_> = ALL_CLASSES
+        .iter()
+        .filter(|c| c.creatable && c.module == module)
+        .map(|c| c.name)
+        .collect();
     names.sort_unstable();
     names
 }
@@ -183,15 +228,28 @@ mod tests {
                 "kurento.MediaObject"
             ]
         );
-        assert_eq!(FACE_OVERLAY_FILTER.hierarchy(), vec!["kurento.Filter", "kurento.MediaElement", "kurento.MediaObject"]);
+        assert_eq!(
+            FACE_OVERLAY_FILTER.hierarchy(),
+            vec![
+                "kurento.Filter",
+                "kurento.MediaElement",
+                "kurento.MediaObject"
+            ]
+        );
         assert_eq!(SERVER_MANAGER.hierarchy(), vec!["kurento.MediaObject"]);
         assert_eq!(MEDIA_PIPELINE.qualified_name(), "kurento.MediaPipeline");
     }
 
     #[test]
     fn factories_accept_bare_and_qualified_names() {
-        assert!(std::ptr::eq(factory("WebRtcEndpoint").unwrap(), &WEBRTC_ENDPOINT));
-        assert!(std::ptr::eq(factory("kurento.WebRtcEndpoint").unwrap(), &WEBRTC_ENDPOINT));
+        assert!(std::ptr::eq(
+            factory("WebRtcEndpoint").unwrap(),
+            &WEBRTC_ENDPOINT
+        ));
+        assert!(std::ptr::eq(
+            factory("kurento.WebRtcEndpoint").unwrap(),
+            &WEBRTC_ENDPOINT
+        ));
         assert!(factory("MediaElement").is_none());
         assert!(factory("ServerManager").is_none());
         assert!(factory("chroma.WebRtcEndpoint").is_none());

@@ -9,17 +9,30 @@ use super::values::{connection_state_name, ice_state_name, media_kind_name, medi
 /// Kurento events of these classes.
 pub fn kurento_event(event: &MediaEvent) -> Option<(&'static str, Map<String, Value>)> {
     let (name, fields) = match event {
-        MediaEvent::IceCandidateFound { candidate, sdp_mid, sdp_mline_index } => (
+        MediaEvent::IceCandidateFound {
+            candidate,
+            sdp_mid,
+            sdp_mline_index,
+        } => (
             "IceCandidateFound",
             json!({"candidate": {"__module__": "kurento", "__type__": "IceCandidate", "candidate": candidate,
                                  "sdpMid": sdp_mid, "sdpMLineIndex": sdp_mline_index}}),
         ),
         MediaEvent::IceGatheringDone => ("IceGatheringDone", json!({})),
-        MediaEvent::IceComponentStateChanged { stream_id, component_id, state } => (
+        MediaEvent::IceComponentStateChanged {
+            stream_id,
+            component_id,
+            state,
+        } => (
             "IceComponentStateChanged",
             json!({"streamId": stream_id, "componentId": component_id, "state": ice_state_name(*state)}),
         ),
-        MediaEvent::NewCandidatePairSelected { stream_id, component_id, local_candidate, remote_candidate } => (
+        MediaEvent::NewCandidatePairSelected {
+            stream_id,
+            component_id,
+            local_candidate,
+            remote_candidate,
+        } => (
             "NewCandidatePairSelected",
             json!({"candidatePair": {"__module__": "kurento", "__type__": "IceCandidatePair",
                    "streamId": stream_id, "componentId": component_id,
@@ -42,17 +55,28 @@ pub fn kurento_event(event: &MediaEvent) -> Option<(&'static str, Map<String, Va
             "MediaFlowOutStateChanged",
             json!({"state": flow_state(*flowing), "padName": "default", "mediaType": media_kind_name(*media)}),
         ),
-        MediaEvent::MediaTranscoding { media, transcoding, bin } => (
+        MediaEvent::MediaTranscoding {
+            media,
+            transcoding,
+            bin,
+        } => (
             "MediaTranscodingStateChanged",
             json!({"state": if *transcoding { "TRANSCODING" } else { "NOT_TRANSCODING" }, "binName": bin,
                    "mediaType": media_kind_name(*media)}),
         ),
-        MediaEvent::Error { description, code, kind } => {
-            ("Error", json!({"description": description, "errorCode": code, "type": kind}))
-        }
+        MediaEvent::Error {
+            description,
+            code,
+            kind,
+        } => (
+            "Error",
+            json!({"description": description, "errorCode": code, "type": kind}),
+        ),
         MediaEvent::ElementMessage { .. } => return None,
     };
-    let Value::Object(map) = fields else { unreachable!("event fields are JSON objects") };
+    let Value::Object(map) = fields else {
+        unreachable!("event fields are JSON objects")
+    };
     Some((name, map))
 }
 
@@ -73,11 +97,21 @@ pub fn event_data(
     mut fields: Map<String, Value>,
 ) -> Value {
     fields.insert("source".into(), Value::from(source));
-    fields.insert("timestampMillis".into(), Value::from(super::values::now_millis().to_string()));
-    let tags: Vec<Value> =
-        if send_tags { tags.iter().map(|(k, v)| super::values::tag_value(k, v)).collect() } else { vec![] };
+    fields.insert(
+        "timestampMillis".into(),
+        Value::from(super::values::now_millis().to_string()),
+    );
+    let tags: Vec<Value> = if send_tags {
+        tags.iter()
+            .map(|(k, v)| super::values::tag_value(k, v))
+            .collect()
+    } else {
+        vec![]
+    };
     fields.insert("tags".into(), Value::Array(tags));
     // `type` is the event name, except where the event carries its own (Error's category).
-    fields.entry("type").or_insert_with(|| Value::from(event_type));
+    fields
+        .entry("type")
+        .or_insert_with(|| Value::from(event_type));
     Value::Object(fields)
 }

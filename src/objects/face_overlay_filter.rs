@@ -8,7 +8,12 @@ use serde_json::Value;
 use super::{Args, MediaObject, Result, World};
 use crate::protocol::KurentoError;
 
-pub(super) fn invoke(world: &dyn World, obj: &Arc<MediaObject>, op: &str, args: Args<'_>) -> Result<Option<Option<Value>>> {
+pub(super) fn invoke(
+    world: &dyn World,
+    obj: &Arc<MediaObject>,
+    op: &str,
+    args: Args<'_>,
+) -> Result<Option<Option<Value>>> {
     let overlay = || {
         obj.element()
             .and_then(media::Element::face_overlay)
@@ -24,12 +29,16 @@ pub(super) fn invoke(world: &dyn World, obj: &Arc<MediaObject>, op: &str, args: 
                 height: args.float("heightPercent")? as _,
             };
             if !(geometry.width > 0.0 && geometry.height > 0.0) {
-                return Err(KurentoError::illegal_param("widthPercent and heightPercent must be greater than 0"));
+                return Err(KurentoError::illegal_param(
+                    "widthPercent and heightPercent must be greater than 0",
+                ));
             }
             // Loaded here, on a blocking thread, so a slow or failing download never stalls video
             // and the caller gets the failure as an error response.
-            let image = rheo_filters::load_image(uri, &world.settings().image_limits)
-                .map_err(|e| KurentoError::illegal_param(format!("Cannot load overlay image '{uri}': {e}")))?;
+            let image =
+                rheo_filters::load_image(uri, &world.settings().image_limits).map_err(|e| {
+                    KurentoError::illegal_param(format!("Cannot load overlay image '{uri}': {e}"))
+                })?;
             overlay()?.set_overlay_image(Arc::new(image), geometry);
             Ok(Some(None))
         }

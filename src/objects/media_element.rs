@@ -8,10 +8,21 @@ use serde_json::{json, Map, Value};
 use super::{catalogue, stored_int_property, values, Args, Link, MediaObject, Result, World};
 use crate::protocol::KurentoError;
 
-const ALL_KINDS: [media::MediaKind; 3] = [media::MediaKind::Audio, media::MediaKind::Video, media::MediaKind::Data];
+const ALL_KINDS: [media::MediaKind; 3] = [
+    media::MediaKind::Audio,
+    media::MediaKind::Video,
+    media::MediaKind::Data,
+];
 
-pub(super) fn invoke(world: &dyn World, obj: &Arc<MediaObject>, op: &str, args: Args<'_>) -> Result<Option<Option<Value>>> {
-    let element = obj.element().ok_or_else(|| KurentoError::unexpected("not a media element"))?;
+pub(super) fn invoke(
+    world: &dyn World,
+    obj: &Arc<MediaObject>,
+    op: &str,
+    args: Args<'_>,
+) -> Result<Option<Option<Value>>> {
+    let element = obj
+        .element()
+        .ok_or_else(|| KurentoError::unexpected("not a media element"))?;
     let value = match op {
         "connect" => {
             connect(world, obj, args)?;
@@ -23,9 +34,15 @@ pub(super) fn invoke(world: &dyn World, obj: &Arc<MediaObject>, op: &str, args: 
         }
         "getSourceConnections" => Some(connections(world, obj, args, false)?),
         "getSinkConnections" => Some(connections(world, obj, args, true)?),
-        "isMediaFlowingIn" => Some(Value::from(element.is_media_flowing_in(required_kind(args)?))),
-        "isMediaFlowingOut" => Some(Value::from(element.is_media_flowing_out(required_kind(args)?))),
-        "isMediaTranscoding" => Some(Value::from(element.is_media_transcoding(required_kind(args)?))),
+        "isMediaFlowingIn" => Some(Value::from(
+            element.is_media_flowing_in(required_kind(args)?),
+        )),
+        "isMediaFlowingOut" => Some(Value::from(
+            element.is_media_flowing_out(required_kind(args)?),
+        )),
+        "isMediaTranscoding" => Some(Value::from(
+            element.is_media_transcoding(required_kind(args)?),
+        )),
         "getGstreamerDot" => Some(Value::from(element.gstreamer_dot())),
         "dumpGstreamerDot" => None,
         "getStats" => Some(stats(element, values::opt_media_kind(args, "mediaType")?)),
@@ -39,7 +56,11 @@ pub(super) fn invoke(world: &dyn World, obj: &Arc<MediaObject>, op: &str, args: 
                 obj,
                 op,
                 args,
-                &[("encoderBitrate", 0), ("minEncoderBitrate", 0), ("maxEncoderBitrate", 0)],
+                &[
+                    ("encoderBitrate", 0),
+                    ("minEncoderBitrate", 0),
+                    ("maxEncoderBitrate", 0),
+                ],
             )
         }
     };
@@ -47,7 +68,8 @@ pub(super) fn invoke(world: &dyn World, obj: &Arc<MediaObject>, op: &str, args: 
 }
 
 fn required_kind(args: Args<'_>) -> Result<media::MediaKind> {
-    values::opt_media_kind(args, "mediaType")?.ok_or_else(|| KurentoError::arg_required("mediaType"))
+    values::opt_media_kind(args, "mediaType")?
+        .ok_or_else(|| KurentoError::arg_required("mediaType"))
 }
 
 fn kinds(args: Args<'_>) -> Result<Vec<media::MediaKind>> {
@@ -76,7 +98,9 @@ fn sink_of(world: &dyn World, source: &MediaObject, args: Args<'_>) -> Result<Ar
         return Err(KurentoError::arg_type("sink", "MediaElement"));
     }
     if sink.pipeline != source.pipeline {
-        return Err(KurentoError::connect_error("Cannot connect elements of different pipelines"));
+        return Err(KurentoError::connect_error(
+            "Cannot connect elements of different pipelines",
+        ));
     }
     Ok(sink)
 }
@@ -84,7 +108,10 @@ fn sink_of(world: &dyn World, source: &MediaObject, args: Args<'_>) -> Result<Ar
 fn connection_data(source: &str, sink: &str, kind: media::MediaKind) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("sink".into(), Value::from(sink));
-    m.insert("mediaType".into(), Value::from(values::media_kind_name(kind)));
+    m.insert(
+        "mediaType".into(),
+        Value::from(values::media_kind_name(kind)),
+    );
     m.insert("sourceMediaDescription".into(), Value::from("default"));
     m.insert("sinkMediaDescription".into(), Value::from("default"));
     let _ = source;
@@ -94,20 +121,35 @@ fn connection_data(source: &str, sink: &str, kind: media::MediaKind) -> Map<Stri
 fn connect(world: &dyn World, source: &Arc<MediaObject>, args: Args<'_>) -> Result<()> {
     let sink = sink_of(world, source, args)?;
     check_descriptions(args)?;
-    let (src_el, sink_el) = (source.element().expect("checked"), sink.element().expect("checked"));
+    let (src_el, sink_el) = (
+        source.element().expect("checked"),
+        sink.element().expect("checked"),
+    );
     for kind in kinds(args)? {
         if kind != media::MediaKind::Data {
             src_el.connect(sink_el, kind).map_err(values::media_error)?;
         }
-        let link = Link { source: source.id.clone(), sink: sink.id.clone(), media: kind };
+        let link = Link {
+            source: source.id.clone(),
+            sink: sink.id.clone(),
+            media: kind,
+        };
         if let Some(old) = world.add_link(link) {
             if old.source != source.id {
                 if let Ok(old_source) = world.object(&old.source) {
-                    world.raise(&old_source, "ElementDisconnected", connection_data(&old.source, &old.sink, kind));
+                    world.raise(
+                        &old_source,
+                        "ElementDisconnected",
+                        connection_data(&old.source, &old.sink, kind),
+                    );
                 }
             }
         }
-        world.raise(source, "ElementConnected", connection_data(&source.id, &sink.id, kind));
+        world.raise(
+            source,
+            "ElementConnected",
+            connection_data(&source.id, &sink.id, kind),
+        );
     }
     Ok(())
 }
@@ -115,22 +157,40 @@ fn connect(world: &dyn World, source: &Arc<MediaObject>, args: Args<'_>) -> Resu
 fn disconnect(world: &dyn World, source: &Arc<MediaObject>, args: Args<'_>) -> Result<()> {
     let sink = sink_of(world, source, args)?;
     check_descriptions(args)?;
-    let (src_el, sink_el) = (source.element().expect("checked"), sink.element().expect("checked"));
+    let (src_el, sink_el) = (
+        source.element().expect("checked"),
+        sink.element().expect("checked"),
+    );
     for kind in kinds(args)? {
-        let link = Link { source: source.id.clone(), sink: sink.id.clone(), media: kind };
+        let link = Link {
+            source: source.id.clone(),
+            sink: sink.id.clone(),
+            media: kind,
+        };
         if !world.remove_link(&link) {
             continue;
         }
         if kind != media::MediaKind::Data {
-            src_el.disconnect(sink_el, kind).map_err(values::media_error)?;
+            src_el
+                .disconnect(sink_el, kind)
+                .map_err(values::media_error)?;
         }
-        world.raise(source, "ElementDisconnected", connection_data(&source.id, &sink.id, kind));
+        world.raise(
+            source,
+            "ElementDisconnected",
+            connection_data(&source.id, &sink.id, kind),
+        );
     }
     Ok(())
 }
 
 /// `getSinkConnections` (links where `obj` is the source) or `getSourceConnections`.
-fn connections(world: &dyn World, obj: &MediaObject, args: Args<'_>, as_source: bool) -> Result<Value> {
+fn connections(
+    world: &dyn World,
+    obj: &MediaObject,
+    args: Args<'_>,
+    as_source: bool,
+) -> Result<Value> {
     let kind = values::opt_media_kind(args, "mediaType")?;
     let description = args.opt_str("description")?;
     if description.is_some_and(|d| d != "default") {
@@ -139,7 +199,13 @@ fn connections(world: &dyn World, obj: &MediaObject, args: Args<'_>, as_source: 
     let list = world
         .links_of(&obj.id)
         .into_iter()
-        .filter(|l| if as_source { l.source == obj.id } else { l.sink == obj.id })
+        .filter(|l| {
+            if as_source {
+                l.source == obj.id
+            } else {
+                l.sink == obj.id
+            }
+        })
         .filter(|l| kind.is_none_or(|k| k == l.media))
         .map(|l| {
             json!({
@@ -162,7 +228,12 @@ fn stats(element: &media::Element, kind: Option<media::MediaKind>) -> Value {
         } else {
             ("outboundrtp", "RTCOutboundRTPStreamStats")
         };
-        let id = format!("{}_{}_{}", ty, s.media.map_or("UNKNOWN", values::media_kind_name), s.ssrc);
+        let id = format!(
+            "{}_{}_{}",
+            ty,
+            s.media.map_or("UNKNOWN", values::media_kind_name),
+            s.ssrc
+        );
         let mut m = json!({
             "__module__": "kurento", "__type__": class, "id": id, "type": ty,
             "timestamp": now as f64 / 1000.0, "timestampMillis": now,

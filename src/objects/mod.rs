@@ -68,7 +68,12 @@ pub struct MediaObject {
 }
 
 impl MediaObject {
-    pub fn new(id: String, class: &'static ClassInfo, pipeline: Option<String>, media: Media) -> Self {
+    pub fn new(
+        id: String,
+        class: &'static ClassInfo,
+        pipeline: Option<String>,
+        media: Media,
+    ) -> Self {
         MediaObject {
             id,
             class,
@@ -144,7 +149,9 @@ pub fn create(
     // Every other creatable class is a MediaElement of a pipeline.
     let pipeline_id = params.str("mediaPipeline")?;
     let pipeline_obj = world.object(pipeline_id).map_err(|_| {
-        KurentoError::marshall(format!("'mediaPipeline' parameter: object '{pipeline_id}' not found"))
+        KurentoError::marshall(format!(
+            "'mediaPipeline' parameter: object '{pipeline_id}' not found"
+        ))
     })?;
     let Some(pipeline) = pipeline_obj.media_pipeline() else {
         return Err(KurentoError::arg_type("mediaPipeline", "MediaPipeline"));
@@ -153,18 +160,32 @@ pub fn create(
     let element = if std::ptr::eq(class, &WEBRTC_ENDPOINT) {
         webrtc_endpoint::create(pipeline, &id, params)?
     } else if std::ptr::eq(class, &PASS_THROUGH) {
-        pipeline.create_passthrough(&id).map_err(values::media_error)?
+        pipeline
+            .create_passthrough(&id)
+            .map_err(values::media_error)?
     } else if std::ptr::eq(class, &FACE_OVERLAY_FILTER) {
-        pipeline.create_face_overlay(&id).map_err(values::media_error)?
+        pipeline
+            .create_face_overlay(&id)
+            .map_err(values::media_error)?
     } else {
         return Err(KurentoError::factory_not_found(class.name));
     };
-    Ok(MediaObject::new(id, class, Some(pipeline_obj.id.clone()), Media::Element(element)))
+    Ok(MediaObject::new(
+        id,
+        class,
+        Some(pipeline_obj.id.clone()),
+        Media::Element(element),
+    ))
 }
 
 /// Runs one `invoke` (blocking): the class's own handlers first, then its ancestors'.
 /// Returns `None` for void operations.
-pub fn invoke(world: &dyn World, obj: &Arc<MediaObject>, operation: &str, params: Args<'_>) -> Result<Option<Value>> {
+pub fn invoke(
+    world: &dyn World,
+    obj: &Arc<MediaObject>,
+    operation: &str,
+    params: Args<'_>,
+) -> Result<Option<Value>> {
     use catalogue::*;
     let handled = if obj.class.is_a(&WEBRTC_ENDPOINT) {
         webrtc_endpoint::invoke(world, obj, operation, params)?
@@ -193,7 +214,12 @@ pub fn invoke(world: &dyn World, obj: &Arc<MediaObject>, operation: &str, params
 
 /// A stored, settable property of an object (returns the kmd default when never set).
 fn stored_property(obj: &MediaObject, name: &'static str, default: Value) -> Value {
-    obj.state.lock().properties.get(name).cloned().unwrap_or(default)
+    obj.state
+        .lock()
+        .properties
+        .get(name)
+        .cloned()
+        .unwrap_or(default)
 }
 
 fn store_property(obj: &MediaObject, name: &'static str, value: Value) {

@@ -11,7 +11,12 @@ use crate::protocol::KurentoError;
 /// Version reported to clients: the Kurento API level Rheo implements.
 pub const API_VERSION: &str = "7.3.0";
 
-pub(super) fn invoke(world: &dyn World, _obj: &Arc<MediaObject>, op: &str, args: Args<'_>) -> Result<Option<Option<Value>>> {
+pub(super) fn invoke(
+    world: &dyn World,
+    _obj: &Arc<MediaObject>,
+    op: &str,
+    args: Args<'_>,
+) -> Result<Option<Option<Value>>> {
     let value = match op {
         "getInfo" => server_info(),
         "getPipelines" => Value::Array(world.pipelines().into_iter().map(Value::from).collect()),
@@ -21,7 +26,9 @@ pub(super) fn invoke(world: &dyn World, _obj: &Arc<MediaObject>, op: &str, args:
         "getUsedCpu" => {
             let interval = args.int("interval")?;
             if !(0..=60_000).contains(&interval) {
-                return Err(KurentoError::marshall("'interval' must be between 0 and 60000 ms"));
+                return Err(KurentoError::marshall(
+                    "'interval' must be between 0 and 60000 ms",
+                ));
             }
             Value::from(used_cpu_percent(Duration::from_millis(interval as u64)))
         }

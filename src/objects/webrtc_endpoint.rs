@@ -9,18 +9,26 @@ use serde_json::{json, Value};
 use super::{args, stored_int_property, values, Args, MediaObject, Result, World};
 use crate::protocol::KurentoError;
 
-pub(super) fn create(pipeline: &media::MediaPipeline, id: &str, params: Args<'_>) -> Result<media::Element> {
+pub(super) fn create(
+    pipeline: &media::MediaPipeline,
+    id: &str,
+    params: Args<'_>,
+) -> Result<media::Element> {
     let opts = media::WebRtcOptions {
         recvonly: params.opt_bool("recvonly")?.unwrap_or(false),
         sendonly: params.opt_bool("sendonly")?.unwrap_or(false),
         use_data_channels: params.opt_bool("useDataChannels")?.unwrap_or(false),
     };
     if opts.recvonly && opts.sendonly {
-        return Err(KurentoError::marshall("'recvonly' and 'sendonly' cannot both be true"));
+        return Err(KurentoError::marshall(
+            "'recvonly' and 'sendonly' cannot both be true",
+        ));
     }
     params.opt_enum("certificateKeyType", &["RSA", "ECDSA"])?;
     params.opt_str("qosDscp")?;
-    pipeline.create_webrtc_endpoint(id, opts).map_err(values::media_error)
+    pipeline
+        .create_webrtc_endpoint(id, opts)
+        .map_err(values::media_error)
 }
 
 fn endpoint(obj: &MediaObject) -> Result<&media::WebRtcEndpoint> {
@@ -29,9 +37,15 @@ fn endpoint(obj: &MediaObject) -> Result<&media::WebRtcEndpoint> {
         .ok_or_else(|| KurentoError::unexpected("WebRtcEndpoint has no WebRTC element"))
 }
 
-pub(super) fn invoke(_world: &dyn World, obj: &Arc<MediaObject>, op: &str, args: Args<'_>) -> Result<Option<Option<Value>>> {
+pub(super) fn invoke(
+    _world: &dyn World,
+    obj: &Arc<MediaObject>,
+    op: &str,
+    args: Args<'_>,
+) -> Result<Option<Option<Value>>> {
     let ep = endpoint(obj)?;
-    let sdp_result = |r: media::Result<String>| r.map(|s| Some(Value::from(s))).map_err(values::media_error);
+    let sdp_result =
+        |r: media::Result<String>| r.map(|s| Some(Value::from(s))).map_err(values::media_error);
     let value = match op {
         "processOffer" => sdp_result(ep.process_offer(args.str("offer")?))?,
         "processAnswer" => sdp_result(ep.process_answer(args.str("answer")?))?,

@@ -21,11 +21,19 @@ impl std::error::Error for KurentoError {}
 
 impl KurentoError {
     pub fn new(code: i64, data_type: &'static str, message: impl Into<String>) -> Self {
-        KurentoError { code, message: message.into(), data_type: Some(data_type) }
+        KurentoError {
+            code,
+            message: message.into(),
+            data_type: Some(data_type),
+        }
     }
 
     fn generic(code: i64, message: impl Into<String>) -> Self {
-        KurentoError { code, message: message.into(), data_type: None }
+        KurentoError {
+            code,
+            message: message.into(),
+            data_type: None,
+        }
     }
 
     pub fn to_json(&self) -> Value {
@@ -55,7 +63,10 @@ impl KurentoError {
         Self::generic(-32000, format!("'{name}' parameter should be a {expected}"))
     }
     pub fn internal(what: impl std::fmt::Display) -> Self {
-        Self::generic(-32603, format!("Unexpected error while processing method: {what}"))
+        Self::generic(
+            -32603,
+            format!("Unexpected error while processing method: {what}"),
+        )
     }
 
     /// 40001: a bad method or constructor argument.
@@ -82,19 +93,33 @@ impl KurentoError {
     }
     /// KMS answers an unknown invoke operation with 40008 and this wording.
     pub fn operation_not_found(operation: &str, nparams: usize) -> Self {
-        Self::malformed_transaction(format!("Method '{operation}' with {nparams} parameters not found"))
+        Self::malformed_transaction(format!(
+            "Method '{operation}' with {nparams} parameters not found"
+        ))
     }
     pub fn object_not_found(id: &str) -> Self {
-        Self::new(40101, "MEDIA_OBJECT_NOT_FOUND", format!("Object '{id}' not found"))
+        Self::new(
+            40101,
+            "MEDIA_OBJECT_NOT_FOUND",
+            format!("Object '{id}' not found"),
+        )
     }
     pub fn event_not_supported(event: &str) -> Self {
-        Self::new(40106, "MEDIA_OBJECT_EVENT_NOT_SUPPORTED", format!("Event '{event}' not supported"))
+        Self::new(
+            40106,
+            "MEDIA_OBJECT_EVENT_NOT_SUPPORTED",
+            format!("Event '{event}' not supported"),
+        )
     }
     pub fn illegal_param(message: impl Into<String>) -> Self {
         Self::new(40107, "MEDIA_OBJECT_ILLEGAL_PARAM_ERROR", message)
     }
     pub fn factory_not_found(type_name: &str) -> Self {
-        Self::new(40108, "MEDIA_OBJECT_NOT_AVAILABLE", format!("Factory '{type_name}' not found"))
+        Self::new(
+            40108,
+            "MEDIA_OBJECT_NOT_AVAILABLE",
+            format!("Factory '{type_name}' not found"),
+        )
     }
     pub fn newref_outside_transaction(reference: &str) -> Self {
         Self::new(

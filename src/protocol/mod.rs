@@ -83,7 +83,10 @@ mod tests {
     #[test]
     fn rejects_bad_envelopes() {
         assert!(matches!(parse_request("{nope"), Err(ParseFailure::NotJson)));
-        assert!(matches!(parse_request("[1,2]"), Err(ParseFailure::InvalidRequest)));
+        assert!(matches!(
+            parse_request("[1,2]"),
+            Err(ParseFailure::InvalidRequest)
+        ));
         assert!(matches!(
             parse_request(r#"{"jsonrpc":"1.0","method":"ping","id":1}"#),
             Err(ParseFailure::InvalidRequest)

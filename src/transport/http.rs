@@ -10,7 +10,14 @@ use super::{Head, Site};
 pub(super) async fn serve(mut stream: TcpStream, head: &Head, site: &Site) -> std::io::Result<()> {
     let with_body = head.method != "HEAD";
     if head.method != "GET" && head.method != "HEAD" {
-        return respond(&mut stream, 405, "text/plain", b"method not allowed\n", with_body).await;
+        return respond(
+            &mut stream,
+            405,
+            "text/plain",
+            b"method not allowed\n",
+            with_body,
+        )
+        .await;
     }
     let path = head.path.split(['?', '#']).next().unwrap_or("/");
     if path == "/healthz" {

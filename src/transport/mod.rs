@@ -45,15 +45,24 @@ pub(crate) struct Head {
 
 impl Head {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     fn is_websocket(&self) -> bool {
-        self.header("upgrade").is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+        self.header("upgrade")
+            .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
     }
 }
 
-async fn handle(mut stream: TcpStream, peer: SocketAddr, core: Arc<Core>, site: Site) -> std::io::Result<()> {
+async fn handle(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    core: Arc<Core>,
+    site: Site,
+) -> std::io::Result<()> {
     stream.set_nodelay(true)?;
     let Some(head) = read_head(&mut stream).await? else {
         return http::respond(&mut stream, 400, "text/plain", b"bad request\n", false).await;
@@ -84,7 +93,12 @@ async fn read_head(stream: &mut TcpStream) -> std::io::Result<Option<Head>> {
                     headers: req
                         .headers
                         .iter()
-                        .map(|h| (h.name.to_owned(), String::from_utf8_lossy(h.value).into_owned()))
+                        .map(|h| {
+                            (
+                                h.name.to_owned(),
+                                String::from_utf8_lossy(h.value).into_owned(),
+                            )
+                        })
                         .collect(),
                 }))
             }

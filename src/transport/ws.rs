@@ -20,9 +20,21 @@ use crate::control::Core;
 /// getStats/getGstreamerDot results can be large; clients may send big SDPs.
 const MAX_MESSAGE: usize = 64 << 20;
 
-pub(super) async fn serve(mut stream: TcpStream, peer: SocketAddr, head: &Head, core: Arc<Core>) -> std::io::Result<()> {
+pub(super) async fn serve(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    head: &Head,
+    core: Arc<Core>,
+) -> std::io::Result<()> {
     let Some(key) = head.header("sec-websocket-key") else {
-        return super::http::respond(&mut stream, 400, "text/plain", b"missing Sec-WebSocket-Key\n", true).await;
+        return super::http::respond(
+            &mut stream,
+            400,
+            "text/plain",
+            b"missing Sec-WebSocket-Key\n",
+            true,
+        )
+        .await;
     };
     // No subprotocol is selected: Kurento clients send none (kurento-protocol.md §1.2).
     let accept = derive_accept_key(key.as_bytes());
@@ -30,13 +42,18 @@ pub(super) async fn serve(mut stream: TcpStream, peer: SocketAddr, head: &Head, 
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
     );
     stream.write_all(response.as_bytes()).await?;
-    let config = WebSocketConfig::default().max_message_size(Some(MAX_MESSAGE)).max_frame_size(Some(MAX_MESSAGE));
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(MAX_MESSAGE))
+        .max_frame_size(Some(MAX_MESSAGE));
     let mut socket = WebSocketStream::from_raw_socket(stream, Role::Server, Some(config)).await;
 
     // KMS accepts `/kurento` with any query string and closes anything else with 1002.
     let path = head.path.split('?').next().unwrap_or("");
     if path.strip_prefix('/').unwrap_or(path) != "kurento" {
-        let frame = CloseFrame { code: CloseCode::Protocol, reason: "Invalid path".into() };
+        let frame = CloseFrame {
+            code: CloseCode::Protocol,
+            reason: "Invalid path".into(),
+        };
         let _ = socket.send(Message::Close(Some(frame))).await;
         return Ok(());
     }

@@ -4,7 +4,9 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use rheo_pipelines::test_peer::TestPeer;
 
 use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
@@ -14,6 +16,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub const TIMEOUT: Duration = Duration::from_secs(20);
+pub const MEDIA_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Starts Rheo in-process on 127.0.0.1 with a random port.
 pub async fn start_server(extra: &[&str]) -> (SocketAddr, Arc<rheo::control::Core>) {
@@ -38,20 +41,34 @@ impl Client {
 
     pub async fn connect_path(addr: SocketAddr, path: &str) -> Client {
         let url = format!("ws://{addr}{path}");
-        let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connects");
-        Client { ws, next_id: 0, session: None, events: VecDeque::new() }
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("websocket connects");
+        Client {
+            ws,
+            next_id: 0,
+            session: None,
+            events: VecDeque::new(),
+        }
     }
 
     pub async fn send_raw(&mut self, text: &str) {
-        self.ws.send(Message::text(text.to_owned())).await.expect("send");
+        self.ws
+            .send(Message::text(text.to_owned()))
+            .await
+            .expect("send");
     }
 
     /// Next frame of any kind, parsed.
     pub async fn next_frame(&mut self) -> Option<Value> {
         loop {
-            let msg = tokio::time::timeout(TIMEOUT, self.ws.next()).await.expect("a frame within the timeout")?;
+            let msg = tokio::time::timeout(TIMEOUT, self.ws.next())
+                .await
+                .expect("a frame within the timeout")?;
             match msg {
-                Ok(Message::Text(t)) => return Some(serde_json::from_str(&t).expect("server sends JSON")),
+                Ok(Message::Text(t)) => {
+                    return Some(serde_json::from_str(&t).expect("server sends JSON"))
+                }
                 Ok(Message::Close(_)) | Err(_) => return None,
                 Ok(Message::Binary(_)) => panic!("server sent a binary frame"),
                 Ok(_) => continue,
@@ -100,14 +117,20 @@ impl Client {
     /// A request that must succeed; returns `result`.
     pub async fn ok(&mut self, method: &str, params: Value) -> Value {
         let resp = self.request(method, params.clone()).await;
-        assert!(resp.get("error").is_none(), "{method} {params} failed: {resp}");
+        assert!(
+            resp.get("error").is_none(),
+            "{method} {params} failed: {resp}"
+        );
         resp["result"].clone()
     }
 
     /// A request that must fail; returns `error`.
     pub async fn err(&mut self, method: &str, params: Value) -> Value {
         let resp = self.request(method, params.clone()).await;
-        assert!(resp.get("result").is_none(), "{method} {params} should fail: {resp}");
+        assert!(
+            resp.get("result").is_none(),
+            "{method} {params} should fail: {resp}"
+        );
         resp["error"].clone()
     }
 
@@ -117,7 +140,10 @@ impl Client {
         } else {
             json!({"type": type_name, "constructorParams": ctor, "properties": {}})
         };
-        self.ok("create", params).await["value"].as_str().expect("id").to_owned()
+        self.ok("create", params).await["value"]
+            .as_str()
+            .expect("id")
+            .to_owned()
     }
 
     pub async fn invoke(&mut self, object: &str, operation: &str, params: Value) -> Value {
@@ -137,7 +163,11 @@ impl Client {
     }
 
     pub async fn subscribe(&mut self, object: &str, event: &str) -> String {
-        self.ok("subscribe", json!({"object": object, "type": event})).await["value"].as_str().unwrap().to_owned()
+        self.ok("subscribe", json!({"object": object, "type": event}))
+            .await["value"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 
     /// The next event matching `pred` (events queued earlier first).
@@ -161,7 +191,10 @@ impl Client {
 
     /// Events received so far (without waiting).
     pub fn queued_events(&self) -> Vec<Value> {
-        self.events.iter().map(|f| f["params"]["value"].clone()).collect()
+        self.events
+            .iter()
+            .map(|f| f["params"]["value"].clone())
+            .collect()
     }
 
     pub async fn close(mut self) {
@@ -172,9 +205,14 @@ impl Client {
 impl Client {
     /// Removes and returns the queued events matching `pred`.
     pub fn take_events(&mut self, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
-        let (hit, keep): (Vec<_>, Vec<_>) = self.events.drain(..).partition(|f| pred(&f["params"]["value"]));
+        let (hit, keep): (Vec<_>, Vec<_>) = self
+            .events
+            .drain(..)
+            .partition(|f| pred(&f["params"]["value"]));
         self.events = keep.into();
-        hit.into_iter().map(|f| f["params"]["value"].clone()).collect()
+        hit.into_iter()
+            .map(|f| f["params"]["value"].clone())
+            .collect()
     }
 
     /// Waits up to `window` for one incoming frame and queues it if it is an event.
@@ -185,4 +223,95 @@ impl Client {
             self.events.push_back(v);
         }
     }
+    /// Runs offer/answer and trickle ICE between `peer` and the endpoint `w` until `done` (a
+    /// blocking wait on the peer) returns. Returns the time from sending processOffer to `done`.
+    pub async fn negotiate_with_peer(
+        &mut self,
+        w: &str,
+        peer: &Arc<TestPeer>,
+        done: impl FnOnce(&TestPeer) -> bool + Send + 'static,
+    ) -> Duration {
+        self.subscribe(w, "IceCandidateFound").await;
+        let offer = {
+            let peer = peer.clone();
+            tokio::task::spawn_blocking(move || peer.create_offer())
+                .await
+                .unwrap()
+                .expect("peer offer")
+        };
+        let started = Instant::now();
+        let answer = self
+            .invoke(w, "processOffer", json!({"offer": offer}))
+            .await["value"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(answer.starts_with("v=0"), "{answer}");
+        {
+            let peer = peer.clone();
+            tokio::task::spawn_blocking(move || peer.set_answer(&answer))
+                .await
+                .unwrap()
+                .expect("answer applies");
+        }
+        self.invoke(w, "gatherCandidates", Value::Null).await;
+        let waiter = {
+            let peer = peer.clone();
+            tokio::task::spawn_blocking(move || done(&peer))
+        };
+        tokio::pin!(waiter);
+        let deadline = tokio::time::Instant::now() + MEDIA_TIMEOUT;
+        loop {
+            for (mline, cand) in peer.take_local_candidates() {
+                let candidate = json!({"candidate": cand, "sdpMid": mline.to_string(), "sdpMLineIndex": mline,
+                                       "__module__": "kurento", "__type__": "IceCandidate"});
+                self.invoke(w, "addIceCandidate", json!({"candidate": candidate}))
+                    .await;
+            }
+            for ev in self.take_events(|e| e["type"] == "IceCandidateFound") {
+                let cand = &ev["data"]["candidate"];
+                peer.add_remote_candidate(
+                    cand["sdpMLineIndex"].as_u64().unwrap() as u32,
+                    cand["candidate"].as_str().unwrap(),
+                );
+            }
+            tokio::select! {
+                r = &mut waiter => {
+                    assert!(r.unwrap(), "media did not arrive within the timeout");
+                    return started.elapsed();
+                }
+                _ = self.wait_any_frame(Duration::from_millis(50)) => {}
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "negotiation timed out"
+            );
+        }
+    }
+}
+
+/// Debian's messi5.jpg cropped around the face (Haar at 320 px misses it in the full photo),
+/// written once per process as a JPEG the test peer can send.
+pub fn face_image() -> std::path::PathBuf {
+    static PATH: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        use gst::prelude::*;
+        gst::init().unwrap();
+        let path = std::env::temp_dir().join(format!("rheo-face-{}.jpg", std::process::id()));
+        let launch = format!(
+            "filesrc location=/usr/share/doc/opencv-doc/examples/data/messi5.jpg ! jpegdec ! videoconvert ! \
+             videocrop left=145 right=123 bottom=132 ! jpegenc ! filesink location={}",
+            path.display()
+        );
+        let pipeline = gst::parse::launch(&launch).unwrap();
+        pipeline.set_state(gst::State::Playing).unwrap();
+        let msg = pipeline.bus().unwrap().timed_pop_filtered(
+            gst::ClockTime::from_seconds(10),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        );
+        assert!(matches!(msg.map(|m| m.type_()), Some(gst::MessageType::Eos)), "face image written");
+        pipeline.set_state(gst::State::Null).unwrap();
+        path
+    })
+    .clone()
 }

@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""The bare-GStreamer baseline of one Rheo session: webrtcbin answering a browser-like offer and
+doing the same media work as Rheo, with nothing else around it.
+
+  loopback:     webrtcbin -> rtpvp8depay -> rtpvp8pay -> webrtcbin            (no transcoding)
+  magicmirror:  webrtcbin -> rtpvp8depay -> vp8dec -> rheofaceoverlay -> vp8enc (realtime) -> rtpvp8pay -> webrtcbin
+
+Signalling is JSON lines: stdin takes {"offer": sdp} and {"candidate": c, "mline": n};
+stdout gives {"answer": sdp} and {"candidate": c, "mline": n}. Used by bench/session_cpu.
+"""
+import json
+import random
+import sys
+import threading
+
+import gi
+
+gi.require_version("Gst", "1.0")
+gi.require_version("GstWebRTC", "1.0")
+gi.require_version("GstSdp", "1.0")
+from gi.repository import GLib, Gst, GstSdp, GstWebRTC  # noqa: E402
+
+Gst.init(None)
+mode = sys.argv[1]
+image = sys.argv[2] if len(sys.argv) > 2 else ""
+loop = GLib.MainLoop()
+pipe = Gst.Pipeline.new("bare")
+webrtc = Gst.ElementFactory.make("webrtcbin", "webrtc")
+webrtc.set_property("bundle-policy", "max-bundle")
+pipe.add(webrtc)
+ssrc = random.randint(1, 2**31)
+chain_in = None  # the first element after webrtcbin's src pad
+
+
+def send(obj):
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def vp8_payload(sdp):
+    for i in range(sdp.medias_len()):
+        m = sdp.get_media(i)
+        if m.get_media() != "video":
+            continue
+        for j in range(m.attributes_len()):
+            a = m.get_attribute(j)
+            if a.key == "rtpmap" and "VP8/90000" in a.value:
+                return i, int(a.value.split()[0])
+    raise SystemExit("offer has no VP8")
+
+
+def build(pt):
+    global chain_in
+    if mode == "loopback":
+        desc = f"rtpvp8depay ! rtpvp8pay pt={pt} ssrc={ssrc} picture-id-mode=15-bit"
+    else:
+        desc = (
+            "rtpvp8depay request-keyframe=true ! vp8dec threads=1 ! videoconvert ! video/x-raw,format=I420 ! "
+            f"rheofaceoverlay image-uri={image} ! "
+            "vp8enc deadline=1 cpu-used=8 threads=1 end-usage=cbr target-bitrate=1500000 "
+            "keyframe-max-dist=300 error-resilient=partitions ! "
+            f"rtpvp8pay pt={pt} ssrc={ssrc} picture-id-mode=15-bit"
+        )
+    bin_ = Gst.parse_bin_from_description(desc, True)
+    pipe.add(bin_)
+    chain_in = bin_
+    return bin_
+
+
+def on_offer(text):
+    _, sdp = GstSdp.SDPMessage.new_from_text(text)
+    mline, pt = vp8_payload(sdp)
+    offer = GstWebRTC.WebRTCSessionDescription.new(GstWebRTC.WebRTCSDPType.OFFER, sdp)
+    p = Gst.Promise.new()
+    webrtc.emit("set-remote-description", offer, p)
+    p.wait()
+    chain = build(pt)
+    sinkpad = webrtc.request_pad_simple("sink_%u")
+    caps = Gst.Caps.from_string(
+        f"application/x-rtp,media=video,encoding-name=VP8,payload={pt},clock-rate=90000,ssrc=(uint){ssrc}"
+    )
+    sinkpad.get_property("transceiver").set_property("codec-preferences", caps)
+    chain.get_static_pad("src").link(sinkpad)
+    chain.sync_state_with_parent()
+    p = Gst.Promise.new()
+    webrtc.emit("create-answer", None, p)
+    p.wait()
+    answer = p.get_reply().get_value("answer")
+    p = Gst.Promise.new()
+    webrtc.emit("set-local-description", answer, p)
+    p.wait()
+    send({"answer": answer.sdp.as_text()})
+
+
+def on_pad_added(_, pad):
+    if pad.get_direction() == Gst.PadDirection.SRC and chain_in is not None:
+        pad.link(chain_in.get_static_pad("sink"))
+
+
+def on_message(line):
+    msg = json.loads(line)
+    if "offer" in msg:
+        on_offer(msg["offer"])
+    elif "candidate" in msg:
+        webrtc.emit("add-ice-candidate", msg["mline"], msg["candidate"])
+    return False
+
+
+def read_stdin():
+    for line in sys.stdin:
+        if line.strip():
+            GLib.idle_add(on_message, line)
+    GLib.idle_add(loop.quit)
+
+
+webrtc.connect("on-ice-candidate", lambda _, m, c: send({"candidate": c, "mline": m}))
+webrtc.connect("pad-added", on_pad_added)
+pipe.set_state(Gst.State.PLAYING)
+threading.Thread(target=read_stdin, daemon=True).start()
+loop.run()
+pipe.set_state(Gst.State.NULL)

@@ -1,0 +1,221 @@
+//! Benchmark (not a test): CPU of one Rheo session next to the bare GStreamer pipeline doing the
+//! same media work (bench/bare_session.py), measured side by side in one run.
+//!
+//! A webrtcbin peer in this process sends 640x480@30 VP8 (Debian's messi5.jpg) and receives the
+//! result; only the server process's CPU (user+sys from /proc) is counted.
+//!
+//! cargo build --release && cargo run --release --example session_cpu -- loopback 10
+//! cargo run --release --example session_cpu -- magicmirror 10
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::Client;
+use rheo_pipelines::test_peer::{PeerConfig, TestPeer};
+use serde_json::{json, Value};
+
+struct Figures {
+    setup: Duration,
+    cpu_percent: f64,
+    fps: f64,
+    rss_mib: f64,
+}
+
+fn ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let f: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+        + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+}
+
+fn rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
+/// Measures `pid` for `secs` once media flows.
+fn measure(pid: u32, peer: &TestPeer, setup: Duration, secs: u64) -> Figures {
+    let (t0, f0, start) = (ticks(pid), peer.frames_received(), Instant::now());
+    std::thread::sleep(Duration::from_secs(secs));
+    let (t1, f1, wall) = (
+        ticks(pid),
+        peer.frames_received(),
+        start.elapsed().as_secs_f64(),
+    );
+    Figures {
+        setup,
+        cpu_percent: (t1 - t0) as f64 / 100.0 / wall * 100.0,
+        fps: (f1 - f0) as f64 / wall,
+        rss_mib: rss_mib(pid),
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn run_rheo(root: &std::path::Path, mode: &str, secs: u64) -> Figures {
+    let port = free_port();
+    let mut child = Command::new(root.join("target/release/rheo"))
+        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .expect("target/release/rheo runs (cargo build --release first)");
+    let addr = format!("127.0.0.1:{port}").parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(Instant::now() < deadline, "rheo did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut c = Client::connect(addr).await;
+    let p = c.create("MediaPipeline", Value::Null).await;
+    let w = c
+        .create("WebRtcEndpoint", json!({"mediaPipeline": p}))
+        .await;
+    if mode == "loopback" {
+        c.invoke(&w, "connect", json!({"sink": w})).await;
+    } else {
+        let f = c
+            .create("FaceOverlayFilter", json!({"mediaPipeline": p}))
+            .await;
+        let hat = format!(
+            "file://{}",
+            root.join("web/magicmirror/img/hat.png").display()
+        );
+        c.invoke(
+            &f,
+            "setOverlayedImage",
+            json!({"uri": hat, "offsetXPercent": -0.35, "offsetYPercent": -1.2,
+            "widthPercent": 1.6, "heightPercent": 1.6}),
+        )
+        .await;
+        c.invoke(&w, "connect", json!({"sink": f})).await;
+        c.invoke(&f, "connect", json!({"sink": w})).await;
+    }
+    let peer =
+        Arc::new(TestPeer::new(PeerConfig::image(common::face_image().to_str().unwrap())).unwrap());
+    let setup = c
+        .negotiate_with_peer(&w, &peer, |p| p.wait_frames(1, Duration::from_secs(20)))
+        .await;
+    let pid = child.id();
+    let peer2 = peer.clone();
+    let figures = tokio::task::spawn_blocking(move || {
+        peer2.wait_frames(60, Duration::from_secs(20));
+        measure(pid, &peer2, setup, secs)
+    })
+    .await
+    .unwrap();
+    stop(&mut child);
+    figures
+}
+
+fn run_bare(root: &std::path::Path, mode: &str, secs: u64) -> Figures {
+    let hat = format!(
+        "file://{}",
+        root.join("web/magicmirror/img/hat.png").display()
+    );
+    let mut child = Command::new("python3")
+        .args([
+            root.join("bench/bare_session.py").to_str().unwrap(),
+            mode,
+            &hat,
+        ])
+        .env("GST_PLUGIN_PATH", root.join("target/release"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 bench/bare_session.py runs");
+    let mut to_child = child.stdin.take().unwrap();
+    let from_child = BufReader::new(child.stdout.take().unwrap());
+    let peer =
+        Arc::new(TestPeer::new(PeerConfig::image(common::face_image().to_str().unwrap())).unwrap());
+    let offer = peer.create_offer().unwrap();
+    let started = Instant::now();
+    writeln!(to_child, "{}", json!({"offer": offer})).unwrap();
+    let reader_peer = peer.clone();
+    std::thread::spawn(move || {
+        for line in from_child.lines() {
+            let Ok(line) = line else { break };
+            let msg: Value = serde_json::from_str(&line).unwrap();
+            if let Some(answer) = msg["answer"].as_str() {
+                reader_peer.set_answer(answer).unwrap();
+            } else if let Some(c) = msg["candidate"].as_str() {
+                reader_peer.add_remote_candidate(msg["mline"].as_u64().unwrap() as u32, c);
+            }
+        }
+    });
+    while !peer.wait_frames(1, Duration::from_millis(20)) {
+        for (mline, cand) in peer.take_local_candidates() {
+            writeln!(to_child, "{}", json!({"candidate": cand, "mline": mline})).unwrap();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "bare session got no media"
+        );
+    }
+    let setup = started.elapsed();
+    peer.wait_frames(60, Duration::from_secs(20));
+    let figures = measure(child.id(), &peer, setup, secs);
+    drop(to_child);
+    stop(&mut child);
+    figures
+}
+
+fn stop(child: &mut Child) {
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    let _ = child.wait();
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let mode = args
+        .get(1)
+        .map(String::as_str)
+        .unwrap_or("loopback")
+        .to_owned();
+    let secs: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(10);
+    assert!(
+        mode == "loopback" || mode == "magicmirror",
+        "mode: loopback | magicmirror"
+    );
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    gst::init().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let rheo = rt.block_on(run_rheo(&root, &mode, secs));
+    let bare = run_bare(&root, &mode, secs);
+    println!("{mode} session, 640x480@30 VP8 in, {secs} s measured after warm-up:");
+    println!("| server | CPU (% of one core) | output fps | RSS MiB | offer -> first frame back |");
+    println!("|---|---|---|---|---|");
+    for (name, f) in [("rheo", &rheo), ("bare gst pipeline", &bare)] {
+        println!(
+            "| {name} | {:.1} | {:.1} | {:.0} | {} ms |",
+            f.cpu_percent,
+            f.fps,
+            f.rss_mib,
+            f.setup.as_millis()
+        );
+    }
+    println!(
+        "CPU ratio rheo / bare: {:.2}",
+        rheo.cpu_percent / bare.cpu_percent.max(0.01)
+    );
+}

@@ -1,0 +1,951 @@
+//! Implementation of `rheofaceoverlay`.
+//!
+//! Threads and locks:
+//! * streaming thread (`transform_frame_ip`): downscales the luma plane into the single
+//!   "latest frame" slot (overwriting an unconsumed one), reads the current overlay config and
+//!   the latest faces (each under a short mutex, cloning `Arc`s), then draws. It never waits
+//!   for detection.
+//! * detection worker (one per running element, named `rheofacedetect`): takes the latest
+//!   frame, runs the Haar cascade, publishes scaled boxes and posts a `rheo-faces` message.
+//!   Started in `start()`, told to stop and joined in `stop()`.
+//! * image loader (one short-lived thread per `image-uri` change): blocking `load_image`.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use gst_base::subclass::BaseTransformMode;
+use gst_video::prelude::*;
+use gst_video::subclass::prelude::*;
+use once_cell::sync::Lazy;
+use opencv::core::{Rect, Size, Vector};
+use opencv::objdetect::CascadeClassifier;
+use opencv::prelude::*;
+use parking_lot::{Condvar, Mutex};
+
+use super::draw::{
+    detection_size, downscale_gray, overlay_rect, FaceBox, I420Planes, PremultipliedImage,
+    YuvCoeffs, YuvOverlay,
+};
+use super::{OverlayGeometry, FACES_MESSAGE};
+use crate::image::{load_image, LoadLimits, OverlayImage};
+
+static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
+    gst::DebugCategory::new(
+        "rheofaceoverlay",
+        gst::DebugColorFlags::empty(),
+        Some("Rheo face overlay"),
+    )
+});
+
+/// Haar cascade shipped by Debian's `opencv-data`.
+pub(super) const DEFAULT_CASCADE: &str =
+    "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml";
+const DEFAULT_DETECTION_WIDTH: u32 = 320;
+/// Name of the detection thread (at most 15 bytes for Linux).
+pub(super) const WORKER_THREAD_NAME: &str = "rheofacedetect";
+/// Overlays larger than this (in pixels) are skipped instead of allocated.
+const MAX_OVERLAY_PIXELS: i64 = 1 << 25;
+/// How long the last detected faces stay drawn when detection finds none.
+const FACE_HOLD: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Resized overlays kept per element (several faces, size jitter between detections).
+const CACHE_ENTRIES: usize = 8;
+
+/// Kurento's detectMultiScale parameters.
+const SCALE_FACTOR: f64 = 1.2;
+const MIN_NEIGHBORS: i32 = 3;
+
+struct SmallFrame {
+    data: Vec<u8>,
+    width: u32,
+    height: u32,
+    frame_width: u32,
+    frame_height: u32,
+    pts: Option<gst::ClockTime>,
+    coeffs: YuvCoeffs,
+}
+
+#[derive(Default)]
+struct Slot {
+    /// The latest frame not yet taken by the worker.
+    pending: Option<SmallFrame>,
+    /// A buffer handed back by the worker for reuse.
+    spare: Option<Vec<u8>>,
+    /// True when no worker runs (initially, and after `stop`).
+    stopped: bool,
+}
+
+#[derive(Default, Debug)]
+struct Faces {
+    boxes: Vec<FaceBox>,
+    frame_width: u32,
+    frame_height: u32,
+    /// Colour matrix of the analysed frame.
+    coeffs: Option<YuvCoeffs>,
+    /// Overlays the worker already resized/converted for these boxes, so the streaming
+    /// thread does not have to when the face size changes.
+    prepared: Vec<(CacheKey, Arc<YuvOverlay>)>,
+}
+
+struct Shared {
+    slot: Mutex<Slot>,
+    wake: Condvar,
+    faces: Mutex<Arc<Faces>>,
+    frames_processed: AtomicU64,
+    frames_with_faces: AtomicU64,
+}
+
+struct Config {
+    geometry: OverlayGeometry,
+    image: Option<Arc<PremultipliedImage>>,
+    image_uri: Option<String>,
+    /// Bumped on every overlay change so a slow URI load cannot override a newer choice.
+    generation: u64,
+    cascade_path: String,
+    detection_width: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            geometry: OverlayGeometry::default(),
+            image: None,
+            image_uri: None,
+            generation: 0,
+            cascade_path: DEFAULT_CASCADE.to_string(),
+            detection_width: DEFAULT_DETECTION_WIDTH,
+        }
+    }
+}
+
+/// Identifies one resized + converted overlay.
+#[derive(Clone, Copy, PartialEq, Debug)]
+struct CacheKey {
+    image_id: u64,
+    width: usize,
+    height: usize,
+    phase_x: usize,
+    phase_y: usize,
+    coeffs: YuvCoeffs,
+}
+
+/// Streaming-thread state (the mutex is uncontended).
+#[derive(Default)]
+struct DrawState {
+    detection_width: u32,
+    /// Most recently used last.
+    cache: Vec<(CacheKey, Arc<YuvOverlay>)>,
+}
+
+/// The element's private data.
+pub struct FaceOverlay {
+    config: Mutex<Config>,
+    shared: Arc<Shared>,
+    worker: Mutex<Option<JoinHandle<()>>>,
+    draw: Mutex<DrawState>,
+    next_image_id: AtomicU64,
+}
+
+impl Default for FaceOverlay {
+    fn default() -> Self {
+        FaceOverlay {
+            config: Mutex::new(Config::default()),
+            shared: Arc::new(Shared {
+                slot: Mutex::new(Slot {
+                    stopped: true,
+                    ..Default::default()
+                }),
+                wake: Condvar::new(),
+                faces: Mutex::new(Arc::new(Faces::default())),
+                frames_processed: AtomicU64::new(0),
+                frames_with_faces: AtomicU64::new(0),
+            }),
+            worker: Mutex::new(None),
+            draw: Mutex::new(DrawState::default()),
+            next_image_id: AtomicU64::new(1),
+        }
+    }
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for FaceOverlay {
+    const NAME: &'static str = "GstRheoFaceOverlay";
+    type Type = super::FaceOverlay;
+    type ParentType = gst_video::VideoFilter;
+}
+
+impl FaceOverlay {
+    fn prepare(&self, image: &OverlayImage) -> Arc<PremultipliedImage> {
+        let id = self.next_image_id.fetch_add(1, Ordering::Relaxed);
+        Arc::new(PremultipliedImage::new(image, id))
+    }
+
+    pub(super) fn set_overlay(&self, image: &OverlayImage, geometry: OverlayGeometry) {
+        let expected = image.width as usize * image.height as usize * 4;
+        let prepared = if image.width == 0 || image.height == 0 || image.bgra.len() != expected {
+            gst::warning!(
+                CAT,
+                imp = self,
+                "invalid overlay image {}x{} with {} bytes: nothing will be drawn",
+                image.width,
+                image.height,
+                image.bgra.len()
+            );
+            None
+        } else {
+            Some(self.prepare(image))
+        };
+        {
+            let mut c = self.config.lock();
+            c.generation += 1;
+            c.image = prepared.clone();
+            c.image_uri = None;
+            c.geometry = geometry;
+        }
+        if let Some(image) = prepared {
+            self.prepare_for_current_faces(&image, &geometry);
+        }
+    }
+
+    /// Converts a new overlay for the faces already known, on the caller's thread, so the
+    /// streaming thread does not have to on the next frame.
+    fn prepare_for_current_faces(&self, image: &PremultipliedImage, geometry: &OverlayGeometry) {
+        let current = self.shared.faces.lock().clone();
+        let Some(coeffs) = current.coeffs else { return };
+        if current.boxes.is_empty() {
+            return;
+        }
+        let mut prepared = prepare_overlays(
+            self,
+            image,
+            geometry,
+            &current.boxes,
+            current.frame_width,
+            current.frame_height,
+            coeffs,
+            &[],
+        );
+        let mut faces = self.shared.faces.lock();
+        // If the worker published newer faces meanwhile, it used the new image already.
+        if Arc::ptr_eq(&faces, &current) {
+            prepared.extend(current.prepared.iter().cloned());
+            *faces = Arc::new(Faces {
+                boxes: current.boxes.clone(),
+                frame_width: current.frame_width,
+                frame_height: current.frame_height,
+                coeffs: current.coeffs,
+                prepared,
+            });
+        }
+    }
+
+    pub(super) fn unset_overlay(&self) {
+        let mut c = self.config.lock();
+        c.generation += 1;
+        c.image = None;
+        c.image_uri = None;
+    }
+
+    /// Starts loading `uri` on a helper thread; the result applies only if no newer overlay
+    /// change happened meanwhile. Failures post an element error.
+    fn load_uri(&self, uri: String, generation: u64) {
+        let weak = self.obj().downgrade();
+        let spawned = std::thread::Builder::new()
+            .name("rheoimageload".into())
+            .spawn(move || {
+                let result = load_image(&uri, &LoadLimits::default());
+                let Some(obj) = weak.upgrade() else { return };
+                let imp = obj.imp();
+                match result {
+                    Ok(image) => {
+                        let prepared = imp.prepare(&image);
+                        let mut c = imp.config.lock();
+                        if c.generation == generation {
+                            c.image = Some(prepared.clone());
+                            let geometry = c.geometry;
+                            drop(c);
+                            imp.prepare_for_current_faces(&prepared, &geometry);
+                            gst::info!(
+                                CAT,
+                                obj = obj,
+                                "overlay image {uri} loaded ({}x{})",
+                                image.width,
+                                image.height
+                            );
+                            let s = gst::Structure::builder(super::IMAGE_LOADED_MESSAGE)
+                                .field("uri", &uri)
+                                .field("width", image.width)
+                                .field("height", image.height)
+                                .build();
+                            let _ = obj
+                                .post_message(gst::message::Element::builder(s).src(&obj).build());
+                        }
+                    }
+                    Err(err) => {
+                        if imp.config.lock().generation == generation {
+                            gst::element_error!(
+                                obj,
+                                gst::ResourceError::OpenRead,
+                                ("Cannot load overlay image {}: {}", uri, err),
+                                ["{:?}", err]
+                            );
+                        }
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            gst::element_imp_error!(
+                self,
+                gst::CoreError::Thread,
+                ["Cannot start image loader thread: {}", e]
+            );
+        }
+    }
+
+    /// Streaming thread: put a downscaled copy of the luma plane in the latest-frame slot.
+    fn feed_detector(&self, frame: &gst_video::VideoFrameRef<&mut gst::BufferRef>, det_width: u32) {
+        let shared = &self.shared;
+        let mut buf = {
+            let mut slot = shared.slot.lock();
+            if slot.stopped {
+                return;
+            }
+            match slot.pending.take() {
+                Some(old) => old.data,
+                None => slot.spare.take().unwrap_or_default(),
+            }
+        };
+        let (w, h) = (frame.width(), frame.height());
+        let (dw, dh) = detection_size(w, h, det_width);
+        let stride = frame.plane_stride()[0] as usize;
+        let luma = match frame.plane_data(0) {
+            Ok(d) => d,
+            Err(e) => {
+                gst::warning!(CAT, imp = self, "cannot read luma plane: {e}");
+                return;
+            }
+        };
+        downscale_gray(
+            luma,
+            stride,
+            w as usize,
+            h as usize,
+            dw as usize,
+            dh as usize,
+            &mut buf,
+        );
+        let small = SmallFrame {
+            data: buf,
+            width: dw,
+            height: dh,
+            frame_width: w,
+            frame_height: h,
+            pts: frame.buffer().pts(),
+            coeffs: coeffs_of(frame.info()),
+        };
+        let mut slot = shared.slot.lock();
+        if !slot.stopped {
+            slot.pending = Some(small);
+            drop(slot);
+            shared.wake.notify_one();
+        }
+    }
+
+    /// Streaming thread: draw the current overlay over the latest faces.
+    fn draw_faces(
+        &self,
+        frame: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
+        state: &mut DrawState,
+    ) {
+        let (image, geometry) = {
+            let c = self.config.lock();
+            (c.image.clone(), c.geometry)
+        };
+        let Some(image) = image else { return };
+        let faces = self.shared.faces.lock().clone();
+        if faces.boxes.is_empty() {
+            return;
+        }
+        let (fw, fh) = (frame.width(), frame.height());
+        let coeffs = coeffs_of(frame.info());
+        let strides = [
+            frame.plane_stride()[0] as usize,
+            frame.plane_stride()[1] as usize,
+            frame.plane_stride()[2] as usize,
+        ];
+        let [py, pu, pv, _] = frame.planes_data_mut();
+        let mut planes = I420Planes {
+            width: fw as usize,
+            height: fh as usize,
+            y: (py, strides[0]),
+            u: (pu, strides[1]),
+            v: (pv, strides[2]),
+        };
+
+        for face in &faces.boxes {
+            // Boxes are in the analysed frame's pixels; rescale if the resolution changed.
+            let face = if (faces.frame_width, faces.frame_height) == (fw, fh)
+                || faces.frame_width == 0
+                || faces.frame_height == 0
+            {
+                *face
+            } else {
+                let sx = fw as f64 / faces.frame_width as f64;
+                let sy = fh as f64 / faces.frame_height as f64;
+                FaceBox {
+                    x: (face.x as f64 * sx) as u32,
+                    y: (face.y as f64 * sy) as u32,
+                    width: (face.width as f64 * sx) as u32,
+                    height: (face.height as f64 * sy) as u32,
+                }
+            };
+            let Some((key, x, y)) = placement(&face, &geometry, fw, fh, image.id, coeffs) else {
+                continue;
+            };
+            let idx = if let Some(i) = state.cache.iter().position(|(k, _)| *k == key) {
+                let entry = state.cache.remove(i);
+                state.cache.push(entry);
+                state.cache.len() - 1
+            } else {
+                // Normally the worker prepared it; build here only right after an overlay
+                // or geometry change (or a resolution change).
+                let ov = match faces.prepared.iter().find(|(k, _)| *k == key) {
+                    Some((_, ov)) => ov.clone(),
+                    None => match YuvOverlay::build(
+                        &image,
+                        key.width,
+                        key.height,
+                        key.phase_x,
+                        key.phase_y,
+                        coeffs,
+                    ) {
+                        Ok(ov) => Arc::new(ov),
+                        Err(e) => {
+                            gst::warning!(CAT, imp = self, "cannot prepare overlay: {e}");
+                            continue;
+                        }
+                    },
+                };
+                // Entries for older images can never match again.
+                state.cache.retain(|(k, _)| k.image_id == image.id);
+                if state.cache.len() >= CACHE_ENTRIES {
+                    state.cache.remove(0);
+                }
+                state.cache.push((key, ov));
+                state.cache.len() - 1
+            };
+            planes.blend(&state.cache[idx].1, x, y);
+        }
+    }
+
+    fn stop_worker(&self) {
+        {
+            let mut slot = self.shared.slot.lock();
+            slot.stopped = true;
+            slot.pending = None;
+            slot.spare = None;
+        }
+        self.shared.wake.notify_all();
+        let handle = self.worker.lock().take();
+        if let Some(handle) = handle {
+            if handle.join().is_err() {
+                gst::error!(CAT, imp = self, "detection thread panicked");
+            }
+        }
+        *self.shared.faces.lock() = Arc::new(Faces::default());
+    }
+}
+
+/// Where the overlay for `face` goes in a `fw`×`fh` frame: the cache key of the converted
+/// overlay and its top-left corner. `None` when nothing is visible or it is absurdly large.
+fn placement(
+    face: &FaceBox,
+    geometry: &OverlayGeometry,
+    fw: u32,
+    fh: u32,
+    image_id: u64,
+    coeffs: YuvCoeffs,
+) -> Option<(CacheKey, i64, i64)> {
+    let (x, y, w, h) = overlay_rect(face, geometry)?;
+    let (x, y, w, h) = (x as i64, y as i64, w as i64, h as i64);
+    if x >= fw as i64 || y >= fh as i64 || x + w <= 0 || y + h <= 0 {
+        return None;
+    }
+    if w * h > MAX_OVERLAY_PIXELS {
+        gst::warning!(CAT, "overlay of {w}x{h} is too large, skipped");
+        return None;
+    }
+    let key = CacheKey {
+        image_id,
+        width: w as usize,
+        height: h as usize,
+        phase_x: x.rem_euclid(2) as usize,
+        phase_y: y.rem_euclid(2) as usize,
+        coeffs,
+    };
+    Some((key, x, y))
+}
+
+/// Resizes and converts `image` for each of `boxes` (in a `fw`×`fh` frame), reusing
+/// entries of `previous`. Runs on the worker (after each detection) or on the thread calling
+/// `set_overlay`, never on the streaming thread.
+#[allow(clippy::too_many_arguments)]
+fn prepare_overlays(
+    imp: &FaceOverlay,
+    image: &PremultipliedImage,
+    geometry: &OverlayGeometry,
+    boxes: &[FaceBox],
+    fw: u32,
+    fh: u32,
+    coeffs: YuvCoeffs,
+    previous: &[(CacheKey, Arc<YuvOverlay>)],
+) -> Vec<(CacheKey, Arc<YuvOverlay>)> {
+    let mut prepared: Vec<(CacheKey, Arc<YuvOverlay>)> = Vec::new();
+    for b in boxes {
+        let Some((key, _, _)) = placement(b, geometry, fw, fh, image.id, coeffs) else {
+            continue;
+        };
+        if prepared.iter().any(|(k, _)| *k == key) {
+            continue;
+        }
+        if let Some(p) = previous.iter().find(|(k, _)| *k == key) {
+            prepared.push(p.clone());
+            continue;
+        }
+        match YuvOverlay::build(
+            image,
+            key.width,
+            key.height,
+            key.phase_x,
+            key.phase_y,
+            key.coeffs,
+        ) {
+            Ok(ov) => prepared.push((key, Arc::new(ov))),
+            Err(e) => gst::warning!(CAT, imp = imp, "cannot prepare overlay: {e}"),
+        }
+    }
+    prepared
+}
+
+fn coeffs_of(info: &gst_video::VideoInfo) -> YuvCoeffs {
+    let c = info.colorimetry();
+    YuvCoeffs::from_colorimetry(c.matrix(), c.range())
+}
+
+/// Body of the detection thread.
+fn run_worker(
+    shared: Arc<Shared>,
+    mut cascade: CascadeClassifier,
+    element: glib::WeakRef<super::FaceOverlay>,
+) {
+    if let Err(e) = opencv::core::set_num_threads(1) {
+        gst::warning!(CAT, "cv::setNumThreads(1) failed: {e}");
+    }
+    let mut found = Vector::<Rect>::new();
+    let mut last_seen: Option<Instant> = None;
+    loop {
+        let frame = {
+            let mut slot = shared.slot.lock();
+            loop {
+                if slot.stopped {
+                    return;
+                }
+                if let Some(f) = slot.pending.take() {
+                    break f;
+                }
+                shared.wake.wait(&mut slot);
+            }
+        };
+        let started = Instant::now();
+        let result = detect(&mut cascade, &frame, &mut found);
+        let elapsed = started.elapsed();
+        let boxes = match result {
+            Ok(boxes) => boxes,
+            Err(e) => {
+                if let Some(obj) = element.upgrade() {
+                    gst::warning!(CAT, obj = obj, "face detection failed: {e}");
+                }
+                shared.slot.lock().spare = Some(frame.data);
+                continue;
+            }
+        };
+        let Some(obj) = element.upgrade() else { return };
+        let previous = shared.faces.lock().clone();
+        // Haar misses a face on single frames now and then; keep drawing the last faces for a
+        // moment instead of flickering (Kurento's overlay blinks there).
+        let hold = boxes.is_empty()
+            && !previous.boxes.is_empty()
+            && last_seen.is_some_and(|t| started.duration_since(t) < FACE_HOLD);
+        if !boxes.is_empty() {
+            last_seen = Some(started);
+        }
+        let (image, geometry) = {
+            let c = obj.imp().config.lock();
+            (c.image.clone(), c.geometry)
+        };
+        let prepared = match image {
+            Some(image) => prepare_overlays(
+                obj.imp(),
+                &image,
+                &geometry,
+                &boxes,
+                frame.frame_width,
+                frame.frame_height,
+                frame.coeffs,
+                &previous.prepared,
+            ),
+            None => Vec::new(),
+        };
+        shared.frames_processed.fetch_add(1, Ordering::Relaxed);
+        if !boxes.is_empty() {
+            shared.frames_with_faces.fetch_add(1, Ordering::Relaxed);
+        }
+        if !hold {
+            *shared.faces.lock() = Arc::new(Faces {
+                boxes: boxes.clone(),
+            frame_width: frame.frame_width,
+            frame_height: frame.frame_height,
+            coeffs: Some(frame.coeffs),
+                prepared,
+            });
+        }
+        shared.slot.lock().spare = Some(frame.data);
+
+        gst::trace!(
+            CAT,
+            obj = obj,
+            "detected {} faces in {elapsed:?}",
+            boxes.len()
+        );
+        let faces = gst::Array::new(boxes.iter().map(|b| {
+            gst::Structure::builder("face")
+                .field("x", b.x)
+                .field("y", b.y)
+                .field("width", b.width)
+                .field("height", b.height)
+                .build()
+                .to_send_value()
+        }));
+        let s = gst::Structure::builder(FACES_MESSAGE)
+            .field("faces", faces)
+            .field("frame-width", frame.frame_width)
+            .field("frame-height", frame.frame_height)
+            .field_if_some("pts", frame.pts.map(|p| p.nseconds()))
+            .field("detect-us", elapsed.as_micros() as u64)
+            .build();
+        let _ = obj.post_message(gst::message::Element::builder(s).src(&obj).build());
+    }
+}
+
+fn detect(
+    cascade: &mut CascadeClassifier,
+    frame: &SmallFrame,
+    found: &mut Vector<Rect>,
+) -> opencv::Result<Vec<FaceBox>> {
+    let (w, h) = (frame.width as i32, frame.height as i32);
+    let mat = opencv::core::Mat::new_rows_cols_with_data(h, w, &frame.data[..(w * h) as usize])?;
+    found.clear();
+    cascade.detect_multi_scale(
+        &mat,
+        found,
+        SCALE_FACTOR,
+        MIN_NEIGHBORS,
+        0,
+        Size::new(w / 20, h / 20),
+        Size::new(w / 2, h / 2),
+    )?;
+    let sx = frame.frame_width as f64 / w as f64;
+    let sy = frame.frame_height as f64 / h as f64;
+    Ok(found
+        .iter()
+        .map(|r| FaceBox {
+            x: (r.x.max(0) as f64 * sx).round() as u32,
+            y: (r.y.max(0) as f64 * sy).round() as u32,
+            width: (r.width.max(0) as f64 * sx).round() as u32,
+            height: (r.height.max(0) as f64 * sy).round() as u32,
+        })
+        .collect())
+}
+
+impl ObjectImpl for FaceOverlay {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPS: Lazy<Vec<glib::ParamSpec>> = Lazy::new(|| {
+            let g = OverlayGeometry::default();
+            vec![
+                glib::ParamSpecString::builder("image-uri")
+                    .nick("Image URI")
+                    .blurb("Image drawn over faces: file:// URI, path, http(s):// URL; empty = none. Loaded asynchronously; failures post an error message")
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecFloat::builder("offset-x")
+                    .nick("Offset X")
+                    .blurb("Left edge of the image relative to the face, in face widths")
+                    .minimum(-100.0)
+                    .maximum(100.0)
+                    .default_value(g.offset_x)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecFloat::builder("offset-y")
+                    .nick("Offset Y")
+                    .blurb("Top edge of the image relative to the face, in face heights (positive = down)")
+                    .minimum(-100.0)
+                    .maximum(100.0)
+                    .default_value(g.offset_y)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecFloat::builder("width-ratio")
+                    .nick("Width ratio")
+                    .blurb("Image width in face widths (0 = draw nothing)")
+                    .minimum(0.0)
+                    .maximum(100.0)
+                    .default_value(g.width)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecFloat::builder("height-ratio")
+                    .nick("Height ratio")
+                    .blurb("Image height in face heights (0 = draw nothing)")
+                    .minimum(0.0)
+                    .maximum(100.0)
+                    .default_value(g.height)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecString::builder("cascade-path")
+                    .nick("Cascade path")
+                    .blurb("OpenCV cascade XML used for detection (read when the element starts)")
+                    .default_value(Some(DEFAULT_CASCADE))
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("detection-width")
+                    .nick("Detection width")
+                    .blurb("Frames wider than this are downscaled to this width for detection (read when the element starts)")
+                    .minimum(32)
+                    .maximum(8192)
+                    .default_value(DEFAULT_DETECTION_WIDTH)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt64::builder("frames-with-faces")
+                    .nick("Frames with faces")
+                    .blurb("Detections that found at least one face since start")
+                    .read_only()
+                    .build(),
+                glib::ParamSpecUInt64::builder("frames-processed")
+                    .nick("Frames processed")
+                    .blurb("Detections run since start")
+                    .read_only()
+                    .build(),
+            ]
+        });
+        PROPS.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        match pspec.name() {
+            "image-uri" => {
+                let uri: Option<String> = value.get().expect("type checked upstream");
+                let uri = uri.filter(|u| !u.is_empty());
+                let mut c = self.config.lock();
+                c.generation += 1;
+                c.image_uri = uri.clone();
+                let generation = c.generation;
+                if uri.is_none() {
+                    c.image = None;
+                }
+                drop(c);
+                if let Some(uri) = uri {
+                    self.load_uri(uri, generation);
+                }
+            }
+            "offset-x" => self.config.lock().geometry.offset_x = value.get().expect("f32"),
+            "offset-y" => self.config.lock().geometry.offset_y = value.get().expect("f32"),
+            "width-ratio" => self.config.lock().geometry.width = value.get().expect("f32"),
+            "height-ratio" => self.config.lock().geometry.height = value.get().expect("f32"),
+            "cascade-path" => {
+                let p: Option<String> = value.get().expect("string");
+                self.config.lock().cascade_path = p.unwrap_or_else(|| DEFAULT_CASCADE.into());
+            }
+            "detection-width" => self.config.lock().detection_width = value.get().expect("u32"),
+            other => unreachable!("unknown property {other}"),
+        }
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let c = self.config.lock();
+        match pspec.name() {
+            "image-uri" => c.image_uri.to_value(),
+            "offset-x" => c.geometry.offset_x.to_value(),
+            "offset-y" => c.geometry.offset_y.to_value(),
+            "width-ratio" => c.geometry.width.to_value(),
+            "height-ratio" => c.geometry.height.to_value(),
+            "cascade-path" => c.cascade_path.to_value(),
+            "detection-width" => c.detection_width.to_value(),
+            "frames-with-faces" => self
+                .shared
+                .frames_with_faces
+                .load(Ordering::Relaxed)
+                .to_value(),
+            "frames-processed" => self
+                .shared
+                .frames_processed
+                .load(Ordering::Relaxed)
+                .to_value(),
+            other => unreachable!("unknown property {other}"),
+        }
+    }
+}
+
+impl GstObjectImpl for FaceOverlay {}
+
+impl ElementImpl for FaceOverlay {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static META: Lazy<gst::subclass::ElementMetadata> = Lazy::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "Rheo face overlay",
+                "Filter/Effect/Video",
+                "Draws an image over every face detected with an OpenCV Haar cascade (detection on a worker thread)",
+                "Rheo developers",
+            )
+        });
+        Some(&*META)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static TEMPLATES: Lazy<Vec<gst::PadTemplate>> = Lazy::new(|| {
+            let caps = gst_video::VideoCapsBuilder::new()
+                .format(gst_video::VideoFormat::I420)
+                .build();
+            vec![
+                gst::PadTemplate::new(
+                    "src",
+                    gst::PadDirection::Src,
+                    gst::PadPresence::Always,
+                    &caps,
+                )
+                .expect("valid src template"),
+                gst::PadTemplate::new(
+                    "sink",
+                    gst::PadDirection::Sink,
+                    gst::PadPresence::Always,
+                    &caps,
+                )
+                .expect("valid sink template"),
+            ]
+        });
+        TEMPLATES.as_ref()
+    }
+}
+
+impl BaseTransformImpl for FaceOverlay {
+    const MODE: BaseTransformMode = BaseTransformMode::AlwaysInPlace;
+    const PASSTHROUGH_ON_SAME_CAPS: bool = false;
+    const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
+
+    fn start(&self) -> Result<(), gst::ErrorMessage> {
+        let (path, det_width) = {
+            let c = self.config.lock();
+            (c.cascade_path.clone(), c.detection_width)
+        };
+        if !std::path::Path::new(&path).is_file() {
+            return Err(gst::error_msg!(
+                gst::LibraryError::Init,
+                ["Face cascade {} not found (install opencv-data)", path]
+            ));
+        }
+        let cascade = match CascadeClassifier::new(&path) {
+            Ok(c) if !c.empty().unwrap_or(true) => c,
+            Ok(_) => {
+                return Err(gst::error_msg!(
+                    gst::LibraryError::Init,
+                    ["Face cascade {} could not be loaded", path]
+                ))
+            }
+            Err(e) => {
+                return Err(gst::error_msg!(
+                    gst::LibraryError::Init,
+                    ["Face cascade {} could not be loaded: {}", path, e]
+                ))
+            }
+        };
+
+        // A previous run must be fully gone (start after stop, but be defensive).
+        self.stop_worker();
+        self.shared.frames_processed.store(0, Ordering::Relaxed);
+        self.shared.frames_with_faces.store(0, Ordering::Relaxed);
+        {
+            let mut d = self.draw.lock();
+            d.detection_width = det_width;
+            d.cache.clear();
+        }
+        self.shared.slot.lock().stopped = false;
+
+        let shared = self.shared.clone();
+        let weak = self.obj().downgrade();
+        let handle = std::thread::Builder::new()
+            .name(WORKER_THREAD_NAME.into())
+            .spawn(move || run_worker(shared, cascade, weak))
+            .map_err(|e| {
+                self.shared.slot.lock().stopped = true;
+                gst::error_msg!(
+                    gst::CoreError::Thread,
+                    ["Cannot start detection thread: {}", e]
+                )
+            })?;
+        *self.worker.lock() = Some(handle);
+        gst::debug!(CAT, imp = self, "started, cascade {path}");
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        self.stop_worker();
+        self.draw.lock().cache.clear();
+        gst::debug!(CAT, imp = self, "stopped");
+        Ok(())
+    }
+}
+
+impl VideoFilterImpl for FaceOverlay {
+    fn transform_frame_ip(
+        &self,
+        frame: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        // Whatever happens, the frame goes on: failures are logged, never returned.
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            let mut state = self.draw.lock();
+            self.feed_detector(frame, state.detection_width);
+            self.draw_faces(frame, &mut state);
+        }));
+        if outcome.is_err() {
+            gst::error!(
+                CAT,
+                imp = self,
+                "panic while processing a frame; passed through"
+            );
+        }
+        Ok(gst::FlowSuccess::Ok)
+    }
+}
+
+impl Drop for FaceOverlay {
+    fn drop(&mut self) {
+        // The worker holds only a weak reference, so it cannot keep the element alive;
+        // make sure it is gone if the element is dropped without being stopped.
+        {
+            let mut slot = self.shared.slot.lock();
+            slot.stopped = true;
+            slot.pending = None;
+        }
+        self.shared.wake.notify_all();
+        if let Some(h) = self.worker.lock().take() {
+            // The last reference may be released by the worker itself (after posting a
+            // message); it exits on its own then, since `stopped` is set.
+            if h.thread().id() != std::thread::current().id() {
+                let _ = h.join();
+            }
+        }
+    }
+}

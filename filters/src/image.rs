@@ -1,0 +1,637 @@
+//! Loading overlay images named by URI.
+//!
+//! [`load_image`] accepts `file:///abs/path`, a plain filesystem path, `http://` and `https://`
+//! URLs. It reads at most [`LoadLimits::max_bytes`] bytes, gives up after
+//! [`LoadLimits::timeout`], and decodes the bytes with OpenCV (`imdecode`, `IMREAD_UNCHANGED`)
+//! into straight (non-premultiplied) 8-bit BGRA.
+//!
+//! The function is **blocking**: callers must run it on a thread where blocking is allowed
+//! (never an async executor thread or a GStreamer streaming thread).
+
+use std::error::Error as _;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use opencv::core::{Mat, Vector, CV_16U, CV_32F, CV_64F, CV_8U};
+use opencv::prelude::*;
+
+/// A decoded image, 8-bit straight-alpha BGRA, rows packed without padding.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OverlayImage {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// `width * height * 4` bytes in B, G, R, A order; alpha is not premultiplied.
+    pub bgra: Vec<u8>,
+}
+
+impl std::fmt::Debug for OverlayImage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OverlayImage")
+            .field("width", &self.width)
+            .field("height", &self.height)
+            .field("bytes", &self.bgra.len())
+            .finish()
+    }
+}
+
+impl OverlayImage {
+    /// An image of `width`×`height` pixels all set to one BGRA colour.
+    pub fn solid(width: u32, height: u32, bgra: [u8; 4]) -> Self {
+        let n = width as usize * height as usize;
+        let mut data = Vec::with_capacity(n * 4);
+        for _ in 0..n {
+            data.extend_from_slice(&bgra);
+        }
+        OverlayImage {
+            width,
+            height,
+            bgra: data,
+        }
+    }
+
+    /// Decodes an encoded image (PNG, JPEG, BMP, WebP, TIFF… whatever OpenCV supports).
+    ///
+    /// Alpha is kept for 4-channel images; 3-channel and grey images get alpha 255;
+    /// 16-bit and floating-point images are scaled to 8 bits.
+    pub fn decode(bytes: &[u8]) -> Result<Self, ImageError> {
+        if bytes.is_empty() {
+            return Err(ImageError::NotAnImage("empty input".into()));
+        }
+        let buf = Vector::<u8>::from_slice(bytes);
+        let decoded = opencv::imgcodecs::imdecode(&buf, opencv::imgcodecs::IMREAD_UNCHANGED)
+            .map_err(|e| ImageError::NotAnImage(e.message))?;
+        if decoded.empty() || decoded.cols() <= 0 || decoded.rows() <= 0 {
+            return Err(ImageError::NotAnImage(
+                "no decoder recognised the data".into(),
+            ));
+        }
+        to_bgra8(&decoded).map_err(|e| ImageError::NotAnImage(e.message))
+    }
+}
+
+/// Converts any decoded OpenCV image to packed 8-bit BGRA.
+fn to_bgra8(src: &Mat) -> opencv::Result<OverlayImage> {
+    // Bring the depth to 8 bits first.
+    let depth = src.depth();
+    let eight_bit = if depth == CV_8U {
+        src.clone()
+    } else {
+        let scale = match depth {
+            CV_16U => 1.0 / 257.0,
+            CV_32F | CV_64F => 255.0,
+            // CV_8S / CV_16S / CV_32S: rare; saturate_cast clamps negatives.
+            opencv::core::CV_16S => 1.0 / 128.0,
+            _ => 1.0,
+        };
+        let mut dst = Mat::default();
+        src.convert_to(&mut dst, CV_8U, scale, 0.0)?;
+        dst
+    };
+    let code = match eight_bit.channels() {
+        1 => Some(opencv::imgproc::COLOR_GRAY2BGRA),
+        3 => Some(opencv::imgproc::COLOR_BGR2BGRA),
+        4 => None,
+        n => {
+            return Err(opencv::Error::new(
+                opencv::core::StsUnsupportedFormat,
+                format!("unsupported channel count {n}"),
+            ))
+        }
+    };
+    let bgra = match code {
+        Some(code) => {
+            let mut dst = Mat::default();
+            opencv::imgproc::cvt_color(&eight_bit, &mut dst, code, 0)?;
+            dst
+        }
+        None => eight_bit,
+    };
+    let bgra = if bgra.is_continuous() {
+        bgra
+    } else {
+        bgra.try_clone()?
+    };
+    Ok(OverlayImage {
+        width: bgra.cols() as u32,
+        height: bgra.rows() as u32,
+        bgra: bgra.data_bytes()?.to_vec(),
+    })
+}
+
+/// Limits applied while fetching an image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoadLimits {
+    /// Total time allowed for connecting, receiving and reading the whole body.
+    pub timeout: Duration,
+    /// Largest accepted encoded size in bytes (file size or HTTP body).
+    pub max_bytes: usize,
+}
+
+impl Default for LoadLimits {
+    /// 10 seconds, 20 MiB.
+    fn default() -> Self {
+        LoadLimits {
+            timeout: Duration::from_secs(10),
+            max_bytes: 20 * 1024 * 1024,
+        }
+    }
+}
+
+/// Why an image could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    /// The URI scheme is not `file`, `http` or `https`.
+    #[error("unsupported URI scheme {0:?} (use file://, http://, https:// or a path)")]
+    UnsupportedScheme(String),
+    /// The URI could not be parsed.
+    #[error("invalid URI {uri:?}: {reason}")]
+    InvalidUri {
+        /// The URI as given.
+        uri: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The local file does not exist.
+    #[error("image file not found: {}", .0.display())]
+    NotFound(PathBuf),
+    /// The local file exists but cannot be read.
+    #[error("cannot read image file {}: {source}", path.display())]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The HTTP server answered with a non-success status.
+    #[error("HTTP {status} fetching {url}")]
+    HttpStatus {
+        /// The URL.
+        url: String,
+        /// The status code.
+        status: u16,
+    },
+    /// Connection, TLS or protocol failure while fetching over HTTP.
+    #[error("network error fetching {url}: {reason}")]
+    Network {
+        /// The URL.
+        url: String,
+        /// Description of the failure.
+        reason: String,
+    },
+    /// The encoded image is larger than [`LoadLimits::max_bytes`].
+    #[error("image larger than the {limit}-byte limit")]
+    TooLarge {
+        /// The limit that was exceeded.
+        limit: usize,
+    },
+    /// Fetching did not finish within [`LoadLimits::timeout`].
+    #[error("timed out after {0:?} loading the image")]
+    Timeout(Duration),
+    /// The bytes are not an image OpenCV can decode.
+    #[error("not a decodable image: {0}")]
+    NotAnImage(String),
+}
+
+/// Loads and decodes the image named by `uri`. **Blocking.**
+///
+/// Accepted forms: `file:///abs/path` (percent-escapes are decoded), a plain path,
+/// `http://…` and `https://…`. Any other `scheme:` is [`ImageError::UnsupportedScheme`].
+pub fn load_image(uri: &str, limits: &LoadLimits) -> Result<OverlayImage, ImageError> {
+    let bytes = fetch(uri, limits)?;
+    OverlayImage::decode(&bytes)
+}
+
+/// Returns the scheme of `uri` (lower-cased) if it starts with `scheme://`.
+fn scheme_of(uri: &str) -> Option<String> {
+    let (scheme, _) = uri.split_once("://")?;
+    let valid = !scheme.is_empty()
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    valid.then(|| scheme.to_ascii_lowercase())
+}
+
+fn fetch(uri: &str, limits: &LoadLimits) -> Result<Vec<u8>, ImageError> {
+    match scheme_of(uri).as_deref() {
+        None => read_file(Path::new(uri), limits),
+        Some("file") => {
+            let rest = &uri["file://".len()..];
+            // Accept file:///path and file://localhost/path.
+            let path = if let Some(p) = rest.strip_prefix("localhost/") {
+                format!("/{p}")
+            } else if rest.starts_with('/') {
+                rest.to_string()
+            } else {
+                return Err(ImageError::InvalidUri {
+                    uri: uri.into(),
+                    reason: "file URIs must be absolute (file:///path)".into(),
+                });
+            };
+            let decoded = percent_decode(&path).ok_or_else(|| ImageError::InvalidUri {
+                uri: uri.into(),
+                reason: "bad percent-escape".into(),
+            })?;
+            read_file(Path::new(&decoded), limits)
+        }
+        Some("http") | Some("https") => fetch_http(uri, limits),
+        Some(other) => Err(ImageError::UnsupportedScheme(other.to_string())),
+    }
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn read_file(path: &Path, limits: &LoadLimits) -> Result<Vec<u8>, ImageError> {
+    let unreadable = |source| ImageError::Unreadable {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            ImageError::NotFound(path.to_path_buf())
+        } else {
+            unreadable(e)
+        }
+    })?;
+    let meta = file.metadata().map_err(unreadable)?;
+    if meta.is_dir() {
+        return Err(unreadable(std::io::Error::other("is a directory")));
+    }
+    if meta.len() > limits.max_bytes as u64 {
+        return Err(ImageError::TooLarge {
+            limit: limits.max_bytes,
+        });
+    }
+    let mut data = Vec::with_capacity(meta.len() as usize);
+    // Re-check while reading: the file may grow between stat and read.
+    file.take(limits.max_bytes as u64 + 1)
+        .read_to_end(&mut data)
+        .map_err(unreadable)?;
+    if data.len() > limits.max_bytes {
+        return Err(ImageError::TooLarge {
+            limit: limits.max_bytes,
+        });
+    }
+    Ok(data)
+}
+
+fn is_timeout(err: &std::io::Error) -> bool {
+    matches!(
+        err.kind(),
+        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+    )
+}
+
+fn fetch_http(url: &str, limits: &LoadLimits) -> Result<Vec<u8>, ImageError> {
+    let started = Instant::now();
+    let agent = ureq::AgentBuilder::new().timeout(limits.timeout).build();
+    let response = match agent.get(url).call() {
+        Ok(r) => r,
+        Err(ureq::Error::Status(status, _)) => {
+            return Err(ImageError::HttpStatus {
+                url: url.into(),
+                status,
+            })
+        }
+        Err(ureq::Error::Transport(t)) => {
+            let timed_out = t
+                .source()
+                .and_then(|s| s.downcast_ref::<std::io::Error>())
+                .is_some_and(is_timeout);
+            if timed_out {
+                return Err(ImageError::Timeout(limits.timeout));
+            }
+            if t.kind() == ureq::ErrorKind::InvalidUrl {
+                return Err(ImageError::InvalidUri {
+                    uri: url.into(),
+                    reason: t.to_string(),
+                });
+            }
+            return Err(ImageError::Network {
+                url: url.into(),
+                reason: t.to_string(),
+            });
+        }
+    };
+    if let Some(len) = response
+        .header("Content-Length")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    {
+        if len > limits.max_bytes as u64 {
+            return Err(ImageError::TooLarge {
+                limit: limits.max_bytes,
+            });
+        }
+    }
+    let mut reader = response.into_reader().take(limits.max_bytes as u64 + 1);
+    let mut data = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        if started.elapsed() > limits.timeout {
+            return Err(ImageError::Timeout(limits.timeout));
+        }
+        match reader.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => {
+                data.extend_from_slice(&chunk[..n]);
+                if data.len() > limits.max_bytes {
+                    return Err(ImageError::TooLarge {
+                        limit: limits.max_bytes,
+                    });
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) if is_timeout(&e) => return Err(ImageError::Timeout(limits.timeout)),
+            Err(e) => {
+                return Err(ImageError::Network {
+                    url: url.into(),
+                    reason: e.to_string(),
+                })
+            }
+        }
+    }
+    Ok(data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::net::TcpListener;
+
+    const DATA: &str = "/usr/share/doc/opencv-doc/examples/data";
+
+    fn encode_png(img: &Mat) -> Vec<u8> {
+        let mut buf = Vector::<u8>::new();
+        opencv::imgcodecs::imencode(".png", img, &mut buf, &Vector::new()).unwrap();
+        buf.to_vec()
+    }
+
+    /// Serves each `(status line, body)` to one connection, in order, then exits.
+    fn serve(responses: Vec<(&'static str, Vec<u8>)>) -> (String, std::thread::JoinHandle<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let handle = std::thread::spawn(move || {
+            for (status, body) in responses {
+                let (mut sock, _) = listener.accept().unwrap();
+                // Read the request head.
+                let mut req = Vec::new();
+                let mut byte = [0u8; 1];
+                while !req.ends_with(b"\r\n\r\n") {
+                    match sock.read(&mut byte) {
+                        Ok(1) => req.push(byte[0]),
+                        _ => break,
+                    }
+                }
+                let head = format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: image/png\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = sock.write_all(head.as_bytes());
+                let _ = sock.write_all(&body);
+            }
+        });
+        (format!("http://{addr}"), handle)
+    }
+
+    #[test]
+    fn loads_jpeg_by_path_and_file_uri() {
+        let path = format!("{DATA}/messi5.jpg");
+        let a = load_image(&path, &LoadLimits::default()).unwrap();
+        assert_eq!((a.width, a.height), (548, 342));
+        assert_eq!(a.bgra.len(), 548 * 342 * 4);
+        assert!(
+            a.bgra.chunks(4).all(|p| p[3] == 255),
+            "JPEG gets opaque alpha"
+        );
+        let b = load_image(&format!("file://{path}"), &LoadLimits::default()).unwrap();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn loads_png_keeping_alpha() {
+        // A PNG shipped with opencv-doc.
+        let path = format!("{DATA}/opencv-logo.png");
+        let img = load_image(&path, &LoadLimits::default()).unwrap();
+        assert!(img.width > 0 && img.height > 0);
+        assert_eq!(img.bgra.len(), (img.width * img.height * 4) as usize);
+        // The logo has a transparent background and opaque coloured rings.
+        assert!(img.bgra.chunks(4).any(|p| p[3] == 0));
+        assert!(img.bgra.chunks(4).any(|p| p[3] == 255));
+    }
+
+    #[test]
+    fn converts_16bit_and_gray() {
+        // 16-bit 3-channel PNG: value 0xFFFF maps to 255, 0x8080 to 128.
+        let mut m16 = Mat::new_rows_cols_with_default(
+            2,
+            3,
+            opencv::core::CV_16UC3,
+            opencv::core::Scalar::new(65535.0, 32896.0, 0.0, 0.0),
+        )
+        .unwrap();
+        let img = OverlayImage::decode(&encode_png(&m16)).unwrap();
+        assert_eq!((img.width, img.height), (3, 2));
+        assert_eq!(&img.bgra[..4], &[255, 128, 0, 255]);
+        // 8-bit grey.
+        m16 = Mat::new_rows_cols_with_default(
+            1,
+            2,
+            opencv::core::CV_8UC1,
+            opencv::core::Scalar::all(77.0),
+        )
+        .unwrap();
+        let img = OverlayImage::decode(&encode_png(&m16)).unwrap();
+        assert_eq!(img.bgra, vec![77, 77, 77, 255, 77, 77, 77, 255]);
+    }
+
+    #[test]
+    fn missing_file() {
+        let err = load_image("/nonexistent/nope.png", &LoadLimits::default()).unwrap_err();
+        assert!(matches!(err, ImageError::NotFound(_)), "{err:?}");
+        let err = load_image("file:///nonexistent/nope.png", &LoadLimits::default()).unwrap_err();
+        assert!(matches!(err, ImageError::NotFound(_)), "{err:?}");
+        assert!(err.to_string().contains("/nonexistent/nope.png"));
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("rheo-image-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn non_image_file() {
+        let dir = temp_dir("text");
+        let path = dir.join("notes.png");
+        std::fs::write(&path, "this is text, not a PNG\n").unwrap();
+        let err = load_image(path.to_str().unwrap(), &LoadLimits::default()).unwrap_err();
+        assert!(matches!(err, ImageError::NotAnImage(_)), "{err:?}");
+        let err = load_image(dir.to_str().unwrap(), &LoadLimits::default()).unwrap_err();
+        assert!(matches!(err, ImageError::Unreadable { .. }), "{err:?}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn file_uri_percent_escapes() {
+        let dir = temp_dir("escape");
+        let sub = dir.join("with space");
+        std::fs::create_dir_all(&sub).unwrap();
+        std::fs::copy(format!("{DATA}/opencv-logo.png"), sub.join("logo.png")).unwrap();
+        let uri = format!("file://{}/with%20space/logo.png", dir.display());
+        let img = load_image(&uri, &LoadLimits::default()).unwrap();
+        assert!(img.width > 0);
+        let err = load_image("file://relative/x.png", &LoadLimits::default()).unwrap_err();
+        assert!(matches!(err, ImageError::InvalidUri { .. }), "{err:?}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn file_too_large() {
+        let limits = LoadLimits {
+            max_bytes: 1000,
+            ..Default::default()
+        };
+        let err = load_image(&format!("{DATA}/messi5.jpg"), &limits).unwrap_err();
+        assert!(
+            matches!(err, ImageError::TooLarge { limit: 1000 }),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn unsupported_scheme() {
+        let err = load_image("ftp://example.com/a.png", &LoadLimits::default()).unwrap_err();
+        assert!(
+            matches!(err, ImageError::UnsupportedScheme(ref s) if s == "ftp"),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("ftp"));
+    }
+
+    #[test]
+    fn http_ok_404_and_oversize() {
+        let src = Mat::new_rows_cols_with_default(
+            4,
+            5,
+            opencv::core::CV_8UC4,
+            opencv::core::Scalar::new(10.0, 20.0, 30.0, 128.0),
+        )
+        .unwrap();
+        let png = encode_png(&src);
+        let big = vec![0u8; 64 * 1024];
+        let (base, server) = serve(vec![
+            ("200 OK", png.clone()),
+            ("404 Not Found", b"nope".to_vec()),
+            ("200 OK", big),
+        ]);
+        let img = load_image(&format!("{base}/a.png"), &LoadLimits::default()).unwrap();
+        assert_eq!((img.width, img.height), (5, 4));
+        assert_eq!(&img.bgra[..4], &[10, 20, 30, 128]);
+
+        let err = load_image(&format!("{base}/missing.png"), &LoadLimits::default()).unwrap_err();
+        assert!(
+            matches!(err, ImageError::HttpStatus { status: 404, .. }),
+            "{err:?}"
+        );
+
+        let small = LoadLimits {
+            max_bytes: 1024,
+            ..Default::default()
+        };
+        let err = load_image(&format!("{base}/big.png"), &small).unwrap_err();
+        assert!(
+            matches!(err, ImageError::TooLarge { limit: 1024 }),
+            "{err:?}"
+        );
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn http_oversize_without_content_length() {
+        // A body streamed without Content-Length must still be cut at max_bytes.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut sock, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = sock.read(&mut buf);
+            let _ = sock.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+            let _ = sock.write_all(&vec![7u8; 8192]);
+        });
+        let small = LoadLimits {
+            max_bytes: 1024,
+            ..Default::default()
+        };
+        let err = load_image(&format!("http://{addr}/x"), &small).unwrap_err();
+        assert!(matches!(err, ImageError::TooLarge { .. }), "{err:?}");
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn http_timeout_while_reading_body() {
+        // Headers and a few bytes arrive, then the server stalls.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let server = std::thread::spawn(move || {
+            let (mut sock, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = sock.read(&mut buf);
+            let _ = sock.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n");
+            let _ = sock.write_all(&[0x89, b'P', b'N', b'G']);
+            let _ = sock.flush();
+            let _ = rx.recv();
+        });
+        let limits = LoadLimits {
+            timeout: Duration::from_millis(300),
+            ..Default::default()
+        };
+        let started = Instant::now();
+        let err = load_image(&format!("http://{addr}/drip.png"), &limits).unwrap_err();
+        assert!(matches!(err, ImageError::Timeout(_)), "{err:?}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        tx.send(()).unwrap();
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn http_timeout() {
+        // The server accepts but never answers.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let server = std::thread::spawn(move || {
+            let (_sock, _) = listener.accept().unwrap();
+            let _ = rx.recv();
+        });
+        let limits = LoadLimits {
+            timeout: Duration::from_millis(300),
+            ..Default::default()
+        };
+        let started = Instant::now();
+        let err = load_image(&format!("http://{addr}/slow.png"), &limits).unwrap_err();
+        assert!(matches!(err, ImageError::Timeout(_)), "{err:?}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        tx.send(()).unwrap();
+        server.join().unwrap();
+    }
+}
