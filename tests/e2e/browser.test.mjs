@@ -1,0 +1,158 @@
+// The browser demos in web/, served by Rheo itself, driven in headless Chromium with a fake
+// camera that shows a real photo with a face (opencv-doc's messi5.jpg; see lib/harness.mjs).
+//
+// Environment: RHEO_HTTP_URL (http://host:port; the pages find /kurento on the same host).
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import {
+  FACE_BOX, HAT_BOX, HAT_MIN_FRACTION, HTTP_URL, NO_HAT_MAX_FRACTION, analyseVideoFrame, artifact,
+  launchChromium, saveDataUrl, tracePage, waitUntil,
+} from './lib/harness.mjs';
+
+const MEDIA_TIMEOUT = 45000;
+const HAT_TIMEOUT = 20000;
+
+let browser;
+before(async () => {
+  browser = await launchChromium();
+});
+after(async () => {
+  if (browser) await browser.close();
+});
+
+/** Open a demo, press Start and wait for more than 30 frames of the returned video. */
+async function startDemo(demo) {
+  const page = await browser.newPage();
+  tracePage(page, demo);
+  await page.goto(`${HTTP_URL}/${demo}/`, { timeout: 20000 });
+  await page.waitForFunction(() => window.demoState && window.demoState.state === 'idle', null, { timeout: 10000 });
+  await page.click('#start');
+  try {
+    await page.waitForFunction(
+      () => window.demoState.remoteFrames > 30 || window.demoState.error,
+      null, { timeout: MEDIA_TIMEOUT, polling: 250 });
+  } catch (e) {
+    const state = await page.evaluate(() => window.demoState).catch(() => null);
+    await page.screenshot({ path: artifact(`${demo}-timeout.png`) }).catch(() => {});
+    throw new Error(`${demo}: no remote video after ${MEDIA_TIMEOUT} ms; demoState ${JSON.stringify(state)}`);
+  }
+  const state = await page.evaluate(() => window.demoState);
+  console.log(`[${demo}] frames ${state.remoteFrames}, media ${state.mediaState}, flow out ${state.flowOut}, ICE ${state.iceState}`);
+  if (state.error) await page.screenshot({ path: artifact(`${demo}-error.png`) }).catch(() => {});
+  assert.equal(state.error, null, `${demo} shows an error`);
+  assert.ok(state.remoteFrames > 30, `${demo}: remote frames ${state.remoteFrames}`);
+  const shownError = await page.locator('#error').isVisible();
+  assert.equal(shownError, false, 'no error is shown on the page');
+  return page;
+}
+
+async function stopDemo(page) {
+  await page.click('#stop');
+  await page.waitForFunction(() => window.demoState.state === 'stopped', null, { timeout: 15000 });
+  const state = await page.evaluate(() => window.demoState);
+  assert.equal(state.error, null, `stopping shows an error: ${state.error}`);
+}
+
+describe('browser demos', () => {
+  test('index links both demos', { timeout: 30000 }, async () => {
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${HTTP_URL}/`, { timeout: 20000 });
+      const links = await page.$$eval('a', (as) => as.map((a) => a.getAttribute('href')));
+      assert.ok(links.some((h) => h.includes('helloworld')), `links: ${links}`);
+      assert.ok(links.some((h) => h.includes('magicmirror')), `links: ${links}`);
+      const hat = await page.request.get(`${HTTP_URL}/magicmirror/img/hat.png`);
+      assert.equal(hat.status(), 200);
+      assert.match(hat.headers()['content-type'] || '', /image\/png/);
+    } finally {
+      await page.close();
+    }
+  });
+
+  test('hello world page plays the returned video, without a hat', { timeout: 90000 }, async () => {
+    const page = await startDemo('helloworld');
+    try {
+      const frame = await analyseVideoFrame(page, '#remote-video', HAT_BOX);
+      assert.ok(frame, 'the remote video has a frame');
+      saveDataUrl(frame.dataUrl, 'helloworld-remote-frame.png');
+      await page.screenshot({ path: artifact('helloworld.png') });
+      console.log(`[helloworld] remote ${frame.width}x${frame.height}, hat-coloured pixels ${frame.total}`);
+      assert.ok(frame.totalFraction <= NO_HAT_MAX_FRACTION,
+        `no hat colour without the filter (found ${frame.total} px)`);
+      await stopDemo(page);
+    } finally {
+      await page.close();
+    }
+  });
+
+  test('magic mirror page puts the hat above the face', { timeout: 90000 }, async () => {
+    const page = await startDemo('magicmirror');
+    try {
+      let frame = null;
+      try {
+        // Face detection may take a few frames to lock on: wait for the hat, with a timeout.
+        frame = await waitUntil(async () => {
+          const f = await analyseVideoFrame(page, '#remote-video', HAT_BOX);
+          return f && f.inBoxFraction >= HAT_MIN_FRACTION ? f : ((frame = f), null);
+        }, HAT_TIMEOUT, 'hat-coloured pixels above the face', 300);
+      } finally {
+        if (frame) {
+          saveDataUrl(frame.dataUrl, 'magicmirror-remote-frame.png');
+          console.log(`[magicmirror] remote ${frame.width}x${frame.height}, hat-coloured pixels ${frame.total}, ` +
+            `in the box ${frame.inBox}, centroid ${JSON.stringify(frame.centroid)}`);
+        }
+        await page.screenshot({ path: artifact('magicmirror.png') }).catch(() => {});
+      }
+      // The hat sits on the head: its centre is above the middle of the face and roughly
+      // over it horizontally.
+      const faceMidY = (FACE_BOX.y0 + FACE_BOX.y1) / 2;
+      assert.ok(frame.centroid.y < faceMidY, `hat centre y ${frame.centroid.y.toFixed(3)} above face centre ${faceMidY.toFixed(3)}`);
+      assert.ok(frame.centroid.x > FACE_BOX.x0 - 0.1 && frame.centroid.x < FACE_BOX.x1 + 0.1,
+        `hat centre x ${frame.centroid.x.toFixed(3)} over the face (${FACE_BOX.x0.toFixed(3)}..${FACE_BOX.x1.toFixed(3)})`);
+      const state = await page.evaluate(() => window.demoState);
+      assert.equal(state.error, null);
+      await stopDemo(page);
+    } finally {
+      await page.close();
+    }
+  });
+
+  test('a server error is shown in the page (overlay image that cannot be fetched)', { timeout: 60000 }, async () => {
+    const page = await browser.newPage();
+    tracePage(page, 'magicmirror-bad-hat');
+    try {
+      // Nothing listens on port 9 (discard) of the server's host: the server cannot fetch it,
+      // and must say so with an error response or an Error event.
+      const badHat = new URL(HTTP_URL);
+      badHat.port = '9';
+      badHat.pathname = '/no-such-hat.png';
+      await page.goto(`${HTTP_URL}/magicmirror/?hat=${encodeURIComponent(badHat.href)}`, { timeout: 20000 });
+      await page.waitForFunction(() => window.demoState && window.demoState.state === 'idle', null, { timeout: 10000 });
+      await page.click('#start');
+      await page.waitForFunction(() => window.demoState.error, null, { timeout: 30000, polling: 250 });
+      const text = await page.locator('#error').textContent();
+      console.log(`[magicmirror-bad-hat] shown: ${text}`);
+      assert.ok(await page.locator('#error').isVisible(), 'the error area is visible');
+      assert.ok(text.length > 0);
+      await page.screenshot({ path: artifact('magicmirror-bad-hat.png') });
+    } finally {
+      await page.close();
+    }
+  });
+
+  test('an unreachable media server is reported in the page', { timeout: 30000 }, async () => {
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${HTTP_URL}/helloworld/?ws=${encodeURIComponent('ws://127.0.0.1:9/kurento')}`, { timeout: 20000 });
+      await page.click('#start');
+      await page.waitForFunction(() => window.demoState.error, null, { timeout: 20000 });
+      const state = await page.evaluate(() => window.demoState);
+      assert.match(state.error, /Cannot connect/);
+      assert.equal(state.state, 'failed');
+      assert.equal(await page.locator('#start').isEnabled(), true, 'Start can be pressed again');
+    } finally {
+      await page.close();
+    }
+  });
+});

@@ -1,0 +1,229 @@
+// Rheo driven by the real kurento-client 7.3.0 (npm), the way the Kurento Node tutorials do it.
+// The WebRTC peer is a headless Chromium page (Node has no WebRTC): it makes the SDP offer with
+// a fake camera, and the call is completed in the page.
+//
+// Environment: RHEO_WS_URL (ws://host:port/kurento), RHEO_HTTP_URL (http://host:port, serves web/).
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+
+import kurento from 'kurento-client';
+
+import {
+  HTTP_URL, WS_URL, analyseVideoFrame, artifact, call, callForError, installPeer, launchChromium,
+  once, saveDataUrl, startTcpProxy, tracePage, waitUntil, withTimeout,
+} from './lib/harness.mjs';
+
+const CONNECT_TIMEOUT = 20000;
+const MEDIA_TIMEOUT = 45000;
+
+/**
+ * Connect with the callback form, which waits for the client's strict getInfo check. Resolves
+ * with `{client}`, the KurentoClient instance itself, wrapped: the client is a thenable (a
+ * promise would adopt it and yield a copy), and the object handed to the callback is such a
+ * copy, without the non-enumerable `sessionId`.
+ */
+function connectClient(url = WS_URL, options = {}) {
+  return withTimeout(new Promise((resolve, reject) => {
+    const client = kurento(url, { request_timeout: 10000, ...options },
+      (error) => (error ? reject(error) : resolve({ client })));
+  }), CONNECT_TIMEOUT, `kurento-client connecting to ${url}`);
+}
+
+let browser;
+before(async () => {
+  browser = await launchChromium();
+});
+after(async () => {
+  if (browser) await browser.close();
+});
+
+/** A fresh page on the server's own origin (a secure context for getUserMedia). */
+async function newPeerPage(name) {
+  const page = await browser.newPage();
+  tracePage(page, name);
+  await page.goto(`${HTTP_URL}/`, { timeout: 20000 });
+  return page;
+}
+
+/**
+ * The Kurento Node tutorial flow, with an optional filter between the endpoint's output and its
+ * input. Returns once the page decodes more than 30 frames of the returned video.
+ */
+async function loopbackCall(page, { buildGraph, name }) {
+  const { client } = await connectClient();
+  let pipeline;
+  try {
+    pipeline = await call(client, 'create', 'MediaPipeline');
+    const webRtc = await call(pipeline, 'create', 'WebRtcEndpoint');
+
+    // Local candidates from the page go to the endpoint, also before the offer (as the tutorial
+    // flushes its queue right after creating the endpoint).
+    let candidatesSent = 0;
+    const candidateErrors = [];
+    await page.exposeFunction('rheoSendCandidate', (c) => {
+      const candidate = kurento.getComplexType('IceCandidate')(c);
+      webRtc.addIceCandidate(candidate, (error) => {
+        if (error) candidateErrors.push(error);
+        else candidatesSent++;
+      });
+    });
+    await installPeer(page);
+
+    await buildGraph({ pipeline, webRtc });
+
+    let candidatesReceived = 0;
+    webRtc.on('IceCandidateFound', (event) => {
+      const c = kurento.getComplexType('IceCandidate')(event.candidate);
+      candidatesReceived++;
+      page.evaluate((c) => window.peer.addRemote(c), {
+        candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex,
+      }).catch((e) => console.log(`[${name}] addRemote failed: ${e.message}`));
+    });
+
+    const offer = await page.evaluate(() => window.peer.offer());
+    assert.match(offer, /^v=0/);
+    await waitUntil(() => candidatesSent > 0 || candidateErrors.length, 10000,
+      'the first local candidate to be accepted by addIceCandidate');
+    assert.deepEqual(candidateErrors, [], 'addIceCandidate before processOffer failed');
+
+    const answer = await call(webRtc, 'processOffer', offer);
+    assert.match(answer, /^v=0/, 'processOffer returns an SDP answer');
+    assert.match(answer, /m=video/, 'the answer has a video section');
+    await page.evaluate((sdp) => window.peer.answer(sdp), answer);
+    await call(webRtc, 'gatherCandidates');
+
+    let stats;
+    try {
+      stats = await waitUntil(async () => {
+        const s = await page.evaluate(() => window.peer.videoStats());
+        return s.framesDecoded > 30 ? s : null;
+      }, MEDIA_TIMEOUT, 'more than 30 decoded frames of the returned video', 250);
+    } finally {
+      const last = await page.evaluate(() => window.peer.videoStats()).catch(() => null);
+      console.log(`[${name}] candidates sent ${candidatesSent}, received ${candidatesReceived}, stats ${JSON.stringify(last)}`);
+      await page.screenshot({ path: artifact(`${name}.png`) }).catch(() => {});
+    }
+    assert.ok(candidatesReceived > 0, 'IceCandidateFound events arrived');
+    assert.deepEqual(candidateErrors, [], 'addIceCandidate failed');
+    return { client, pipeline, webRtc, stats };
+  } catch (e) {
+    if (pipeline) await callForError(pipeline, 'release');
+    client.close();
+    throw e;
+  }
+}
+
+describe('kurento-client 7.3.0', () => {
+  test('hello world: WebRtcEndpoint loopback with a Chromium peer', { timeout: 90000 }, async () => {
+    const page = await newPeerPage('kc-helloworld');
+    try {
+      const { client, pipeline, webRtc } = await loopbackCall(page, {
+        name: 'kc-helloworld',
+        buildGraph: async ({ webRtc }) => call(webRtc, 'connect', webRtc),
+      });
+      // A few of the calls the tutorials make along the way.
+      const state = await call(webRtc, 'getMediaState');
+      assert.ok(['CONNECTED', 'DISCONNECTED'].includes(state), `getMediaState = ${state}`);
+      await call(pipeline, 'release');
+      client.close();
+    } finally {
+      await page.close();
+    }
+  });
+
+  test('magic mirror: FaceOverlayFilter with the hat served over HTTP', { timeout: 90000 }, async () => {
+    const page = await newPeerPage('kc-magicmirror');
+    try {
+      const hatUrl = `${HTTP_URL}/magicmirror/img/hat.png`;
+      const { client, pipeline } = await loopbackCall(page, {
+        name: 'kc-magicmirror',
+        buildGraph: async ({ pipeline, webRtc }) => {
+          const filter = await call(pipeline, 'create', 'FaceOverlayFilter');
+          await call(filter, 'setOverlayedImage', hatUrl, -0.35, -1.2, 1.6, 1.6);
+          await call(webRtc, 'connect', filter);
+          await call(filter, 'connect', webRtc);
+        },
+      });
+      // Informational here (browser.test.mjs asserts the hat's position).
+      const frame = await analyseVideoFrame(page, '#peer-remote', { x0: 0, x1: 1, y0: 0, y1: 1 });
+      if (frame) {
+        saveDataUrl(frame.dataUrl, 'kc-magicmirror-frame.png');
+        console.log(`[kc-magicmirror] ${frame.width}x${frame.height}, hat-coloured pixels: ${frame.total}`);
+      }
+      await call(pipeline, 'release');
+      client.close();
+    } finally {
+      await page.close();
+    }
+  });
+
+  test('reconnection keeps the session and its objects', { timeout: 60000 }, async () => {
+    const proxy = await startTcpProxy(WS_URL);
+    let client;
+    let other;
+    try {
+      ({ client } = await connectClient(proxy.url));
+      const pipeline = await call(client, 'create', 'MediaPipeline');
+      const pipelineId = pipeline.id;
+      const sessionId = client.sessionId;
+      assert.ok(sessionId, 'the client adopted a sessionId');
+
+      // A pipeline this client has never seen, so that looking it up after the reconnection
+      // needs a real `describe` round trip on the new socket.
+      ({ client: other } = await connectClient(WS_URL));
+      const foreign = await call(other, 'create', 'MediaPipeline');
+
+      const reconnected = once(client, 'reconnected', 30000, "kurento-client's 'reconnected' event");
+      const accepted = proxy.accepted;
+      proxy.dropAll();
+      const [sameSession] = await reconnected;
+      assert.equal(sameSession, true, 'reconnected(true): the server still knew the session');
+      assert.ok(proxy.accepted > accepted, 'the client opened a new connection');
+      assert.equal(client.sessionId, sessionId, 'the sessionId is unchanged');
+
+      const again = await withTimeout(call(client, 'getMediaobjectById', pipelineId), 10000, 'getMediaobjectById');
+      assert.equal(again.id, pipelineId);
+      const name = await withTimeout(call(pipeline, 'getName'), 10000, 'getName after reconnection');
+      assert.equal(typeof name, 'string');
+      const described = await withTimeout(call(client, 'getMediaobjectById', foreign.id), 10000,
+        'describe of another pipeline after reconnection');
+      assert.equal(described.id, foreign.id);
+      assert.equal(client.sessionId, sessionId, 'the sessionId is still unchanged');
+
+      await call(pipeline, 'release');
+      await call(foreign, 'release');
+    } finally {
+      if (client) client.close();
+      if (other) other.close();
+      await proxy.close();
+    }
+  });
+
+  test('errors reach the callback form', { timeout: 60000 }, async () => {
+    const { client } = await connectClient();
+    try {
+      const missing = `${randomUUID()}_kurento.MediaPipeline`;
+      const { error: notFound } = await withTimeout(callForError(client, 'getMediaobjectById', missing),
+        10000, 'describe of an unknown object');
+      assert.ok(notFound, 'describe of an unknown object fails');
+      assert.equal(notFound.code, 40101, `code ${notFound.code}: ${notFound.message}`);
+      assert.match(notFound.message, / not found/);
+
+      const pipeline = await call(client, 'create', 'MediaPipeline');
+      const webRtc = await call(pipeline, 'create', 'WebRtcEndpoint');
+      const { error: badOffer } = await withTimeout(callForError(webRtc, 'processOffer', 'this is not SDP'),
+        10000, 'processOffer with garbage');
+      assert.ok(badOffer, 'processOffer with an invalid offer fails');
+      assert.equal(typeof badOffer.code, 'number', `error has a numeric code: ${badOffer.message}`);
+      console.log(`[errors] bad processOffer -> ${badOffer.code} ${badOffer.message}`);
+
+      // The session still works after the errors.
+      const info = await call(webRtc, 'getMediaState');
+      assert.equal(typeof info, 'string');
+      await call(pipeline, 'release');
+    } finally {
+      client.close();
+    }
+  });
+});
