@@ -52,22 +52,58 @@ pub struct ElementEvent {
 
 #[derive(Debug, Clone)]
 pub enum MediaEvent {
-    IceCandidateFound { candidate: String, sdp_mid: String, sdp_mline_index: u32 },
+    IceCandidateFound {
+        candidate: String,
+        sdp_mid: String,
+        sdp_mline_index: u32,
+    },
     IceGatheringDone,
-    IceComponentStateChanged { stream_id: u32, component_id: u32, state: IceComponentState },
-    NewCandidatePairSelected { stream_id: String, component_id: u32, local_candidate: String, remote_candidate: String },
-    MediaStateChanged { old: MediaState, new: MediaState },
-    ConnectionStateChanged { old: ConnectionState, new: ConnectionState },
+    IceComponentStateChanged {
+        stream_id: u32,
+        component_id: u32,
+        state: IceComponentState,
+    },
+    NewCandidatePairSelected {
+        stream_id: String,
+        component_id: u32,
+        local_candidate: String,
+        remote_candidate: String,
+    },
+    MediaStateChanged {
+        old: MediaState,
+        new: MediaState,
+    },
+    ConnectionStateChanged {
+        old: ConnectionState,
+        new: ConnectionState,
+    },
     MediaSessionStarted,
-    MediaFlowIn { media: MediaKind, flowing: bool },
-    MediaFlowOut { media: MediaKind, flowing: bool },
-    MediaTranscoding { media: MediaKind, transcoding: bool, bin: String },
+    MediaFlowIn {
+        media: MediaKind,
+        flowing: bool,
+    },
+    MediaFlowOut {
+        media: MediaKind,
+        flowing: bool,
+    },
+    MediaTranscoding {
+        media: MediaKind,
+        transcoding: bool,
+        bin: String,
+    },
     /// A runtime failure. `kind` is Kurento's Error `type` (e.g. "STREAM_ERROR_FAILED",
     /// "UNEXPECTED_ELEMENT_ERROR"), `code` the GStreamer error code.
-    Error { description: String, code: i32, kind: String },
+    Error {
+        description: String,
+        code: i32,
+        kind: String,
+    },
     /// An element message posted by a filter inside this element (structure name starting with
     /// `rheo-`, e.g. `rheo-faces`), serialized as a GstStructure string. Added by the media plane.
-    ElementMessage { name: String, structure: String },
+    ElementMessage {
+        name: String,
+        structure: String,
+    },
 }
 
 /// Never blocks; called from streaming threads.
@@ -164,4 +200,4 @@ pub struct CandidatePair {
 }
 
 /// FaceOverlayFilter's image and geometry live in the filters crate (it draws them).
-pub use crate::filters_api::{OverlayGeometry, OverlayImage};
+pub use rheo_filters::{OverlayGeometry, OverlayImage};

@@ -76,7 +76,7 @@ export function callForError(target, method, ...args) {
  *    320-wide detection image, below what a Haar cascade with scale factor 1.2 finds there).
  *
  * Face boxes (pixels of the 640x480 frame) were measured with OpenCV's Haar cascades
- * (tools/find-face.cpp) and with Rheo's own rheofaceoverlay element (gst-launch, `rheo-faces`
+ * (a one-off C++ measurement) and with Rheo's own rheofaceoverlay element (gst-launch, `rheo-faces`
  * messages): webcam: rheofaceoverlay at detection-width 320 finds x 268 y 124 92x92 (alt2:
  * 274,126 84x84); full: frontalface_alt2 x 264 y 149 45x45, default cascade at 640 also a
  * false 94x94 box at 284,112 (rheofaceoverlay at its default 320 finds nothing).
