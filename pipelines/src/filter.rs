@@ -1,0 +1,248 @@
+//! PassThrough and FaceOverlayFilter.
+
+use std::sync::{Arc, Weak};
+
+use gst::prelude::*;
+use parking_lot::Mutex;
+
+use crate::api_contract::*;
+use crate::element::{Element, InputSpec, Kind};
+use crate::flow::{FlowDir, FlowTracker};
+use crate::hub::{AppSrcConsumer, Consumer, Format, Hub};
+use crate::pipeline::PipelineInner;
+use crate::{err, ErrorKind};
+
+pub(crate) fn register_filters() -> std::result::Result<(), String> {
+    crate::filters_api::register()
+}
+
+/// Forwards buffers of an input straight to an output hub (no GStreamer work at all).
+pub(crate) struct ForwardConsumer {
+    out: Weak<Hub>,
+    flow: Arc<FlowTracker>,
+    media: MediaKind,
+}
+
+impl Consumer for ForwardConsumer {
+    fn push(&self, buffer: &gst::Buffer, caps: &gst::CapsRef) {
+        self.flow.mark(FlowDir::In, self.media);
+        if let Some(h) = self.out.upgrade() {
+            h.push(buffer, caps);
+        }
+    }
+}
+
+/// A forwarded media type: output hub whose format and keyframe source follow the input.
+pub(crate) struct Forward {
+    hub: Arc<Hub>,
+    fwd: Arc<ForwardConsumer>,
+}
+
+impl Forward {
+    fn new(owner: &str, media: MediaKind, p: &Arc<PipelineInner>, flow: &Arc<FlowTracker>) -> Self {
+        let hub = Hub::new(owner, media, p.ctx.clone(), Some(flow.clone()));
+        let fwd = Arc::new(ForwardConsumer {
+            out: Arc::downgrade(&hub),
+            flow: flow.clone(),
+            media,
+        });
+        Forward { hub, fwd }
+    }
+
+    fn bind(&self, upstream: Option<Arc<Hub>>) {
+        match upstream {
+            Some(up) => {
+                self.hub.set_format(up.format());
+                let weak = Arc::downgrade(&up);
+                self.hub.set_keyframe_fn(Some(Box::new(move || {
+                    if let Some(h) = weak.upgrade() {
+                        h.request_keyframe();
+                    }
+                })));
+                if self.hub.consumer_count() > 0 {
+                    up.request_keyframe();
+                }
+            }
+            None => self.hub.set_keyframe_fn(None),
+        }
+    }
+}
+
+pub struct PassThroughImpl {
+    audio: Forward,
+    video: Forward,
+}
+
+impl PassThroughImpl {
+    fn get(&self, media: MediaKind) -> Option<&Forward> {
+        match media {
+            MediaKind::Audio => Some(&self.audio),
+            MediaKind::Video => Some(&self.video),
+            MediaKind::Data => None,
+        }
+    }
+    pub(crate) fn input_spec(&self, media: MediaKind) -> InputSpec {
+        if self.get(media).is_some() {
+            InputSpec::Any
+        } else {
+            InputSpec::None
+        }
+    }
+    pub(crate) fn forward_consumer(&self, media: MediaKind) -> Option<Arc<dyn Consumer>> {
+        self.get(media).map(|f| f.fwd.clone() as Arc<dyn Consumer>)
+    }
+    pub(crate) fn on_input_bound(&self, media: MediaKind, upstream: Option<Arc<Hub>>) {
+        if let Some(f) = self.get(media) {
+            f.bind(upstream);
+        }
+    }
+    pub(crate) fn output(&self, media: MediaKind) -> Option<Arc<Hub>> {
+        self.get(media).map(|f| f.hub.clone())
+    }
+}
+
+fn new_bin(p: &Arc<PipelineInner>, prefix: &str, id: &str) -> crate::Result<gst::Bin> {
+    let n = p.ctx.next();
+    let bin = gst::Bin::with_name(&format!("{prefix}-{}-{n}", crate::hub::sanitize(id)));
+    p.pipeline
+        .add(&bin)
+        .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
+    Ok(bin)
+}
+
+pub(crate) fn create_passthrough(p: &Arc<PipelineInner>, id: &str) -> crate::Result<Element> {
+    let flow = Arc::new(FlowTracker::new(id, p.events.clone()));
+    let bin = new_bin(p, "passthrough", id)?;
+    let imp = PassThroughImpl {
+        audio: Forward::new(id, MediaKind::Audio, p, &flow),
+        video: Forward::new(id, MediaKind::Video, p, &flow),
+    };
+    let _ = bin.sync_state_with_parent();
+    Ok(Element::new(id, bin, p, flow, Kind::PassThrough(imp)))
+}
+
+/// FaceOverlayFilter: decoded I420 in, `rheofaceoverlay` in place, I420 out. Audio passes through.
+pub struct FaceOverlay {
+    audio: Forward,
+    video_hub: Arc<Hub>,
+    consumer: Arc<AppSrcConsumer>,
+    upstream: Arc<Mutex<Option<Weak<Hub>>>>,
+    filter: gst::Element,
+}
+
+impl FaceOverlay {
+    /// Draws `image` over every detected face, placed by `geometry` (ratios of the face box).
+    pub fn set_overlay_image(&self, image: Arc<OverlayImage>, geometry: OverlayGeometry) {
+        crate::filters_api::set_overlay(&self.filter, image, geometry);
+    }
+
+    pub fn unset_overlay_image(&self) {
+        crate::filters_api::unset_overlay(&self.filter);
+    }
+
+    /// The filter element inside the bin (for tests and diagnostics).
+    pub fn filter_element(&self) -> &gst::Element {
+        &self.filter
+    }
+
+    pub(crate) fn input_spec(&self, media: MediaKind) -> InputSpec {
+        match media {
+            MediaKind::Audio => InputSpec::Any,
+            MediaKind::Video => InputSpec::Fixed(Format::RawVideo),
+            MediaKind::Data => InputSpec::None,
+        }
+    }
+    pub(crate) fn input_consumer(&self, media: MediaKind) -> Option<Arc<AppSrcConsumer>> {
+        (media == MediaKind::Video).then(|| self.consumer.clone())
+    }
+    pub(crate) fn forward_consumer(&self, media: MediaKind) -> Option<Arc<dyn Consumer>> {
+        (media == MediaKind::Audio).then(|| self.audio.fwd.clone() as Arc<dyn Consumer>)
+    }
+    pub(crate) fn on_input_bound(&self, media: MediaKind, upstream: Option<Arc<Hub>>) {
+        match media {
+            MediaKind::Audio => self.audio.bind(upstream),
+            MediaKind::Video => *self.upstream.lock() = upstream.as_ref().map(Arc::downgrade),
+            MediaKind::Data => {}
+        }
+    }
+    pub(crate) fn output(&self, media: MediaKind) -> Option<Arc<Hub>> {
+        match media {
+            MediaKind::Audio => Some(self.audio.hub.clone()),
+            MediaKind::Video => Some(self.video_hub.clone()),
+            MediaKind::Data => None,
+        }
+    }
+    pub(crate) fn release(&self) {}
+}
+
+pub(crate) fn create_face_overlay(p: &Arc<PipelineInner>, id: &str) -> crate::Result<Element> {
+    let flow = Arc::new(FlowTracker::new(id, p.events.clone()));
+    let bin = new_bin(p, "faceoverlay", id)?;
+    let build = || -> crate::Result<FaceOverlay> {
+        let appsrc = AppSrcConsumer::make_appsrc("in");
+        let filter = crate::filters_api::make_face_overlay()?;
+        let appsink = gst_app::AppSink::builder()
+            .name("out")
+            .sync(false)
+            .async_(false)
+            .caps(&Format::RawVideo.caps())
+            .build();
+        bin.add_many([
+            appsrc.upcast_ref::<gst::Element>(),
+            &filter,
+            appsink.upcast_ref(),
+        ])
+        .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
+        gst::Element::link_many([
+            appsrc.upcast_ref::<gst::Element>(),
+            &filter,
+            appsink.upcast_ref(),
+        ])
+        .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
+        let video_hub = Hub::new(id, MediaKind::Video, p.ctx.clone(), Some(flow.clone()));
+        video_hub.set_format(Some(Format::RawVideo));
+        let upstream: Arc<Mutex<Option<Weak<Hub>>>> = Arc::new(Mutex::new(None));
+        let up2 = upstream.clone();
+        video_hub.set_keyframe_fn(Some(Box::new(move || {
+            let h = up2.lock().as_ref().and_then(Weak::upgrade);
+            if let Some(h) = h {
+                h.request_keyframe();
+            }
+        })));
+        let weak_hub = Arc::downgrade(&video_hub);
+        appsink.set_callbacks(
+            gst_app::AppSinkCallbacks::builder()
+                .new_sample(move |s| {
+                    let sample = s.pull_sample().map_err(|_| gst::FlowError::Flushing)?;
+                    if let (Some(h), Some(buf), Some(caps)) = (
+                        weak_hub.upgrade(),
+                        crate::hub::running_time_buffer(&sample),
+                        sample.caps(),
+                    ) {
+                        h.push(&buf, caps);
+                    }
+                    Ok(gst::FlowSuccess::Ok)
+                })
+                .build(),
+        );
+        let consumer = AppSrcConsumer::new(appsrc, false, Some((flow.clone(), MediaKind::Video)));
+        Ok(FaceOverlay {
+            audio: Forward::new(id, MediaKind::Audio, p, &flow),
+            video_hub,
+            consumer,
+            upstream,
+            filter,
+        })
+    };
+    match build() {
+        Ok(f) => {
+            bin.sync_state_with_parent()
+                .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
+            Ok(Element::new(id, bin, p, flow, Kind::FaceOverlay(f)))
+        }
+        Err(e) => {
+            p.remove_bin(bin.upcast_ref());
+            Err(e)
+        }
+    }
+}

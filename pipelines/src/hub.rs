@@ -1,0 +1,668 @@
+//! Rust-side fan-out between media elements.
+//!
+//! Every element output (per media type) is a [`Hub`]: buffers arrive from an appsink callback
+//! (streaming thread) and are handed to every subscribed [`Consumer`]. Consumers are appsrc-based
+//! inputs of other elements, so a flow error in one consumer never reaches the producer (F3), and
+//! replacing/disconnecting a connection is a list operation.
+//!
+//! A hub can derive other formats from its native one: decoded raw video (one decoder per source
+//! stream, shared by all raw consumers) and re-encoded video (one realtime encoder per
+//! (source, codec), shared by all viewers).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+
+use gst::prelude::*;
+use parking_lot::Mutex;
+
+use crate::api_contract::{ElementEvent, EventSink, MediaEvent, MediaKind};
+use crate::flow::{FlowDir, FlowTracker};
+use crate::{err, ErrorKind, Result};
+
+/// A media format carried between elements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    Vp8,
+    H264,
+    Opus,
+    /// Decoded video, I420.
+    RawVideo,
+}
+
+impl Format {
+    pub fn media(self) -> MediaKind {
+        match self {
+            Format::Opus => MediaKind::Audio,
+            _ => MediaKind::Video,
+        }
+    }
+    pub fn is_raw(self) -> bool {
+        matches!(self, Format::RawVideo)
+    }
+    /// Generic caps used for appsrc/appsink boundaries.
+    pub fn caps(self) -> gst::Caps {
+        match self {
+            Format::Vp8 => gst::Caps::builder("video/x-vp8").build(),
+            Format::H264 => gst::Caps::builder("video/x-h264")
+                .field("stream-format", "byte-stream")
+                .field("alignment", "au")
+                .build(),
+            Format::Opus => gst::Caps::builder("audio/x-opus").build(),
+            Format::RawVideo => gst::Caps::builder("video/x-raw")
+                .field("format", "I420")
+                .build(),
+        }
+    }
+    pub fn codec_name(self) -> &'static str {
+        match self {
+            Format::Vp8 => "VP8",
+            Format::H264 => "H264",
+            Format::Opus => "OPUS",
+            Format::RawVideo => "RAW",
+        }
+    }
+}
+
+/// Something that accepts buffers from a hub. `push` runs on a streaming thread: never blocks.
+pub trait Consumer: Send + Sync {
+    fn push(&self, buffer: &gst::Buffer, caps: &gst::CapsRef);
+    /// Called when the consumer is (re)attached to a producer: it must restart at a keyframe.
+    fn reset(&self) {}
+}
+
+/// An appsrc fed from a hub. Drops delta frames until a keyframe after (re)attachment or after an
+/// overflow, and asks the producer for a keyframe when it has to wait.
+pub struct AppSrcConsumer {
+    appsrc: gst_app::AppSrc,
+    caps: Mutex<Option<gst::Caps>>,
+    need_key: AtomicBool,
+    encoded: bool,
+    max_level: u64,
+    flow: Option<(Arc<FlowTracker>, MediaKind)>,
+    keyframe: Mutex<Option<Weak<Hub>>>,
+    last_key_request: AtomicU64,
+}
+
+impl AppSrcConsumer {
+    pub fn new(
+        appsrc: gst_app::AppSrc,
+        encoded: bool,
+        flow: Option<(Arc<FlowTracker>, MediaKind)>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            appsrc,
+            caps: Mutex::new(None),
+            need_key: AtomicBool::new(true),
+            encoded,
+            max_level: if encoded { 300 } else { 3 },
+            flow,
+            keyframe: Mutex::new(None),
+            last_key_request: AtomicU64::new(0),
+        })
+    }
+
+    /// Builds the standard live appsrc used at element inputs.
+    pub fn make_appsrc(name: &str) -> gst_app::AppSrc {
+        gst_app::AppSrc::builder()
+            .name(name)
+            .is_live(true)
+            .format(gst::Format::Time)
+            .do_timestamp(false)
+            .stream_type(gst_app::AppStreamType::Stream)
+            .build()
+    }
+
+    fn set_producer(&self, hub: Option<&Arc<Hub>>) {
+        *self.keyframe.lock() = hub.map(Arc::downgrade);
+    }
+
+    /// A downstream peer (browser PLI/FIR) asked this input for a keyframe.
+    pub(crate) fn forward_keyframe_request(&self) {
+        self.ask_keyframe();
+    }
+
+    fn ask_keyframe(&self) {
+        let now = crate::flow::now_ms();
+        let last = self.last_key_request.load(Ordering::Relaxed);
+        if now.saturating_sub(last) < 500 {
+            return;
+        }
+        self.last_key_request.store(now, Ordering::Relaxed);
+        let hub = self.keyframe.lock().as_ref().and_then(Weak::upgrade);
+        if let Some(hub) = hub {
+            hub.request_keyframe();
+        }
+    }
+}
+
+impl Consumer for AppSrcConsumer {
+    fn push(&self, buffer: &gst::Buffer, caps: &gst::CapsRef) {
+        if self.encoded && self.need_key.load(Ordering::Relaxed) {
+            if buffer.flags().contains(gst::BufferFlags::DELTA_UNIT) {
+                self.ask_keyframe();
+                return;
+            }
+            self.need_key.store(false, Ordering::Relaxed);
+        }
+        if self.appsrc.current_level_buffers() >= self.max_level {
+            // Consumer is stuck: drop. Encoded streams must then restart at a keyframe.
+            if self.encoded {
+                self.need_key.store(true, Ordering::Relaxed);
+            }
+            return;
+        }
+        {
+            let mut cur = self.caps.lock();
+            if cur.as_ref().map(|c| c.as_ref()) != Some(caps) {
+                let owned = caps.to_owned();
+                self.appsrc.set_caps(Some(&owned));
+                *cur = Some(owned);
+            }
+        }
+        if let Some((flow, media)) = &self.flow {
+            flow.mark(FlowDir::In, *media);
+        }
+        let _ = self.appsrc.push_buffer(buffer.clone());
+    }
+
+    fn reset(&self) {
+        self.need_key.store(true, Ordering::Relaxed);
+        self.last_key_request.store(0, Ordering::Relaxed);
+    }
+}
+
+/// How a hub asks its upstream for a keyframe.
+pub type KeyframeFn = Box<dyn Fn() + Send + Sync>;
+
+struct Sub {
+    id: u64,
+    consumer: Arc<dyn Consumer>,
+}
+
+/// One output stream of an element, fanned out to any number of consumers.
+pub struct Hub {
+    pub owner: String,
+    pub media: MediaKind,
+    ctx: Arc<HubContext>,
+    format: Mutex<Option<Format>>,
+    subs: Mutex<Arc<Vec<Sub>>>,
+    keyframe: Mutex<Option<Arc<KeyframeFn>>>,
+    derived: Mutex<HashMap<Format, Arc<Transcoder>>>,
+    flow: Option<Arc<FlowTracker>>,
+}
+
+/// What hubs need from their pipeline to build transcoders.
+pub struct HubContext {
+    pub pipeline: gst::Pipeline,
+    pub events: EventSink,
+    pub encoders: std::sync::atomic::AtomicUsize,
+    pub decoders: std::sync::atomic::AtomicUsize,
+    pub next_id: AtomicU64,
+}
+
+impl HubContext {
+    pub fn next(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+impl Hub {
+    pub fn new(
+        owner: &str,
+        media: MediaKind,
+        ctx: Arc<HubContext>,
+        flow: Option<Arc<FlowTracker>>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            owner: owner.to_string(),
+            media,
+            ctx,
+            format: Mutex::new(None),
+            subs: Mutex::new(Arc::new(Vec::new())),
+            keyframe: Mutex::new(None),
+            derived: Mutex::new(HashMap::new()),
+            flow,
+        })
+    }
+
+    pub fn format(&self) -> Option<Format> {
+        *self.format.lock()
+    }
+    pub fn set_format(&self, f: Option<Format>) {
+        *self.format.lock() = f;
+    }
+    pub fn set_keyframe_fn(&self, f: Option<KeyframeFn>) {
+        *self.keyframe.lock() = f.map(Arc::new);
+    }
+
+    /// Asks upstream (sending browser or encoder) for a keyframe. Callable from any thread.
+    pub fn request_keyframe(&self) {
+        let f = self.keyframe.lock().clone();
+        if let Some(f) = f {
+            f();
+        }
+    }
+
+    /// Streaming thread: hand one buffer to every consumer.
+    pub fn push(&self, buffer: &gst::Buffer, caps: &gst::CapsRef) {
+        if let Some(flow) = &self.flow {
+            flow.mark(FlowDir::Out, self.media);
+        }
+        let subs = self.subs.lock().clone();
+        for s in subs.iter() {
+            s.consumer.push(buffer, caps);
+        }
+    }
+
+    pub fn consumer_count(&self) -> usize {
+        self.subs.lock().len()
+    }
+
+    fn add(self: &Arc<Self>, consumer: Arc<dyn Consumer>) -> u64 {
+        let id = self.ctx.next();
+        consumer.reset();
+        let mut subs = self.subs.lock();
+        let mut v: Vec<Sub> = subs
+            .iter()
+            .map(|s| Sub {
+                id: s.id,
+                consumer: s.consumer.clone(),
+            })
+            .collect();
+        v.push(Sub { id, consumer });
+        *subs = Arc::new(v);
+        drop(subs);
+        // A consumer joining a live stream needs a keyframe now.
+        self.request_keyframe();
+        id
+    }
+
+    fn remove(&self, id: u64) -> bool {
+        let mut subs = self.subs.lock();
+        let before = subs.len();
+        let v: Vec<Sub> = subs
+            .iter()
+            .filter(|s| s.id != id)
+            .map(|s| Sub {
+                id: s.id,
+                consumer: s.consumer.clone(),
+            })
+            .collect();
+        let removed = v.len() != before;
+        *subs = Arc::new(v);
+        removed
+    }
+
+    /// Subscribes `consumer` to this hub's stream in `want` format, building (or sharing) the
+    /// decoder/encoder needed. Returns a handle that unsubscribes.
+    pub fn subscribe(
+        self: &Arc<Self>,
+        want: Format,
+        consumer: Arc<AppSrcConsumer>,
+    ) -> Result<Subscription> {
+        let hub = self.stream_for(want)?;
+        consumer.set_producer(Some(&hub));
+        let id = hub.add(consumer.clone());
+        Ok(Subscription {
+            hub,
+            id,
+            consumer: Some(consumer),
+            root: self.clone(),
+        })
+    }
+
+    /// Subscribes a plain consumer to the native stream (no format conversion).
+    pub fn subscribe_native(self: &Arc<Self>, consumer: Arc<dyn Consumer>) -> Subscription {
+        let id = self.add(consumer);
+        Subscription {
+            hub: self.clone(),
+            id,
+            consumer: None,
+            root: self.clone(),
+        }
+    }
+
+    fn stream_for(self: &Arc<Self>, want: Format) -> Result<Arc<Hub>> {
+        let native = self
+            .format()
+            .ok_or_else(|| err(ErrorKind::Connect, "source format not known yet"))?;
+        if native == want {
+            return Ok(self.clone());
+        }
+        if native.media() != want.media() {
+            return Err(err(ErrorKind::Connect, "media types differ"));
+        }
+        if want.media() == MediaKind::Audio {
+            return Err(err(
+                ErrorKind::Connect,
+                "audio transcoding is not supported",
+            ));
+        }
+        if let Some(t) = self.derived.lock().get(&want) {
+            return Ok(t.output.clone());
+        }
+        let t = if want.is_raw() {
+            Transcoder::decoder(self, native)?
+        } else if native.is_raw() {
+            Transcoder::encoder(self, want)?
+        } else {
+            // encoded -> raw -> other codec: share the decoder, add one encoder.
+            let raw = self.stream_for(Format::RawVideo)?;
+            Transcoder::encoder(&raw, want)?
+        };
+        // An encoder derived via the raw hub is registered on the raw hub; record it here too so
+        // lookups by this hub find it.
+        self.derived.lock().insert(want, t.clone());
+        Ok(t.output.clone())
+    }
+
+    /// Tears down transcoders that lost their last consumer. API threads only.
+    fn gc(self: &Arc<Self>) {
+        let dead: Vec<(Format, Arc<Transcoder>)> = {
+            let mut d = self.derived.lock();
+            let keys: Vec<Format> = d
+                .iter()
+                .filter(|(_, t)| {
+                    t.output.consumer_count() == 0 && t.output.derived.lock().is_empty()
+                })
+                .map(|(k, _)| *k)
+                .collect();
+            keys.into_iter()
+                .filter_map(|k| d.remove(&k).map(|t| (k, t)))
+                .collect()
+        };
+        for (_, t) in dead {
+            t.teardown();
+        }
+        // The raw hub may now be unused too (its encoders were removed above).
+        let raw = self.derived.lock().get(&Format::RawVideo).cloned();
+        if let Some(raw) = raw {
+            raw.output.gc_encoders();
+            if raw.output.consumer_count() == 0 && raw.output.derived.lock().is_empty() {
+                let t = self.derived.lock().remove(&Format::RawVideo);
+                if let Some(t) = t {
+                    t.teardown();
+                }
+            }
+        }
+    }
+
+    fn gc_encoders(self: &Arc<Self>) {
+        let dead: Vec<Arc<Transcoder>> = {
+            let mut d = self.derived.lock();
+            let keys: Vec<Format> = d
+                .iter()
+                .filter(|(_, t)| t.output.consumer_count() == 0)
+                .map(|(k, _)| *k)
+                .collect();
+            keys.into_iter().filter_map(|k| d.remove(&k)).collect()
+        };
+        for t in dead {
+            t.teardown();
+        }
+    }
+
+    /// Transcoding active for this hub's consumers?
+    pub fn transcoding(&self) -> bool {
+        !self.derived.lock().is_empty()
+    }
+
+    /// Removes every consumer and transcoder (element release).
+    pub fn shutdown(self: &Arc<Self>) {
+        *self.subs.lock() = Arc::new(Vec::new());
+        self.set_keyframe_fn(None);
+        let all: Vec<Arc<Transcoder>> = self.derived.lock().drain().map(|(_, t)| t).collect();
+        // Encoders hanging off the raw hub first, then the decoder.
+        for t in all.iter().filter(|t| !t.is_decoder) {
+            t.teardown();
+        }
+        for t in all.iter().filter(|t| t.is_decoder) {
+            t.output.shutdown();
+            t.teardown();
+        }
+    }
+}
+
+/// A live subscription; dropping it does nothing, call [`Subscription::cancel`].
+pub struct Subscription {
+    hub: Arc<Hub>,
+    id: u64,
+    consumer: Option<Arc<AppSrcConsumer>>,
+    root: Arc<Hub>,
+}
+
+impl Subscription {
+    /// Whether this subscription goes through a decoder or encoder.
+    pub fn transcoding(&self) -> bool {
+        !Arc::ptr_eq(&self.hub, &self.root)
+    }
+    pub fn root(&self) -> &Arc<Hub> {
+        &self.root
+    }
+    pub fn cancel(self) {
+        self.hub.remove(self.id);
+        if let Some(c) = &self.consumer {
+            c.set_producer(None);
+        }
+        self.root.gc();
+    }
+}
+
+/// A decoder or an encoder between two hubs: appsrc ! ... ! appsink in its own bin.
+pub struct Transcoder {
+    bin: gst::Bin,
+    pub output: Arc<Hub>,
+    input: Mutex<Option<Subscription>>,
+    is_decoder: bool,
+    ctx: Arc<HubContext>,
+    torn_down: AtomicBool,
+}
+
+impl Transcoder {
+    fn build(
+        src_hub: &Arc<Hub>,
+        in_format: Format,
+        out_format: Format,
+        chain: &str,
+        is_decoder: bool,
+    ) -> Result<Arc<Transcoder>> {
+        let ctx = src_hub.ctx.clone();
+        let n = ctx.next();
+        let name = format!(
+            "{}-{}-{}{}",
+            if is_decoder { "dec" } else { "enc" },
+            sanitize(&src_hub.owner),
+            out_format.codec_name().to_lowercase(),
+            n
+        );
+        let bin = gst::parse::bin_from_description(chain, false)
+            .map_err(|e| err(ErrorKind::Internal, format!("transcoder: {e}")))?;
+        bin.set_property("name", &name);
+        let appsrc = AppSrcConsumer::make_appsrc("in");
+        // No caps until the first buffer: the consumer sets the producer's full caps then.
+        let appsink = gst_app::AppSink::builder()
+            .name("out")
+            .sync(false)
+            .async_(false)
+            .caps(&out_format.caps())
+            .build();
+        bin.add_many([appsrc.upcast_ref::<gst::Element>(), appsink.upcast_ref()])
+            .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
+        let first = bin.by_name("first").expect("chain has first");
+        let last = bin.by_name("last").expect("chain has last");
+        appsrc
+            .link(&first)
+            .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
+        last.link(&appsink)
+            .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
+
+        let mut out = Hub {
+            owner: src_hub.owner.clone(),
+            media: src_hub.media,
+            ctx: ctx.clone(),
+            format: Mutex::new(Some(out_format)),
+            subs: Mutex::new(Arc::new(Vec::new())),
+            keyframe: Mutex::new(None),
+            derived: Mutex::new(HashMap::new()),
+            flow: None,
+        };
+        if is_decoder {
+            // A decoder produces a picture once its source sent a keyframe.
+            let up = Arc::downgrade(src_hub);
+            out.keyframe = Mutex::new(Some(Arc::new(Box::new(move || {
+                if let Some(h) = up.upgrade() {
+                    h.request_keyframe();
+                }
+            }))));
+        } else {
+            let sinkpad = appsink.static_pad("sink").expect("appsink sink");
+            out.keyframe = Mutex::new(Some(Arc::new(Box::new(move || {
+                let ev = gst_video::UpstreamForceKeyUnitEvent::builder()
+                    .all_headers(true)
+                    .build();
+                sinkpad.push_event(ev);
+            }))));
+        }
+        let output = Arc::new(out);
+        let weak_out = Arc::downgrade(&output);
+        appsink.set_callbacks(
+            gst_app::AppSinkCallbacks::builder()
+                .new_sample(move |s| {
+                    let sample = s.pull_sample().map_err(|_| gst::FlowError::Flushing)?;
+                    if let (Some(h), Some(buf), Some(caps)) = (
+                        weak_out.upgrade(),
+                        running_time_buffer(&sample),
+                        sample.caps(),
+                    ) {
+                        h.push(&buf, caps);
+                    }
+                    Ok(gst::FlowSuccess::Ok)
+                })
+                .build(),
+        );
+        ctx.pipeline
+            .add(&bin)
+            .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
+        bin.sync_state_with_parent()
+            .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
+        let t = Arc::new(Transcoder {
+            bin,
+            output,
+            input: Mutex::new(None),
+            is_decoder,
+            ctx: ctx.clone(),
+            torn_down: AtomicBool::new(false),
+        });
+        let consumer = AppSrcConsumer::new(appsrc, !in_format.is_raw(), None);
+        let sub = if src_hub.format() == Some(in_format) {
+            consumer.set_producer(Some(src_hub));
+            let id = src_hub.add(consumer.clone());
+            Subscription {
+                hub: src_hub.clone(),
+                id,
+                consumer: Some(consumer),
+                root: src_hub.clone(),
+            }
+        } else {
+            return Err(err(ErrorKind::Internal, "transcoder input format mismatch"));
+        };
+        *t.input.lock() = Some(sub);
+        if is_decoder {
+            ctx.decoders.fetch_add(1, Ordering::SeqCst);
+        } else {
+            ctx.encoders.fetch_add(1, Ordering::SeqCst);
+        }
+        (ctx.events)(ElementEvent {
+            element: src_hub.owner.clone(),
+            event: MediaEvent::MediaTranscoding {
+                media: src_hub.media,
+                transcoding: true,
+                bin: name,
+            },
+        });
+        Ok(t)
+    }
+
+    fn decoder(src: &Arc<Hub>, native: Format) -> Result<Arc<Transcoder>> {
+        let dec = match native {
+            Format::Vp8 => "vp8dec name=first threads=1",
+            Format::H264 => "h264parse name=first ! avdec_h264 max-threads=1",
+            _ => return Err(err(ErrorKind::Connect, "cannot decode this format")),
+        };
+        let chain = format!(
+            "{dec} ! videoconvert ! video/x-raw,format=I420 ! identity name=last silent=true"
+        );
+        let t = Self::build(src, native, Format::RawVideo, &chain, true)?;
+        src.derived.lock().insert(Format::RawVideo, t.clone());
+        Ok(t)
+    }
+
+    fn encoder(raw: &Arc<Hub>, codec: Format) -> Result<Arc<Transcoder>> {
+        // Realtime settings only (performance.md §3.1): never GStreamer's defaults.
+        let enc = match codec {
+            Format::Vp8 => {
+                "videoconvert name=first ! vp8enc deadline=1 cpu-used=8 threads=1 end-usage=cbr \
+                 target-bitrate=1500000 keyframe-max-dist=60 error-resilient=partitions \
+                 lag-in-frames=0 ! identity name=last silent=true"
+            }
+            Format::H264 => {
+                "videoconvert name=first ! x264enc tune=zerolatency speed-preset=ultrafast \
+                 threads=1 bitrate=1500 key-int-max=60 ! video/x-h264,profile=constrained-baseline \
+                 ! h264parse config-interval=-1 name=last"
+            }
+            _ => return Err(err(ErrorKind::Connect, "cannot encode this format")),
+        };
+        let t = Self::build(raw, Format::RawVideo, codec, enc, false)?;
+        raw.derived.lock().insert(codec, t.clone());
+        Ok(t)
+    }
+
+    fn teardown(&self) {
+        if self.torn_down.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        if let Some(sub) = self.input.lock().take() {
+            sub.hub.remove(sub.id);
+        }
+        self.output.shutdown();
+        crate::teardown::remove_from(&self.ctx.pipeline.clone().upcast(), self.bin.upcast_ref());
+        if self.is_decoder {
+            self.ctx.decoders.fetch_sub(1, Ordering::SeqCst);
+        } else {
+            self.ctx.encoders.fetch_sub(1, Ordering::SeqCst);
+        }
+        (self.ctx.events)(ElementEvent {
+            element: self.output.owner.clone(),
+            event: MediaEvent::MediaTranscoding {
+                media: self.output.media,
+                transcoding: false,
+                bin: self.bin.name().to_string(),
+            },
+        });
+    }
+}
+
+/// The sample's buffer with PTS converted to pipeline running time (encoders shift their
+/// segments, e.g. x264enc by 1000 h) and no DTS: every element input is a live appsrc whose
+/// segment starts at 0, so running time is the one timeline all elements share.
+pub fn running_time_buffer(sample: &gst::Sample) -> Option<gst::Buffer> {
+    let buf = sample.buffer()?;
+    let rt = sample
+        .segment()
+        .and_then(|seg| seg.downcast_ref::<gst::ClockTime>())
+        .and_then(|seg| seg.to_running_time(buf.pts()));
+    let mut buf = buf.to_owned();
+    {
+        let b = buf.make_mut();
+        b.set_pts(rt);
+        b.set_dts(gst::ClockTime::NONE);
+    }
+    Some(buf)
+}
+
+pub fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
+}

@@ -1,0 +1,426 @@
+//! MediaPipeline: one gst::Pipeline, the connection graph and the bus thread.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+use std::thread::JoinHandle;
+
+use gst::prelude::*;
+use parking_lot::Mutex;
+
+use crate::api_contract::*;
+use crate::element::{Element, InputSpec};
+use crate::hub::{HubContext, Subscription};
+use crate::{err, teardown};
+
+pub(crate) struct Conn {
+    pub source: Element,
+    pub sub: Option<Subscription>,
+}
+
+pub(crate) struct PipelineInner {
+    pub id: String,
+    pub pipeline: gst::Pipeline,
+    pub ctx: Arc<HubContext>,
+    pub events: EventSink,
+    pub settings: WebRtcSettings,
+    /// (sink element id, media) → its one source. API threads only.
+    pub graph: Mutex<HashMap<(String, MediaKind), Conn>>,
+    pub elements: Mutex<HashMap<String, Element>>,
+    bus_thread: Mutex<Option<JoinHandle<()>>>,
+    released: AtomicBool,
+}
+
+/// One Kurento MediaPipeline.
+#[derive(Clone)]
+pub struct MediaPipeline {
+    pub(crate) inner: Arc<PipelineInner>,
+}
+
+impl MediaPipeline {
+    pub fn new(id: &str, events: EventSink, settings: WebRtcSettings) -> Result<Self> {
+        crate::init()?;
+        let pipeline = gst::Pipeline::with_name(&format!("pipeline-{}", crate::hub::sanitize(id)));
+        let ctx = Arc::new(HubContext {
+            pipeline: pipeline.clone(),
+            events: events.clone(),
+            encoders: AtomicUsize::new(0),
+            decoders: AtomicUsize::new(0),
+            next_id: AtomicU64::new(1),
+        });
+        let inner = Arc::new(PipelineInner {
+            id: id.to_string(),
+            pipeline: pipeline.clone(),
+            ctx,
+            events,
+            settings,
+            graph: Mutex::new(HashMap::new()),
+            elements: Mutex::new(HashMap::new()),
+            bus_thread: Mutex::new(None),
+            released: AtomicBool::new(false),
+        });
+        pipeline
+            .set_state(gst::State::Playing)
+            .map_err(|e| err(ErrorKind::Internal, format!("pipeline start: {e}")))?;
+        let bus = pipeline.bus().expect("pipeline bus");
+        let weak = Arc::downgrade(&inner);
+        let handle = std::thread::Builder::new()
+            .name(format!("rheo-bus-{}", crate::hub::sanitize(id)))
+            .spawn(move || bus_loop(bus, weak))
+            .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
+        *inner.bus_thread.lock() = Some(handle);
+        Ok(Self { inner })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.inner.id
+    }
+
+    pub fn gstreamer_dot(&self) -> String {
+        self.inner
+            .pipeline
+            .debug_to_dot_data(gst::DebugGraphDetails::all())
+            .to_string()
+    }
+
+    /// Idempotent: releases every element, stops the bus thread, sets the pipeline to Null.
+    pub fn release(&self) {
+        if self.inner.released.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let elements: Vec<Element> = self.inner.elements.lock().values().cloned().collect();
+        for e in elements {
+            e.release();
+        }
+        let _ = self.inner.pipeline.set_state(gst::State::Null);
+        if let Some(bus) = self.inner.pipeline.bus() {
+            let _ = bus.post(gst::message::Application::new(gst::Structure::new_empty(
+                "rheo-quit",
+            )));
+        }
+        if let Some(h) = self.inner.bus_thread.lock().take() {
+            let _ = h.join();
+        }
+        if let Some(bus) = self.inner.pipeline.bus() {
+            bus.set_flushing(true);
+        }
+    }
+
+    pub fn is_released(&self) -> bool {
+        self.inner.released.load(Ordering::SeqCst)
+    }
+
+    pub fn create_webrtc_endpoint(&self, id: &str, opts: WebRtcOptions) -> Result<Element> {
+        self.check_alive()?;
+        let e = crate::webrtc::create(&self.inner, id, opts)?;
+        self.register(e)
+    }
+
+    pub fn create_passthrough(&self, id: &str) -> Result<Element> {
+        self.check_alive()?;
+        let e = crate::filter::create_passthrough(&self.inner, id)?;
+        self.register(e)
+    }
+
+    pub fn create_face_overlay(&self, id: &str) -> Result<Element> {
+        self.check_alive()?;
+        let e = crate::filter::create_face_overlay(&self.inner, id)?;
+        self.register(e)
+    }
+
+    /// Encoders currently instantiated in this pipeline.
+    pub fn encoder_count(&self) -> usize {
+        self.inner.ctx.encoders.load(Ordering::SeqCst)
+    }
+
+    /// Decoders currently instantiated in this pipeline.
+    pub fn decoder_count(&self) -> usize {
+        self.inner.ctx.decoders.load(Ordering::SeqCst)
+    }
+
+    /// The underlying pipeline (tests, dot dumps).
+    pub fn gst_pipeline(&self) -> &gst::Pipeline {
+        &self.inner.pipeline
+    }
+
+    fn check_alive(&self) -> Result<()> {
+        if self.is_released() {
+            return Err(err(ErrorKind::Internal, "pipeline released"));
+        }
+        Ok(())
+    }
+
+    fn register(&self, e: Element) -> Result<Element> {
+        let mut els = self.inner.elements.lock();
+        if els.contains_key(e.id()) {
+            drop(els);
+            e.release();
+            return Err(err(ErrorKind::InvalidArgument, "duplicate element id"));
+        }
+        els.insert(e.id().to_string(), e.clone());
+        Ok(e)
+    }
+}
+
+impl PipelineInner {
+    pub fn connect(&self, source: &Element, sink: &Element, media: MediaKind) -> Result<()> {
+        if media == MediaKind::Data {
+            // Data channels are not bridged yet; accept the connection like KMS does.
+            return Ok(());
+        }
+        if matches!(sink.input_spec(media), InputSpec::None) {
+            return Err(err(
+                ErrorKind::Connect,
+                format!("{} has no {media:?} input", sink.id()),
+            ));
+        }
+        if source.output(media).is_none() {
+            return Err(err(
+                ErrorKind::Connect,
+                format!("{} has no {media:?} output", source.id()),
+            ));
+        }
+        let mut graph = self.graph.lock();
+        let key = (sink.id().to_string(), media);
+        if let Some(old) = graph.remove(&key) {
+            if let Some(sub) = old.sub {
+                sub.cancel();
+            }
+            sink.on_input_bound(media, None);
+        }
+        graph.insert(
+            key,
+            Conn {
+                source: source.clone(),
+                sub: None,
+            },
+        );
+        self.resolve_locked(&mut graph);
+        Ok(())
+    }
+
+    pub fn disconnect(&self, source: &Element, sink: &Element, media: MediaKind) -> Result<()> {
+        let mut graph = self.graph.lock();
+        let key = (sink.id().to_string(), media);
+        match graph.get(&key) {
+            Some(c) if c.source.id() == source.id() => {
+                let c = graph.remove(&key).expect("present");
+                if let Some(sub) = c.sub {
+                    sub.cancel();
+                }
+                sink.on_input_bound(media, None);
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Drops every connection touching `id` (element release).
+    pub fn drop_connections_of(&self, id: &str) {
+        let mut graph = self.graph.lock();
+        let keys: Vec<(String, MediaKind)> = graph
+            .iter()
+            .filter(|((sink, _), c)| sink == id || c.source.id() == id)
+            .map(|(k, _)| k.clone())
+            .collect();
+        let mut unbound = Vec::new();
+        for k in keys {
+            if let Some(c) = graph.remove(&k) {
+                if let Some(sub) = c.sub {
+                    sub.cancel();
+                }
+                unbound.push(k);
+            }
+        }
+        let els = self.elements.lock().clone();
+        for (sink, media) in unbound {
+            if sink != id {
+                if let Some(e) = els.get(&sink) {
+                    e.on_input_bound(media, None);
+                }
+            }
+        }
+    }
+
+    /// Binds every connection whose formats became known. Called after connect and after each
+    /// negotiation.
+    pub fn resolve(&self) {
+        let mut graph = self.graph.lock();
+        self.resolve_locked(&mut graph);
+    }
+
+    fn resolve_locked(&self, graph: &mut HashMap<(String, MediaKind), Conn>) {
+        let els = self.elements.lock().clone();
+        loop {
+            let mut progress = false;
+            for ((sink_id, media), conn) in graph.iter_mut() {
+                if conn.sub.is_some() {
+                    continue;
+                }
+                let Some(sink) = els.get(sink_id) else {
+                    continue;
+                };
+                let Some(hub) = conn.source.output(*media) else {
+                    continue;
+                };
+                if hub.format().is_none() {
+                    continue;
+                }
+                let sub = match sink.input_spec(*media) {
+                    InputSpec::Fixed(fmt) => {
+                        let Some(consumer) = sink.input_consumer(*media) else {
+                            continue;
+                        };
+                        match hub.subscribe(fmt, consumer) {
+                            Ok(s) => s,
+                            Err(e) => {
+                                (self.events)(ElementEvent {
+                                    element: sink_id.clone(),
+                                    event: MediaEvent::Error {
+                                        description: format!(
+                                            "cannot connect {} to {sink_id}: {}",
+                                            conn.source.id(),
+                                            e.message
+                                        ),
+                                        code: 0,
+                                        kind: "CONNECT_ERROR".into(),
+                                    },
+                                });
+                                continue;
+                            }
+                        }
+                    }
+                    InputSpec::Any => {
+                        let Some(fwd) = sink.forward_consumer(*media) else {
+                            continue;
+                        };
+                        hub.subscribe_native(fwd)
+                    }
+                    InputSpec::Unknown | InputSpec::None => continue,
+                };
+                sink.on_input_bound(*media, Some(sub.root().clone()));
+                conn.sub = Some(sub);
+                progress = true;
+            }
+            if !progress {
+                break;
+            }
+        }
+    }
+
+    pub fn input_transcoding(&self, id: &str, media: MediaKind) -> bool {
+        let graph = self.graph.lock();
+        graph
+            .get(&(id.to_string(), media))
+            .and_then(|c| c.sub.as_ref())
+            .map(|s| s.transcoding())
+            .unwrap_or(false)
+    }
+
+    pub fn forget(&self, id: &str) {
+        self.elements.lock().remove(id);
+    }
+
+    pub fn remove_bin(&self, bin: &gst::Element) {
+        teardown::remove_from(self.pipeline.upcast_ref(), bin);
+    }
+}
+
+impl Drop for PipelineInner {
+    fn drop(&mut self) {
+        // Dropped without release(): still stop every element.
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+fn element_for_message(inner: &PipelineInner, src: Option<&gst::Object>) -> Option<Element> {
+    let els = inner.elements.lock();
+    let mut cur = src.cloned();
+    while let Some(o) = cur {
+        let name = o.name();
+        if let Some(e) = els.values().find(|e| e.bin_name() == name.as_str()) {
+            return Some(e.clone());
+        }
+        cur = o.parent();
+    }
+    None
+}
+
+fn bus_loop(bus: gst::Bus, weak: Weak<PipelineInner>) {
+    loop {
+        let msg = bus.timed_pop(gst::ClockTime::from_mseconds(500));
+        let Some(inner) = weak.upgrade() else { return };
+        if inner.released.load(Ordering::SeqCst) && msg.is_none() {
+            return;
+        }
+        if let Some(msg) = msg {
+            match msg.view() {
+                gst::MessageView::Application(a) => {
+                    let Some(s) = a.structure() else { continue };
+                    if s.name() == "rheo-quit" {
+                        return;
+                    }
+                    if s.name() == "rheo-webrtc-notify" {
+                        if let Ok(id) = s.get::<String>("element") {
+                            let e = inner.elements.lock().get(&id).cloned();
+                            if let Some(w) = e.as_ref().and_then(|e| e.webrtc()) {
+                                w.on_notify();
+                            }
+                        }
+                    }
+                }
+                gst::MessageView::Error(e) => {
+                    let src = msg.src();
+                    let el = element_for_message(&inner, src);
+                    let code = e
+                        .error()
+                        .kind::<gst::StreamError>()
+                        .map(gst::glib::translate::IntoGlib::into_glib)
+                        .unwrap_or(0);
+                    let kind = if e.error().kind::<gst::StreamError>().is_some() {
+                        "STREAM_ERROR_FAILED"
+                    } else if e.error().kind::<gst::ResourceError>().is_some() {
+                        "RESOURCE_ERROR_FAILED"
+                    } else if e.error().kind::<gst::CoreError>().is_some() {
+                        "CORE_ERROR_FAILED"
+                    } else {
+                        "UNEXPECTED_ELEMENT_ERROR"
+                    };
+                    tracing::warn!(pipeline = %inner.id, "bus error from {:?}: {}", src.map(|s| s.path_string()), e.error());
+                    (inner.events)(ElementEvent {
+                        element: el
+                            .map(|e| e.id().to_string())
+                            .unwrap_or_else(|| inner.id.clone()),
+                        event: MediaEvent::Error {
+                            description: format!("{} ({:?})", e.error(), e.debug()),
+                            code,
+                            kind: kind.into(),
+                        },
+                    });
+                }
+                gst::MessageView::Element(m) => {
+                    // Filter messages (e.g. rheo-faces) are forwarded as generic element messages.
+                    if let Some(s) = m.structure() {
+                        if s.name().starts_with("rheo-") {
+                            if let Some(el) = element_for_message(&inner, msg.src()) {
+                                (inner.events)(ElementEvent {
+                                    element: el.id().to_string(),
+                                    event: MediaEvent::ElementMessage {
+                                        name: s.name().to_string(),
+                                        structure: s.to_string(),
+                                    },
+                                });
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        let els: Vec<Element> = inner.elements.lock().values().cloned().collect();
+        for e in els {
+            e.flow().tick();
+        }
+        drop(inner);
+    }
+}

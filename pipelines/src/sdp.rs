@@ -1,0 +1,265 @@
+//! Offer analysis: the server picks codec + PT from the offer (F1–F4).
+
+use crate::api_contract::MediaKind;
+use crate::hub::Format;
+use crate::{err, ErrorKind, Result};
+
+pub const TWCC_URI: &str =
+    "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dir {
+    SendRecv,
+    SendOnly,
+    RecvOnly,
+    Inactive,
+}
+
+#[derive(Debug, Clone)]
+pub struct Codec {
+    pub format: Format,
+    pub pt: u32,
+    pub clock_rate: i32,
+    pub rtx_pt: Option<u32>,
+}
+
+#[derive(Debug, Clone)]
+pub struct MLine {
+    pub index: u32,
+    pub media: MediaKind,
+    /// Direction as written by the remote side.
+    pub dir: Dir,
+    pub codec: Option<Codec>,
+    pub twcc_id: Option<u32>,
+    pub rejected: bool,
+}
+
+pub fn parse(text: &str) -> Result<gst_sdp::SDPMessage> {
+    // gst's parser is lenient (it accepts any text): insist on a session description's basics.
+    let t = text.trim_start();
+    if !t.starts_with("v=0") || !t.lines().any(|l| l.starts_with("o=")) {
+        return Err(err(ErrorKind::SdpParse, "not an SDP session description"));
+    }
+    gst_sdp::SDPMessage::parse_buffer(text.as_bytes())
+        .map_err(|_| err(ErrorKind::SdpParse, "SDP does not parse"))
+}
+
+fn rtpmap(m: &gst_sdp::SDPMediaRef, pt: u32) -> Option<(String, i32, Option<i32>)> {
+    for a in m.attributes() {
+        if a.key() != "rtpmap" {
+            continue;
+        }
+        let v = a.value()?;
+        let (p, rest) = v.split_once(' ')?;
+        if p.trim().parse::<u32>().ok()? != pt {
+            continue;
+        }
+        let mut it = rest.trim().split('/');
+        let name = it.next()?.to_ascii_uppercase();
+        let clock = it.next()?.parse().ok()?;
+        let ch = it.next().and_then(|c| c.parse().ok());
+        return Some((name, clock, ch));
+    }
+    None
+}
+
+fn fmtp(m: &gst_sdp::SDPMediaRef, pt: u32) -> String {
+    for a in m.attributes() {
+        if a.key() != "fmtp" {
+            continue;
+        }
+        if let Some(v) = a.value() {
+            if let Some((p, rest)) = v.split_once(' ') {
+                if p.trim().parse::<u32>().ok() == Some(pt) {
+                    return rest.trim().to_string();
+                }
+            }
+        }
+    }
+    String::new()
+}
+
+fn fmtp_param<'a>(f: &'a str, key: &str) -> Option<&'a str> {
+    f.split(';').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k.trim().eq_ignore_ascii_case(key)).then_some(v.trim())
+    })
+}
+
+/// Analyses every m-line of an offer/answer.
+pub fn analyse(msg: &gst_sdp::SDPMessageRef) -> Vec<MLine> {
+    let mut out = Vec::new();
+    for (i, m) in msg.medias().enumerate() {
+        let media = match m.media() {
+            Some("audio") => MediaKind::Audio,
+            Some("video") => MediaKind::Video,
+            Some("application") => MediaKind::Data,
+            _ => continue,
+        };
+        let dir = if has_attr(m, "sendonly") {
+            Dir::SendOnly
+        } else if has_attr(m, "recvonly") {
+            Dir::RecvOnly
+        } else if has_attr(m, "inactive") {
+            Dir::Inactive
+        } else {
+            Dir::SendRecv
+        };
+        let twcc_id = m.attributes().find_map(|a| {
+            if a.key() != "extmap" {
+                return None;
+            }
+            let v = a.value()?;
+            let (id, uri) = v.split_once(' ')?;
+            (uri.trim() == TWCC_URI).then(|| id.split('/').next()?.parse().ok())?
+        });
+        let pts: Vec<u32> = m.formats().filter_map(|f| f.parse().ok()).collect();
+        let mut codec = None;
+        if media != MediaKind::Data {
+            let mut h264: Option<(u32, i32, bool)> = None;
+            for &pt in &pts {
+                let Some((name, clock, _ch)) = rtpmap(m, pt) else {
+                    continue;
+                };
+                match (media, name.as_str()) {
+                    (MediaKind::Video, "VP8") if codec.is_none() => {
+                        codec = Some(Codec {
+                            format: Format::Vp8,
+                            pt,
+                            clock_rate: clock,
+                            rtx_pt: None,
+                        });
+                    }
+                    (MediaKind::Video, "H264") => {
+                        let f = fmtp(m, pt);
+                        if fmtp_param(&f, "packetization-mode") != Some("1") {
+                            continue;
+                        }
+                        // Prefer constrained baseline (what x264/openh264 and Chromium share).
+                        let plid = fmtp_param(&f, "profile-level-id")
+                            .unwrap_or("")
+                            .to_ascii_lowercase();
+                        let cb = plid.starts_with("42e0") || plid.starts_with("4200");
+                        match h264 {
+                            None => h264 = Some((pt, clock, cb)),
+                            Some((_, _, false)) if cb => h264 = Some((pt, clock, cb)),
+                            _ => {}
+                        }
+                    }
+                    (MediaKind::Audio, "OPUS") if codec.is_none() => {
+                        codec = Some(Codec {
+                            format: Format::Opus,
+                            pt,
+                            clock_rate: clock,
+                            rtx_pt: None,
+                        });
+                    }
+                    _ => {}
+                }
+            }
+            if codec.is_none() {
+                if let Some((pt, clock, _)) = h264 {
+                    codec = Some(Codec {
+                        format: Format::H264,
+                        pt,
+                        clock_rate: clock,
+                        rtx_pt: None,
+                    });
+                }
+            }
+            if let Some(c) = codec.as_mut() {
+                c.rtx_pt = pts.iter().copied().find(|&p| {
+                    rtpmap(m, p).map(|(n, _, _)| n == "RTX").unwrap_or(false)
+                        && fmtp_param(&fmtp(m, p), "apt").and_then(|v| v.parse().ok()) == Some(c.pt)
+                });
+            }
+        }
+        out.push(MLine {
+            index: i as u32,
+            media,
+            dir,
+            codec,
+            twcc_id,
+            rejected: m.port() == 0 && !has_attr(m, "bundle-only"),
+        });
+    }
+    out
+}
+
+fn has_attr(m: &gst_sdp::SDPMediaRef, key: &str) -> bool {
+    m.attributes().any(|a| a.key() == key)
+}
+
+/// RTP caps for a transceiver's codec-preferences (F1: TWCC extmap, F2: explicit SSRC,
+/// F3: no profile-level-id).
+pub fn codec_caps(ml: &MLine, c: &Codec, ssrc: Option<u32>) -> gst::Caps {
+    let (media, enc) = match c.format {
+        Format::Vp8 => ("video", "VP8"),
+        Format::H264 => ("video", "H264"),
+        Format::Opus => ("audio", "OPUS"),
+        Format::RawVideo => ("video", "RAW"),
+    };
+    let mut b = gst::Caps::builder("application/x-rtp")
+        .field("media", media)
+        .field("encoding-name", enc)
+        .field("clock-rate", c.clock_rate)
+        .field("payload", c.pt as i32);
+    if c.format == Format::H264 {
+        b = b.field("packetization-mode", "1");
+    }
+    if c.format == Format::Opus {
+        b = b.field("encoding-params", "2");
+    }
+    if let Some(ssrc) = ssrc {
+        b = b.field("ssrc", ssrc);
+    }
+    if let Some(id) = ml.twcc_id {
+        b = b.field(format!("extmap-{id}"), TWCC_URI);
+    }
+    b.build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_codec_pt_twcc_and_rtx_from_chromium_offer() {
+        gst::init().unwrap();
+        let text = std::fs::read_to_string(
+            "/work/shared/reference/interop-sdp/sample-offer-chromium156.sdp",
+        )
+        .unwrap();
+        let msg = parse(&text).unwrap();
+        let ml = analyse(&msg);
+        let audio = ml.iter().find(|m| m.media == MediaKind::Audio).unwrap();
+        let video = ml.iter().find(|m| m.media == MediaKind::Video).unwrap();
+        let a = audio.codec.as_ref().unwrap();
+        let v = video.codec.as_ref().unwrap();
+        assert_eq!((a.format, a.pt), (Format::Opus, 111));
+        assert_eq!((v.format, v.pt, v.rtx_pt), (Format::Vp8, 96, Some(97)));
+        assert_eq!(video.twcc_id, Some(3));
+        assert_eq!(video.dir, Dir::SendRecv);
+        let caps = codec_caps(video, v, Some(42));
+        let s = caps.structure(0).unwrap();
+        assert_eq!(s.get::<u32>("ssrc").unwrap(), 42);
+        assert_eq!(s.get::<&str>("extmap-3").unwrap(), TWCC_URI);
+        assert!(!s.has_field("profile-level-id"));
+    }
+
+    #[test]
+    fn h264_without_vp8_prefers_packetization_mode_1_constrained_baseline() {
+        gst::init().unwrap();
+        let text = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n\
+            m=video 9 UDP/TLS/RTP/SAVPF 100 102 104\r\nc=IN IP4 0.0.0.0\r\na=recvonly\r\n\
+            a=rtpmap:100 H264/90000\r\na=fmtp:100 packetization-mode=0;profile-level-id=42e01f\r\n\
+            a=rtpmap:102 H264/90000\r\na=fmtp:102 packetization-mode=1;profile-level-id=640032\r\n\
+            a=rtpmap:104 H264/90000\r\na=fmtp:104 packetization-mode=1;profile-level-id=42e01f\r\n";
+        let ml = analyse(&parse(text).unwrap());
+        let c = ml[0].codec.as_ref().unwrap();
+        assert_eq!((c.format, c.pt), (Format::H264, 104));
+        assert_eq!(ml[0].dir, Dir::RecvOnly);
+        assert!(parse("hello").is_err());
+        assert!(parse("").is_err());
+    }
+}

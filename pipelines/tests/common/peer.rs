@@ -1,0 +1,490 @@
+//! A webrtcbin test peer that behaves like a browser: sends VP8 640x480@30 (a solid colour or a
+//! still image, encoded in realtime) and optionally Opus, makes a sendrecv offer, trickles ICE and
+//! decodes what it receives back into RGB frames.
+//!
+//! It depends only on GStreamer, so it is used both by this crate's tests (`mod common`) and,
+//! through the `test-peer` feature, as `rheo_pipelines::test_peer` by the server's tests.
+//!
+//! ```ignore
+//! let peer = TestPeer::new(PeerConfig::color(0xff20c040))?;
+//! let offer = peer.create_offer()?;            // send to the server (processOffer)
+//! peer.set_answer(&answer)?;                   // the server's answer
+//! for (mline, cand) in peer.take_local_candidates() { /* addIceCandidate on the server */ }
+//! peer.add_remote_candidate(mline, &cand);     // the server's IceCandidateFound
+//! assert!(peer.wait_frames(10, Duration::from_secs(10)));
+//! let [r, g, b] = peer.mean_rgb_of_last_frame().unwrap();
+//! ```
+#![allow(dead_code)]
+
+use std::sync::atomic::AtomicU64;
+use std::sync::{mpsc, Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use gst::prelude::*;
+
+/// The video codec the peer sends and offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VideoCodec {
+    Vp8,
+    H264,
+}
+
+/// What the peer sends as video.
+#[derive(Debug, Clone)]
+pub enum VideoSource {
+    /// videotestsrc solid colour, ARGB (0xAARRGGBB).
+    Color(u32),
+    /// A still image (e.g. /usr/share/doc/opencv-doc/examples/data/messi5.jpg) repeated at 30 fps.
+    Image(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct PeerConfig {
+    pub video: VideoSource,
+    pub audio: bool,
+    pub width: u32,
+    pub height: u32,
+    /// Maximum distance between keyframes of the peer's encoder, in frames.
+    pub keyframe_interval: u32,
+    pub codec: VideoCodec,
+}
+
+impl PeerConfig {
+    pub fn color(argb: u32) -> Self {
+        PeerConfig {
+            video: VideoSource::Color(argb),
+            audio: false,
+            width: 640,
+            height: 480,
+            keyframe_interval: 60,
+            codec: VideoCodec::Vp8,
+        }
+    }
+    pub fn image(path: &str) -> Self {
+        PeerConfig {
+            video: VideoSource::Image(path.to_string()),
+            audio: false,
+            width: 640,
+            height: 480,
+            keyframe_interval: 60,
+            codec: VideoCodec::Vp8,
+        }
+    }
+    /// Keyframes only every `frames` frames (a late joiner then depends on PLI/FIR).
+    pub fn with_keyframe_interval(mut self, frames: u32) -> Self {
+        self.keyframe_interval = frames;
+        self
+    }
+    /// Send and offer H.264 (x264, constrained baseline, packetization-mode 1) instead of VP8.
+    pub fn with_h264(mut self) -> Self {
+        self.codec = VideoCodec::H264;
+        self
+    }
+    pub fn with_audio(mut self) -> Self {
+        self.audio = true;
+        self
+    }
+}
+
+/// One decoded frame received back, RGB 24-bit, tightly packed.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    pub width: usize,
+    pub height: usize,
+    pub rgb: Vec<u8>,
+}
+
+impl Frame {
+    /// Mean R, G, B of the rectangle (clipped to the frame).
+    pub fn mean_rgb(&self, x: usize, y: usize, w: usize, h: usize) -> [f64; 3] {
+        let (x1, y1) = ((x + w).min(self.width), (y + h).min(self.height));
+        let mut sum = [0f64; 3];
+        let mut n = 0f64;
+        for yy in y.min(y1)..y1 {
+            for xx in x.min(x1)..x1 {
+                let o = (yy * self.width + xx) * 3;
+                for (c, s) in sum.iter_mut().enumerate() {
+                    *s += self.rgb[o + c] as f64;
+                }
+                n += 1.0;
+            }
+        }
+        if n == 0.0 {
+            return [0.0; 3];
+        }
+        [sum[0] / n, sum[1] / n, sum[2] / n]
+    }
+    pub fn mean_rgb_all(&self) -> [f64; 3] {
+        self.mean_rgb(0, 0, self.width, self.height)
+    }
+}
+
+#[derive(Default)]
+struct Received {
+    frames: u64,
+    first_at: Option<Instant>,
+    last: Option<Frame>,
+    audio_buffers: u64,
+}
+
+struct Shared {
+    received: Mutex<Received>,
+    cv: Condvar,
+    local_candidates: Mutex<Vec<(u32, String)>>,
+    keep_frames_from: AtomicU64,
+}
+
+pub struct TestPeer {
+    pipeline: gst::Pipeline,
+    webrtcbin: gst::Element,
+    shared: Arc<Shared>,
+}
+
+fn promise_wait(
+    webrtcbin: &gst::Element,
+    signal: &str,
+    arg: Option<gst::glib::Value>,
+) -> Result<Option<gst::Structure>, String> {
+    let (tx, rx) = mpsc::sync_channel(1);
+    let promise = gst::Promise::with_change_func(move |reply| {
+        let _ = tx.try_send(match reply {
+            Ok(Some(s)) => Some(s.to_owned()),
+            _ => None,
+        });
+    });
+    let first = arg.unwrap_or_else(|| None::<gst::Structure>.to_value());
+    webrtcbin.emit_by_name_with_values(signal, &[first, promise.to_value()]);
+    rx.recv_timeout(Duration::from_secs(10))
+        .map_err(|_| format!("{signal}: timeout"))
+}
+
+impl TestPeer {
+    pub fn new(cfg: PeerConfig) -> Result<TestPeer, String> {
+        gst::init().map_err(|e| e.to_string())?;
+        let (w, h, kf) = (cfg.width, cfg.height, cfg.keyframe_interval);
+        let video = match &cfg.video {
+            VideoSource::Color(argb) => format!(
+                "videotestsrc is-live=true pattern=solid-color foreground-color={argb} \
+                 ! video/x-raw,width={w},height={h},framerate=30/1"
+            ),
+            VideoSource::Image(path) => format!(
+                "filesrc location={path} ! decodebin ! videoconvert ! videoscale \
+                 ! video/x-raw,width={w},height={h} ! imagefreeze is-live=true \
+                 ! video/x-raw,framerate=30/1"
+            ),
+        };
+        let encode = match cfg.codec {
+            VideoCodec::Vp8 => format!(
+                "vp8enc deadline=1 cpu-used=8 threads=1 end-usage=cbr target-bitrate=1500000 \
+                 keyframe-max-dist={kf} lag-in-frames=0 \
+                 ! rtpvp8pay pt=96 picture-id-mode=15-bit mtu=1200 \
+                 ! application/x-rtp,media=video,encoding-name=VP8,payload=96,clock-rate=90000"
+            ),
+            VideoCodec::H264 => format!(
+                "x264enc tune=zerolatency speed-preset=ultrafast threads=1 bitrate=1500 \
+                 key-int-max={kf} ! video/x-h264,profile=constrained-baseline \
+                 ! rtph264pay pt=102 config-interval=-1 aggregate-mode=zero-latency mtu=1200 \
+                 ! application/x-rtp,media=video,encoding-name=H264,payload=102,clock-rate=90000,\
+                 packetization-mode=(string)1"
+            ),
+        };
+        let mut desc = format!(
+            "webrtcbin name=peer bundle-policy=max-bundle \
+             {video} ! videoconvert ! {encode} ! peer. "
+        );
+        if cfg.audio {
+            desc.push_str(
+                "audiotestsrc is-live=true wave=sine ! audioconvert ! audioresample ! opusenc \
+                 ! rtpopuspay pt=111 mtu=1200 \
+                 ! application/x-rtp,media=audio,encoding-name=OPUS,payload=111,clock-rate=48000 ! peer. ",
+            );
+        }
+        let pipeline = gst::parse::launch(&desc)
+            .map_err(|e| e.to_string())?
+            .downcast::<gst::Pipeline>()
+            .map_err(|_| "not a pipeline".to_string())?;
+        pipeline.set_property("name", "test-peer");
+        let webrtcbin = pipeline.by_name("peer").ok_or("no webrtcbin")?;
+        let shared = Arc::new(Shared {
+            received: Mutex::new(Received::default()),
+            cv: Condvar::new(),
+            local_candidates: Mutex::new(Vec::new()),
+            keep_frames_from: AtomicU64::new(0),
+        });
+        let sh = shared.clone();
+        webrtcbin.connect("on-ice-candidate", false, move |args| {
+            let mline = args[1].get::<u32>().unwrap_or(0);
+            let cand = args[2].get::<String>().unwrap_or_default();
+            sh.local_candidates.lock().unwrap().push((mline, cand));
+            sh.cv.notify_all();
+            None
+        });
+        let sh = shared.clone();
+        let pl = pipeline.downgrade();
+        webrtcbin.connect_pad_added(move |_, pad| {
+            if pad.direction() != gst::PadDirection::Src {
+                return;
+            }
+            let Some(pipeline) = pl.upgrade() else { return };
+            let decodebin = gst::ElementFactory::make("decodebin")
+                .build()
+                .expect("decodebin");
+            let sh2 = sh.clone();
+            let pl2 = pipeline.downgrade();
+            decodebin.connect_pad_added(move |_, dpad| {
+                let Some(pipeline) = pl2.upgrade() else {
+                    return;
+                };
+                let caps = dpad.current_caps().unwrap_or_else(|| dpad.query_caps(None));
+                let name = caps
+                    .structure(0)
+                    .map(|s| s.name().to_string())
+                    .unwrap_or_default();
+                if name.starts_with("video/") {
+                    let conv = gst::ElementFactory::make("videoconvert")
+                        .build()
+                        .expect("videoconvert");
+                    let sink = gst_app::AppSink::builder()
+                        .caps(
+                            &gst::Caps::builder("video/x-raw")
+                                .field("format", "RGB")
+                                .build(),
+                        )
+                        .sync(false)
+                        .build();
+                    let sh3 = sh2.clone();
+                    sink.set_callbacks(
+                        gst_app::AppSinkCallbacks::builder()
+                            .new_sample(move |s| {
+                                let sample =
+                                    s.pull_sample().map_err(|_| gst::FlowError::Flushing)?;
+                                let info = sample
+                                    .caps()
+                                    .and_then(|c| gst_video::VideoInfo::from_caps(c).ok());
+                                let mut r = sh3.received.lock().unwrap();
+                                r.frames += 1;
+                                if r.first_at.is_none() {
+                                    r.first_at = Some(Instant::now());
+                                }
+                                if let (Some(info), Some(buf)) = (info, sample.buffer()) {
+                                    if let Ok(map) = buf.map_readable() {
+                                        let (w, h) =
+                                            (info.width() as usize, info.height() as usize);
+                                        let stride = info.stride()[0] as usize;
+                                        let mut rgb = Vec::with_capacity(w * h * 3);
+                                        for row in 0..h {
+                                            let o = row * stride;
+                                            if o + w * 3 <= map.len() {
+                                                rgb.extend_from_slice(&map[o..o + w * 3]);
+                                            }
+                                        }
+                                        if rgb.len() == w * h * 3 {
+                                            r.last = Some(Frame {
+                                                width: w,
+                                                height: h,
+                                                rgb,
+                                            });
+                                        }
+                                    }
+                                }
+                                drop(r);
+                                sh3.cv.notify_all();
+                                Ok(gst::FlowSuccess::Ok)
+                            })
+                            .build(),
+                    );
+                    let els = [&conv, sink.upcast_ref::<gst::Element>()];
+                    pipeline.add_many(els).expect("add");
+                    gst::Element::link_many(els).expect("link");
+                    for e in els {
+                        let _ = e.sync_state_with_parent();
+                    }
+                    let _ = dpad.link(&conv.static_pad("sink").expect("sink"));
+                } else {
+                    let sink = gst::ElementFactory::make("fakesink")
+                        .property("sync", false)
+                        .property("async", false)
+                        .build()
+                        .expect("fakesink");
+                    let sh3 = sh2.clone();
+                    sink.static_pad("sink").expect("sink").add_probe(
+                        gst::PadProbeType::BUFFER,
+                        move |_, _| {
+                            sh3.received.lock().unwrap().audio_buffers += 1;
+                            sh3.cv.notify_all();
+                            gst::PadProbeReturn::Ok
+                        },
+                    );
+                    pipeline.add(&sink).expect("add");
+                    let _ = sink.sync_state_with_parent();
+                    let _ = dpad.link(&sink.static_pad("sink").expect("sink"));
+                }
+            });
+            pipeline.add(&decodebin).expect("add decodebin");
+            let _ = decodebin.sync_state_with_parent();
+            let _ = pad.link(&decodebin.static_pad("sink").expect("sink"));
+        });
+        pipeline
+            .set_state(gst::State::Playing)
+            .map_err(|e| e.to_string())?;
+        Ok(TestPeer {
+            pipeline,
+            webrtcbin,
+            shared,
+        })
+    }
+
+    /// Creates and applies the local offer; returns its SDP text.
+    pub fn create_offer(&self) -> Result<String, String> {
+        let reply = promise_wait(&self.webrtcbin, "create-offer", None)?.ok_or("no offer")?;
+        let offer = reply
+            .get::<gst_webrtc::WebRTCSessionDescription>("offer")
+            .map_err(|e| e.to_string())?;
+        promise_wait(
+            &self.webrtcbin,
+            "set-local-description",
+            Some(offer.to_value()),
+        )?;
+        offer.sdp().as_text().map_err(|e| e.to_string())
+    }
+
+    /// Answerer mode: applies a remote offer, creates and applies the local answer; returns it.
+    pub fn answer_offer(&self, sdp: &str) -> Result<String, String> {
+        let msg = gst_sdp::SDPMessage::parse_buffer(sdp.as_bytes()).map_err(|e| e.to_string())?;
+        let desc = gst_webrtc::WebRTCSessionDescription::new(gst_webrtc::WebRTCSDPType::Offer, msg);
+        let reply = promise_wait(
+            &self.webrtcbin,
+            "set-remote-description",
+            Some(desc.to_value()),
+        )?;
+        if let Some(Ok(e)) = reply.as_ref().map(|r| r.get::<gst::glib::Error>("error")) {
+            return Err(e.to_string());
+        }
+        let reply = promise_wait(&self.webrtcbin, "create-answer", None)?.ok_or("no answer")?;
+        let answer = reply
+            .get::<gst_webrtc::WebRTCSessionDescription>("answer")
+            .map_err(|e| format!("{e}: {reply}"))?;
+        promise_wait(
+            &self.webrtcbin,
+            "set-local-description",
+            Some(answer.to_value()),
+        )?;
+        answer.sdp().as_text().map_err(|e| e.to_string())
+    }
+
+    /// Applies the remote answer.
+    pub fn set_answer(&self, sdp: &str) -> Result<(), String> {
+        let msg = gst_sdp::SDPMessage::parse_buffer(sdp.as_bytes()).map_err(|e| e.to_string())?;
+        let desc =
+            gst_webrtc::WebRTCSessionDescription::new(gst_webrtc::WebRTCSDPType::Answer, msg);
+        let reply = promise_wait(
+            &self.webrtcbin,
+            "set-remote-description",
+            Some(desc.to_value()),
+        )?;
+        if let Some(r) = reply {
+            if let Ok(e) = r.get::<gst::glib::Error>("error") {
+                return Err(e.to_string());
+            }
+        }
+        Ok(())
+    }
+
+    pub fn add_remote_candidate(&self, mline: u32, candidate: &str) {
+        self.webrtcbin
+            .emit_by_name::<()>("add-ice-candidate", &[&mline, &candidate]);
+    }
+
+    /// Local candidates gathered since the last call.
+    pub fn take_local_candidates(&self) -> Vec<(u32, String)> {
+        std::mem::take(&mut *self.shared.local_candidates.lock().unwrap())
+    }
+
+    /// Waits until at least `n` video frames were received in total.
+    pub fn wait_frames(&self, n: u64, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut r = self.shared.received.lock().unwrap();
+        while r.frames < n {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            r = self.shared.cv.wait_timeout(r, deadline - now).unwrap().0;
+        }
+        true
+    }
+
+    /// Waits until a frame satisfying `pred` arrives (checked on the latest frame).
+    pub fn wait_frame_where(
+        &self,
+        timeout: Duration,
+        pred: impl Fn(&Frame) -> bool,
+    ) -> Option<Frame> {
+        let deadline = Instant::now() + timeout;
+        let mut r = self.shared.received.lock().unwrap();
+        let mut seen = 0;
+        loop {
+            if r.frames != seen {
+                seen = r.frames;
+                if let Some(f) = r.last.as_ref() {
+                    if pred(f) {
+                        return Some(f.clone());
+                    }
+                }
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return None;
+            }
+            r = self.shared.cv.wait_timeout(r, deadline - now).unwrap().0;
+        }
+    }
+
+    pub fn wait_audio(&self, n: u64, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut r = self.shared.received.lock().unwrap();
+        while r.audio_buffers < n {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            r = self.shared.cv.wait_timeout(r, deadline - now).unwrap().0;
+        }
+        true
+    }
+
+    pub fn frames_received(&self) -> u64 {
+        self.shared.received.lock().unwrap().frames
+    }
+    pub fn first_frame_at(&self) -> Option<Instant> {
+        self.shared.received.lock().unwrap().first_at
+    }
+    pub fn last_frame(&self) -> Option<Frame> {
+        self.shared.received.lock().unwrap().last.clone()
+    }
+    pub fn mean_rgb_of_last_frame(&self) -> Option<[f64; 3]> {
+        self.last_frame().map(|f| f.mean_rgb_all())
+    }
+    /// Waits (bounded) for the next local candidate batch; returns what is there.
+    pub fn wait_local_candidates(&self, timeout: Duration) -> Vec<(u32, String)> {
+        let deadline = Instant::now() + timeout;
+        let mut c = self.shared.local_candidates.lock().unwrap();
+        while c.is_empty() {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            c = self.shared.cv.wait_timeout(c, deadline - now).unwrap().0;
+        }
+        std::mem::take(&mut *c)
+    }
+    pub fn pipeline(&self) -> &gst::Pipeline {
+        &self.pipeline
+    }
+}
+
+impl Drop for TestPeer {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
