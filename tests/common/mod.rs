@@ -84,8 +84,6 @@ impl Client {
                 self.events.push_back(frame);
             } else if frame.get("id") == Some(id) {
                 return frame;
-            } else if id.is_null() && frame.get("id") == Some(&Value::Null) {
-                return frame;
             } else {
                 panic!("unexpected frame {frame}");
             }

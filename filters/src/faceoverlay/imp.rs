@@ -609,9 +609,9 @@ fn run_worker(
         if !hold {
             *shared.faces.lock() = Arc::new(Faces {
                 boxes: boxes.clone(),
-            frame_width: frame.frame_width,
-            frame_height: frame.frame_height,
-            coeffs: Some(frame.coeffs),
+                frame_width: frame.frame_width,
+                frame_height: frame.frame_height,
+                coeffs: Some(frame.coeffs),
                 prepared,
             });
         }
