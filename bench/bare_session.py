@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """The bare-GStreamer baseline of one Rheo session: webrtcbin answering a browser-like offer and
 doing the same media work as Rheo, with nothing else around it.
 
@@ -85,7 +85,10 @@ def on_offer(text):
     p = Gst.Promise.new()
     webrtc.emit("create-answer", None, p)
     p.wait()
-    answer = p.get_reply().get_value("answer")
+    reply = p.get_reply()
+    answer = reply.get_value("answer") if reply and reply.has_field("answer") else None
+    if answer is None:
+        raise SystemExit(f"create-answer failed: {reply.to_string() if reply else None}")
     p = Gst.Promise.new()
     webrtc.emit("set-local-description", answer, p)
     p.wait()

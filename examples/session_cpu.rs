@@ -133,7 +133,7 @@ fn run_bare(root: &std::path::Path, mode: &str, secs: u64) -> Figures {
         "file://{}",
         root.join("web/magicmirror/img/hat.png").display()
     );
-    let mut child = Command::new("python3")
+    let mut child = Command::new("/usr/bin/python3")
         .args([
             root.join("bench/bare_session.py").to_str().unwrap(),
             mode,

@@ -51,6 +51,9 @@ const DEFAULT_DETECTION_WIDTH: u32 = 320;
 pub(super) const WORKER_THREAD_NAME: &str = "rheofacedetect";
 /// Overlays larger than this (in pixels) are skipped instead of allocated.
 const MAX_OVERLAY_PIXELS: i64 = 1 << 25;
+/// Detections per second by default: faces are followed smoothly at a third of a core.
+const DEFAULT_MAX_DETECTION_RATE: u32 = 15;
+
 /// How long the last detected faces stay drawn when detection finds none.
 const FACE_HOLD: std::time::Duration = std::time::Duration::from_millis(500);
 
@@ -109,6 +112,7 @@ struct Config {
     generation: u64,
     cascade_path: String,
     detection_width: u32,
+    max_detection_rate: u32,
 }
 
 impl Default for Config {
@@ -120,6 +124,7 @@ impl Default for Config {
             generation: 0,
             cascade_path: DEFAULT_CASCADE.to_string(),
             detection_width: DEFAULT_DETECTION_WIDTH,
+            max_detection_rate: DEFAULT_MAX_DETECTION_RATE,
         }
     }
 }
@@ -549,12 +554,25 @@ fn run_worker(
     }
     let mut found = Vector::<Rect>::new();
     let mut last_seen: Option<Instant> = None;
+    let mut last_start: Option<Instant> = None;
     loop {
+        // Detection at full speed would take a whole core; at most `max-detection-rate` per
+        // second is enough to follow faces, and drawing still happens on every frame.
+        let interval = element
+            .upgrade()
+            .map(|obj| obj.imp().config.lock().max_detection_rate)
+            .filter(|&rate| rate > 0)
+            .map(|rate| std::time::Duration::from_secs(1) / rate);
+        let not_before = last_start.zip(interval).map(|(t, i)| t + i);
         let frame = {
             let mut slot = shared.slot.lock();
             loop {
                 if slot.stopped {
                     return;
+                }
+                if let Some(t) = not_before.filter(|&t| Instant::now() < t) {
+                    shared.wake.wait_until(&mut slot, t);
+                    continue;
                 }
                 if let Some(f) = slot.pending.take() {
                     break f;
@@ -562,6 +580,7 @@ fn run_worker(
                 shared.wake.wait(&mut slot);
             }
         };
+        last_start = Some(Instant::now());
         let started = Instant::now();
         let result = detect(&mut cascade, &frame, &mut found);
         let elapsed = started.elapsed();
@@ -729,6 +748,13 @@ impl ObjectImpl for FaceOverlay {
                     .default_value(DEFAULT_DETECTION_WIDTH)
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecUInt::builder("max-detection-rate")
+                    .nick("Maximum detection rate")
+                    .blurb("Detections per second at most (0 = as fast as the worker can); every frame is still drawn")
+                    .maximum(1000)
+                    .default_value(DEFAULT_MAX_DETECTION_RATE)
+                    .mutable_playing()
+                    .build(),
                 glib::ParamSpecUInt64::builder("frames-with-faces")
                     .nick("Frames with faces")
                     .blurb("Detections that found at least one face since start")
@@ -770,6 +796,10 @@ impl ObjectImpl for FaceOverlay {
                 self.config.lock().cascade_path = p.unwrap_or_else(|| DEFAULT_CASCADE.into());
             }
             "detection-width" => self.config.lock().detection_width = value.get().expect("u32"),
+            "max-detection-rate" => {
+                self.config.lock().max_detection_rate = value.get().expect("u32");
+                self.shared.wake.notify_all();
+            }
             other => unreachable!("unknown property {other}"),
         }
     }
@@ -784,6 +814,7 @@ impl ObjectImpl for FaceOverlay {
             "height-ratio" => c.geometry.height.to_value(),
             "cascade-path" => c.cascade_path.to_value(),
             "detection-width" => c.detection_width.to_value(),
+            "max-detection-rate" => c.max_detection_rate.to_value(),
             "frames-with-faces" => self
                 .shared
                 .frames_with_faces
