@@ -128,11 +128,18 @@ fn overlay_follows_detected_face_and_unset_stops_it() {
     );
     let faces = wait_for_faces(&bus, Duration::from_secs(30)).expect("a face in messi5.jpg");
     println!("faces: {faces:?}");
-    let main = faces.iter().max_by_key(|f| f.width).unwrap();
+    // Haar also fires on a larger box around head and chest; overlap suppression keeps only
+    // the face itself (about 88 px wide in this 640x480 crop).
+    assert_eq!(
+        faces.len(),
+        1,
+        "one face, not a face plus a false box: {faces:?}"
+    );
+    let main = &faces[0];
     assert!(
-        (150..260).contains(&main.width),
-        "face width {} (expected ~180 px)",
-        main.width
+        (70..120).contains(&faces[0].width),
+        "face width {} (expected ~88 px)",
+        faces[0].width
     );
 
     // Every following frame is drawn with the published faces.
@@ -142,7 +149,7 @@ fn overlay_follows_detected_face_and_unset_stops_it() {
         let out = ls.step();
         let c = check_frame(&input, &out, &rects, RED_YUV, 2);
         println!("frame {i}: {c:?}");
-        assert!(c.inside_checked > 20_000, "{c:?}");
+        assert!(c.inside_checked > 5_000, "{c:?}");
         assert_eq!(c.inside_bad, 0, "overlay colour wrong: {c:?}");
         assert!(c.outside_checked > 100_000, "{c:?}");
         assert_eq!(
@@ -151,7 +158,7 @@ fn overlay_follows_detected_face_and_unset_stops_it() {
         );
     }
 
-    // The Kurento tutorial geometry (a hat above the head, clipped at the top border).
+    // The Kurento tutorial geometry (a hat above the head).
     let g2 = geometry(-0.35, -1.2, 1.6, 1.6);
     ls.fo
         .set_overlay(Arc::new(OverlayImage::solid(64, 64, RED)), g2);
@@ -171,7 +178,10 @@ fn overlay_follows_detected_face_and_unset_stops_it() {
     assert!((m.1 as f64 - (fy - 1.2 * fh)).abs() < 1.0, "{m:?} {main:?}");
     assert!((m.2 as f64 - 1.6 * fw).abs() < 1.0, "{m:?} {main:?}");
     assert!((m.3 as f64 - 1.6 * fh).abs() < 1.0, "{m:?} {main:?}");
-    assert!(m.1 < 0, "the hat is clipped at the top border here: {m:?}");
+    assert!(
+        (m.1 as i64) < main.y as i64,
+        "the hat starts above the face: {m:?}"
+    );
     let rects2 = clipped(&raw);
     for _ in 0..5 {
         let out = ls.step();
@@ -280,7 +290,7 @@ fn image_uri_property_loads_file_and_reports_errors() {
     let out = ls.step();
     let rects = rects_for(&faces, &geometry(0.0, 0.0, 1.0, 1.0));
     let c = check_frame(&input, &out, &rects, (41, 240, 110), 2);
-    assert!(c.inside_checked > 20_000, "{c:?}");
+    assert!(c.inside_checked > 5_000, "{c:?}");
     assert_eq!(c.inside_bad, 0, "{c:?}");
     assert_eq!(c.outside_changed, 0, "{c:?}");
 

@@ -78,6 +78,8 @@ pub(crate) struct WrtcInner {
     video_hub: Arc<Hub>,
     send: Mutex<Vec<SendChain>>,
     recv_sinks: Mutex<HashMap<MediaKind, gst::Element>>,
+    /// Media of each SSRC received: webrtcbin 1.22's stats mislabel bundled streams' `kind`.
+    recv_ssrcs: Mutex<HashMap<u32, MediaKind>>,
     states: Mutex<States>,
     released: AtomicBool,
 }
@@ -167,6 +169,7 @@ pub(crate) fn create(
         video_hub,
         send: Mutex::new(Vec::new()),
         recv_sinks: Mutex::new(HashMap::new()),
+        recv_ssrcs: Mutex::new(HashMap::new()),
         states: Mutex::new(States {
             ice: None,
             conn: ConnectionState::Disconnected,
@@ -405,6 +408,9 @@ impl WrtcInner {
             Ok("video") => MediaKind::Video,
             _ => return,
         };
+        if let Ok(ssrc) = s.get::<u32>("ssrc") {
+            self.recv_ssrcs.lock().insert(ssrc, media);
+        }
         let enc = s
             .get::<&str>("encoding-name")
             .unwrap_or("")
@@ -1126,7 +1132,8 @@ impl WebRtcEndpoint {
     /// RTP counters from webrtcbin's get-stats.
     pub(crate) fn stats(&self, media: Option<MediaKind>) -> Vec<RtpStats> {
         let i = &self.inner;
-        let Ok(Some(reply)) = i.promise("get-stats", Some(None::<gst::Pad>.to_value())) else {
+        let r = i.promise("get-stats", Some(None::<gst::Pad>.to_value()));
+        let Ok(Some(reply)) = r else {
             return Vec::new();
         };
         let sends: Vec<(u32, MediaKind, Format)> = i
@@ -1157,7 +1164,18 @@ impl WebRtcEndpoint {
                 _ => None,
             });
             let send = sends.iter().find(|(ss, _, _)| *ss == ssrc);
-            let m = kind.or(send.map(|s| s.1));
+            // Our own SSRC bookkeeping first: webrtcbin labels every bundled stream with the
+            // first transceiver's kind.
+            let known = if inbound {
+                i.recv_ssrcs.lock().get(&ssrc).copied()
+            } else {
+                send.map(|s| s.1)
+            };
+            if inbound && known.is_none() {
+                // Not a stream we receive media from (e.g. its RTX SSRC).
+                continue;
+            }
+            let m = known.or(kind);
             if media.is_some() && m.is_some() && media != m {
                 continue;
             }
