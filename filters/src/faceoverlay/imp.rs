@@ -714,22 +714,6 @@ fn suppress_overlaps(mut boxes: Vec<(Rect, i32)>) -> Vec<Rect> {
     kept
 }
 
-#[cfg(test)]
-mod suppress_tests {
-    use super::*;
-
-    #[test]
-    fn overlapping_boxes_keep_the_best_voted_one() {
-        let face = Rect::new(100, 60, 100, 100);
-        let inner = Rect::new(80, 100, 45, 45);
-        let other = Rect::new(300, 60, 90, 90);
-        let kept = suppress_overlaps(vec![(inner, 3), (face, 12), (other, 5)]);
-        assert_eq!(kept, vec![face, other]);
-        let touching = Rect::new(200, 60, 100, 100);
-        assert_eq!(suppress_overlaps(vec![(face, 4), (touching, 4)]).len(), 2);
-    }
-}
-
 impl ObjectImpl for FaceOverlay {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPS: Lazy<Vec<glib::ParamSpec>> = Lazy::new(|| {
@@ -1016,5 +1000,21 @@ impl Drop for FaceOverlay {
                 let _ = h.join();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod suppress_tests {
+    use super::*;
+
+    #[test]
+    fn overlapping_boxes_keep_the_best_voted_one() {
+        let face = Rect::new(100, 60, 100, 100);
+        let inner = Rect::new(80, 100, 45, 45);
+        let other = Rect::new(300, 60, 90, 90);
+        let kept = suppress_overlaps(vec![(inner, 3), (face, 12), (other, 5)]);
+        assert_eq!(kept, vec![face, other]);
+        let touching = Rect::new(200, 60, 100, 100);
+        assert_eq!(suppress_overlaps(vec![(face, 4), (touching, 4)]).len(), 2);
     }
 }
