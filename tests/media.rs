@@ -275,3 +275,74 @@ async fn a_client_vanishing_mid_negotiation_harms_nobody() {
     );
     assert_eq!(core.object_count(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn candidates_use_the_configured_port_range() {
+    let (addr, _) = start_server(&["--min-port", "41000", "--max-port", "41099"]).await;
+    let mut c = Client::connect(addr).await;
+    let p = c.create("MediaPipeline", Value::Null).await;
+    let w = c
+        .create("WebRtcEndpoint", json!({"mediaPipeline": p}))
+        .await;
+    c.invoke(&w, "connect", json!({"sink": w})).await;
+    let peer = Arc::new(TestPeer::new(PeerConfig::color(0xff2040e0)).unwrap());
+    c.subscribe(&w, "IceGatheringDone").await;
+    c.negotiate_with_peer(&w, &peer, |p| p.wait_frames(5, MEDIA_TIMEOUT))
+        .await;
+    c.event(|e| e["type"] == "IceGatheringDone").await;
+    // Candidates forwarded during negotiation were consumed; ask for the local SDP's too.
+    let local = c.invoke(&w, "getLocalSessionDescriptor", Value::Null).await["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let pair = c.invoke(&w, "getICECandidatePairs", Value::Null).await["value"].clone();
+    let local_candidate = pair[0]["localCandidate"]
+        .as_str()
+        .expect("a selected pair")
+        .to_owned();
+    let port: u16 = local_candidate
+        .split_whitespace()
+        .nth(5)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (41000..=41099).contains(&port),
+        "selected local candidate {local_candidate}"
+    );
+    for line in local.lines().filter(|l| l.starts_with("a=candidate:")) {
+        let port: u16 = line.split_whitespace().nth(5).unwrap().parse().unwrap();
+        assert!((41000..=41099).contains(&port), "{line}");
+    }
+    c.ok("release", json!({"object": p})).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn recvonly_and_sendonly_endpoints_answer_with_those_directions() {
+    let (addr, _) = start_server(&[]).await;
+    let mut c = Client::connect(addr).await;
+    let p = c.create("MediaPipeline", Value::Null).await;
+    for (option, direction) in [("recvonly", "a=recvonly"), ("sendonly", "a=sendonly")] {
+        let w = c
+            .create("WebRtcEndpoint", json!({"mediaPipeline": p, option: true}))
+            .await;
+        let peer = TestPeer::new(PeerConfig::color(0xff808080)).unwrap();
+        let offer = tokio::task::spawn_blocking(move || peer.create_offer())
+            .await
+            .unwrap()
+            .unwrap();
+        let answer = c.invoke(&w, "processOffer", json!({"offer": offer})).await["value"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let video = answer
+            .split("m=")
+            .find(|m| m.starts_with("video"))
+            .expect("a video m-line");
+        assert!(video.contains(direction), "{option}: {video}");
+    }
+    let e = c
+        .err("create", json!({"type": "WebRtcEndpoint", "constructorParams": {"mediaPipeline": p, "recvonly": true, "sendonly": true}}))
+        .await;
+    assert_eq!(e["code"], 40001);
+}
