@@ -24,11 +24,13 @@ test-deps:
 build-release:
 	$(CARGO) build --release --workspace
 
+# Tests run with loopback as the only network interface (scripts/loopback-only.sh).
 unit:
-	$(CARGO) test --workspace -- --test-threads=2
+	bash scripts/loopback-only.sh $(CARGO) test --offline --workspace -- --test-threads=2
 
 e2e:
-	bash tests/e2e/with-rheo.sh target/debug/rheo
+	cd tests/e2e && { [ -d node_modules/kurento-client ] || npm ci --ignore-scripts --no-audit --no-fund; }
+	bash scripts/loopback-only.sh bash tests/e2e/with-rheo.sh target/debug/rheo
 
 lint:
 	$(CARGO) fmt --all -- --check

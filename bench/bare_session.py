@@ -18,7 +18,8 @@ import gi
 gi.require_version("Gst", "1.0")
 gi.require_version("GstWebRTC", "1.0")
 gi.require_version("GstSdp", "1.0")
-from gi.repository import GLib, Gst, GstSdp, GstWebRTC  # noqa: E402
+gi.require_version("Nice", "0.1")
+from gi.repository import GLib, Gst, GstSdp, GstWebRTC, Nice  # noqa: E402
 
 Gst.init(None)
 mode = sys.argv[1]
@@ -28,6 +29,11 @@ pipe = Gst.Pipeline.new("bare")
 webrtc = Gst.ElementFactory.make("webrtcbin", "webrtc")
 webrtc.set_property("bundle-policy", "max-bundle")
 pipe.add(webrtc)
+# Loopback only, like Rheo in the benchmark (libnice skips loopback unless told).
+_agent = webrtc.get_property("ice-agent").get_property("agent")
+_lo = Nice.Address()
+_lo.set_from_string("127.0.0.1")
+_agent.add_local_address(_lo)
 ssrc = random.randint(1, 2**31)
 chain_in = None  # the first element after webrtcbin's src pad
 

@@ -76,7 +76,14 @@ fn free_port() -> u16 {
 async fn run_rheo(root: &std::path::Path, mode: &str, secs: u64) -> Figures {
     let port = free_port();
     let mut child = Command::new(root.join("target/release/rheo"))
-        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+        .args([
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--network-interfaces",
+            "lo",
+        ])
         .env("RUST_LOG", "warn")
         .spawn()
         .expect("target/release/rheo runs (cargo build --release first)");

@@ -10,12 +10,12 @@ runtime_pkgs=(
   opencv-data ca-certificates
 )
 build_pkgs=(
-  build-essential pkg-config clang libclang-dev
+  build-essential pkg-config clang libclang-dev libnice-dev
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
   libopencv-dev libssl-dev
 )
 test_pkgs=(
-  opencv-doc chromium curl python3-gi gir1.2-gst-plugins-bad-1.0 gir1.2-gstreamer-1.0
+  opencv-doc chromium curl iproute2 python3-gi gir1.2-gst-plugins-bad-1.0 gir1.2-nice-0.1 gir1.2-gstreamer-1.0
   python3-numpy
 )
 

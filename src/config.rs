@@ -41,10 +41,11 @@ pub struct Config {
     /// Highest UDP port for ICE.
     #[arg(long, env = "KMS_MAX_PORT")]
     pub max_port: Option<u16>,
-    /// Address announced in candidates instead of the host's.
+    /// IPv4 address announced in host candidates instead of the local one (behind a 1:1 NAT).
     #[arg(long, env = "KMS_EXTERNAL_IPV4")]
     pub external_ipv4: Option<String>,
-    /// Network interfaces ICE may use (comma-separated).
+    /// Network interfaces ICE gathers candidates on (comma-separated names, e.g. `eth0,lo`);
+    /// all but loopback when unset.
     #[arg(long, env = "KMS_NETWORK_INTERFACES")]
     pub network_interfaces: Option<String>,
     /// Seconds an overlay or background image download may take.
@@ -64,6 +65,10 @@ impl Config {
                     "KMS_MIN_PORT ({min}) is greater than KMS_MAX_PORT ({max})"
                 ));
             }
+        }
+        if let Some(names) = &self.network_interfaces {
+            rheo_pipelines::ice_addresses::interface_addresses(names)
+                .map_err(|e| format!("KMS_NETWORK_INTERFACES: {e}"))?;
         }
         if self.gc_period_secs == 0 {
             return Err("RHEO_GC_PERIOD must be at least 1 second".into());
@@ -104,7 +109,11 @@ impl Config {
                 min_port: self.min_port,
                 max_port: self.max_port,
                 external_ipv4: self.external_ipv4.clone(),
-                network_interfaces: self.network_interfaces.clone(),
+                local_addresses: self
+                    .network_interfaces
+                    .as_deref()
+                    .and_then(|n| rheo_pipelines::ice_addresses::interface_addresses(n).ok())
+                    .unwrap_or_default(),
             },
             image_limits: rheo_filters::LoadLimits {
                 timeout: Duration::from_secs(self.image_timeout_secs),

@@ -346,3 +346,41 @@ async fn recvonly_and_sendonly_endpoints_answer_with_those_directions() {
         .await;
     assert_eq!(e["code"], 40001);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn host_candidates_announce_the_external_ipv4() {
+    // TEST-NET-3 address: only announced, never sent to (the peer is not given the candidates).
+    let (addr, _) = start_server(&["--external-ipv4", "203.0.113.7"]).await;
+    let mut c = Client::connect(addr).await;
+    let p = c.create("MediaPipeline", Value::Null).await;
+    let w = c
+        .create("WebRtcEndpoint", json!({"mediaPipeline": p}))
+        .await;
+    c.subscribe(&w, "IceCandidateFound").await;
+    c.subscribe(&w, "IceGatheringDone").await;
+    let peer = TestPeer::new(PeerConfig::color(0xff808080)).unwrap();
+    let offer = tokio::task::spawn_blocking(move || peer.create_offer())
+        .await
+        .unwrap()
+        .unwrap();
+    c.invoke(&w, "processOffer", json!({"offer": offer})).await;
+    c.invoke(&w, "gatherCandidates", Value::Null).await;
+    c.event(|e| e["type"] == "IceGatheringDone").await;
+    let found = c.take_events(|e| e["type"] == "IceCandidateFound");
+    let hosts: Vec<String> = found
+        .iter()
+        .map(|e| {
+            e["data"]["candidate"]["candidate"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        // IPv4 host candidates (IPv6 ones keep their address).
+        .filter(|c| c.contains("typ host") && c.split(' ').nth(4).is_some_and(|a| a.contains('.')))
+        .collect();
+    assert!(!hosts.is_empty(), "host candidates: {found:?}");
+    for cand in hosts {
+        assert_eq!(cand.split(' ').nth(4), Some("203.0.113.7"), "{cand}");
+    }
+    c.ok("release", json!({"object": p})).await;
+}

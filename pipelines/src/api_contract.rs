@@ -154,8 +154,10 @@ pub struct WebRtcSettings {
     pub turn_url: Option<String>,
     pub min_port: Option<u16>,
     pub max_port: Option<u16>,
+    /// Announced instead of the host's IPv4 address in host candidates (1:1 NAT).
     pub external_ipv4: Option<String>,
-    pub network_interfaces: Option<String>,
+    /// Addresses host candidates are gathered on (from KMS_NETWORK_INTERFACES); empty = all.
+    pub local_addresses: Vec<std::net::IpAddr>,
 }
 
 /// Constructor options of WebRtcEndpoint.

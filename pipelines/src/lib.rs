@@ -11,6 +11,7 @@ mod filter;
 mod filters_api;
 mod flow;
 mod hub;
+pub mod ice_addresses;
 mod pipeline;
 mod sdp;
 mod teardown;
@@ -19,6 +20,9 @@ mod webrtc;
 #[cfg(feature = "test-peer")]
 #[path = "../tests/common/peer.rs"]
 pub mod test_peer;
+
+// Lets the test peer (compiled into this crate with `test-peer`) name the crate as tests do.
+extern crate self as rheo_pipelines;
 
 pub use api_contract::*;
 pub use element::Element;

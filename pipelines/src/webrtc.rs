@@ -97,6 +97,20 @@ fn random_ssrc() -> u32 {
     (h.finish() as u32).max(1)
 }
 
+/// A host IPv4 candidate as seen from outside a 1:1 NAT: the configured external address
+/// replaces the local one (KMS's `externalIPv4`). Other candidates are left alone.
+fn announce_external(candidate: &str, external_ip: &str) -> String {
+    let mut fields: Vec<&str> = candidate.split(' ').collect();
+    let is_host = fields.windows(2).any(|w| w == ["typ", "host"]);
+    let is_ipv4 = fields
+        .get(4)
+        .is_some_and(|a| a.parse::<std::net::Ipv4Addr>().is_ok());
+    if is_host && is_ipv4 {
+        fields[4] = external_ip;
+    }
+    fields.join(" ")
+}
+
 fn apply_settings(webrtcbin: &gst::Element, s: &WebRtcSettings) {
     let stun = match (&s.stun_server_address, s.stun_server_port) {
         (Some(a), p) if !a.is_empty() => Some(format!("stun://{a}:{}", p.unwrap_or(3478))),
@@ -143,6 +157,10 @@ pub(crate) fn create(
         .build()
         .map_err(|e| err(ErrorKind::Internal, format!("webrtcbin: {e}")))?;
     apply_settings(&webrtcbin, &p.settings);
+    if !p.settings.local_addresses.is_empty() {
+        crate::ice_addresses::restrict_gathering(&webrtcbin, &p.settings.local_addresses)
+            .map_err(|e| err(ErrorKind::Internal, e))?;
+    }
     bin.add(&webrtcbin)
         .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
     let flow = Arc::new(FlowTracker::new(id, p.events.clone()));
@@ -513,6 +531,10 @@ impl WrtcInner {
     }
 
     fn on_local_candidate(&self, mline: u32, cand: String) {
+        let cand = match &self.settings.lock().external_ipv4 {
+            Some(ip) => announce_external(&cand, ip),
+            None => cand,
+        };
         let mut ice = self.ice.lock();
         if ice.gather_requested && ice.local_ready {
             let mid = ice.mids.get(mline as usize).cloned().unwrap_or_default();
@@ -1217,5 +1239,24 @@ impl WebRtcEndpoint {
             });
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod external_address_tests {
+    use super::announce_external;
+
+    #[test]
+    fn host_ipv4_candidates_carry_the_external_address() {
+        let host = "candidate:1 1 UDP 2015363327 10.0.0.5 41000 typ host";
+        assert_eq!(
+            announce_external(host, "203.0.113.7"),
+            "candidate:1 1 UDP 2015363327 203.0.113.7 41000 typ host"
+        );
+        let srflx =
+            "candidate:2 1 UDP 1679819007 198.51.100.2 41000 typ srflx raddr 10.0.0.5 rport 41000";
+        assert_eq!(announce_external(srflx, "203.0.113.7"), srflx);
+        let v6 = "candidate:3 1 UDP 2015363327 fe80::1 41000 typ host";
+        assert_eq!(announce_external(v6, "203.0.113.7"), v6);
     }
 }

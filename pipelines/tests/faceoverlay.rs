@@ -16,7 +16,7 @@ const T: Duration = Duration::from_secs(30);
 fn face_overlay_chain_draws_over_detected_faces() {
     init().unwrap();
     let log = EventLog::new();
-    let p = MediaPipeline::new("fo", log.sink(), WebRtcSettings::default()).unwrap();
+    let p = MediaPipeline::new("fo", log.sink(), common::loopback_settings()).unwrap();
     let ep = p
         .create_webrtc_endpoint("ep", WebRtcOptions::default())
         .unwrap();

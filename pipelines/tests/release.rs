@@ -19,7 +19,8 @@ fn fd_count() -> usize {
 /// Returns weak refs to the pipeline and to the endpoint's bin to check they are finalized.
 fn session(i: usize) -> (gst::glib::WeakRef<gst::Pipeline>, usize, usize) {
     let log = EventLog::new();
-    let p = MediaPipeline::new(&format!("rel{i}"), log.sink(), WebRtcSettings::default()).unwrap();
+    let p =
+        MediaPipeline::new(&format!("rel{i}"), log.sink(), common::loopback_settings()).unwrap();
     let ep = p
         .create_webrtc_endpoint("ep", WebRtcOptions::default())
         .unwrap();

@@ -14,7 +14,7 @@ const T: Duration = Duration::from_secs(20);
 
 fn pipeline(log: &Arc<EventLog>) -> MediaPipeline {
     init().expect("init");
-    MediaPipeline::new("p", log.sink(), WebRtcSettings::default()).expect("pipeline")
+    MediaPipeline::new("p", log.sink(), common::loopback_settings()).expect("pipeline")
 }
 
 fn assert_color(rgb: [f64; 3], want: [f64; 3], tol: f64) {

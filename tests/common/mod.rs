@@ -21,7 +21,15 @@ pub const MEDIA_TIMEOUT: Duration = Duration::from_secs(20);
 /// Starts Rheo in-process on 127.0.0.1 with a random port.
 pub async fn start_server(extra: &[&str]) -> (SocketAddr, Arc<rheo::control::Core>) {
     rheo_pipelines::init().expect("GStreamer initialises");
-    let mut args = vec!["rheo", "--bind", "127.0.0.1", "--port", "0"];
+    let mut args = vec![
+        "rheo",
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--network-interfaces",
+        "lo",
+    ];
     args.extend_from_slice(extra);
     let config = rheo::config::Config::parse_from(args);
     rheo::spawn_server(&config).await.expect("server starts")

@@ -152,3 +152,11 @@ pub fn wait_until(timeout: Duration, f: impl Fn() -> bool) -> bool {
         std::thread::park_timeout(Duration::from_millis(100));
     }
 }
+
+/// Settings of the pipelines under test: ICE on loopback only, like the test peer.
+pub fn loopback_settings() -> rheo_pipelines::WebRtcSettings {
+    rheo_pipelines::WebRtcSettings {
+        local_addresses: vec![[127, 0, 0, 1].into()],
+        ..Default::default()
+    }
+}

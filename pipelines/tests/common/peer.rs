@@ -205,6 +205,8 @@ impl TestPeer {
             .map_err(|_| "not a pipeline".to_string())?;
         pipeline.set_property("name", "test-peer");
         let webrtcbin = pipeline.by_name("peer").ok_or("no webrtcbin")?;
+        // Tests talk over loopback only (libnice skips it unless told).
+        rheo_pipelines::ice_addresses::restrict_gathering(&webrtcbin, &[[127, 0, 0, 1].into()])?;
         let shared = Arc::new(Shared {
             received: Mutex::new(Received::default()),
             cv: Condvar::new(),
