@@ -46,6 +46,11 @@ fn worker_thread_ends_when_element_stops() {
             sink.try_pull_sample(gst::ClockTime::from_seconds(10))
                 .expect("frame");
         }
+        // The new thread names itself once it runs; give it a (bounded) moment to.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while worker_threads() == 0 && std::time::Instant::now() < deadline {
+            std::thread::yield_now();
+        }
         assert_eq!(
             worker_threads(),
             1,
