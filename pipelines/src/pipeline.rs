@@ -372,20 +372,7 @@ fn bus_loop(bus: gst::Bus, weak: Weak<PipelineInner>) {
                 gst::MessageView::Error(e) => {
                     let src = msg.src();
                     let el = element_for_message(&inner, src);
-                    let code = e
-                        .error()
-                        .kind::<gst::StreamError>()
-                        .map(gst::glib::translate::IntoGlib::into_glib)
-                        .unwrap_or(0);
-                    let kind = if e.error().kind::<gst::StreamError>().is_some() {
-                        "STREAM_ERROR_FAILED"
-                    } else if e.error().kind::<gst::ResourceError>().is_some() {
-                        "RESOURCE_ERROR_FAILED"
-                    } else if e.error().kind::<gst::CoreError>().is_some() {
-                        "CORE_ERROR_FAILED"
-                    } else {
-                        "UNEXPECTED_ELEMENT_ERROR"
-                    };
+                    let (code, kind) = kurento_error_type(&e.error());
                     tracing::warn!(pipeline = %inner.id, "bus error from {:?}: {}", src.map(|s| s.path_string()), e.error());
                     (inner.events)(ElementEvent {
                         element: el
@@ -394,7 +381,7 @@ fn bus_loop(bus: gst::Bus, weak: Weak<PipelineInner>) {
                         event: MediaEvent::Error {
                             description: format!("{} ({:?})", e.error(), e.debug()),
                             code,
-                            kind: kind.into(),
+                            kind: kind.to_string(),
                         },
                     });
                 }
@@ -422,5 +409,53 @@ fn bus_loop(bus: gst::Bus, weak: Weak<PipelineInner>) {
             e.flow().tick();
         }
         drop(inner);
+    }
+}
+
+/// Kurento's `Error` event `type` and `errorCode` for a GStreamer error, as KMS names them.
+pub(crate) fn kurento_error_type(e: &gst::glib::Error) -> (i32, &'static str) {
+    use gst::glib::translate::IntoGlib;
+    if let Some(r) = e.kind::<gst::ResourceError>() {
+        let kind = match r {
+            gst::ResourceError::OpenRead
+            | gst::ResourceError::OpenWrite
+            | gst::ResourceError::OpenReadWrite
+            | gst::ResourceError::NotFound => "RESOURCE_ERROR_OPEN",
+            gst::ResourceError::Write => "RESOURCE_ERROR_WRITE",
+            gst::ResourceError::NoSpaceLeft => "RESOURCE_ERROR_NO_SPACE_LEFT",
+            _ => "UNEXPECTED_ELEMENT_ERROR",
+        };
+        return (r.into_glib(), kind);
+    }
+    if let Some(s) = e.kind::<gst::StreamError>() {
+        let kind = match s {
+            gst::StreamError::Failed => "STREAM_ERROR_FAILED",
+            gst::StreamError::Decode => "STREAM_ERROR_DECODE",
+            _ => "UNEXPECTED_ELEMENT_ERROR",
+        };
+        return (s.into_glib(), kind);
+    }
+    let code = e
+        .kind::<gst::CoreError>()
+        .map(IntoGlib::into_glib)
+        .or_else(|| e.kind::<gst::LibraryError>().map(IntoGlib::into_glib))
+        .unwrap_or(0);
+    (code, "UNEXPECTED_ELEMENT_ERROR")
+}
+
+#[cfg(test)]
+mod error_type_tests {
+    use super::kurento_error_type;
+
+    #[test]
+    fn gstreamer_errors_get_kms_names() {
+        let e = gst::glib::Error::new(gst::ResourceError::OpenRead, "x");
+        assert_eq!(kurento_error_type(&e), (5, "RESOURCE_ERROR_OPEN"));
+        let e = gst::glib::Error::new(gst::StreamError::Decode, "x");
+        assert_eq!(kurento_error_type(&e).1, "STREAM_ERROR_DECODE");
+        let e = gst::glib::Error::new(gst::StreamError::Failed, "x");
+        assert_eq!(kurento_error_type(&e), (1, "STREAM_ERROR_FAILED"));
+        let e = gst::glib::Error::new(gst::CoreError::Negotiation, "x");
+        assert_eq!(kurento_error_type(&e).1, "UNEXPECTED_ELEMENT_ERROR");
     }
 }

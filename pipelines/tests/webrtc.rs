@@ -556,3 +556,42 @@ fn new_connect_replaces_previous_source() {
     drop((pa, pb, pv));
     p.release();
 }
+
+#[test]
+fn element_errors_become_error_events_of_that_element() {
+    let log = EventLog::new();
+    let p = pipeline(&log);
+    let ep = p
+        .create_webrtc_endpoint("the-endpoint", WebRtcOptions::default())
+        .unwrap();
+    let _other = p.create_passthrough("other").unwrap();
+    // A GStreamer element inside the endpoint fails (as a decoder or a socket would).
+    let inner = p
+        .gst_pipeline()
+        .iterate_recurse()
+        .into_iter()
+        .flatten()
+        .find(|e| e.factory().is_some_and(|f| f.name() == "webrtcbin"))
+        .expect("the endpoint's webrtcbin");
+    let msg = gst::message::Error::builder(gst::StreamError::Decode, "corrupt frame")
+        .src(&inner)
+        .build();
+    inner.post_message(msg).unwrap();
+    let ev = log
+        .wait_for(T, |e| matches!(e.event, MediaEvent::Error { .. }))
+        .expect("an Error event");
+    assert_eq!(ev.element, "the-endpoint");
+    let MediaEvent::Error {
+        kind, description, ..
+    } = ev.event
+    else {
+        unreachable!()
+    };
+    assert_eq!(kind, "STREAM_ERROR_DECODE");
+    assert!(description.contains("corrupt frame"), "{description}");
+    // The pipeline goes on: the endpoint still negotiates.
+    let peer = Arc::new(TestPeer::new(PeerConfig::color(0xff808080)).unwrap());
+    let offer = peer.create_offer().unwrap();
+    assert!(ep.webrtc().unwrap().process_offer(&offer).is_ok());
+    p.release();
+}
