@@ -30,7 +30,10 @@ webrtc = Gst.ElementFactory.make("webrtcbin", "webrtc")
 webrtc.set_property("bundle-policy", "max-bundle")
 pipe.add(webrtc)
 # Loopback only, like Rheo in the benchmark (libnice skips loopback unless told).
-_agent = webrtc.get_property("ice-agent").get_property("agent")
+# Keep both references for the whole run: dropping them here unrefs webrtcbin's own ICE agent
+# (a PyGObject reference quirk with this property).
+_ice = webrtc.get_property("ice-agent")
+_agent = _ice.get_property("agent")
 _lo = Nice.Address()
 _lo.set_from_string("127.0.0.1")
 _agent.add_local_address(_lo)
