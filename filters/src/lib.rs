@@ -11,6 +11,7 @@ pub use gst;
 
 pub mod faceoverlay;
 pub mod image;
+pub mod sdk;
 
 pub use faceoverlay::{FaceOverlay, OverlayGeometry};
 pub use image::{load_image, ImageError, LoadLimits, OverlayImage};

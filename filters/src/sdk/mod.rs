@@ -1,0 +1,219 @@
+//! The filter SDK (tier 1): implement [`VideoFilter`], add one line to [`crate::registry`], and
+//! the filter is a GStreamer element (`gst-launch-1.0 ... ! <element> ! ...`) and a Kurento class
+//! clients can `create`, `invoke` and `subscribe` to.
+//!
+//! Everything a Kurento client sees (module, class, constructor params, methods, properties,
+//! events, complex types) is declared once, as data, in a [`FilterInfo`]; the server generates
+//! `describe`, `getInfo`, `getKmd`, argument validation and event delivery from it.
+
+
+mod value;
+
+pub use value::{Args, Value};
+
+use std::sync::Arc;
+
+use crate::image::OverlayImage;
+
+/// A parameter, field or return type, as the Kurento interface describes it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Type {
+    Bool,
+    Int,
+    Float,
+    String,
+    /// A URI of an image (`file://`, path, `http(s)://`). The SDK loads it (off the streaming
+    /// thread, with the server's timeout and size limit) before the filter sees it: the filter
+    /// receives [`Value::Image`]; a failed load is an error to the caller.
+    ImageUri,
+    /// An enum, sent as one of these strings.
+    Enum(&'static [&'static str]),
+    List(&'static Type),
+    Complex(&'static ComplexType),
+}
+
+/// A Kurento "register" complex type (an object with `__module__`/`__type__`).
+#[derive(Debug, PartialEq)]
+pub struct ComplexType {
+    /// Kurento module that defines it (`chroma`, `crowddetector`, …).
+    pub module: &'static str,
+    pub name: &'static str,
+    pub fields: &'static [Param],
+}
+
+/// A named parameter (constructor, method) or field (complex type, event).
+#[derive(Debug, PartialEq)]
+pub struct Param {
+    pub name: &'static str,
+    pub ty: Type,
+    /// `None`: required. `Some(v)`: optional with the kmd default `v` (`Value::Null` for
+    /// optional without default).
+    pub default: Option<Default>,
+    pub doc: &'static str,
+}
+
+/// A default value, expressible in a `static`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Default {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(&'static str),
+    EmptyList,
+}
+
+#[derive(Debug, PartialEq)]
+pub struct Method {
+    pub name: &'static str,
+    pub params: &'static [Param],
+    pub returns: Option<Type>,
+    pub doc: &'static str,
+}
+
+/// A property: `get<Name>` and, unless read-only, `set<Name>`.
+#[derive(Debug, PartialEq)]
+pub struct Property {
+    pub name: &'static str,
+    pub ty: Type,
+    pub read_only: bool,
+    pub doc: &'static str,
+}
+
+/// An event the filter raises; `fields` are its data beyond Kurento's common members.
+#[derive(Debug, PartialEq)]
+pub struct Event {
+    pub name: &'static str,
+    pub fields: &'static [Param],
+    pub doc: &'static str,
+}
+
+/// Pixel layout the filter processes (the media plane converts around it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PixelFormat {
+    /// 8-bit B, G, R interleaved: an OpenCV `CV_8UC3` Mat.
+    Bgr,
+    /// 8-bit planar Y, U, V 4:2:0 (what decoders produce; no conversion cost).
+    I420,
+}
+
+/// Everything clients and GStreamer know about a filter.
+#[derive(Debug)]
+pub struct FilterInfo {
+    /// Kurento module (`chroma`; `filters` for the core filters, whose ids say `kurento`).
+    pub module: &'static str,
+    /// Kurento class (`ChromaFilter`).
+    pub class: &'static str,
+    /// GStreamer element name (`rheochroma`).
+    pub element: &'static str,
+    pub description: &'static str,
+    /// Constructor params besides `mediaPipeline`.
+    pub constructor: &'static [Param],
+    pub methods: &'static [Method],
+    pub properties: &'static [Property],
+    pub events: &'static [Event],
+    pub format: PixelFormat,
+}
+
+/// One video frame, writable in place.
+pub struct Frame<'a> {
+    pub width: u32,
+    pub height: u32,
+    pub format: PixelFormat,
+    /// Presentation time in nanoseconds, if known.
+    pub pts: Option<u64>,
+    /// Planes (one for BGR; Y, U, V for I420) with their strides.
+    pub planes: Vec<(&'a mut [u8], usize)>,
+}
+
+impl<'a> Frame<'a> {
+    /// The BGR frame as an OpenCV Mat sharing the frame's memory (no copy), borrowed from the
+    /// frame so it cannot outlive it. Fails for I420 frames.
+    pub fn bgr_mat(&mut self) -> opencv::Result<opencv::boxed_ref::BoxedRefMut<'_, opencv::core::Mat>> {
+        if self.format != PixelFormat::Bgr || self.planes.is_empty() {
+            return Err(opencv::Error::new(opencv::core::StsBadArg, "bgr_mat needs a BGR frame"));
+        }
+        let (rows, cols) = (self.height as i32, self.width as i32);
+        let (data, stride) = &mut self.planes[0];
+        if data.len() < *stride * self.height as usize || *stride < self.width as usize * 3 {
+            return Err(opencv::Error::new(opencv::core::StsBadSize, "frame smaller than its size"));
+        }
+        // SAFETY: the Mat views `data` (checked large enough for rows x stride) and is returned
+        // as a BoxedRefMut borrowing `self`, so it cannot outlive the frame's memory.
+        let mat = unsafe {
+            opencv::core::Mat::new_rows_cols_with_data_unsafe(
+                rows,
+                cols,
+                opencv::core::CV_8UC3,
+                data.as_mut_ptr().cast(),
+                *stride,
+            )?
+        };
+        Ok(opencv::boxed_ref::BoxedRefMut::from(mat))
+    }
+}
+
+/// What `process` and `invoke` can do besides touching pixels.
+pub trait Context {
+    /// Raises one of the filter's declared events; `fields` are its declared fields.
+    fn emit(&mut self, event: &'static str, fields: Vec<(&'static str, Value)>);
+}
+
+/// Why a filter call failed. Surfaces as a Kurento error (invoke) or an `Error` event (process).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum FilterError {
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error("no method '{0}'")]
+    NoSuchMethod(String),
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl From<opencv::Error> for FilterError {
+    fn from(e: opencv::Error) -> Self {
+        FilterError::Failed(e.to_string())
+    }
+}
+
+/// A vision filter. The SDK's generic element owns one instance per element and calls it from
+/// the streaming thread (`process`) and from control threads (`invoke`, properties), never at
+/// the same time. Errors and panics in `process` become an `Error` event and the frame passes
+/// through unchanged.
+pub trait VideoFilter: Send + 'static {
+    /// The filter's interface (a `static`).
+    fn info() -> &'static FilterInfo
+    where
+        Self: Sized;
+
+    /// Builds the filter from its constructor params (validated against `info().constructor`,
+    /// defaults filled in, image URIs already loaded).
+    fn new(args: &Args) -> Result<Self, FilterError>
+    where
+        Self: Sized;
+
+    /// Processes one frame in place. Keep it fast: the stream waits for it (slow analysis
+    /// belongs on a worker thread of the filter's own; see WRITING_A_FILTER.md).
+    fn process(&mut self, frame: &mut Frame<'_>, ctx: &mut dyn Context) -> Result<(), FilterError>;
+
+    /// Runs a declared method (args validated, defaults filled, images loaded). Returns
+    /// `Value::Null` for void methods.
+    fn invoke(&mut self, method: &str, args: &Args, ctx: &mut dyn Context) -> Result<Value, FilterError> {
+        let _ = (args, ctx);
+        Err(FilterError::NoSuchMethod(method.to_owned()))
+    }
+
+    /// Reads a declared property.
+    fn get_property(&self, name: &str) -> Result<Value, FilterError> {
+        Err(FilterError::NoSuchMethod(format!("get {name}")))
+    }
+
+    /// Writes a declared, writable property (value validated).
+    fn set_property(&mut self, name: &str, value: Value) -> Result<(), FilterError> {
+        let _ = value;
+        Err(FilterError::NoSuchMethod(format!("set {name}")))
+    }
+}
+
+/// Loaded image handed to filters for [`Type::ImageUri`] params.
+pub type Image = Arc<OverlayImage>;
