@@ -384,3 +384,91 @@ async fn host_candidates_announce_the_external_ipv4() {
     }
     c.ok("release", json!({"object": p})).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chroma_filter_replaces_the_key_colour_with_the_background() {
+    let (addr, _) = start_server(&[]).await;
+    let dir = std::env::temp_dir().join(format!("rheo-chroma-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = dir.join("blue.png");
+    solid_png(&png, 0xff2030d0);
+    let mut c = Client::connect(addr).await;
+    let p = c.create("MediaPipeline", Value::Null).await;
+    let w = c
+        .create("WebRtcEndpoint", json!({"mediaPipeline": p}))
+        .await;
+    let window = json!({"topRightCornerX": 5, "topRightCornerY": 5, "width": 30, "height": 30,
+                        "__module__": "chroma", "__type__": "WindowParam"});
+    let f = c
+        .create("chroma.ChromaFilter", json!({"mediaPipeline": p, "window": window,
+                                              "backgroundImage": format!("file://{}", png.display())}))
+        .await;
+    c.invoke(&w, "connect", json!({"sink": f})).await;
+    c.invoke(&f, "connect", json!({"sink": w})).await;
+    // The camera shows nothing but a green screen: after calibration the whole picture is the
+    // background image.
+    let peer = Arc::new(TestPeer::new(PeerConfig::color(0xff30c040)).unwrap());
+    let blue = |fr: &rheo_pipelines::test_peer::Frame| {
+        let [r, g, b] = fr.mean_rgb_all();
+        (r - 32.0).abs() < 30.0 && (g - 48.0).abs() < 30.0 && (b - 208.0).abs() < 30.0
+    };
+    c.negotiate_with_peer(&w, &peer, move |p| {
+        p.wait_frame_where(MEDIA_TIMEOUT, blue).is_some()
+    })
+    .await;
+    // Without a background the keyed area is a neutral grey, not the green.
+    c.invoke(&f, "unsetBackground", Value::Null).await;
+    let peer2 = peer.clone();
+    let grey = tokio::task::spawn_blocking(move || {
+        peer2.wait_frame_where(MEDIA_TIMEOUT, |fr| {
+            let [r, g, b] = fr.mean_rgb_all();
+            (r - g).abs() < 20.0 && (g - b).abs() < 20.0 && (r - 128.0).abs() < 40.0
+        })
+    })
+    .await
+    .unwrap();
+    assert!(grey.is_some(), "neutral grey after unsetBackground");
+    c.ok("release", json!({"object": p})).await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pointer_detector_events_reach_the_client() {
+    let (addr, _) = start_server(&[]).await;
+    let mut c = Client::connect(addr).await;
+    let p = c.create("MediaPipeline", Value::Null).await;
+    let w = c
+        .create("WebRtcEndpoint", json!({"mediaPipeline": p}))
+        .await;
+    let region = json!({"topRightCornerX": 5, "topRightCornerY": 5, "width": 30, "height": 30});
+    let f = c
+        .create(
+            "pointerdetector.PointerDetectorFilter",
+            json!({"mediaPipeline": p, "calibrationRegion": region}),
+        )
+        .await;
+    c.subscribe(&f, "WindowIn").await;
+    c.subscribe(&f, "WindowOut").await;
+    c.invoke(&w, "connect", json!({"sink": f})).await;
+    c.invoke(&f, "connect", json!({"sink": w})).await;
+    // A camera filled with one saturated colour: once tracked, the "pointer" is the whole
+    // picture, centred at (320, 240), inside a window placed there.
+    let peer = Arc::new(TestPeer::new(PeerConfig::color(0xff2040e0)).unwrap());
+    c.negotiate_with_peer(&w, &peer, |p| p.wait_frames(10, MEDIA_TIMEOUT))
+        .await;
+    c.invoke(&f, "trackColorFromCalibrationRegion", Value::Null)
+        .await;
+    let window = json!({"id": "centre", "width": 100, "height": 100, "upperRightX": 270, "upperRightY": 190,
+                        "__module__": "pointerdetector", "__type__": "PointerDetectorWindowMediaParam"});
+    c.invoke(&f, "addWindow", json!({"window": window})).await;
+    let ev = c.event(|e| e["type"] == "WindowIn").await;
+    assert_eq!(ev["object"], f.as_str());
+    assert_eq!(ev["data"]["windowId"], "centre");
+    assert_eq!(ev["data"]["source"], f.as_str());
+    assert!(ev["data"]["timestampMillis"].is_string());
+    c.invoke(&f, "removeWindow", json!({"windowId": "centre"}))
+        .await;
+    let ev = c.event(|e| e["type"] == "WindowOut").await;
+    assert_eq!(ev["data"]["windowId"], "centre");
+    c.ok("release", json!({"object": p})).await;
+}

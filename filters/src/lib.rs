@@ -3,14 +3,19 @@
 //!
 //! * [`image`]: loading overlay images from `file://`, paths and `http(s)://`.
 //! * [`faceoverlay`]: the `rheofaceoverlay` element (Kurento's FaceOverlayFilter).
+//! * [`sdk`]: the filter SDK (write a filter as one trait impl; see `WRITING_A_FILTER.md`).
+//! * [`registry`]: the list of SDK filters, one line each.
 
 #![warn(missing_docs)]
 
 /// The GStreamer bindings this crate is built against.
 pub use gst;
 
+pub mod chroma;
 pub mod faceoverlay;
 pub mod image;
+pub mod pointerdetector;
+pub mod registry;
 pub mod sdk;
 
 pub use faceoverlay::{FaceOverlay, OverlayGeometry};
@@ -31,7 +36,8 @@ pub fn register_static() -> Result<(), gst::glib::BoolError> {
 }
 
 fn register_elements(plugin: Option<&gst::Plugin>) -> Result<(), gst::glib::BoolError> {
-    faceoverlay::register(plugin)
+    faceoverlay::register(plugin)?;
+    registry::register_all(plugin)
 }
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), gst::glib::BoolError> {

@@ -91,6 +91,11 @@ pub enum MediaEvent {
         transcoding: bool,
         bin: String,
     },
+    /// An event declared by an SDK filter: its name and its fields as a JSON object.
+    FilterEvent {
+        event: String,
+        data_json: String,
+    },
     /// A runtime failure. `kind` is Kurento's Error `type` (e.g. "STREAM_ERROR_FAILED",
     /// "UNEXPECTED_ELEMENT_ERROR"), `code` the GStreamer error code.
     Error {

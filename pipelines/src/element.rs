@@ -6,7 +6,7 @@ use std::sync::{Arc, Weak};
 use gst::prelude::*;
 
 use crate::api_contract::*;
-use crate::filter::{FaceOverlay, PassThroughImpl};
+use crate::filter::{FaceOverlay, FilterBin, PassThroughImpl, SdkFilter};
 use crate::flow::{FlowDir, FlowTracker};
 use crate::hub::{AppSrcConsumer, Consumer, Format, Hub};
 use crate::pipeline::PipelineInner;
@@ -29,7 +29,7 @@ pub(crate) enum InputSpec {
 pub(crate) enum Kind {
     WebRtc(WebRtcEndpoint),
     PassThrough(PassThroughImpl),
-    FaceOverlay(FaceOverlay),
+    Filter(FilterBin),
 }
 
 pub(crate) struct ElementInner {
@@ -165,7 +165,7 @@ impl Element {
         match &self.inner.kind {
             Kind::WebRtc(w) => w.release(),
             Kind::PassThrough(_) => {}
-            Kind::FaceOverlay(f) => f.release(),
+            Kind::Filter(f) => f.release(),
         }
         if let Some(p) = &p {
             p.remove_bin(self.inner.bin.upcast_ref());
@@ -182,7 +182,15 @@ impl Element {
 
     pub fn face_overlay(&self) -> Option<&FaceOverlay> {
         match &self.inner.kind {
-            Kind::FaceOverlay(f) => Some(f),
+            Kind::Filter(f) if f.info().is_none() => Some(f),
+            _ => None,
+        }
+    }
+
+    /// The element's filter, when it is a filter of the filter SDK.
+    pub fn sdk_filter(&self) -> Option<&SdkFilter> {
+        match &self.inner.kind {
+            Kind::Filter(f) if f.info().is_some() => Some(f),
             _ => None,
         }
     }
@@ -191,7 +199,7 @@ impl Element {
         match &self.inner.kind {
             Kind::WebRtc(w) => w.input_spec(media),
             Kind::PassThrough(p) => p.input_spec(media),
-            Kind::FaceOverlay(f) => f.input_spec(media),
+            Kind::Filter(f) => f.input_spec(media),
         }
     }
 
@@ -199,7 +207,7 @@ impl Element {
         match &self.inner.kind {
             Kind::WebRtc(w) => w.input_consumer(media),
             Kind::PassThrough(_) => None,
-            Kind::FaceOverlay(f) => f.input_consumer(media),
+            Kind::Filter(f) => f.input_consumer(media),
         }
     }
 
@@ -207,7 +215,7 @@ impl Element {
         match &self.inner.kind {
             Kind::WebRtc(_) => None,
             Kind::PassThrough(p) => p.forward_consumer(media),
-            Kind::FaceOverlay(f) => f.forward_consumer(media),
+            Kind::Filter(f) => f.forward_consumer(media),
         }
     }
 
@@ -215,7 +223,7 @@ impl Element {
         match &self.inner.kind {
             Kind::WebRtc(_) => {}
             Kind::PassThrough(p) => p.on_input_bound(media, upstream),
-            Kind::FaceOverlay(f) => f.on_input_bound(media, upstream),
+            Kind::Filter(f) => f.on_input_bound(media, upstream),
         }
     }
 
@@ -223,7 +231,7 @@ impl Element {
         match &self.inner.kind {
             Kind::WebRtc(w) => w.output(media),
             Kind::PassThrough(p) => p.output(media),
-            Kind::FaceOverlay(f) => f.output(media),
+            Kind::Filter(f) => f.output(media),
         }
     }
 }

@@ -1,4 +1,4 @@
-//! PassThrough and FaceOverlayFilter.
+//! PassThrough and video filters (FaceOverlayFilter and every filter of the filter SDK).
 
 use std::sync::{Arc, Weak};
 
@@ -11,6 +11,7 @@ use crate::flow::{FlowDir, FlowTracker};
 use crate::hub::{AppSrcConsumer, Consumer, Format, Hub};
 use crate::pipeline::PipelineInner;
 use crate::{err, ErrorKind};
+use rheo_filters::sdk;
 
 pub(crate) fn register_filters() -> std::result::Result<(), String> {
     crate::filters_api::register()
@@ -121,16 +122,24 @@ pub(crate) fn create_passthrough(p: &Arc<PipelineInner>, id: &str) -> crate::Res
     Ok(Element::new(id, bin, p, flow, Kind::PassThrough(imp)))
 }
 
-/// FaceOverlayFilter: decoded I420 in, `rheofaceoverlay` in place, I420 out. Audio passes through.
-pub struct FaceOverlay {
+/// A video filter element: decoded I420 in, the filter in place (with colour conversion around
+/// it when it works in BGR), I420 out. Audio passes through.
+pub struct FilterBin {
     audio: Forward,
     video_hub: Arc<Hub>,
     consumer: Arc<AppSrcConsumer>,
     upstream: Arc<Mutex<Option<Weak<Hub>>>>,
     filter: gst::Element,
+    sdk: Option<&'static rheo_filters::sdk::FilterInfo>,
 }
 
-impl FaceOverlay {
+/// FaceOverlayFilter's element (`rheofaceoverlay`).
+pub type FaceOverlay = FilterBin;
+
+/// A filter of the filter SDK (`rheo_filters::registry`).
+pub type SdkFilter = FilterBin;
+
+impl FilterBin {
     /// Draws `image` over every detected face, placed by `geometry` (ratios of the face box).
     pub fn set_overlay_image(&self, image: Arc<OverlayImage>, geometry: OverlayGeometry) {
         crate::filters_api::set_overlay(&self.filter, image, geometry);
@@ -143,6 +152,32 @@ impl FaceOverlay {
     /// The filter element inside the bin (for tests and diagnostics).
     pub fn filter_element(&self) -> &gst::Element {
         &self.filter
+    }
+
+    /// The SDK filter's interface, for SDK filters.
+    pub fn info(&self) -> Option<&'static rheo_filters::sdk::FilterInfo> {
+        self.sdk
+    }
+
+    /// Runs a method of an SDK filter (args validated and images loaded by the caller).
+    pub fn invoke(
+        &self,
+        method: &str,
+        args: &sdk::Args,
+    ) -> std::result::Result<sdk::Value, sdk::FilterError> {
+        sdk::invoke(&self.filter, method, args)
+    }
+
+    pub fn get_property(&self, name: &str) -> std::result::Result<sdk::Value, sdk::FilterError> {
+        sdk::get_property(&self.filter, name)
+    }
+
+    pub fn set_property(
+        &self,
+        name: &str,
+        value: sdk::Value,
+    ) -> std::result::Result<(), sdk::FilterError> {
+        sdk::set_property(&self.filter, name, value)
     }
 
     pub(crate) fn input_spec(&self, media: MediaKind) -> InputSpec {
@@ -176,29 +211,79 @@ impl FaceOverlay {
 }
 
 pub(crate) fn create_face_overlay(p: &Arc<PipelineInner>, id: &str) -> crate::Result<Element> {
+    let filter = crate::filters_api::make_face_overlay()?;
+    create_filter_bin(p, id, "faceoverlay", filter, None)
+}
+
+/// Creates an SDK filter of `class` from validated constructor args (images already loaded).
+pub(crate) fn create_sdk_filter(
+    p: &Arc<PipelineInner>,
+    id: &str,
+    class: &str,
+    args: &sdk::Args,
+) -> crate::Result<Element> {
+    let filter = sdk::instantiate(class, args).map_err(|e| match e {
+        sdk::FilterError::InvalidArgument(m) => err(ErrorKind::InvalidArgument, m),
+        other => err(ErrorKind::Internal, other.to_string()),
+    })?;
+    let info = sdk::info_of(&filter)
+        .ok_or_else(|| err(ErrorKind::Internal, format!("{class} is not an SDK filter")))?;
+    create_filter_bin(p, id, info.element, filter, Some(info))
+}
+
+fn make_caps_filter(format: &str) -> crate::Result<gst::Element> {
+    gst::ElementFactory::make("capsfilter")
+        .property(
+            "caps",
+            gst::Caps::builder("video/x-raw")
+                .field("format", format)
+                .build(),
+        )
+        .build()
+        .map_err(|e| err(ErrorKind::Internal, format!("capsfilter: {e}")))
+}
+
+fn make_convert() -> crate::Result<gst::Element> {
+    gst::ElementFactory::make("videoconvert")
+        .property("n-threads", 1u32)
+        .build()
+        .map_err(|e| err(ErrorKind::Internal, format!("videoconvert: {e}")))
+}
+
+fn create_filter_bin(
+    p: &Arc<PipelineInner>,
+    id: &str,
+    prefix: &str,
+    filter: gst::Element,
+    sdk_info: Option<&'static sdk::FilterInfo>,
+) -> crate::Result<Element> {
     let flow = Arc::new(FlowTracker::new(id, p.events.clone()));
-    let bin = new_bin(p, "faceoverlay", id)?;
-    let build = || -> crate::Result<FaceOverlay> {
+    let bin = new_bin(p, prefix, id)?;
+    let build = || -> crate::Result<FilterBin> {
         let appsrc = AppSrcConsumer::make_appsrc("in");
-        let filter = crate::filters_api::make_face_overlay()?;
         let appsink = gst_app::AppSink::builder()
             .name("out")
             .sync(false)
             .async_(false)
             .caps(&Format::RawVideo.caps())
             .build();
-        bin.add_many([
-            appsrc.upcast_ref::<gst::Element>(),
-            &filter,
-            appsink.upcast_ref(),
-        ])
-        .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
-        gst::Element::link_many([
-            appsrc.upcast_ref::<gst::Element>(),
-            &filter,
-            appsink.upcast_ref(),
-        ])
-        .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
+        // BGR filters get one conversion each way; I420 filters work on decoder output directly.
+        let mut chain: Vec<gst::Element> = vec![appsrc.clone().upcast()];
+        if sdk_info.is_some_and(|i| i.format == sdk::PixelFormat::Bgr) {
+            chain.extend([
+                make_convert()?,
+                make_caps_filter("BGR")?,
+                filter.clone(),
+                make_convert()?,
+                make_caps_filter("I420")?,
+            ]);
+        } else {
+            chain.push(filter.clone());
+        }
+        chain.push(appsink.clone().upcast());
+        bin.add_many(&chain)
+            .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
+        gst::Element::link_many(&chain).map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
         let video_hub = Hub::new(id, MediaKind::Video, p.ctx.clone(), Some(flow.clone()));
         video_hub.set_format(Some(Format::RawVideo));
         let upstream: Arc<Mutex<Option<Weak<Hub>>>> = Arc::new(Mutex::new(None));
@@ -226,19 +311,20 @@ pub(crate) fn create_face_overlay(p: &Arc<PipelineInner>, id: &str) -> crate::Re
                 .build(),
         );
         let consumer = AppSrcConsumer::new(appsrc, false, Some((flow.clone(), MediaKind::Video)));
-        Ok(FaceOverlay {
+        Ok(FilterBin {
             audio: Forward::new(id, MediaKind::Audio, p, &flow),
             video_hub,
             consumer,
             upstream,
-            filter,
+            filter: filter.clone(),
+            sdk: sdk_info,
         })
     };
     match build() {
         Ok(f) => {
             bin.sync_state_with_parent()
                 .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
-            Ok(Element::new(id, bin, p, flow, Kind::FaceOverlay(f)))
+            Ok(Element::new(id, bin, p, flow, Kind::Filter(f)))
         }
         Err(e) => {
             p.remove_bin(bin.upcast_ref());

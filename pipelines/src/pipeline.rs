@@ -128,6 +128,19 @@ impl MediaPipeline {
         self.register(e)
     }
 
+    /// Creates a filter of the filter SDK (`class` bare or module-qualified) from constructor
+    /// args already validated and with their images loaded.
+    pub fn create_filter(
+        &self,
+        id: &str,
+        class: &str,
+        args: &rheo_filters::sdk::Args,
+    ) -> Result<Element> {
+        self.check_alive()?;
+        let e = crate::filter::create_sdk_filter(&self.inner, id, class, args)?;
+        self.register(e)
+    }
+
     /// Encoders currently instantiated in this pipeline.
     pub fn encoder_count(&self) -> usize {
         self.inner.ctx.encoders.load(Ordering::SeqCst)
@@ -386,8 +399,32 @@ fn bus_loop(bus: gst::Bus, weak: Weak<PipelineInner>) {
                     });
                 }
                 gst::MessageView::Element(m) => {
-                    // Filter messages (e.g. rheo-faces) are forwarded as generic element messages.
-                    if let Some(s) = m.structure() {
+                    let s = m.structure();
+                    let el = element_for_message(&inner, msg.src());
+                    // SDK filters: declared events and per-frame failures.
+                    if let (Some(s), Some(el)) = (s, &el) {
+                        let event = match s.name().as_str() {
+                            "rheo-event" => Some(MediaEvent::FilterEvent {
+                                event: s.get::<String>("event").unwrap_or_default(),
+                                data_json: s.get::<String>("data").unwrap_or_else(|_| "{}".into()),
+                            }),
+                            "rheo-filter-error" => Some(MediaEvent::Error {
+                                description: s.get::<String>("description").unwrap_or_default(),
+                                code: 0,
+                                kind: "UNEXPECTED_ELEMENT_ERROR".into(),
+                            }),
+                            _ => None,
+                        };
+                        if let Some(event) = event {
+                            (inner.events)(ElementEvent {
+                                element: el.id().to_string(),
+                                event,
+                            });
+                            continue;
+                        }
+                    }
+                    // Other filter messages (e.g. rheo-faces) are forwarded as generic element messages.
+                    if let Some(s) = s {
                         if s.name().starts_with("rheo-") {
                             if let Some(el) = element_for_message(&inner, msg.src()) {
                                 (inner.events)(ElementEvent {

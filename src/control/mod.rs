@@ -533,7 +533,7 @@ impl Core {
             return;
         };
         if let Some((event_type, fields)) = objects::events::kurento_event(&ev.event) {
-            self.raise(&obj, event_type, fields);
+            self.raise(&obj, &event_type, fields);
         }
     }
 

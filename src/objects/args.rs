@@ -26,6 +26,11 @@ impl<'a> Args<'a> {
         self.len() == 0
     }
 
+    /// All parameters as sent.
+    pub fn raw_map(&self) -> Option<&'a Map<String, Value>> {
+        self.map
+    }
+
     pub fn raw(&self, name: &str) -> Option<&'a Value> {
         self.map.and_then(|m| m.get(name)).filter(|v| !v.is_null())
     }

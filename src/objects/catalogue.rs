@@ -1,5 +1,10 @@
 //! Rheo's class catalogue: Kurento's class names, modules, inheritance and events, written from
-//! the published interface (kurento-protocol.md §10) for the classes Rheo implements.
+//! the published interface (kurento-protocol.md §10) for the classes Rheo implements, plus one
+//! class per filter of the filter SDK.
+
+use std::sync::OnceLock;
+
+use rheo_filters::sdk::FilterInfo;
 
 /// One Kurento class.
 #[derive(Debug)]
@@ -12,6 +17,8 @@ pub struct ClassInfo {
     pub events: &'static [&'static str],
     /// Whether `create` accepts it.
     pub creatable: bool,
+    /// The filter SDK's description, for classes that are SDK filters.
+    pub filter: Option<&'static FilterInfo>,
 }
 
 impl ClassInfo {
@@ -71,6 +78,7 @@ macro_rules! class {
             parent: $parent,
             events: &[$($ev),*],
             creatable: $creatable,
+            filter: None,
         };
     };
 }
@@ -172,8 +180,8 @@ class!(
     true
 );
 
-/// Every class `describe` can report, creatable or not.
-pub static ALL_CLASSES: &[&ClassInfo] = &[
+/// The classes written out above.
+static BUILT_IN: &[&ClassInfo] = &[
     &MEDIA_OBJECT,
     &SERVER_MANAGER,
     &MEDIA_PIPELINE,
@@ -188,12 +196,43 @@ pub static ALL_CLASSES: &[&ClassInfo] = &[
     &FACE_OVERLAY_FILTER,
 ];
 
-/// Kurento module names with their version, in `getInfo` order.
-pub static MODULES: &[&str] = &["core", "elements", "filters"];
+/// Every class `describe` can report, creatable or not: the built-in ones and one per filter
+/// of the filter SDK's registry (built once, on first use).
+pub fn all_classes() -> &'static [&'static ClassInfo] {
+    static ALL: OnceLock<Vec<&'static ClassInfo>> = OnceLock::new();
+    ALL.get_or_init(|| {
+        let mut all = BUILT_IN.to_vec();
+        for reg in rheo_filters::registry::filters() {
+            let info = reg.info;
+            let events: Vec<&'static str> = info.events.iter().map(|e| e.name).collect();
+            // Leaked once per registered filter: classes live as long as the process.
+            all.push(Box::leak(Box::new(ClassInfo {
+                name: info.class,
+                module: info.module,
+                parent: Some(&FILTER),
+                events: Box::leak(events.into_boxed_slice()),
+                creatable: true,
+                filter: Some(info),
+            })));
+        }
+        all
+    })
+}
+
+/// Kurento module names in `getInfo` order: the built-in ones, then each SDK filter's module.
+pub fn modules() -> Vec<&'static str> {
+    let mut names = vec!["core", "elements", "filters"];
+    for c in all_classes() {
+        if !names.contains(&c.module) {
+            names.push(c.module);
+        }
+    }
+    names
+}
 
 /// The factory for a `create` type, under its bare or module-qualified name.
 pub fn factory(type_name: &str) -> Option<&'static ClassInfo> {
-    ALL_CLASSES
+    all_classes()
         .iter()
         .copied()
         .filter(|c| c.creatable)
@@ -202,7 +241,7 @@ pub fn factory(type_name: &str) -> Option<&'static ClassInfo> {
 
 /// Creatable class names of one module (for `getInfo`).
 pub fn factories_of(module: &str) -> Vec<&'static str> {
-    let mut names: Vec<_> = ALL_CLASSES
+    let mut names: Vec<_> = all_classes()
         .iter()
         .filter(|c| c.creatable && c.module == module)
         .map(|c| c.name)

@@ -7,7 +7,7 @@ use super::values::{connection_state_name, ice_state_name, media_kind_name, medi
 
 /// `(event type, fields)` for one media-plane event; `None` for media-plane notices that are not
 /// Kurento events of these classes.
-pub fn kurento_event(event: &MediaEvent) -> Option<(&'static str, Map<String, Value>)> {
+pub fn kurento_event(event: &MediaEvent) -> Option<(String, Map<String, Value>)> {
     let (name, fields) = match event {
         MediaEvent::IceCandidateFound {
             candidate,
@@ -73,11 +73,19 @@ pub fn kurento_event(event: &MediaEvent) -> Option<(&'static str, Map<String, Va
             json!({"description": description, "errorCode": code, "type": kind}),
         ),
         MediaEvent::ElementMessage { .. } => return None,
+        MediaEvent::FilterEvent { event, data_json } => {
+            // Fields of an SDK filter's declared event, already in Kurento's encoding.
+            let fields = match serde_json::from_str::<Value>(data_json) {
+                Ok(Value::Object(map)) => map,
+                _ => Map::new(),
+            };
+            return Some((event.clone(), fields));
+        }
     };
     let Value::Object(map) = fields else {
         unreachable!("event fields are JSON objects")
     };
-    Some((name, map))
+    Some((name.to_owned(), map))
 }
 
 fn flow_state(flowing: bool) -> &'static str {

@@ -9,6 +9,7 @@ mod face_overlay_filter;
 mod media_element;
 mod media_object;
 mod media_pipeline;
+mod sdk_filter;
 mod server_manager;
 pub mod values;
 mod webrtc_endpoint;
@@ -167,6 +168,8 @@ pub fn create(
         pipeline
             .create_face_overlay(&id)
             .map_err(values::media_error)?
+    } else if let Some(info) = class.filter {
+        sdk_filter::create(world, pipeline, &id, info, params)?
     } else {
         return Err(KurentoError::factory_not_found(class.name));
     };
@@ -189,6 +192,8 @@ pub fn invoke(
     use catalogue::*;
     let handled = if obj.class.is_a(&WEBRTC_ENDPOINT) {
         webrtc_endpoint::invoke(world, obj, operation, params)?
+    } else if obj.class.filter.is_some() {
+        sdk_filter::invoke(world, obj, operation, params)?
     } else if obj.class.is_a(&FACE_OVERLAY_FILTER) {
         face_overlay_filter::invoke(world, obj, operation, params)?
     } else if obj.class.is_a(&MEDIA_PIPELINE) {

@@ -6,9 +6,16 @@
 //! events, complex types) is declared once, as data, in a [`FilterInfo`]; the server generates
 //! `describe`, `getInfo`, `getKmd`, argument validation and event delivery from it.
 
-
+mod element;
+pub mod json;
 mod value;
+pub mod worker;
 
+pub use element::{
+    get_property, info_of, instantiate, invoke, register, set_property, FilterElement,
+    ERROR_MESSAGE, EVENT_MESSAGE,
+};
+pub use json::{args_from_json, load_images, value_to_json};
 pub use value::{Args, Value};
 
 use std::sync::Arc;
@@ -18,9 +25,13 @@ use crate::image::OverlayImage;
 /// A parameter, field or return type, as the Kurento interface describes it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Type {
+    /// `boolean`.
     Bool,
+    /// `int` / `int64` (a JSON integer).
     Int,
+    /// `float` / `double` (JSON numbers; integers accepted).
     Float,
+    /// `String`.
     String,
     /// A URI of an image (`file://`, path, `http(s)://`). The SDK loads it (off the streaming
     /// thread, with the server's timeout and size limit) before the filter sees it: the filter
@@ -28,7 +39,9 @@ pub enum Type {
     ImageUri,
     /// An enum, sent as one of these strings.
     Enum(&'static [&'static str]),
+    /// `T[]`.
     List(&'static Type),
+    /// A register complex type.
     Complex(&'static ComplexType),
 }
 
@@ -37,54 +50,77 @@ pub enum Type {
 pub struct ComplexType {
     /// Kurento module that defines it (`chroma`, `crowddetector`, …).
     pub module: &'static str,
+    /// Type name (`WindowParam`), sent as `__type__`.
     pub name: &'static str,
+    /// Its fields (optional ones carry a default).
     pub fields: &'static [Param],
 }
 
 /// A named parameter (constructor, method) or field (complex type, event).
 #[derive(Debug, PartialEq)]
 pub struct Param {
+    /// Name (JSON member).
     pub name: &'static str,
+    /// Type.
     pub ty: Type,
     /// `None`: required. `Some(v)`: optional with the kmd default `v` (`Value::Null` for
     /// optional without default).
     pub default: Option<Default>,
+    /// One-line documentation (shown by `getKmd`).
     pub doc: &'static str,
 }
 
 /// A default value, expressible in a `static`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Default {
+    /// Optional without default: absent stays `Value::Null`.
     Null,
+    /// A boolean default.
     Bool(bool),
+    /// An integer default.
     Int(i64),
+    /// A float default.
     Float(f64),
+    /// A string (or enum) default.
     Str(&'static str),
+    /// `[]`.
     EmptyList,
 }
 
+/// A method clients `invoke`.
 #[derive(Debug, PartialEq)]
 pub struct Method {
+    /// Method name (`setBackground`).
     pub name: &'static str,
+    /// Its `operationParams`.
     pub params: &'static [Param],
+    /// Return type (`None`: void).
     pub returns: Option<Type>,
+    /// One-line documentation.
     pub doc: &'static str,
 }
 
 /// A property: `get<Name>` and, unless read-only, `set<Name>`.
 #[derive(Debug, PartialEq)]
 pub struct Property {
+    /// Property name (`processingWidth`).
     pub name: &'static str,
+    /// Type.
     pub ty: Type,
+    /// No `set<Name>`.
     pub read_only: bool,
+    /// One-line documentation.
     pub doc: &'static str,
 }
 
 /// An event the filter raises; `fields` are its data beyond Kurento's common members.
 #[derive(Debug, PartialEq)]
 pub struct Event {
+    /// Event name (`WindowIn`).
     pub name: &'static str,
+    /// Its fields.
     pub fields: &'static [Param],
+    /// One-line documentation.
     pub doc: &'static str,
 }
 
@@ -106,19 +142,27 @@ pub struct FilterInfo {
     pub class: &'static str,
     /// GStreamer element name (`rheochroma`).
     pub element: &'static str,
+    /// One-line description (element metadata, `getKmd`).
     pub description: &'static str,
     /// Constructor params besides `mediaPipeline`.
     pub constructor: &'static [Param],
+    /// Methods.
     pub methods: &'static [Method],
+    /// Properties.
     pub properties: &'static [Property],
+    /// Events `process`/`invoke` may emit.
     pub events: &'static [Event],
+    /// Pixel format of the frames `process` receives.
     pub format: PixelFormat,
 }
 
 /// One video frame, writable in place.
 pub struct Frame<'a> {
+    /// Width in pixels.
     pub width: u32,
+    /// Height in pixels.
     pub height: u32,
+    /// Pixel layout (the filter's `info().format`).
     pub format: PixelFormat,
     /// Presentation time in nanoseconds, if known.
     pub pts: Option<u64>,
@@ -129,14 +173,22 @@ pub struct Frame<'a> {
 impl<'a> Frame<'a> {
     /// The BGR frame as an OpenCV Mat sharing the frame's memory (no copy), borrowed from the
     /// frame so it cannot outlive it. Fails for I420 frames.
-    pub fn bgr_mat(&mut self) -> opencv::Result<opencv::boxed_ref::BoxedRefMut<'_, opencv::core::Mat>> {
+    pub fn bgr_mat(
+        &mut self,
+    ) -> opencv::Result<opencv::boxed_ref::BoxedRefMut<'_, opencv::core::Mat>> {
         if self.format != PixelFormat::Bgr || self.planes.is_empty() {
-            return Err(opencv::Error::new(opencv::core::StsBadArg, "bgr_mat needs a BGR frame"));
+            return Err(opencv::Error::new(
+                opencv::core::StsBadArg,
+                "bgr_mat needs a BGR frame",
+            ));
         }
         let (rows, cols) = (self.height as i32, self.width as i32);
         let (data, stride) = &mut self.planes[0];
         if data.len() < *stride * self.height as usize || *stride < self.width as usize * 3 {
-            return Err(opencv::Error::new(opencv::core::StsBadSize, "frame smaller than its size"));
+            return Err(opencv::Error::new(
+                opencv::core::StsBadSize,
+                "frame smaller than its size",
+            ));
         }
         // SAFETY: the Mat views `data` (checked large enough for rows x stride) and is returned
         // as a BoxedRefMut borrowing `self`, so it cannot outlive the frame's memory.
@@ -162,10 +214,13 @@ pub trait Context {
 /// Why a filter call failed. Surfaces as a Kurento error (invoke) or an `Error` event (process).
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum FilterError {
+    /// A parameter is missing or has the wrong type or value.
     #[error("{0}")]
     InvalidArgument(String),
+    /// The method or property does not exist.
     #[error("no method '{0}'")]
     NoSuchMethod(String),
+    /// The operation failed.
     #[error("{0}")]
     Failed(String),
 }
@@ -198,7 +253,12 @@ pub trait VideoFilter: Send + 'static {
 
     /// Runs a declared method (args validated, defaults filled, images loaded). Returns
     /// `Value::Null` for void methods.
-    fn invoke(&mut self, method: &str, args: &Args, ctx: &mut dyn Context) -> Result<Value, FilterError> {
+    fn invoke(
+        &mut self,
+        method: &str,
+        args: &Args,
+        ctx: &mut dyn Context,
+    ) -> Result<Value, FilterError> {
         let _ = (args, ctx);
         Err(FilterError::NoSuchMethod(method.to_owned()))
     }

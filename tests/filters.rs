@@ -1,0 +1,178 @@
+//! Filters of the filter SDK as Kurento classes, over the protocol: names with and without the
+//! module prefix, complex types with and without `__module__`/`__type__`, methods, properties,
+//! events, `getInfo` and `getKmd`.
+
+mod common;
+
+use common::{start_server, Client};
+use serde_json::{json, Value};
+
+fn window(x: i64, y: i64, w: i64, h: i64, tagged: bool) -> Value {
+    let mut v = json!({"topRightCornerX": x, "topRightCornerY": y, "width": w, "height": h});
+    if tagged {
+        v["__module__"] = json!("chroma");
+        v["__type__"] = json!("WindowParam");
+    }
+    v
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chroma_filter_with_and_without_module_prefix() {
+    let (addr, _) = start_server(&[]).await;
+    let mut c = Client::connect(addr).await;
+    let p = c.create("MediaPipeline", Value::Null).await;
+    for (type_name, tagged) in [("chroma.ChromaFilter", true), ("ChromaFilter", false)] {
+        let f = c
+            .create(
+                type_name,
+                json!({"mediaPipeline": p, "window": window(5, 5, 30, 30, tagged)}),
+            )
+            .await;
+        assert!(
+            f.starts_with(&format!("{p}/")) && f.ends_with("_chroma.ChromaFilter"),
+            "{f}"
+        );
+        let d = c.ok("describe", json!({"object": f})).await;
+        assert_eq!(d["type"], "ChromaFilter");
+        assert_eq!(d["qualifiedType"], "chroma.ChromaFilter");
+        assert_eq!(
+            d["hierarchy"],
+            json!([
+                "kurento.Filter",
+                "kurento.MediaElement",
+                "kurento.MediaObject"
+            ])
+        );
+        c.invoke(&f, "unsetBackground", Value::Null).await;
+        // Connections work as for any element.
+        c.invoke(&f, "connect", json!({"sink": f, "mediaType": "VIDEO"}))
+            .await;
+    }
+    // Constructor and method arguments are validated against the filter's declaration.
+    let e = c
+        .err(
+            "create",
+            json!({"type": "chroma.ChromaFilter", "constructorParams": {"mediaPipeline": p}}),
+        )
+        .await;
+    assert_eq!(e["code"], 40001, "{e}");
+    assert!(e["message"].as_str().unwrap().contains("window"), "{e}");
+    let e = c
+        .err("create", json!({"type": "chroma.ChromaFilter",
+                              "constructorParams": {"mediaPipeline": p, "window": {"topRightCornerX": "five"}}}))
+        .await;
+    assert_eq!(e["code"], 40001, "{e}");
+    let wrong_type = json!({"topRightCornerX": 1, "topRightCornerY": 1, "width": 2, "height": 2,
+                            "__module__": "chroma", "__type__": "Nope"});
+    let e = c
+        .err("create", json!({"type": "chroma.ChromaFilter", "constructorParams": {"mediaPipeline": p, "window": wrong_type}}))
+        .await;
+    assert!(e["code"] == 40001 || e["code"] == 40003, "{e}");
+    let f = c
+        .create(
+            "ChromaFilter",
+            json!({"mediaPipeline": p, "window": window(0, 0, 10, 10, true)}),
+        )
+        .await;
+    let e = c
+        .invoke_err(
+            &f,
+            "setBackground",
+            json!({"uri": "file:///nonexistent/background.png"}),
+        )
+        .await;
+    assert_eq!(e["code"], 40107, "a missing image is an error: {e}");
+    let e = c.invoke_err(&f, "frobnicate", Value::Null).await;
+    assert_eq!(e["code"], 40008, "{e}");
+    let e = c
+        .err("subscribe", json!({"object": f, "type": "WindowIn"}))
+        .await;
+    assert_eq!(e["code"], 40106);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pointer_detector_windows_and_events() {
+    let (addr, _) = start_server(&[]).await;
+    let mut c = Client::connect(addr).await;
+    let p = c.create("MediaPipeline", Value::Null).await;
+    let region = json!({"topRightCornerX": 5, "topRightCornerY": 5, "width": 30, "height": 30,
+                        "__module__": "pointerdetector", "__type__": "WindowParam"});
+    let window0 = json!({"id": "window0", "height": 50, "width": 50, "upperRightX": 500, "upperRightY": 150,
+                         "__module__": "pointerdetector", "__type__": "PointerDetectorWindowMediaParam"});
+    let f = c
+        .create(
+            "pointerdetector.PointerDetectorFilter",
+            json!({"mediaPipeline": p, "calibrationRegion": region,
+                                                                "windows": [window0]}),
+        )
+        .await;
+    assert!(f.ends_with("_pointerdetector.PointerDetectorFilter"), "{f}");
+    c.subscribe(&f, "WindowIn").await;
+    c.subscribe(&f, "WindowOut").await;
+    let window1 =
+        json!({"id": "window1", "height": 50, "width": 50, "upperRightX": 500, "upperRightY": 250});
+    c.invoke(&f, "addWindow", json!({"window": window1})).await;
+    c.invoke(&f, "trackColorFromCalibrationRegion", Value::Null)
+        .await;
+    c.invoke(&f, "removeWindow", json!({"windowId": "window0"}))
+        .await;
+    c.invoke(&f, "clearWindows", Value::Null).await;
+    let e = c
+        .invoke_err(&f, "addWindow", json!({"window": {"id": "w"}}))
+        .await;
+    assert_eq!(e["code"], 40001, "{e}");
+    let bare = c
+        .create("PointerDetectorFilter", json!({"mediaPipeline": p,
+            "calibrationRegion": {"topRightCornerX": 0, "topRightCornerY": 0, "width": 10, "height": 10}}))
+        .await;
+    assert_eq!(
+        c.ok("describe", json!({"object": bare})).await["qualifiedType"],
+        "pointerdetector.PointerDetectorFilter"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn get_info_and_get_kmd_describe_sdk_filters() {
+    let (addr, _) = start_server(&[]).await;
+    let mut c = Client::connect(addr).await;
+    let info = c
+        .invoke("manager_ServerManager", "getInfo", Value::Null)
+        .await["value"]
+        .clone();
+    let modules = info["modules"].as_array().unwrap();
+    let factories = |name: &str| {
+        modules
+            .iter()
+            .find(|m| m["name"] == name)
+            .unwrap_or_else(|| panic!("module {name} in {modules:?}"))["factories"]
+            .clone()
+    };
+    assert_eq!(factories("chroma"), json!(["ChromaFilter"]));
+    assert_eq!(
+        factories("pointerdetector"),
+        json!(["PointerDetectorFilter"])
+    );
+    let kmd = c
+        .invoke(
+            "manager_ServerManager",
+            "getKmd",
+            json!({"moduleName": "chroma"}),
+        )
+        .await["value"]
+        .clone();
+    let kmd: Value = serde_json::from_str(kmd.as_str().unwrap()).unwrap();
+    let class = &kmd["remoteClasses"][0];
+    assert_eq!(class["name"], "ChromaFilter");
+    assert_eq!(class["extends"], "Filter");
+    let methods: Vec<&str> = class["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        methods.contains(&"setBackground") && methods.contains(&"unsetBackground"),
+        "{methods:?}"
+    );
+    assert_eq!(kmd["complexTypes"][0]["name"], "WindowParam");
+}
