@@ -13,6 +13,11 @@ fn main() -> std::process::ExitCode {
         error!("invalid configuration: {e}");
         return std::process::ExitCode::from(2);
     }
+    // Filters outside the built-in set: one line each (filters/WRITING_A_FILTER.md).
+    if let Err(e) = gstrheoedgeoutline::register() {
+        error!("filter registration failed: {e}");
+        return std::process::ExitCode::from(1);
+    }
     if let Err(e) = rheo_pipelines::init() {
         error!("GStreamer initialisation failed: {}", e.message);
         return std::process::ExitCode::from(1);
