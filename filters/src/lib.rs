@@ -14,9 +14,11 @@ pub use gst;
 pub mod chroma;
 pub mod faceoverlay;
 pub mod image;
+pub mod imageoverlay;
 pub mod pointerdetector;
 pub mod registry;
 pub mod sdk;
+pub mod zbar;
 
 pub use faceoverlay::{FaceOverlay, OverlayGeometry};
 pub use image::{load_image, ImageError, LoadLimits, OverlayImage};

@@ -32,6 +32,8 @@ fn builtin() -> Vec<Registration> {
     vec![
         // ---- one line per built-in filter (keep sorted by module) ----
         Registration::of::<crate::chroma::ChromaFilter>(),
+        Registration::of::<crate::imageoverlay::ImageOverlayFilter>(),
+        Registration::of::<crate::zbar::ZBarFilter>(),
         Registration::of::<crate::pointerdetector::PointerDetectorFilter>(),
         // ---- end of the list ----
     ]

@@ -141,6 +141,17 @@ describe('browser demos', () => {
     }
   });
 
+  test('pointer detector page plays the returned video and asks for calibration', { timeout: 90000 }, async () => {
+    const page = await startDemo('pointerdetector');
+    try {
+      assert.equal(await page.locator('#calibrate').isEnabled(), true, 'Calibrate is enabled once running');
+      await page.screenshot({ path: artifact('pointerdetector.png') });
+      await stopDemo(page);
+    } finally {
+      await page.close();
+    }
+  });
+
   test('an unreachable media server is reported in the page', { timeout: 30000 }, async () => {
     const page = await browser.newPage();
     try {
