@@ -176,3 +176,60 @@ async fn get_info_and_get_kmd_describe_sdk_filters() {
     );
     assert_eq!(kmd["complexTypes"][0]["name"], "WindowParam");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn gstreamer_filter_commands_and_typed_properties() {
+    let (addr, _) = start_server(&[]).await;
+    let mut c = Client::connect(addr).await;
+    let p = c.create("MediaPipeline", Value::Null).await;
+    let created = c
+        .ok("create", json!({"type": "GStreamerFilter",
+                             "constructorParams": {"mediaPipeline": p, "command": "queue", "filterType": "VIDEO"},
+                             "properties": {"name": "myqueue"}}))
+        .await;
+    let f = created["value"].as_str().unwrap().to_owned();
+    assert!(f.ends_with("_kurento.GStreamerFilter"), "{f}");
+    assert_eq!(
+        c.invoke(&f, "getCommand", Value::Null).await["value"],
+        "queue"
+    );
+    // Every property type converts from its string: uint, uint64, enum by nick, boolean.
+    for (name, value) in [
+        ("max-size-buffers", "3"),
+        ("max-size-time", "1000000000"),
+        ("leaky", "downstream"),
+        ("silent", "true"),
+    ] {
+        c.invoke(
+            &f,
+            "setElementProperty",
+            json!({"propertyName": name, "propertyValue": value}),
+        )
+        .await;
+    }
+    for (name, value) in [
+        ("max-size-buffers", "banana"),
+        ("no-such-property", "1"),
+        ("leaky", "sideways"),
+    ] {
+        let e = c
+            .invoke_err(
+                &f,
+                "setElementProperty",
+                json!({"propertyName": name, "propertyValue": value}),
+            )
+            .await;
+        assert_eq!(e["code"], 40001, "{name}={value}: {e}");
+    }
+    for (command, filter_type) in [
+        ("nosuchelement", "VIDEO"),
+        ("audioconvert", "AUTODETECT"),
+        ("queue", "AUDIO"),
+    ] {
+        let e = c
+            .err("create", json!({"type": "kurento.GStreamerFilter",
+                                  "constructorParams": {"mediaPipeline": p, "command": command, "filterType": filter_type}}))
+            .await;
+        assert_eq!(e["code"], 40001, "{command}: {e}");
+    }
+}

@@ -472,3 +472,48 @@ async fn pointer_detector_events_reach_the_client() {
     assert_eq!(ev["data"]["windowId"], "centre");
     c.ok("release", json!({"object": p})).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn gstreamer_filter_runs_any_element_and_its_properties_change_live() {
+    let (addr, _) = start_server(&[]).await;
+    let mut c = Client::connect(addr).await;
+    let p = c.create("MediaPipeline", Value::Null).await;
+    let w = c
+        .create("WebRtcEndpoint", json!({"mediaPipeline": p}))
+        .await;
+    let f = c
+        .create(
+            "GStreamerFilter",
+            json!({"mediaPipeline": p, "command": "videobalance saturation=0.0"}),
+        )
+        .await;
+    c.invoke(&w, "connect", json!({"sink": f})).await;
+    c.invoke(&f, "connect", json!({"sink": w})).await;
+    let peer = Arc::new(TestPeer::new(PeerConfig::color(0xffd02020)).unwrap());
+    // Saturation 0: the red picture comes back grey.
+    let grey = |fr: &rheo_pipelines::test_peer::Frame| {
+        let [r, g, b] = fr.mean_rgb_all();
+        (r - g).abs() < 15.0 && (g - b).abs() < 15.0
+    };
+    c.negotiate_with_peer(&w, &peer, move |p| {
+        p.wait_frame_where(MEDIA_TIMEOUT, grey).is_some()
+    })
+    .await;
+    c.invoke(
+        &f,
+        "setElementProperty",
+        json!({"propertyName": "saturation", "propertyValue": "1.0"}),
+    )
+    .await;
+    let peer2 = peer.clone();
+    let red = tokio::task::spawn_blocking(move || {
+        peer2.wait_frame_where(MEDIA_TIMEOUT, |fr| {
+            let [r, g, b] = fr.mean_rgb_all();
+            r > g + 100.0 && r > b + 100.0
+        })
+    })
+    .await
+    .unwrap();
+    assert!(red.is_some(), "colour back after setElementProperty");
+    c.ok("release", json!({"object": p})).await;
+}

@@ -12,6 +12,7 @@
 pub use gst;
 
 pub mod chroma;
+pub mod crowddetector;
 pub mod faceoverlay;
 pub mod image;
 pub mod imageoverlay;

@@ -32,6 +32,7 @@ fn builtin() -> Vec<Registration> {
     vec![
         // ---- one line per built-in filter (keep sorted by module) ----
         Registration::of::<crate::chroma::ChromaFilter>(),
+        Registration::of::<crate::crowddetector::CrowdDetectorFilter>(),
         Registration::of::<crate::imageoverlay::ImageOverlayFilter>(),
         Registration::of::<crate::zbar::ZBarFilter>(),
         Registration::of::<crate::pointerdetector::PointerDetectorFilter>(),

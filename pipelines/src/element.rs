@@ -182,7 +182,15 @@ impl Element {
 
     pub fn face_overlay(&self) -> Option<&FaceOverlay> {
         match &self.inner.kind {
-            Kind::Filter(f) if f.info().is_none() => Some(f),
+            Kind::Filter(f) if f.is_face_overlay() => Some(f),
+            _ => None,
+        }
+    }
+
+    /// The element's filter, when it is a GStreamerFilter.
+    pub fn gstreamer_filter(&self) -> Option<&crate::filter::FilterBin> {
+        match &self.inner.kind {
+            Kind::Filter(f) if f.is_gstreamer_filter() => Some(f),
             _ => None,
         }
     }

@@ -130,7 +130,16 @@ pub struct FilterBin {
     consumer: Arc<AppSrcConsumer>,
     upstream: Arc<Mutex<Option<Weak<Hub>>>>,
     filter: gst::Element,
-    sdk: Option<&'static rheo_filters::sdk::FilterInfo>,
+    kind: FilterKind,
+}
+
+/// What is inside a [`FilterBin`].
+#[derive(Clone, Copy)]
+enum FilterKind {
+    FaceOverlay,
+    Sdk(&'static sdk::FilterInfo),
+    /// A user-supplied GStreamer element or bin (GStreamerFilter).
+    GStreamer,
 }
 
 /// FaceOverlayFilter's element (`rheofaceoverlay`).
@@ -156,7 +165,79 @@ impl FilterBin {
 
     /// The SDK filter's interface, for SDK filters.
     pub fn info(&self) -> Option<&'static rheo_filters::sdk::FilterInfo> {
-        self.sdk
+        match self.kind {
+            FilterKind::Sdk(info) => Some(info),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn is_face_overlay(&self) -> bool {
+        matches!(self.kind, FilterKind::FaceOverlay)
+    }
+
+    pub(crate) fn is_gstreamer_filter(&self) -> bool {
+        matches!(self.kind, FilterKind::GStreamer)
+    }
+
+    /// GStreamerFilter's `setElementProperty`: the value string is converted to the property's
+    /// own type (any fundamental type, enums by nick or value, flags, caps…). In a bin, the
+    /// first element with that property gets it; `element.property` names one element.
+    pub fn set_element_property(&self, name: &str, value: &str) -> Result<()> {
+        let (target, prop) = match name.split_once('.') {
+            Some((el, prop)) => {
+                let bin = self.filter.downcast_ref::<gst::Bin>();
+                let e = bin
+                    .and_then(|b| b.by_name_recurse_up(el))
+                    .or_else(|| (self.filter.name() == el).then(|| self.filter.clone()))
+                    .ok_or_else(|| {
+                        err(
+                            ErrorKind::InvalidArgument,
+                            format!("no element named '{el}'"),
+                        )
+                    })?;
+                (e, prop)
+            }
+            None => {
+                let e = match self.filter.downcast_ref::<gst::Bin>() {
+                    Some(bin) if self.filter.find_property(name).is_none() => bin
+                        .iterate_recurse()
+                        .into_iter()
+                        .flatten()
+                        .find(|e| e.find_property(name).is_some())
+                        .ok_or_else(|| {
+                            err(
+                                ErrorKind::InvalidArgument,
+                                format!("no element has a property '{name}'"),
+                            )
+                        })?,
+                    _ => self.filter.clone(),
+                };
+                (e, name)
+            }
+        };
+        let spec = target.find_property(prop).ok_or_else(|| {
+            err(
+                ErrorKind::InvalidArgument,
+                format!("'{}' has no property '{prop}'", target.name()),
+            )
+        })?;
+        if !spec.flags().contains(gst::glib::ParamFlags::WRITABLE) {
+            return Err(err(
+                ErrorKind::InvalidArgument,
+                format!("property '{prop}' is read-only"),
+            ));
+        }
+        let v = gst::glib::Value::deserialize(value, spec.value_type()).map_err(|_| {
+            err(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "'{value}' is not a valid value for '{prop}' ({})",
+                    spec.value_type().name()
+                ),
+            )
+        })?;
+        target.set_property_from_value(prop, &v);
+        Ok(())
     }
 
     /// Runs a method of an SDK filter (args validated and images loaded by the caller).
@@ -212,7 +293,35 @@ impl FilterBin {
 
 pub(crate) fn create_face_overlay(p: &Arc<PipelineInner>, id: &str) -> crate::Result<Element> {
     let filter = crate::filters_api::make_face_overlay()?;
-    create_filter_bin(p, id, "faceoverlay", filter, None)
+    create_filter_bin(p, id, "faceoverlay", filter, FilterKind::FaceOverlay)
+}
+
+/// GStreamerFilter: any element or bin description working on raw video, with conversion on
+/// both sides so it may take whatever raw format it likes.
+pub(crate) fn create_gstreamer_filter(
+    p: &Arc<PipelineInner>,
+    id: &str,
+    command: &str,
+) -> crate::Result<Element> {
+    let element = gst::parse::bin_from_description(command, true)
+        .map(|b| b.upcast::<gst::Element>())
+        .map_err(|e| {
+            err(
+                ErrorKind::InvalidArgument,
+                format!("command '{command}': {e}"),
+            )
+        })?;
+    let video = |pad: Option<gst::Pad>| {
+        pad.map(|p| p.query_caps(None))
+            .is_some_and(|caps| caps.can_intersect(&gst::Caps::new_empty_simple("video/x-raw")))
+    };
+    if !video(element.static_pad("sink")) || !video(element.static_pad("src")) {
+        return Err(err(
+            ErrorKind::InvalidArgument,
+            format!("command '{command}' must take and give raw video (one sink and one src pad)"),
+        ));
+    }
+    create_filter_bin(p, id, "gstreamerfilter", element, FilterKind::GStreamer)
 }
 
 /// Creates an SDK filter of `class` from validated constructor args (images already loaded).
@@ -228,7 +337,7 @@ pub(crate) fn create_sdk_filter(
     })?;
     let info = sdk::info_of(&filter)
         .ok_or_else(|| err(ErrorKind::Internal, format!("{class} is not an SDK filter")))?;
-    create_filter_bin(p, id, info.element, filter, Some(info))
+    create_filter_bin(p, id, info.element, filter, FilterKind::Sdk(info))
 }
 
 fn make_caps_filter(format: &str) -> crate::Result<gst::Element> {
@@ -255,7 +364,7 @@ fn create_filter_bin(
     id: &str,
     prefix: &str,
     filter: gst::Element,
-    sdk_info: Option<&'static sdk::FilterInfo>,
+    kind: FilterKind,
 ) -> crate::Result<Element> {
     let flow = Arc::new(FlowTracker::new(id, p.events.clone()));
     let bin = new_bin(p, prefix, id)?;
@@ -269,16 +378,21 @@ fn create_filter_bin(
             .build();
         // BGR filters get one conversion each way; I420 filters work on decoder output directly.
         let mut chain: Vec<gst::Element> = vec![appsrc.clone().upcast()];
-        if sdk_info.is_some_and(|i| i.format == sdk::PixelFormat::Bgr) {
-            chain.extend([
+        match kind {
+            FilterKind::Sdk(info) if info.format == sdk::PixelFormat::Bgr => chain.extend([
                 make_convert()?,
                 make_caps_filter("BGR")?,
                 filter.clone(),
                 make_convert()?,
                 make_caps_filter("I420")?,
-            ]);
-        } else {
-            chain.push(filter.clone());
+            ]),
+            FilterKind::GStreamer => chain.extend([
+                make_convert()?,
+                filter.clone(),
+                make_convert()?,
+                make_caps_filter("I420")?,
+            ]),
+            _ => chain.push(filter.clone()),
         }
         chain.push(appsink.clone().upcast());
         bin.add_many(&chain)
@@ -317,7 +431,7 @@ fn create_filter_bin(
             consumer,
             upstream,
             filter: filter.clone(),
-            sdk: sdk_info,
+            kind,
         })
     };
     match build() {

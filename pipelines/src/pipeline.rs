@@ -128,6 +128,14 @@ impl MediaPipeline {
         self.register(e)
     }
 
+    /// Creates a GStreamerFilter: `command` is a gst-launch description of an element (or a
+    /// chain) that takes and gives raw video.
+    pub fn create_gstreamer_filter(&self, id: &str, command: &str) -> Result<Element> {
+        self.check_alive()?;
+        let e = crate::filter::create_gstreamer_filter(&self.inner, id, command)?;
+        self.register(e)
+    }
+
     /// Creates a filter of the filter SDK (`class` bare or module-qualified) from constructor
     /// args already validated and with their images loaded.
     pub fn create_filter(

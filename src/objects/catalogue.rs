@@ -179,6 +179,14 @@ class!(
     [],
     true
 );
+class!(
+    GSTREAMER_FILTER,
+    "GStreamerFilter",
+    "filters",
+    Some(&FILTER),
+    [],
+    true
+);
 
 /// The classes written out above.
 static BUILT_IN: &[&ClassInfo] = &[
@@ -194,6 +202,7 @@ static BUILT_IN: &[&ClassInfo] = &[
     &BASE_RTP_ENDPOINT,
     &WEBRTC_ENDPOINT,
     &FACE_OVERLAY_FILTER,
+    &GSTREAMER_FILTER,
 ];
 
 /// Every class `describe` can report, creatable or not: the built-in ones and one per filter

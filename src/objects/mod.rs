@@ -6,6 +6,7 @@ pub mod args;
 pub mod catalogue;
 pub mod events;
 mod face_overlay_filter;
+mod gstreamer_filter;
 mod media_element;
 mod media_object;
 mod media_pipeline;
@@ -168,17 +169,23 @@ pub fn create(
         pipeline
             .create_face_overlay(&id)
             .map_err(values::media_error)?
+    } else if std::ptr::eq(class, &GSTREAMER_FILTER) {
+        gstreamer_filter::create(pipeline, &id, params)?
     } else if let Some(info) = class.filter {
         sdk_filter::create(world, pipeline, &id, info, params)?
     } else {
         return Err(KurentoError::factory_not_found(class.name));
     };
-    Ok(MediaObject::new(
+    let obj = MediaObject::new(
         id,
         class,
         Some(pipeline_obj.id.clone()),
         Media::Element(element),
-    ))
+    );
+    if std::ptr::eq(class, &GSTREAMER_FILTER) {
+        gstreamer_filter::remember_command(&obj, params);
+    }
+    Ok(obj)
 }
 
 /// Runs one `invoke` (blocking): the class's own handlers first, then its ancestors'.
@@ -192,6 +199,8 @@ pub fn invoke(
     use catalogue::*;
     let handled = if obj.class.is_a(&WEBRTC_ENDPOINT) {
         webrtc_endpoint::invoke(world, obj, operation, params)?
+    } else if obj.class.is_a(&GSTREAMER_FILTER) {
+        gstreamer_filter::invoke(world, obj, operation, params)?
     } else if obj.class.filter.is_some() {
         sdk_filter::invoke(world, obj, operation, params)?
     } else if obj.class.is_a(&FACE_OVERLAY_FILTER) {

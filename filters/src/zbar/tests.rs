@@ -228,7 +228,10 @@ fn interface_and_per_scan_cost() {
     );
     assert!(info.constructor.is_empty() && info.methods.is_empty());
     let fields: Vec<_> = info.events[0].fields.iter().map(|p| p.name).collect();
-    assert_eq!((info.events[0].name, fields), ("CodeFound", vec!["codeType", "value"]));
+    assert_eq!(
+        (info.events[0].name, fields),
+        ("CodeFound", vec!["codeType", "value"])
+    );
 
     let with = qr_frame(&[("COST-PROBE", 50.0, 50.0)]);
     let blank = white_frame();
