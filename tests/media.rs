@@ -517,3 +517,41 @@ async fn gstreamer_filter_runs_any_element_and_its_properties_change_live() {
     assert!(red.is_some(), "colour back after setElementProperty");
     c.ok("release", json!({"object": p})).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn faces_travel_as_metadata_from_detect_faces_to_show_faces() {
+    let (addr, _) = start_server(&[]).await;
+    let mut c = Client::connect(addr).await;
+    let p = c.create("MediaPipeline", Value::Null).await;
+    let w = c
+        .create("WebRtcEndpoint", json!({"mediaPipeline": p}))
+        .await;
+    let detect = c
+        .create(
+            "datachannelexample.KmsDetectFaces",
+            json!({"mediaPipeline": p}),
+        )
+        .await;
+    let show = c.create("KmsShowFaces", json!({"mediaPipeline": p})).await;
+    c.invoke(&w, "connect", json!({"sink": detect})).await;
+    c.invoke(&detect, "connect", json!({"sink": show})).await;
+    c.invoke(&show, "connect", json!({"sink": w})).await;
+    let peer = Arc::new(TestPeer::new(PeerConfig::image(face_image().to_str().unwrap())).unwrap());
+    // KmsShowFaces outlines the faces in pure green; the photo has no such green.
+    let outlined = |fr: &rheo_pipelines::test_peer::Frame| {
+        let green = (0..fr.height)
+            .flat_map(|y| (0..fr.width).map(move |x| (x, y)))
+            .filter(|&(x, y)| {
+                let o = (y * fr.width + x) * 3;
+                let (r, g, b) = (fr.rgb[o] as i32, fr.rgb[o + 1] as i32, fr.rgb[o + 2] as i32);
+                g > 200 && r < 90 && b < 90
+            })
+            .count();
+        green > 300
+    };
+    c.negotiate_with_peer(&w, &peer, move |p| {
+        p.wait_frame_where(MEDIA_TIMEOUT, outlined).is_some()
+    })
+    .await;
+    c.ok("release", json!({"object": p})).await;
+}

@@ -59,7 +59,10 @@ async fn get_info_lists_modules_and_factories() {
     assert_eq!(factories("elements"), json!(["WebRtcEndpoint"]));
     let filters = factories("filters");
     for f in ["FaceOverlayFilter", "GStreamerFilter"] {
-        assert!(filters.as_array().unwrap().contains(&json!(f)), "{f} in {filters}");
+        assert!(
+            filters.as_array().unwrap().contains(&json!(f)),
+            "{f} in {filters}"
+        );
     }
 
     let kmd = c

@@ -35,6 +35,8 @@ fn builtin() -> Vec<Registration> {
         Registration::of::<crate::crowddetector::CrowdDetectorFilter>(),
         Registration::of::<crate::imageoverlay::ImageOverlayFilter>(),
         Registration::of::<crate::zbar::ZBarFilter>(),
+        Registration::of::<crate::facemeta::KmsDetectFaces>(),
+        Registration::of::<crate::facemeta::KmsShowFaces>(),
         Registration::of::<crate::pointerdetector::PointerDetectorFilter>(),
         // ---- end of the list ----
     ]

@@ -5,10 +5,12 @@
 //! # Algorithm (per frame, on a copy downscaled to `processingWidth`, aspect ratio kept)
 //!
 //! 1. Grey image, 5×5 Gaussian blur.
-//! 2. **Background**: a running average in `f32`. During the first [`LEARN_FRAMES`] frames it is
-//!    the plain mean of every frame (a quick bootstrap, instead of Kurento's start from black);
-//!    then it learns with rate [`ALPHA_BG`] where the scene is background and [`ALPHA_FG`] under
-//!    the foreground, so a person who stops is absorbed only after tens of seconds.
+//! 2. **Background**: a running average in `f32`, never taught by moving pixels (step 4's frame
+//!    difference). During the first [`LEARN_FRAMES`] frames it is the plain mean of the static
+//!    pixels (a quick bootstrap from the first frame, instead of Kurento's start from black);
+//!    then it learns with rate [`ALPHA_BG`] where the scene is background and [`ALPHA_STATIC`]
+//!    under static foreground: a person who stops (or a ghost of the bootstrap) is absorbed
+//!    after a few hundred frames (~1/e after 330 frames, 11 s at 30 fps).
 //! 3. **Foreground** = |grey − background| > [`FG_THRESHOLD`], opened 3×3 and closed 5×5.
 //! 4. **Moving** = foreground ∩ dilate(|grey − previous grey| > [`MOTION_THRESHOLD`]).
 //! 5. Per ROI, counted over the filled **polygon** (Kurento mixed polygon and bounding box):
@@ -61,8 +63,8 @@ use crate::sdk::{
 pub const LEARN_FRAMES: u64 = 30;
 /// Background learning rate where the scene is background.
 pub const ALPHA_BG: f64 = 0.02;
-/// Background learning rate under the foreground.
-pub const ALPHA_FG: f64 = 0.001;
+/// Background learning rate under static foreground (a standing person, a ghost).
+pub const ALPHA_STATIC: f64 = 0.003;
 /// Grey difference to the background above which a pixel is foreground.
 pub const FG_THRESHOLD: f64 = 25.0;
 /// Grey difference between consecutive frames above which a pixel moves.
@@ -713,19 +715,21 @@ impl CrowdDetectorFilter {
             border,
         )?;
         core::bitwise_and(&self.motion, &self.fg, &mut self.moving, &core::no_array())?;
-        // Background update.
+        // Background update; moving pixels never teach it.
+        core::bitwise_not(&self.motion, &mut self.tmp, &core::no_array())?;
         if self.frames < LEARN_FRAMES {
             let alpha = 1.0 / (self.frames + 1) as f64;
-            imgproc::accumulate_weighted(
-                &self.gray,
-                &mut self.background,
-                alpha,
-                &core::no_array(),
-            )?;
+            imgproc::accumulate_weighted(&self.gray, &mut self.background, alpha, &self.tmp)?;
         } else {
             core::bitwise_not(&self.fg, &mut self.not_fg, &core::no_array())?;
             imgproc::accumulate_weighted(&self.gray, &mut self.background, ALPHA_BG, &self.not_fg)?;
-            imgproc::accumulate_weighted(&self.gray, &mut self.background, ALPHA_FG, &self.fg)?;
+            core::bitwise_and(&self.fg, &self.tmp, &mut self.tmp2, &core::no_array())?;
+            imgproc::accumulate_weighted(
+                &self.gray,
+                &mut self.background,
+                ALPHA_STATIC,
+                &self.tmp2,
+            )?;
         }
         self.frames += 1;
         Ok(true)

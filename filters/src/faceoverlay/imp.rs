@@ -44,7 +44,7 @@ static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
 });
 
 /// Haar cascade shipped by Debian's `opencv-data`.
-pub(super) const DEFAULT_CASCADE: &str =
+pub(crate) const DEFAULT_CASCADE: &str =
     "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml";
 const DEFAULT_DETECTION_WIDTH: u32 = 320;
 /// Name of the detection thread (at most 15 bytes for Linux).
@@ -667,8 +667,26 @@ fn detect(
     frame: &SmallFrame,
     found: &mut Vector<Rect>,
 ) -> opencv::Result<Vec<FaceBox>> {
-    let (w, h) = (frame.width as i32, frame.height as i32);
-    let mat = opencv::core::Mat::new_rows_cols_with_data(h, w, &frame.data[..(w * h) as usize])?;
+    detect_faces(
+        cascade,
+        &frame.data,
+        (frame.width, frame.height),
+        (frame.frame_width, frame.frame_height),
+        found,
+    )
+}
+
+/// Faces in a grey `small` image (Kurento's Haar parameters, overlapping boxes suppressed),
+/// scaled back to `full` frame pixels.
+pub(crate) fn detect_faces(
+    cascade: &mut CascadeClassifier,
+    grey: &[u8],
+    small: (u32, u32),
+    full: (u32, u32),
+    found: &mut Vector<Rect>,
+) -> opencv::Result<Vec<FaceBox>> {
+    let (w, h) = (small.0 as i32, small.1 as i32);
+    let mat = opencv::core::Mat::new_rows_cols_with_data(h, w, &grey[..(w * h) as usize])?;
     found.clear();
     let mut votes = Vector::<i32>::new();
     cascade.detect_multi_scale2(
@@ -682,8 +700,8 @@ fn detect(
         Size::new(w / 2, h / 2),
     )?;
     let kept = suppress_overlaps(found.iter().zip(votes.iter()).collect());
-    let sx = frame.frame_width as f64 / w as f64;
-    let sy = frame.frame_height as f64 / h as f64;
+    let sx = full.0 as f64 / w as f64;
+    let sy = full.1 as f64 / h as f64;
     Ok(kept
         .iter()
         .map(|r| FaceBox {

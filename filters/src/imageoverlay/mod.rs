@@ -201,14 +201,21 @@ fn place(img: &Image, spec: &Spec, fw: u32, fh: u32) -> Result<Option<Placed>, F
         if img.bgra.len() != img.width as usize * img.height as usize * 4 {
             return Err(FilterError::Failed("corrupt overlay image".into()));
         }
-        // SAFETY: the Mat views `img.bgra` (width*height*4 bytes, checked above) only within
-        // this block, and only reads it.
+        // Resample premultiplied colours, so that the colour of transparent pixels (often
+        // black) does not bleed into the edges of what is visible; opaque images skip it.
+        let translucent = img.bgra.chunks_exact(4).any(|p| p[3] != 255);
+        let mut pixels = img.bgra.clone();
+        if translucent {
+            premultiply(&mut pixels);
+        }
+        // SAFETY: the Mat views `pixels` (width*height*4 bytes, checked above), which outlives
+        // it, and is only read.
         let src = unsafe {
             Mat::new_rows_cols_with_data_unsafe(
                 img.height as i32,
                 img.width as i32,
                 CV_8UC4,
-                img.bgra.as_ptr() as *mut std::ffi::c_void,
+                pixels.as_mut_ptr().cast(),
                 img.width as usize * 4,
             )?
         };
@@ -226,12 +233,17 @@ fn place(img: &Image, spec: &Spec, fw: u32, fh: u32) -> Result<Option<Placed>, F
                 imgproc::INTER_LINEAR
             },
         )?;
+        drop(src);
         let dst = if dst.is_continuous() {
             dst
         } else {
             dst.try_clone()?
         };
-        dst.data_bytes()?.to_vec()
+        let mut out = dst.data_bytes()?.to_vec();
+        if translucent {
+            unpremultiply(&mut out);
+        }
+        out
     };
     Ok(Some(Placed {
         x,
@@ -240,6 +252,30 @@ fn place(img: &Image, spec: &Spec, fw: u32, fh: u32) -> Result<Option<Placed>, F
         height: h,
         bgra,
     }))
+}
+
+/// Straight → premultiplied alpha, in place (rounded).
+fn premultiply(bgra: &mut [u8]) {
+    for p in bgra.chunks_exact_mut(4) {
+        let a = u32::from(p[3]);
+        for c in &mut p[..3] {
+            *c = ((u32::from(*c) * a + 127) / 255) as u8;
+        }
+    }
+}
+
+/// Premultiplied → straight alpha, in place (rounded; fully transparent pixels become black).
+fn unpremultiply(bgra: &mut [u8]) {
+    for p in bgra.chunks_exact_mut(4) {
+        let a = u32::from(p[3]);
+        if a == 0 {
+            p[..3].fill(0);
+        } else if a < 255 {
+            for c in &mut p[..3] {
+                *c = ((u32::from(*c) * 255 + a / 2) / a).min(255) as u8;
+            }
+        }
+    }
 }
 
 /// Blends `p` over a BGR frame (`stride` bytes per row), clipped to the frame.

@@ -407,9 +407,39 @@ fn interface_and_per_frame_cost() {
     );
 
     let mut f = ImageOverlayFilter::new(&Args::default()).unwrap();
-    add(&mut f, "logo", &real("opencv-logo.png"), 0.0, 0.0, 0.3, 0.3, true, true);
-    add(&mut f, "fish", &real("HappyFish.jpg"), 0.6, 0.0, 0.4, 0.4, true, false);
-    add(&mut f, "b", &real("butterfly.jpg"), 0.3, 0.5, 0.5, 0.5, false, false);
+    add(
+        &mut f,
+        "logo",
+        &real("opencv-logo.png"),
+        0.0,
+        0.0,
+        0.3,
+        0.3,
+        true,
+        true,
+    );
+    add(
+        &mut f,
+        "fish",
+        &real("HappyFish.jpg"),
+        0.6,
+        0.0,
+        0.4,
+        0.4,
+        true,
+        false,
+    );
+    add(
+        &mut f,
+        "b",
+        &real("butterfly.jpg"),
+        0.3,
+        0.5,
+        0.5,
+        0.5,
+        false,
+        false,
+    );
     let mut c = Canvas::new(640, 480);
     let start = Instant::now();
     c.run(&mut f);
@@ -430,8 +460,7 @@ fn interface_and_per_frame_cost() {
 #[test]
 fn element_in_a_pipeline() {
     gst::init().unwrap();
-    let element =
-        crate::sdk::instantiate("kurento.ImageOverlayFilter", &Args::default()).unwrap();
+    let element = crate::sdk::instantiate("kurento.ImageOverlayFilter", &Args::default()).unwrap();
     let args = Args(vec![
         ("id".into(), Value::String("red".into())),
         ("uri".into(), Value::Image(solid(4, 4, [0, 0, 255, 255]))),
@@ -470,4 +499,50 @@ fn element_in_a_pipeline() {
     }
     pipeline.set_state(gst::State::Null).unwrap();
     assert_eq!(n, 3);
+}
+
+/// A white shape on a transparent black surround, downscaled: its edges blend towards the
+/// frame as white at partial coverage (no grey fringe from the transparent pixels' colour).
+#[test]
+fn downscaled_edges_have_no_dark_fringe() {
+    let (w, h) = (9u32, 9u32);
+    let mut bgra = Vec::new();
+    for _y in 0..h {
+        for x in 0..w {
+            bgra.extend_from_slice(if x < 3 {
+                &[0, 0, 0, 0]
+            } else {
+                &[255, 255, 255, 255]
+            });
+        }
+    }
+    let img = Arc::new(OverlayImage {
+        width: w,
+        height: h,
+        bgra,
+    });
+    let mut f = ImageOverlayFilter::new(&Args::default()).unwrap();
+    add(&mut f, "shape", &img, 0.0, 0.0, 1.0, 1.0, false, false);
+    let mut c = Canvas::new(4, 4);
+    c.run(&mut f);
+    let mut edge = 0;
+    for y in 0..4 {
+        for x in 0..4 {
+            let p = c.px(x, y);
+            // White at some coverage a: (p - bg) / (255 - bg) is a on every channel.
+            let cover: Vec<f64> = (0..3)
+                .map(|k| f64::from(p[k] - BG[k]) / f64::from(255 - BG[k]))
+                .collect();
+            assert!(
+                cover.iter().all(|a| (a - cover[0]).abs() < 0.02),
+                "({x}, {y}) {p:?} is not white over {BG:?}: {cover:?}"
+            );
+            if p != BG && p != [255, 255, 255] {
+                edge += 1;
+            }
+        }
+    }
+    assert_eq!(c.px(0, 0), BG);
+    assert_eq!(c.px(3, 0), [255, 255, 255]);
+    assert_eq!(edge, 4, "one column of blended edge pixels");
 }

@@ -19,6 +19,7 @@
 //! To pass a failed frame through unchanged, the element copies each frame before `process`
 //! (into a buffer reused frame after frame): one memcpy of the frame per frame.
 
+use crate::sdk::Region;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Mutex as StdMutex, OnceLock};
@@ -210,12 +211,47 @@ pub fn instantiate(class: &str, args: &Args) -> Result<gst::Element, FilterError
 
 /// Collects events raised during one call; posted once the filter lock is released.
 #[derive(Default)]
-struct Collector(Vec<(&'static str, Vec<(&'static str, Value)>)>);
+struct Collector(
+    Vec<(&'static str, Vec<(&'static str, Value)>)>,
+    /// Regions read from the frame's metadata, then regions the filter adds.
+    RegionsIo,
+);
+
+#[derive(Default)]
+struct RegionsIo {
+    incoming: Vec<Region>,
+    outgoing: Vec<Region>,
+}
 
 impl Context for Collector {
     fn emit(&mut self, event: &'static str, fields: Vec<(&'static str, Value)>) {
         self.0.push((event, fields));
     }
+
+    fn regions(&self) -> &[Region] {
+        &self.1.incoming
+    }
+
+    fn add_region(&mut self, region: Region) {
+        self.1.outgoing.push(region);
+    }
+}
+
+/// Regions of interest on a buffer (GstVideoRegionOfInterestMeta).
+fn regions_of(buffer: &gst::BufferRef) -> Vec<Region> {
+    buffer
+        .iter_meta::<gst_video::VideoRegionOfInterestMeta>()
+        .map(|m| {
+            let (x, y, width, height) = m.rect();
+            Region {
+                kind: m.roi_type().to_owned(),
+                x,
+                y,
+                width,
+                height,
+            }
+        })
+        .collect()
 }
 
 fn with_filter<R>(
@@ -492,6 +528,7 @@ mod imp {
             let strides: Vec<usize> = frame.plane_stride().iter().map(|s| *s as usize).collect();
             let n_planes = frame.n_planes() as usize;
             let mut events = Collector::default();
+            events.1.incoming = regions_of(frame.buffer());
             let outcome = {
                 let mut guard = self.filter.lock();
                 let Some(filter) = guard.as_deref_mut() else {
@@ -533,6 +570,20 @@ mod imp {
                 }
                 r
             };
+            let regions = std::mem::take(&mut events.1.outgoing);
+            if !regions.is_empty() {
+                // SAFETY: in-place transforms get a writable buffer; metadata is not memory, so
+                // adding it while the frame is mapped is allowed, and the reference does not
+                // outlive this block.
+                let buffer = unsafe { gst::BufferRef::from_mut_ptr((*frame.as_mut_ptr()).buffer) };
+                for r in &regions {
+                    gst_video::VideoRegionOfInterestMeta::add(
+                        buffer,
+                        &r.kind,
+                        (r.x, r.y, r.width, r.height),
+                    );
+                }
+            }
             self.post_events(events);
             if let Err(e) = outcome {
                 self.report_error(format!("{}: process failed: {e}", info.class));

@@ -209,6 +209,34 @@ impl<'a> Frame<'a> {
 pub trait Context {
     /// Raises one of the filter's declared events; `fields` are its declared fields.
     fn emit(&mut self, event: &'static str, fields: Vec<(&'static str, Value)>);
+
+    /// Regions of interest that travel with this frame as buffer metadata (GStreamer's
+    /// `GstVideoRegionOfInterestMeta`), e.g. faces an upstream filter found. Empty outside
+    /// `process`.
+    fn regions(&self) -> &[Region] {
+        &[]
+    }
+
+    /// Attaches a region of interest to this frame, for filters downstream (ignored outside
+    /// `process`).
+    fn add_region(&mut self, region: Region) {
+        let _ = region;
+    }
+}
+
+/// A region of interest carried by a frame: what it is (`"face"`) and where, in pixels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Region {
+    /// What the region holds, e.g. `"face"`.
+    pub kind: String,
+    /// Left edge.
+    pub x: u32,
+    /// Top edge.
+    pub y: u32,
+    /// Width.
+    pub width: u32,
+    /// Height.
+    pub height: u32,
 }
 
 /// Why a filter call failed. Surfaces as a Kurento error (invoke) or an `Error` event (process).

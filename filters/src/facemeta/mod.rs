@@ -1,0 +1,163 @@
+//! Kurento's metadata example (module `datachannelexample`): `KmsDetectFaces` finds faces and
+//! attaches them to each frame as buffer metadata (GStreamer's region-of-interest meta, kind
+//! `"face"`); `KmsShowFaces`, anywhere downstream, draws the faces it finds on the frames. The
+//! faces never pass through the API.
+
+use opencv::core::{Rect, Vector};
+use opencv::objdetect::CascadeClassifier;
+use opencv::prelude::*;
+
+use crate::faceoverlay::{detect_faces, downscale_gray, FaceBox, DEFAULT_CASCADE};
+use crate::sdk::worker::LatestFrameWorker;
+use crate::sdk::{Args, Context, FilterError, FilterInfo, Frame, PixelFormat, Region, VideoFilter};
+
+/// Frames are analysed at this width (Kurento's face detector's size).
+const DETECTION_WIDTH: u32 = 320;
+
+/// KmsDetectFaces's interface.
+pub static DETECT_INFO: FilterInfo = FilterInfo {
+    module: "datachannelexample",
+    class: "KmsDetectFaces",
+    element: "rheodetectfaces",
+    description: "Finds faces and attaches them to every frame as region-of-interest metadata",
+    constructor: &[],
+    methods: &[],
+    properties: &[],
+    events: &[],
+    format: PixelFormat::I420,
+};
+
+/// KmsShowFaces's interface.
+pub static SHOW_INFO: FilterInfo = FilterInfo {
+    module: "datachannelexample",
+    class: "KmsShowFaces",
+    element: "rheoshowfaces",
+    description: "Draws the faces carried by each frame's metadata",
+    constructor: &[],
+    methods: &[],
+    properties: &[],
+    events: &[],
+    format: PixelFormat::I420,
+};
+
+/// A downscaled grey frame for the detector.
+struct Grey {
+    data: Vec<u8>,
+    small: (u32, u32),
+    full: (u32, u32),
+}
+
+/// KmsDetectFaces: detection on a worker thread at its own pace; every frame carries the
+/// latest faces.
+pub struct KmsDetectFaces {
+    worker: LatestFrameWorker<Grey, Vec<FaceBox>>,
+}
+
+impl VideoFilter for KmsDetectFaces {
+    fn info() -> &'static FilterInfo {
+        &DETECT_INFO
+    }
+
+    fn new(_args: &Args) -> Result<Self, FilterError> {
+        let mut cascade = CascadeClassifier::new(DEFAULT_CASCADE)
+            .map_err(|e| FilterError::Failed(format!("face cascade {DEFAULT_CASCADE}: {e}")))?;
+        if cascade.empty().unwrap_or(true) {
+            return Err(FilterError::Failed(format!(
+                "face cascade {DEFAULT_CASCADE} is empty (install opencv-data)"
+            )));
+        }
+        let mut found = Vector::<Rect>::new();
+        let worker = LatestFrameWorker::spawn("rheodetectfaces", move |g: Grey| {
+            detect_faces(&mut cascade, &g.data, g.small, g.full, &mut found).ok()
+        })
+        .map_err(|e| FilterError::Failed(format!("detection thread: {e}")))?;
+        Ok(KmsDetectFaces { worker })
+    }
+
+    fn process(&mut self, frame: &mut Frame<'_>, ctx: &mut dyn Context) -> Result<(), FilterError> {
+        let (w, h) = (frame.width, frame.height);
+        let dw = w.min(DETECTION_WIDTH);
+        let dh = ((h as u64 * dw as u64) / w.max(1) as u64).max(1) as u32;
+        let (y_plane, stride) = &frame.planes[0];
+        let mut data = Vec::with_capacity((dw * dh) as usize);
+        downscale_gray(
+            y_plane,
+            *stride,
+            w as usize,
+            h as usize,
+            dw as usize,
+            dh as usize,
+            &mut data,
+        );
+        self.worker.submit(Grey {
+            data,
+            small: (dw, dh),
+            full: (w, h),
+        });
+        if let Some(faces) = self.worker.latest() {
+            for f in faces.iter() {
+                ctx.add_region(Region {
+                    kind: "face".into(),
+                    x: f.x,
+                    y: f.y,
+                    width: f.width,
+                    height: f.height,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// KmsShowFaces: outlines every `"face"` region of the frame's metadata.
+pub struct KmsShowFaces;
+
+impl VideoFilter for KmsShowFaces {
+    fn info() -> &'static FilterInfo {
+        &SHOW_INFO
+    }
+
+    fn new(_args: &Args) -> Result<Self, FilterError> {
+        Ok(KmsShowFaces)
+    }
+
+    fn process(&mut self, frame: &mut Frame<'_>, ctx: &mut dyn Context) -> Result<(), FilterError> {
+        let (w, h) = (frame.width, frame.height);
+        for r in ctx.regions().iter().filter(|r| r.kind == "face") {
+            outline_i420(frame, w, h, r, 3);
+        }
+        Ok(())
+    }
+}
+
+/// Draws a `thickness`-pixel bright green rectangle outline into an I420 frame, clipped.
+fn outline_i420(frame: &mut Frame<'_>, w: u32, h: u32, r: &Region, thickness: u32) {
+    // BT.601 limited range green (0, 255, 0): Y 145, U 54, V 34.
+    const COLOUR: [u8; 3] = [145, 54, 34];
+    let (x0, y0) = (r.x.min(w), r.y.min(h));
+    let (x1, y1) = ((r.x + r.width).min(w), (r.y + r.height).min(h));
+    if x1 <= x0 || y1 <= y0 {
+        return;
+    }
+    let t = thickness.min((x1 - x0) / 2).min((y1 - y0) / 2).max(1);
+    for (plane, (data, stride)) in frame.planes.iter_mut().enumerate().take(3) {
+        let sub = if plane == 0 { 1 } else { 2 };
+        let value = COLOUR[plane];
+        let (px0, py0, px1, py1) = (x0 / sub, y0 / sub, x1.div_ceil(sub), y1.div_ceil(sub));
+        let pt = t.div_ceil(sub);
+        for y in py0..py1 {
+            let row = &mut data[y as usize * *stride..];
+            let band = y < py0 + pt || y + pt >= py1;
+            for x in px0..px1 {
+                if band || x < px0 + pt || x + pt >= px1 {
+                    if let Some(p) = row.get_mut(x as usize) {
+                        *p = value;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
