@@ -15,13 +15,11 @@ pub(super) fn create(
     params: Args<'_>,
 ) -> Result<media::Element> {
     let command = params.str("command")?;
-    match params.opt_enum("filterType", &["AUDIO", "AUTODETECT", "VIDEO"])? {
-        Some("AUDIO") => {
-            return Err(KurentoError::marshall(
-                "filterType AUDIO: audio GStreamerFilters are not supported yet",
-            ))
-        }
-        _ => {}
+    let filter_type = params.opt_enum("filterType", &["AUDIO", "AUTODETECT", "VIDEO"])?;
+    if filter_type == Some("AUDIO") {
+        return Err(KurentoError::marshall(
+            "filterType AUDIO: audio GStreamerFilters are not supported yet",
+        ));
     }
     pipeline
         .create_gstreamer_filter(id, command)
