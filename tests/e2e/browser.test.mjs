@@ -141,6 +141,33 @@ describe('browser demos', () => {
     }
   });
 
+  test('metadata page outlines the face found by the previous filter', { timeout: 90000 }, async () => {
+    const page = await startDemo('metadata');
+    try {
+      const green = await page.evaluate(() => {
+        const video = document.querySelector('#remote-video');
+        const canvas = document.createElement('canvas');
+        canvas.width = video.videoWidth;
+        canvas.height = video.videoHeight;
+        const g = canvas.getContext('2d', { willReadFrequently: true });
+        let best = 0;
+        // A few frames: the outline is on every frame once the first detection is done.
+        g.drawImage(video, 0, 0);
+        const px = g.getImageData(0, 0, canvas.width, canvas.height).data;
+        for (let i = 0; i < px.length; i += 4) {
+          if (px[i + 1] > 200 && px[i] < 90 && px[i + 2] < 90) best++;
+        }
+        return best;
+      });
+      await page.screenshot({ path: artifact('metadata.png') });
+      console.log(`[metadata] outline-green pixels: ${green}`);
+      assert.ok(green > 300, `the face outline is drawn (${green} green pixels)`);
+      await stopDemo(page);
+    } finally {
+      await page.close();
+    }
+  });
+
   test('pointer detector page plays the returned video and asks for calibration', { timeout: 90000 }, async () => {
     const page = await startDemo('pointerdetector');
     try {
