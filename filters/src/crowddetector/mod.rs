@@ -742,21 +742,27 @@ impl CrowdDetectorFilter {
             return Ok(None);
         }
         let b = roi.bbox;
-        let masked =
-            |gray: &Mat, fg: &Mat, out: &mut Mat, tmp: &mut Mat| -> Result<(), FilterError> {
-                core::bitwise_and(&fg.roi(b)?, &roi.mask, tmp, &core::no_array())?;
-                let mut g = Mat::new_size_with_default(b.size(), CV_8U, Scalar::all(0.0))?;
-                gray.roi(b)?.copy_to_masked(&mut g, &*tmp)?;
-                g.convert_to(out, CV_32F, 1.0, 0.0)?;
-                Ok(())
-            };
+        // The grey image where `fg` and the polygon are set, 0 elsewhere (min with the 0/255
+        // mask), as f32.
+        let masked = |gray: &Mat, fg: &Mat, out: &mut Mat, m: &mut Mat, g: &mut Mat| {
+            core::bitwise_and(&fg.roi(b)?, &roi.mask, m, &core::no_array())?;
+            core::min(&gray.roi(b)?, &*m, g)?;
+            g.convert_to(out, CV_32F, 1.0, 0.0)
+        };
         masked(
             &self.prev_gray,
             &self.prev_fg,
             &mut self.prev_f,
             &mut self.tmp,
+            &mut self.tmp2,
         )?;
-        masked(&self.gray, &self.fg, &mut self.cur_f, &mut self.tmp2)?;
+        masked(
+            &self.gray,
+            &self.fg,
+            &mut self.cur_f,
+            &mut self.tmp,
+            &mut self.tmp2,
+        )?;
         let mut response = 0.0;
         let shift: Point2d =
             imgproc::phase_correlate(&self.prev_f, &self.cur_f, &roi.window, Some(&mut response))?;

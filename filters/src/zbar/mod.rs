@@ -4,10 +4,14 @@
 //! zbar's symbology names: `QR-Code`, `EAN-13`, `CODE-128`, …), different insides:
 //!
 //! * **I420 in, Y plane scanned**: no colour conversion; the plane is copied row by row into a
-//!   packed buffer (zbar has no stride) only on the frames that are scanned.
+//!   packed buffer (zbar has no stride) only for the frames that are scanned.
 //! * **At most [`SCANS_PER_SECOND`] scans per second of stream time** (frame PTS; frames without
-//!   a PTS count as 30 fps): the frames in between pass untouched, so the scan cost is paid on
-//!   one frame in three at 30 fps instead of on every frame. The video is never modified.
+//!   a PTS count as 30 fps), **on a thread of the filter's own** ([`LatestFrameWorker`]): the
+//!   streaming thread only copies the Y plane of one frame in three (at 30 fps) and raises the
+//!   events of finished scans; it never waits for zbar. A frame submitted while the previous
+//!   scan is still running replaces any frame still waiting (the scanner keeps up at its own
+//!   pace). Events carry the stream time of the frame scanned, so de-duplication does not
+//!   depend on how fast the scans run. The video is never modified.
 //! * **De-duplication per code**: an event when a (type, value) pair is seen for the first time,
 //!   then again for the same pair at most once per [`REPEAT_NS`] of stream time while it stays
 //!   in view. Each pair has its own last-emitted time, so two codes in view give one event each
@@ -20,6 +24,8 @@ mod ffi;
 mod tests;
 
 use std::collections::HashMap;
+
+use crate::sdk::worker::LatestFrameWorker;
 
 use crate::sdk::{
     Args, Context, Event, FilterError, FilterInfo, Frame, Param, PixelFormat, Type, Value,
@@ -109,24 +115,41 @@ impl Dedup {
     }
 }
 
+/// A Y plane handed to the scanning thread.
+struct Job {
+    pts: u64,
+    width: u32,
+    height: u32,
+    grey: Vec<u8>,
+}
+
+/// What one scan found, at the stream time of the frame scanned.
+struct Scan {
+    pts: u64,
+    symbols: Vec<Symbol>,
+}
+
 /// The filter.
 pub struct ZBarFilter {
-    scanner: ffi::Scanner,
-    /// Packed copy of the Y plane of the frame being scanned (reused).
-    grey: Vec<u8>,
-    /// Stream time of the last scan.
+    /// Scans the latest submitted Y plane on a thread of its own.
+    worker: LatestFrameWorker<Job, Scan>,
+    /// Sequence number of the last scan result handled.
+    seen: u64,
+    /// Stream time of the last frame submitted for scanning.
     last_scan: Option<u64>,
-    /// Stream time of frames without a PTS (frame count × 1/30 s).
+    /// Stream time of frames without a PTS (frame count at 30 fps).
     frames: u64,
     dedup: Dedup,
-    /// Scans done (for tests and measurements).
-    scans: u64,
+    /// Frames submitted for scanning.
+    submitted: u64,
+    /// Of those, frames the worker will scan (not replaced by a later frame while waiting).
+    to_scan: u64,
 }
 
 impl ZBarFilter {
-    /// Number of frames scanned so far.
+    /// Number of frames submitted for scanning so far.
     pub fn scans(&self) -> u64 {
-        self.scans
+        self.submitted
     }
 
     fn due(&mut self, now: u64) -> bool {
@@ -138,6 +161,39 @@ impl ZBarFilter {
             }
         }
     }
+
+    /// Raises the events of a scan result not handled yet.
+    fn collect(&mut self, ctx: &mut dyn Context) {
+        let (seq, latest) = self.worker.latest_with_seq();
+        if seq == self.seen {
+            return;
+        }
+        self.seen = seq;
+        let Some(scan) = latest else { return };
+        for sym in &scan.symbols {
+            if self.dedup.admit(sym, scan.pts) {
+                ctx.emit(
+                    "CodeFound",
+                    vec![
+                        ("codeType", Value::String(sym.kind.clone())),
+                        ("value", Value::String(sym.data.clone())),
+                    ],
+                );
+            }
+        }
+        self.dedup.prune(scan.pts);
+    }
+
+    /// Waits (at most 10 s) until every submitted frame is scanned (tests).
+    #[cfg(test)]
+    fn settle(&self) {
+        let (seq, _) = self.worker.latest_with_seq();
+        if seq < self.to_scan {
+            self.worker
+                .wait_newer(self.to_scan - 1, std::time::Duration::from_secs(10))
+                .expect("scan finished");
+        }
+    }
 }
 
 impl VideoFilter for ZBarFilter {
@@ -146,18 +202,28 @@ impl VideoFilter for ZBarFilter {
     }
 
     fn new(_args: &Args) -> Result<Self, FilterError> {
+        let mut scanner = ffi::Scanner::new()
+            .ok_or_else(|| FilterError::Failed("cannot create a zbar scanner".into()))?;
+        let worker = LatestFrameWorker::spawn("rheozbar", move |job: Job| {
+            Some(Scan {
+                pts: job.pts,
+                symbols: scanner.scan(&job.grey, job.width, job.height),
+            })
+        })
+        .map_err(|e| FilterError::Failed(format!("cannot start the scanning thread: {e}")))?;
         Ok(ZBarFilter {
-            scanner: ffi::Scanner::new()
-                .ok_or_else(|| FilterError::Failed("cannot create a zbar scanner".into()))?,
-            grey: Vec::new(),
+            worker,
+            seen: 0,
             last_scan: None,
             frames: 0,
             dedup: Dedup::default(),
-            scans: 0,
+            submitted: 0,
+            to_scan: 0,
         })
     }
 
     fn process(&mut self, frame: &mut Frame<'_>, ctx: &mut dyn Context) -> Result<(), FilterError> {
+        self.collect(ctx);
         let now = frame
             .pts
             .unwrap_or_else(|| self.frames.saturating_mul(1_000_000_000) / DEFAULT_FPS);
@@ -176,24 +242,20 @@ impl VideoFilter for ZBarFilter {
                 y.len()
             )));
         }
-        self.grey.clear();
+        let mut grey = Vec::with_capacity(w * h);
         for row in y.chunks(stride).take(h) {
-            self.grey.extend_from_slice(&row[..w]);
+            grey.extend_from_slice(&row[..w]);
         }
-        self.scans += 1;
-        let symbols = self.scanner.scan(&self.grey, frame.width, frame.height);
-        for sym in &symbols {
-            if self.dedup.admit(sym, now) {
-                ctx.emit(
-                    "CodeFound",
-                    vec![
-                        ("codeType", Value::String(sym.kind.clone())),
-                        ("value", Value::String(sym.data.clone())),
-                    ],
-                );
-            }
+        self.submitted += 1;
+        let replaced = self.worker.submit(Job {
+            pts: now,
+            width: frame.width,
+            height: frame.height,
+            grey,
+        });
+        if !replaced {
+            self.to_scan += 1;
         }
-        self.dedup.prune(now);
         Ok(())
     }
 }
