@@ -233,3 +233,63 @@ async fn gstreamer_filter_commands_and_typed_properties() {
         assert_eq!(e["code"], 40001, "{command}: {e}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn crowd_detector_rois_and_processing_width() {
+    let (addr, _) = start_server(&[]).await;
+    let mut c = Client::connect(addr).await;
+    let p = c.create("MediaPipeline", Value::Null).await;
+    let point = |x: f64, y: f64, tagged: bool| {
+        let mut v = json!({"x": x, "y": y});
+        if tagged {
+            v["__module__"] = json!("crowddetector");
+            v["__type__"] = json!("RelativePoint");
+        }
+        v
+    };
+    for (type_name, tagged) in [
+        ("crowddetector.CrowdDetectorFilter", true),
+        ("CrowdDetectorFilter", false),
+    ] {
+        let mut config = json!({"occupancyLevelMin": 10, "occupancyLevelMed": 35, "occupancyLevelMax": 65,
+                                "occupancyNumFramesToEvent": 5, "fluidityLevelMin": 10, "fluidityLevelMed": 35,
+                                "fluidityLevelMax": 65, "fluidityNumFramesToEvent": 5, "sendOpticalFlowEvent": false,
+                                "opticalFlowNumFramesToEvent": 3, "opticalFlowNumFramesToReset": 3,
+                                "opticalFlowAngleOffset": 0});
+        let mut roi = json!({"id": "roi1", "points": [point(0.0, 0.0, tagged), point(0.5, 0.0, tagged),
+                                                       point(0.5, 0.5, tagged), point(0.0, 0.5, tagged)],
+                             "regionOfInterestConfig": config.clone()});
+        if tagged {
+            config["__module__"] = json!("crowddetector");
+            config["__type__"] = json!("RegionOfInterestConfig");
+            roi["regionOfInterestConfig"] = config;
+            roi["__module__"] = json!("crowddetector");
+            roi["__type__"] = json!("RegionOfInterest");
+        }
+        let f = c
+            .create(type_name, json!({"mediaPipeline": p, "rois": [roi]}))
+            .await;
+        assert!(f.ends_with("_crowddetector.CrowdDetectorFilter"), "{f}");
+        for event in [
+            "CrowdDetectorOccupancy",
+            "CrowdDetectorFluidity",
+            "CrowdDetectorDirection",
+        ] {
+            c.subscribe(&f, event).await;
+        }
+        assert_eq!(
+            c.invoke(&f, "getProcessingWidth", Value::Null).await["value"],
+            320
+        );
+        c.invoke(&f, "setProcessingWidth", json!({"processingWidth": 640}))
+            .await;
+        assert_eq!(
+            c.invoke(&f, "getProcessingWidth", Value::Null).await["value"],
+            640
+        );
+    }
+    let e = c
+        .err("create", json!({"type": "CrowdDetectorFilter", "constructorParams": {"mediaPipeline": p, "rois": [{"id": "x"}]}}))
+        .await;
+    assert_eq!(e["code"], 40001, "{e}");
+}

@@ -555,3 +555,102 @@ async fn faces_travel_as_metadata_from_detect_faces_to_show_faces() {
     .await;
     c.ok("release", json!({"object": p})).await;
 }
+
+/// A 640x480 PNG showing a QR code of `data` (rendered by GStreamer's qroverlay).
+fn qr_png(path: &std::path::Path, data: &str) {
+    let launch = format!(
+        "videotestsrc pattern=white num-buffers=1 ! video/x-raw,width=640,height=480 ! \
+         qroverlay data=\"{data}\" x=50 y=50 pixel-size=6 ! videoconvert ! pngenc ! filesink location={}",
+        path.display()
+    );
+    let pipeline = gst::parse::launch(&launch).unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let msg = pipeline.bus().unwrap().timed_pop_filtered(
+        gst::ClockTime::from_seconds(10),
+        &[gst::MessageType::Eos, gst::MessageType::Error],
+    );
+    assert!(matches!(
+        msg.map(|m| m.type_()),
+        Some(gst::MessageType::Eos)
+    ));
+    pipeline.set_state(gst::State::Null).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn zbar_filter_reports_codes_to_the_client() {
+    let (addr, _) = start_server(&[]).await;
+    let dir = std::env::temp_dir().join(format!("rheo-zbar-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = dir.join("qr.png");
+    qr_png(&png, "RHEO QR TEST");
+    let mut c = Client::connect(addr).await;
+    let p = c.create("MediaPipeline", Value::Null).await;
+    let w = c
+        .create("WebRtcEndpoint", json!({"mediaPipeline": p}))
+        .await;
+    let z = c.create("ZBarFilter", json!({"mediaPipeline": p})).await;
+    assert!(z.ends_with("_kurento.ZBarFilter"), "{z}");
+    c.subscribe(&z, "CodeFound").await;
+    c.invoke(&w, "connect", json!({"sink": z})).await;
+    c.invoke(&z, "connect", json!({"sink": w})).await;
+    let peer = Arc::new(TestPeer::new(PeerConfig::image(png.to_str().unwrap())).unwrap());
+    c.negotiate_with_peer(&w, &peer, |p| p.wait_frames(5, MEDIA_TIMEOUT))
+        .await;
+    let ev = c.event(|e| e["type"] == "CodeFound").await;
+    assert_eq!(ev["object"], z.as_str());
+    assert_eq!(ev["data"]["codeType"], "QR-Code");
+    assert_eq!(ev["data"]["value"], "RHEO QR TEST");
+    c.ok("release", json!({"object": p})).await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn image_overlay_filter_draws_where_asked() {
+    let (addr, _) = start_server(&[]).await;
+    let dir = std::env::temp_dir().join(format!("rheo-overlay-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = dir.join("blue.png");
+    solid_png(&png, 0xff0000ff);
+    let mut c = Client::connect(addr).await;
+    let p = c.create("MediaPipeline", Value::Null).await;
+    let w = c
+        .create("WebRtcEndpoint", json!({"mediaPipeline": p}))
+        .await;
+    let o = c
+        .create("kurento.ImageOverlayFilter", json!({"mediaPipeline": p}))
+        .await;
+    // The right half of the picture, stretched.
+    c.invoke(
+        &o,
+        "addImage",
+        json!({"id": "half", "uri": format!("file://{}", png.display()),
+        "offsetXPercent": 0.5, "offsetYPercent": 0.0, "widthPercent": 0.5, "heightPercent": 1.0,
+        "keepAspectRatio": false, "center": false}),
+    )
+    .await;
+    c.invoke(&w, "connect", json!({"sink": o})).await;
+    c.invoke(&o, "connect", json!({"sink": w})).await;
+    let peer = Arc::new(TestPeer::new(PeerConfig::color(0xff20c020)).unwrap());
+    let split = |fr: &rheo_pipelines::test_peer::Frame| {
+        let [_, lg, lb] = fr.mean_rgb(0, 0, fr.width / 2 - 8, fr.height);
+        let [_, rg, rb] = fr.mean_rgb(fr.width / 2 + 8, 0, fr.width / 2 - 8, fr.height);
+        lg > 150.0 && lb < 80.0 && rb > 200.0 && rg < 60.0
+    };
+    c.negotiate_with_peer(&w, &peer, move |p| {
+        p.wait_frame_where(MEDIA_TIMEOUT, split).is_some()
+    })
+    .await;
+    c.invoke(&o, "removeImage", json!({"id": "half"})).await;
+    let peer2 = peer.clone();
+    let green = tokio::task::spawn_blocking(move || {
+        peer2.wait_frame_where(MEDIA_TIMEOUT, |fr| {
+            let [_, g, b] = fr.mean_rgb_all();
+            g > 150.0 && b < 80.0
+        })
+    })
+    .await
+    .unwrap();
+    assert!(green.is_some(), "the image is gone after removeImage");
+    c.ok("release", json!({"object": p})).await;
+    let _ = std::fs::remove_dir_all(dir);
+}
