@@ -13,6 +13,9 @@ use crate::sdk::{Args, Context, FilterError, FilterInfo, Frame, PixelFormat, Reg
 
 /// Frames are analysed at this width (Kurento's face detector's size).
 const DETECTION_WIDTH: u32 = 320;
+/// At most this many detections per second of stream time (as FaceOverlayFilter): faces are
+/// followed smoothly for a fraction of the CPU of detecting on every frame.
+const DETECTIONS_PER_SECOND: u64 = 15;
 
 /// KmsDetectFaces's interface.
 pub static DETECT_INFO: FilterInfo = FilterInfo {
@@ -51,6 +54,9 @@ struct Grey {
 /// latest faces.
 pub struct KmsDetectFaces {
     worker: LatestFrameWorker<Grey, Vec<FaceBox>>,
+    /// Stream time (ns) of the last frame handed to the detector.
+    last_submitted: Option<u64>,
+    frames: u64,
 }
 
 impl VideoFilter for KmsDetectFaces {
@@ -71,10 +77,42 @@ impl VideoFilter for KmsDetectFaces {
             detect_faces(&mut cascade, &g.data, g.small, g.full, &mut found).ok()
         })
         .map_err(|e| FilterError::Failed(format!("detection thread: {e}")))?;
-        Ok(KmsDetectFaces { worker })
+        Ok(KmsDetectFaces {
+            worker,
+            last_submitted: None,
+            frames: 0,
+        })
     }
 
     fn process(&mut self, frame: &mut Frame<'_>, ctx: &mut dyn Context) -> Result<(), FilterError> {
+        // Frames without a timestamp count as 30 fps.
+        let now = frame.pts.unwrap_or(self.frames * 1_000_000_000 / 30);
+        self.frames += 1;
+        let due = self
+            .last_submitted
+            .is_none_or(|t| now < t || now - t >= 1_000_000_000 / DETECTIONS_PER_SECOND);
+        if due {
+            self.last_submitted = Some(now);
+            self.submit(frame);
+        }
+        if let Some(faces) = self.worker.latest() {
+            for f in faces.iter() {
+                ctx.add_region(Region {
+                    kind: "face".into(),
+                    x: f.x,
+                    y: f.y,
+                    width: f.width,
+                    height: f.height,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl KmsDetectFaces {
+    /// Hands a downscaled grey copy of the frame to the detector (never waits).
+    fn submit(&self, frame: &Frame<'_>) {
         let (w, h) = (frame.width, frame.height);
         let dw = w.min(DETECTION_WIDTH);
         let dh = ((h as u64 * dw as u64) / w.max(1) as u64).max(1) as u32;
@@ -94,18 +132,6 @@ impl VideoFilter for KmsDetectFaces {
             small: (dw, dh),
             full: (w, h),
         });
-        if let Some(faces) = self.worker.latest() {
-            for f in faces.iter() {
-                ctx.add_region(Region {
-                    kind: "face".into(),
-                    x: f.x,
-                    y: f.y,
-                    width: f.width,
-                    height: f.height,
-                });
-            }
-        }
-        Ok(())
     }
 }
 
