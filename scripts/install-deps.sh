@@ -7,12 +7,12 @@ runtime_pkgs=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-nice
   libnice10 libopencv-core406 libopencv-imgproc406 libopencv-objdetect406 libopencv-imgcodecs406
-  opencv-data ca-certificates libzbar0
+  opencv-data ca-certificates libzbar0 libtesseract5 tesseract-ocr tesseract-ocr-eng
 )
 build_pkgs=(
   build-essential pkg-config clang libclang-dev libnice-dev
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
-  libopencv-dev libssl-dev libzbar-dev
+  libopencv-dev libssl-dev libzbar-dev libtesseract-dev libleptonica-dev
 )
 test_pkgs=(
   opencv-doc chromium curl iproute2 python3-gi gir1.2-gst-plugins-bad-1.0 gir1.2-nice-0.1 gir1.2-gstreamer-1.0

@@ -293,3 +293,29 @@ async fn crowd_detector_rois_and_processing_width() {
         .await;
     assert_eq!(e["code"], 40001, "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plate_detector_class() {
+    let (addr, _) = start_server(&[]).await;
+    let mut c = Client::connect(addr).await;
+    let p = c.create("MediaPipeline", Value::Null).await;
+    for type_name in ["platedetector.PlateDetectorFilter", "PlateDetectorFilter"] {
+        let f = c.create(type_name, json!({"mediaPipeline": p})).await;
+        assert!(f.ends_with("_platedetector.PlateDetectorFilter"), "{f}");
+        c.subscribe(&f, "PlateDetected").await;
+        c.invoke(
+            &f,
+            "setPlateWidthPercentage",
+            json!({"plateWidthPercentage": 0.3}),
+        )
+        .await;
+        let e = c
+            .invoke_err(
+                &f,
+                "setPlateWidthPercentage",
+                json!({"plateWidthPercentage": 1.5}),
+            )
+            .await;
+        assert_eq!(e["code"], 40001, "{e}");
+    }
+}

@@ -17,6 +17,7 @@ pub mod facemeta;
 pub mod faceoverlay;
 pub mod image;
 pub mod imageoverlay;
+pub mod platedetector;
 pub mod pointerdetector;
 pub mod registry;
 pub mod sdk;

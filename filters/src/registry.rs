@@ -37,6 +37,7 @@ fn builtin() -> Vec<Registration> {
         Registration::of::<crate::zbar::ZBarFilter>(),
         Registration::of::<crate::facemeta::KmsDetectFaces>(),
         Registration::of::<crate::facemeta::KmsShowFaces>(),
+        Registration::of::<crate::platedetector::PlateDetectorFilter>(),
         Registration::of::<crate::pointerdetector::PointerDetectorFilter>(),
         // ---- end of the list ----
     ]

@@ -168,6 +168,17 @@ describe('browser demos', () => {
     }
   });
 
+  test('plate detector page plays the returned video (no plate in view, none listed)', { timeout: 90000 }, async () => {
+    const page = await startDemo('platedetector');
+    try {
+      const plates = await page.evaluate(() => window.demoState.plates);
+      assert.deepEqual(plates, [], 'no plate in the fake camera');
+      await stopDemo(page);
+    } finally {
+      await page.close();
+    }
+  });
+
   test('pointer detector page plays the returned video and asks for calibration', { timeout: 90000 }, async () => {
     const page = await startDemo('pointerdetector');
     try {

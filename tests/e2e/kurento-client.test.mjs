@@ -9,6 +9,10 @@ import { after, before, describe, test } from 'node:test';
 
 import kurento from 'kurento-client';
 
+// Module filters, as the Kurento tutorials register them (the strict client checks getInfo).
+kurento.register('kurento-module-crowddetector');
+kurento.register('kurento-module-chroma');
+
 import {
   HTTP_URL, WS_URL, analyseVideoFrame, artifact, call, callForError, installPeer, launchChromium,
   once, saveDataUrl, startTcpProxy, tracePage, waitUntil, withTimeout,
@@ -151,6 +155,50 @@ describe('kurento-client 7.3.0', () => {
         saveDataUrl(frame.dataUrl, 'kc-magicmirror-frame.png');
         console.log(`[kc-magicmirror] ${frame.width}x${frame.height}, hat-coloured pixels: ${frame.total}`);
       }
+      await call(pipeline, 'release');
+      client.close();
+    } finally {
+      await page.close();
+    }
+  });
+
+  test('module filters: crowd detector events and a chroma filter through the real client', { timeout: 90000 }, async () => {
+    const page = await newPeerPage('kc-crowd');
+    try {
+      const RegionOfInterest = kurento.getComplexType('crowddetector.RegionOfInterest');
+      const RegionOfInterestConfig = kurento.getComplexType('crowddetector.RegionOfInterestConfig');
+      const RelativePoint = kurento.getComplexType('crowddetector.RelativePoint');
+      const WindowParam = kurento.getComplexType('chroma.WindowParam');
+      let occupancy = null;
+      const { client, pipeline } = await loopbackCall(page, {
+        name: 'kc-crowd',
+        buildGraph: async ({ pipeline, webRtc }) => {
+          const roi = RegionOfInterest({
+            id: 'roi1',
+            points: [RelativePoint({ x: 0, y: 0 }), RelativePoint({ x: 1, y: 0 }),
+              RelativePoint({ x: 1, y: 1 }), RelativePoint({ x: 0, y: 1 })],
+            regionOfInterestConfig: RegionOfInterestConfig({
+              occupancyLevelMin: 10, occupancyLevelMed: 35, occupancyLevelMax: 65, occupancyNumFramesToEvent: 5,
+              fluidityLevelMin: 10, fluidityLevelMed: 35, fluidityLevelMax: 65, fluidityNumFramesToEvent: 5,
+              sendOpticalFlowEvent: false, opticalFlowNumFramesToEvent: 3, opticalFlowNumFramesToReset: 3,
+              opticalFlowAngleOffset: 0,
+            }),
+          });
+          const crowd = await call(pipeline, 'create', 'crowddetector.CrowdDetectorFilter', { rois: [roi] });
+          crowd.on('CrowdDetectorOccupancy', (event) => { occupancy = occupancy || event; });
+          const chroma = await call(pipeline, 'create', 'chroma.ChromaFilter',
+            { window: WindowParam({ topRightCornerX: 5, topRightCornerY: 5, width: 30, height: 30 }) });
+          await call(webRtc, 'connect', crowd);
+          await call(crowd, 'connect', chroma);
+          await call(chroma, 'connect', webRtc);
+        },
+      });
+      await waitUntil(() => occupancy, MEDIA_TIMEOUT, 'a CrowdDetectorOccupancy event');
+      console.log(`[kc-crowd] ${JSON.stringify(occupancy)}`);
+      assert.equal(occupancy.roiId, 'roi1');
+      assert.equal(occupancy.type, 'CrowdDetectorOccupancy');
+      assert.equal(typeof occupancy.occupancyPercentage, 'number');
+      assert.equal(typeof occupancy.occupancyLevel, 'number');
       await call(pipeline, 'release');
       client.close();
     } finally {
