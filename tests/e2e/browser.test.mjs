@@ -168,6 +168,20 @@ describe('browser demos', () => {
     }
   });
 
+  test('the SDK example filter runs in the browser and raises its event', { timeout: 90000 }, async () => {
+    const page = await startDemo('edges');
+    try {
+      await page.waitForFunction(() => window.demoState.edgeLevel, null, { timeout: 20000 });
+      const level = await page.evaluate(() => window.demoState.edgeLevel);
+      console.log(`[edges] ${JSON.stringify(level)}`);
+      assert.ok(['LOW', 'HIGH'].includes(level.level), `level ${level.level}`);
+      await page.screenshot({ path: artifact('edges.png') });
+      await stopDemo(page);
+    } finally {
+      await page.close();
+    }
+  });
+
   test('plate detector page plays the returned video (no plate in view, none listed)', { timeout: 90000 }, async () => {
     const page = await startDemo('platedetector');
     try {
