@@ -89,22 +89,10 @@ async fn hello_world_loopback_returns_the_frames_it_was_sent() {
 
 /// An opaque 64x64 PNG of one colour, made with GStreamer.
 fn solid_png(path: &std::path::Path, argb: u32) {
-    let launch = format!(
+    common::run_to_eos(&format!(
         "videotestsrc pattern=solid-color foreground-color={argb} num-buffers=1 ! video/x-raw,width=64,height=64 ! pngenc ! filesink location={}",
         path.display()
-    );
-    let pipeline = gst::parse::launch(&launch).unwrap();
-    pipeline.set_state(gst::State::Playing).unwrap();
-    let bus = pipeline.bus().unwrap();
-    let msg = bus.timed_pop_filtered(
-        gst::ClockTime::from_seconds(10),
-        &[gst::MessageType::Eos, gst::MessageType::Error],
-    );
-    assert!(matches!(
-        msg.map(|m| m.type_()),
-        Some(gst::MessageType::Eos)
     ));
-    pipeline.set_state(gst::State::Null).unwrap();
 }
 
 fn is_pure_blue(f: &rheo_pipelines::test_peer::Frame, x: usize, y: usize) -> bool {
@@ -178,8 +166,7 @@ async fn magic_mirror_draws_the_overlay_on_the_face() {
         "offsetYPercent": 0.0, "widthPercent": 1.0, "heightPercent": 1.0}),
     )
     .await;
-    c.invoke(&w, "connect", json!({"sink": f})).await;
-    c.invoke(&f, "connect", json!({"sink": w})).await;
+    c.loop_through(&w, &f).await;
 
     let peer = Arc::new(TestPeer::new(PeerConfig::image(face_image().to_str().unwrap())).unwrap());
     // The overlay is opaque blue, so a drawn face is a solid blue block (the jersey's stripes
@@ -403,8 +390,7 @@ async fn chroma_filter_replaces_the_key_colour_with_the_background() {
         .create("chroma.ChromaFilter", json!({"mediaPipeline": p, "window": window,
                                               "backgroundImage": format!("file://{}", png.display())}))
         .await;
-    c.invoke(&w, "connect", json!({"sink": f})).await;
-    c.invoke(&f, "connect", json!({"sink": w})).await;
+    c.loop_through(&w, &f).await;
     // The camera shows nothing but a green screen: after calibration the whole picture is the
     // background image.
     let peer = Arc::new(TestPeer::new(PeerConfig::color(0xff30c040)).unwrap());
@@ -449,8 +435,7 @@ async fn pointer_detector_events_reach_the_client() {
         .await;
     c.subscribe(&f, "WindowIn").await;
     c.subscribe(&f, "WindowOut").await;
-    c.invoke(&w, "connect", json!({"sink": f})).await;
-    c.invoke(&f, "connect", json!({"sink": w})).await;
+    c.loop_through(&w, &f).await;
     // A camera filled with one saturated colour: once tracked, the "pointer" is the whole
     // picture, centred at (320, 240), inside a window placed there.
     let peer = Arc::new(TestPeer::new(PeerConfig::color(0xff2040e0)).unwrap());
@@ -487,8 +472,7 @@ async fn gstreamer_filter_runs_any_element_and_its_properties_change_live() {
             json!({"mediaPipeline": p, "command": "videobalance saturation=0.0"}),
         )
         .await;
-    c.invoke(&w, "connect", json!({"sink": f})).await;
-    c.invoke(&f, "connect", json!({"sink": w})).await;
+    c.loop_through(&w, &f).await;
     let peer = Arc::new(TestPeer::new(PeerConfig::color(0xffd02020)).unwrap());
     // Saturation 0: the red picture comes back grey.
     let grey = |fr: &rheo_pipelines::test_peer::Frame| {
@@ -558,22 +542,11 @@ async fn faces_travel_as_metadata_from_detect_faces_to_show_faces() {
 
 /// A 640x480 PNG showing a QR code of `data` (rendered by GStreamer's qroverlay).
 fn qr_png(path: &std::path::Path, data: &str) {
-    let launch = format!(
+    common::run_to_eos(&format!(
         "videotestsrc pattern=white num-buffers=1 ! video/x-raw,width=640,height=480 ! \
          qroverlay data=\"{data}\" x=50 y=50 pixel-size=6 ! videoconvert ! pngenc ! filesink location={}",
         path.display()
-    );
-    let pipeline = gst::parse::launch(&launch).unwrap();
-    pipeline.set_state(gst::State::Playing).unwrap();
-    let msg = pipeline.bus().unwrap().timed_pop_filtered(
-        gst::ClockTime::from_seconds(10),
-        &[gst::MessageType::Eos, gst::MessageType::Error],
-    );
-    assert!(matches!(
-        msg.map(|m| m.type_()),
-        Some(gst::MessageType::Eos)
     ));
-    pipeline.set_state(gst::State::Null).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -591,8 +564,7 @@ async fn zbar_filter_reports_codes_to_the_client() {
     let z = c.create("ZBarFilter", json!({"mediaPipeline": p})).await;
     assert!(z.ends_with("_kurento.ZBarFilter"), "{z}");
     c.subscribe(&z, "CodeFound").await;
-    c.invoke(&w, "connect", json!({"sink": z})).await;
-    c.invoke(&z, "connect", json!({"sink": w})).await;
+    c.loop_through(&w, &z).await;
     let peer = Arc::new(TestPeer::new(PeerConfig::image(png.to_str().unwrap())).unwrap());
     c.negotiate_with_peer(&w, &peer, |p| p.wait_frames(5, MEDIA_TIMEOUT))
         .await;
@@ -628,8 +600,7 @@ async fn image_overlay_filter_draws_where_asked() {
         "keepAspectRatio": false, "center": false}),
     )
     .await;
-    c.invoke(&w, "connect", json!({"sink": o})).await;
-    c.invoke(&o, "connect", json!({"sink": w})).await;
+    c.loop_through(&w, &o).await;
     let peer = Arc::new(TestPeer::new(PeerConfig::color(0xff20c020)).unwrap());
     let split = |fr: &rheo_pipelines::test_peer::Frame| {
         let [_, lg, lb] = fr.mean_rgb(0, 0, fr.width / 2 - 8, fr.height);

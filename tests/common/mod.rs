@@ -296,28 +296,45 @@ impl Client {
     }
 }
 
+/// Runs a gst-launch description to end-of-stream (bounded), e.g. to write a test image.
+pub fn run_to_eos(launch: &str) {
+    use gst::prelude::*;
+    gst::init().unwrap();
+    let pipeline = gst::parse::launch(launch).unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let msg = pipeline.bus().unwrap().timed_pop_filtered(
+        gst::ClockTime::from_seconds(10),
+        &[gst::MessageType::Eos, gst::MessageType::Error],
+    );
+    pipeline.set_state(gst::State::Null).unwrap();
+    assert!(
+        matches!(msg.map(|m| m.type_()), Some(gst::MessageType::Eos)),
+        "{launch} ran to the end"
+    );
+}
+
 /// Debian's messi5.jpg cropped around the face (Haar at 320 px misses it in the full photo),
 /// written once per process as a JPEG the test peer can send.
 pub fn face_image() -> std::path::PathBuf {
     static PATH: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
     PATH.get_or_init(|| {
-        use gst::prelude::*;
-        gst::init().unwrap();
         let path = std::env::temp_dir().join(format!("rheo-face-{}.jpg", std::process::id()));
-        let launch = format!(
+        run_to_eos(&format!(
             "filesrc location=/usr/share/doc/opencv-doc/examples/data/messi5.jpg ! jpegdec ! videoconvert ! \
              videocrop left=145 right=123 bottom=132 ! jpegenc ! filesink location={}",
             path.display()
-        );
-        let pipeline = gst::parse::launch(&launch).unwrap();
-        pipeline.set_state(gst::State::Playing).unwrap();
-        let msg = pipeline.bus().unwrap().timed_pop_filtered(
-            gst::ClockTime::from_seconds(10),
-            &[gst::MessageType::Eos, gst::MessageType::Error],
-        );
-        assert!(matches!(msg.map(|m| m.type_()), Some(gst::MessageType::Eos)), "face image written");
-        pipeline.set_state(gst::State::Null).unwrap();
+        ));
         path
     })
     .clone()
+}
+
+impl Client {
+    /// Connects `endpoint -> element -> endpoint` (all media types), as the filter tutorials do.
+    pub async fn loop_through(&mut self, endpoint: &str, element: &str) {
+        self.invoke(endpoint, "connect", json!({ "sink": element }))
+            .await;
+        self.invoke(element, "connect", json!({ "sink": endpoint }))
+            .await;
+    }
 }
