@@ -6,7 +6,6 @@ mod common;
 use std::sync::Arc;
 
 use common::{face_image, start_server, Client, MEDIA_TIMEOUT};
-use gst::prelude::*;
 use rheo_pipelines::test_peer::{PeerConfig, TestPeer};
 use serde_json::{json, Value};
 
