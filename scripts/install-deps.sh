@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages Rheo needs. One list, used by `make run`, `make test` and the
-# Dockerfile. Usage: install-deps.sh [build|runtime|test]...
+# Installs the Debian 12 packages Rheo needs: the one list behind `make run` and `make test`.
+# Usage: install-deps.sh [build|runtime|test]...
 set -euo pipefail
 
 runtime_pkgs=(
