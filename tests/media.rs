@@ -11,12 +11,7 @@ use serde_json::{json, Value};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn hello_world_loopback_returns_the_frames_it_was_sent() {
-    let (addr, _) = start_server(&[]).await;
-    let mut c = Client::connect(addr).await;
-    let p = c.create("MediaPipeline", Value::Null).await;
-    let w = c
-        .create("WebRtcEndpoint", json!({"mediaPipeline": p}))
-        .await;
+    let (mut c, p, w) = common::endpoint_session(&[]).await;
     for ev in [
         "MediaStateChanged",
         "MediaSessionStarted",
@@ -264,12 +259,8 @@ async fn a_client_vanishing_mid_negotiation_harms_nobody() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn candidates_use_the_configured_port_range() {
-    let (addr, _) = start_server(&["--min-port", "41000", "--max-port", "41099"]).await;
-    let mut c = Client::connect(addr).await;
-    let p = c.create("MediaPipeline", Value::Null).await;
-    let w = c
-        .create("WebRtcEndpoint", json!({"mediaPipeline": p}))
-        .await;
+    let (mut c, p, w) =
+        common::endpoint_session(&["--min-port", "41000", "--max-port", "41099"]).await;
     c.invoke(&w, "connect", json!({"sink": w})).await;
     let peer = Arc::new(TestPeer::new(PeerConfig::color(0xff2040e0)).unwrap());
     c.subscribe(&w, "IceGatheringDone").await;
@@ -336,12 +327,7 @@ async fn recvonly_and_sendonly_endpoints_answer_with_those_directions() {
 #[tokio::test(flavor = "multi_thread")]
 async fn host_candidates_announce_the_external_ipv4() {
     // TEST-NET-3 address: only announced, never sent to (the peer is not given the candidates).
-    let (addr, _) = start_server(&["--external-ipv4", "203.0.113.7"]).await;
-    let mut c = Client::connect(addr).await;
-    let p = c.create("MediaPipeline", Value::Null).await;
-    let w = c
-        .create("WebRtcEndpoint", json!({"mediaPipeline": p}))
-        .await;
+    let (mut c, p, w) = common::endpoint_session(&["--external-ipv4", "203.0.113.7"]).await;
     c.subscribe(&w, "IceCandidateFound").await;
     c.subscribe(&w, "IceGatheringDone").await;
     let peer = TestPeer::new(PeerConfig::color(0xff808080)).unwrap();
@@ -419,12 +405,7 @@ async fn chroma_filter_replaces_the_key_colour_with_the_background() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn pointer_detector_events_reach_the_client() {
-    let (addr, _) = start_server(&[]).await;
-    let mut c = Client::connect(addr).await;
-    let p = c.create("MediaPipeline", Value::Null).await;
-    let w = c
-        .create("WebRtcEndpoint", json!({"mediaPipeline": p}))
-        .await;
+    let (mut c, p, w) = common::endpoint_session(&[]).await;
     let region = json!({"topRightCornerX": 5, "topRightCornerY": 5, "width": 30, "height": 30});
     let f = c
         .create(
@@ -459,12 +440,7 @@ async fn pointer_detector_events_reach_the_client() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn gstreamer_filter_runs_any_element_and_its_properties_change_live() {
-    let (addr, _) = start_server(&[]).await;
-    let mut c = Client::connect(addr).await;
-    let p = c.create("MediaPipeline", Value::Null).await;
-    let w = c
-        .create("WebRtcEndpoint", json!({"mediaPipeline": p}))
-        .await;
+    let (mut c, p, w) = common::endpoint_session(&[]).await;
     let f = c
         .create(
             "GStreamerFilter",
@@ -503,12 +479,7 @@ async fn gstreamer_filter_runs_any_element_and_its_properties_change_live() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn faces_travel_as_metadata_from_detect_faces_to_show_faces() {
-    let (addr, _) = start_server(&[]).await;
-    let mut c = Client::connect(addr).await;
-    let p = c.create("MediaPipeline", Value::Null).await;
-    let w = c
-        .create("WebRtcEndpoint", json!({"mediaPipeline": p}))
-        .await;
+    let (mut c, p, w) = common::endpoint_session(&[]).await;
     let detect = c
         .create(
             "datachannelexample.KmsDetectFaces",

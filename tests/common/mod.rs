@@ -35,6 +35,18 @@ pub async fn start_server(extra: &[&str]) -> (SocketAddr, Arc<rheo::control::Cor
     rheo::spawn_server(&config).await.expect("server starts")
 }
 
+/// A server, a connected client, a MediaPipeline and a WebRtcEndpoint in it: `(client,
+/// pipeline id, endpoint id)`.
+pub async fn endpoint_session(extra: &[&str]) -> (Client, String, String) {
+    let (addr, _) = start_server(extra).await;
+    let mut c = Client::connect(addr).await;
+    let p = c.create("MediaPipeline", Value::Null).await;
+    let w = c
+        .create("WebRtcEndpoint", json!({ "mediaPipeline": p }))
+        .await;
+    (c, p, w)
+}
+
 pub struct Client {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     next_id: u64,
