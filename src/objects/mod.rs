@@ -54,7 +54,6 @@ pub struct ObjectState {
     pub send_tags_in_events: bool,
     /// Settable properties that have no media-plane effect of their own (stored and returned).
     pub properties: HashMap<&'static str, Value>,
-    pub released: bool,
 }
 
 /// A live Kurento object.
@@ -102,7 +101,6 @@ impl MediaObject {
 
     /// Releases the media behind this object (blocking; idempotent).
     pub fn release_media(&self) {
-        self.state.lock().released = true;
         match &self.media {
             Media::ServerManager => {}
             Media::Pipeline(p) => p.release(),
