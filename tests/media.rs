@@ -119,17 +119,10 @@ fn solid_blue_block(f: &rheo_pipelines::test_peer::Frame, size: usize) -> Option
 
 #[tokio::test(flavor = "multi_thread")]
 async fn magic_mirror_draws_the_overlay_on_the_face() {
-    let (addr, _) = start_server(&[]).await;
-    let dir = std::env::temp_dir().join(format!("rheo-mm-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::ScratchDir::new("mm");
     let png = dir.join("blue.png");
     solid_png(&png, 0xff0000ff);
-
-    let mut c = Client::connect(addr).await;
-    let p = c.create("MediaPipeline", Value::Null).await;
-    let w = c
-        .create("WebRtcEndpoint", json!({"mediaPipeline": p}))
-        .await;
+    let (mut c, p, w) = common::endpoint_session(&[]).await;
     let f = c
         .create("FaceOverlayFilter", json!({"mediaPipeline": p}))
         .await;
@@ -213,7 +206,6 @@ async fn magic_mirror_draws_the_overlay_on_the_face() {
         "overlay removed after unsetOverlayedImage"
     );
     c.ok("release", json!({"object": p})).await;
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -359,16 +351,10 @@ async fn host_candidates_announce_the_external_ipv4() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn chroma_filter_replaces_the_key_colour_with_the_background() {
-    let (addr, _) = start_server(&[]).await;
-    let dir = std::env::temp_dir().join(format!("rheo-chroma-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::ScratchDir::new("chroma");
     let png = dir.join("blue.png");
     solid_png(&png, 0xff2030d0);
-    let mut c = Client::connect(addr).await;
-    let p = c.create("MediaPipeline", Value::Null).await;
-    let w = c
-        .create("WebRtcEndpoint", json!({"mediaPipeline": p}))
-        .await;
+    let (mut c, p, w) = common::endpoint_session(&[]).await;
     let window = json!({"topRightCornerX": 5, "topRightCornerY": 5, "width": 30, "height": 30,
                         "__module__": "chroma", "__type__": "WindowParam"});
     let f = c
@@ -400,7 +386,6 @@ async fn chroma_filter_replaces_the_key_colour_with_the_background() {
     .unwrap();
     assert!(grey.is_some(), "neutral grey after unsetBackground");
     c.ok("release", json!({"object": p})).await;
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -521,16 +506,10 @@ fn qr_png(path: &std::path::Path, data: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn zbar_filter_reports_codes_to_the_client() {
-    let (addr, _) = start_server(&[]).await;
-    let dir = std::env::temp_dir().join(format!("rheo-zbar-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::ScratchDir::new("zbar");
     let png = dir.join("qr.png");
     qr_png(&png, "RHEO QR TEST");
-    let mut c = Client::connect(addr).await;
-    let p = c.create("MediaPipeline", Value::Null).await;
-    let w = c
-        .create("WebRtcEndpoint", json!({"mediaPipeline": p}))
-        .await;
+    let (mut c, p, w) = common::endpoint_session(&[]).await;
     let z = c.create("ZBarFilter", json!({"mediaPipeline": p})).await;
     assert!(z.ends_with("_kurento.ZBarFilter"), "{z}");
     c.subscribe(&z, "CodeFound").await;
@@ -543,21 +522,14 @@ async fn zbar_filter_reports_codes_to_the_client() {
     assert_eq!(ev["data"]["codeType"], "QR-Code");
     assert_eq!(ev["data"]["value"], "RHEO QR TEST");
     c.ok("release", json!({"object": p})).await;
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn image_overlay_filter_draws_where_asked() {
-    let (addr, _) = start_server(&[]).await;
-    let dir = std::env::temp_dir().join(format!("rheo-overlay-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::ScratchDir::new("overlay");
     let png = dir.join("blue.png");
     solid_png(&png, 0xff0000ff);
-    let mut c = Client::connect(addr).await;
-    let p = c.create("MediaPipeline", Value::Null).await;
-    let w = c
-        .create("WebRtcEndpoint", json!({"mediaPipeline": p}))
-        .await;
+    let (mut c, p, w) = common::endpoint_session(&[]).await;
     let o = c
         .create("kurento.ImageOverlayFilter", json!({"mediaPipeline": p}))
         .await;
@@ -593,5 +565,4 @@ async fn image_overlay_filter_draws_where_asked() {
     .unwrap();
     assert!(green.is_some(), "the image is gone after removeImage");
     c.ok("release", json!({"object": p})).await;
-    let _ = std::fs::remove_dir_all(dir);
 }
