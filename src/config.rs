@@ -1,39 +1,87 @@
-//! Configuration: built-in defaults, overridable by environment variables (Kurento's `KMS_*`
-//! names where they mean the same) and command-line flags.
+//! Configuration: built-in defaults, then an optional TOML file, then environment variables
+//! (Kurento's `KMS_*` names where they mean the same), then command-line flags; each layer
+//! overrides the one before. Invalid values stop start-up with a message naming the setting.
 
-use std::net::IpAddr;
-use std::path::PathBuf;
+use std::ffi::OsString;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use clap::builder::BoolishValueParser;
 use clap::Parser;
+use serde::Deserialize;
 
-#[derive(Debug, Clone, Parser)]
-#[command(
-    name = "rheo",
-    version,
-    about = "A Kurento-compatible WebRTC media server"
-)]
-pub struct Config {
-    /// Address to listen on (WebSocket /kurento and the demos).
-    #[arg(long, env = "RHEO_BIND", default_value = "0.0.0.0")]
-    pub bind: IpAddr,
-    /// Port of ws://HOST:PORT/kurento and http://HOST:PORT/.
-    #[arg(long, env = "RHEO_PORT", default_value_t = 8888)]
-    pub port: u16,
-    /// Directory of the browser demos.
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// URI schemes an overlay or background image may be loaded from.
+const KNOWN_IMAGE_SCHEMES: [&str; 3] = ["http", "https", "file"];
+
+/// One layer of settings: every field optional, so layers can be stacked. The same struct is
+/// read from the command line (with each flag's environment variable) and from the TOML file.
+#[derive(Debug, Clone, Default, Deserialize, clap::Args)]
+#[serde(deny_unknown_fields)]
+pub struct Layer {
+    /// Address to listen on. [default: 0.0.0.0]
+    #[arg(long, env = "RHEO_BIND")]
+    pub bind: Option<IpAddr>,
+    /// Port of ws://HOST:PORT/kurento, the demos and /healthz, /readyz, /metrics. [default: 8888]
+    #[arg(long, env = "RHEO_PORT")]
+    pub port: Option<u16>,
+    /// Port of wss:// and https://, served when a certificate is configured. [default: 8433]
+    #[arg(long, env = "RHEO_SECURE_PORT")]
+    pub secure_port: Option<u16>,
+    /// PEM certificate chain for TLS; may also hold the private key (Kurento's cert+key.pem).
+    /// With --tls-self-signed, a missing file is generated here.
+    #[arg(long, env = "RHEO_TLS_CERTIFICATE")]
+    pub tls_certificate: Option<PathBuf>,
+    /// PEM private key, when it is not in the certificate file.
+    #[arg(long, env = "RHEO_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve TLS with a self-signed certificate (generated at start, or kept in --tls-certificate).
+    #[arg(long, env = "RHEO_TLS_SELF_SIGNED", num_args = 0..=1, default_missing_value = "true", value_parser = BoolishValueParser::new())]
+    pub tls_self_signed: Option<bool>,
+    /// Directory of the browser demos. [default: ./web]
     #[arg(long, env = "RHEO_WEB_DIR")]
     pub web_dir: Option<PathBuf>,
     /// Seconds between garbage-collection passes; a session unused for a whole pass is dropped.
-    #[arg(long, env = "RHEO_GC_PERIOD", default_value_t = 240)]
-    pub gc_period_secs: u64,
-    /// STUN server address.
+    /// [default: 240]
+    #[arg(long, env = "RHEO_GC_PERIOD")]
+    pub gc_period_secs: Option<u64>,
+    /// Token clients must present as ?access_token= (kurento-client's `access_token` option).
+    #[arg(long, env = "RHEO_ACCESS_TOKEN", hide_env_values = true)]
+    pub access_token: Option<String>,
+    /// Directory every file URI must lie under (overlay and background images).
+    #[arg(long, env = "RHEO_MEDIA_ROOT")]
+    pub media_root: Option<PathBuf>,
+    /// URI schemes images may be loaded from. [default: http,https,file]
+    #[arg(long, env = "RHEO_IMAGE_URI_SCHEMES", value_delimiter = ',')]
+    pub image_uri_schemes: Option<Vec<String>>,
+    /// Seconds an overlay or background image download may take. [default: 10]
+    #[arg(long, env = "RHEO_IMAGE_TIMEOUT")]
+    pub image_timeout_secs: Option<u64>,
+    /// Largest overlay or background image accepted, in bytes. [default: 20 MiB]
+    #[arg(long, env = "RHEO_IMAGE_MAX_BYTES")]
+    pub image_max_bytes: Option<usize>,
+    /// Log line format. [default: text]
+    #[arg(long, env = "RHEO_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Log filter (tracing env-filter syntax); RUST_LOG, when set, wins. [default: info]
+    #[arg(long, env = "RHEO_LOG")]
+    pub log_level: Option<String>,
+    /// STUN server address (used only together with the port).
     #[arg(long, env = "KMS_STUN_IP")]
     pub stun_address: Option<String>,
     /// STUN server port.
     #[arg(long, env = "KMS_STUN_PORT")]
     pub stun_port: Option<u16>,
     /// TURN relay, as `user:password@address:port[?transport=udp|tcp]`.
-    #[arg(long, env = "KMS_TURN_URL")]
+    #[arg(long, env = "KMS_TURN_URL", hide_env_values = true)]
     pub turn_url: Option<String>,
     /// Lowest UDP port for ICE.
     #[arg(long, env = "KMS_MIN_PORT")]
@@ -44,50 +92,312 @@ pub struct Config {
     /// IPv4 address announced in host candidates instead of the local one (behind a 1:1 NAT).
     #[arg(long, env = "KMS_EXTERNAL_IPV4")]
     pub external_ipv4: Option<String>,
+    /// IPv6 address announced in host candidates instead of the local one.
+    #[arg(long, env = "KMS_EXTERNAL_IPV6")]
+    pub external_ipv6: Option<String>,
     /// Network interfaces ICE gathers candidates on (comma-separated names, e.g. `eth0,lo`);
     /// all but loopback when unset.
     #[arg(long, env = "KMS_NETWORK_INTERFACES")]
     pub network_interfaces: Option<String>,
-    /// Seconds an overlay or background image download may take.
-    #[arg(long, env = "RHEO_IMAGE_TIMEOUT", default_value_t = 10)]
+    /// Gather ICE-TCP candidates too (1/0). [default: 1]
+    #[arg(long, env = "KMS_ICE_TCP", num_args = 0..=1, default_missing_value = "true", value_parser = BoolishValueParser::new())]
+    pub ice_tcp: Option<bool>,
+    /// Largest RTP packet sent, in bytes. [default: 1200]
+    #[arg(long, env = "KMS_MTU")]
+    pub mtu: Option<u32>,
+    /// Shared secret of the TURN server (coturn `static-auth-secret`) for /turn-credentials.
+    #[arg(long, env = "RHEO_TURN_SECRET", hide_env_values = true)]
+    pub turn_secret: Option<String>,
+    /// File holding the TURN shared secret.
+    #[arg(long, env = "RHEO_TURN_SECRET_FILE")]
+    pub turn_secret_file: Option<PathBuf>,
+    /// TURN URIs given to browsers; by default turn:<the host the browser used>:3478 (UDP, TCP).
+    #[arg(long, env = "RHEO_TURN_URIS", value_delimiter = ',')]
+    pub turn_uris: Option<Vec<String>>,
+    /// Lifetime of minted TURN credentials, in seconds. [default: 86400]
+    #[arg(long, env = "RHEO_TURN_TTL")]
+    pub turn_ttl_secs: Option<u64>,
+}
+
+macro_rules! stack_layers {
+    ($upper:expr, $lower:expr, [$($field:ident),* $(,)?]) => {
+        Layer { $($field: $upper.$field.or($lower.$field),)* }
+    };
+}
+
+impl Layer {
+    /// `self` where set, else `lower`.
+    fn over(self, lower: Layer) -> Layer {
+        stack_layers!(
+            self,
+            lower,
+            [
+                bind,
+                port,
+                secure_port,
+                tls_certificate,
+                tls_key,
+                tls_self_signed,
+                web_dir,
+                gc_period_secs,
+                access_token,
+                media_root,
+                image_uri_schemes,
+                image_timeout_secs,
+                image_max_bytes,
+                log_format,
+                log_level,
+                stun_address,
+                stun_port,
+                turn_url,
+                min_port,
+                max_port,
+                external_ipv4,
+                external_ipv6,
+                network_interfaces,
+                ice_tcp,
+                mtu,
+                turn_secret,
+                turn_secret_file,
+                turn_uris,
+                turn_ttl_secs,
+            ]
+        )
+    }
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rheo",
+    version,
+    about = "A Kurento-compatible WebRTC media server",
+    after_help = "Precedence: flags > environment > the TOML file (--config) > defaults."
+)]
+struct Cli {
+    /// TOML file with any of the settings below (keys as the flag names, with underscores).
+    #[arg(long, env = "RHEO_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(flatten)]
+    layer: Layer,
+}
+
+/// TLS material, as configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsSource {
+    /// Certificate chain and key from PEM files (the key may be in the certificate file).
+    Files { certificate: PathBuf, key: PathBuf },
+    /// A self-signed certificate, kept in `persist_at` when given.
+    SelfSigned { persist_at: Option<PathBuf> },
+}
+
+/// The resolved configuration.
+#[derive(Clone)]
+pub struct Config {
+    pub bind: IpAddr,
+    pub port: u16,
+    pub secure_port: u16,
+    pub tls: Option<TlsSource>,
+    pub web_dir: Option<PathBuf>,
+    pub gc_period_secs: u64,
+    pub access_token: Option<String>,
+    pub media_root: Option<PathBuf>,
+    pub image_uri_schemes: Vec<String>,
     pub image_timeout_secs: u64,
-    /// Largest overlay or background image accepted, in bytes.
-    #[arg(long, env = "RHEO_IMAGE_MAX_BYTES", default_value_t = 20 << 20)]
     pub image_max_bytes: usize,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    pub stun_address: Option<String>,
+    pub stun_port: Option<u16>,
+    pub turn_url: Option<String>,
+    pub min_port: Option<u16>,
+    pub max_port: Option<u16>,
+    pub external_ipv4: Option<Ipv4Addr>,
+    pub external_ipv6: Option<Ipv6Addr>,
+    pub network_interfaces: Option<String>,
+    pub ice_tcp: bool,
+    pub mtu: u32,
+    pub turn: Option<TurnRest>,
+}
+
+/// The TURN REST scheme's settings: credentials are minted from the shared secret.
+#[derive(Clone)]
+pub struct TurnRest {
+    pub secret: String,
+    /// Empty: derived from the host each browser used.
+    pub uris: Vec<String>,
+    pub ttl: Duration,
+}
+
+impl std::fmt::Debug for Config {
+    /// Secrets are never printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("bind", &self.bind)
+            .field("port", &self.port)
+            .field("secure_port", &self.secure_port)
+            .field("tls", &self.tls)
+            .field("access_token", &self.access_token.as_ref().map(|_| "***"))
+            .field("media_root", &self.media_root)
+            .field("min_port", &self.min_port)
+            .field("max_port", &self.max_port)
+            .field("external_ipv4", &self.external_ipv4)
+            .field("turn_rest", &self.turn.as_ref().map(|_| "***"))
+            .finish_non_exhaustive()
+    }
 }
 
 impl Config {
-    /// Checks values that parse but make no sense; the message names the setting.
-    pub fn validate(&self) -> Result<(), String> {
-        if let (Some(min), Some(max)) = (self.min_port, self.max_port) {
+    /// Reads the command line, the environment and the TOML file.
+    pub fn load() -> Result<Config, String> {
+        Self::load_from(std::env::args_os())
+    }
+
+    /// As [`Config::load`], with the given command line (`--help` and bad flags exit, as
+    /// clap does).
+    pub fn load_from<I, T>(args: I) -> Result<Config, String>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let cli = Cli::parse_from(args);
+        let file = match &cli.config {
+            Some(path) => read_file_layer(path)?,
+            None => Layer::default(),
+        };
+        Self::resolve(cli.layer.over(file))
+    }
+
+    /// Applies defaults and checks every value; the message names the setting.
+    fn resolve(l: Layer) -> Result<Config, String> {
+        if let (Some(min), Some(max)) = (l.min_port, l.max_port) {
             if min > max {
                 return Err(format!(
                     "KMS_MIN_PORT ({min}) is greater than KMS_MAX_PORT ({max})"
                 ));
             }
         }
-        if let Some(names) = &self.network_interfaces {
+        if let Some(names) = &l.network_interfaces {
             rheo_pipelines::ice_addresses::interface_addresses(names)
                 .map_err(|e| format!("KMS_NETWORK_INTERFACES: {e}"))?;
         }
-        if self.gc_period_secs == 0 {
-            return Err("RHEO_GC_PERIOD must be at least 1 second".into());
+        let gc_period_secs = l.gc_period_secs.unwrap_or(240);
+        if gc_period_secs == 0 {
+            return Err("RHEO_GC_PERIOD (gc_period_secs) must be at least 1 second".into());
         }
-        if let Some(url) = &self.turn_url {
-            if !url.contains('@') {
-                return Err(format!(
-                    "KMS_TURN_URL '{url}' must look like user:password@address:port"
-                ));
+        if let Some(url) = &l.turn_url {
+            check_turn_url(url)?;
+        }
+        if l.stun_address.is_some() != l.stun_port.is_some() {
+            return Err("KMS_STUN_IP and KMS_STUN_PORT must be set together".into());
+        }
+        let external_ipv4 = parse_external(l.external_ipv4.as_deref(), "KMS_EXTERNAL_IPV4")?;
+        let external_ipv6 = parse_external(l.external_ipv6.as_deref(), "KMS_EXTERNAL_IPV6")?;
+        let mtu = l.mtu.unwrap_or(1200);
+        if !(576..=9000).contains(&mtu) {
+            return Err(format!("KMS_MTU ({mtu}) must be between 576 and 9000"));
+        }
+        let tls = match (l.tls_self_signed.unwrap_or(false), l.tls_certificate) {
+            (true, persist_at) => {
+                if l.tls_key.is_some() {
+                    return Err("RHEO_TLS_KEY cannot be used with RHEO_TLS_SELF_SIGNED: the generated key is kept in RHEO_TLS_CERTIFICATE".into());
+                }
+                Some(TlsSource::SelfSigned { persist_at })
+            }
+            (false, Some(certificate)) => {
+                let key = l.tls_key.unwrap_or_else(|| certificate.clone());
+                for (setting, path) in [
+                    ("RHEO_TLS_CERTIFICATE", &certificate),
+                    ("RHEO_TLS_KEY", &key),
+                ] {
+                    if !path.is_file() {
+                        return Err(format!(
+                            "{setting}: {} is not a readable file",
+                            path.display()
+                        ));
+                    }
+                }
+                Some(TlsSource::Files { certificate, key })
+            }
+            (false, None) => {
+                if l.tls_key.is_some() {
+                    return Err("RHEO_TLS_KEY is set but RHEO_TLS_CERTIFICATE is not".into());
+                }
+                None
+            }
+        };
+        let port = l.port.unwrap_or(8888);
+        let secure_port = l.secure_port.unwrap_or(8433);
+        if tls.is_some() && port == secure_port && port != 0 {
+            return Err(format!(
+                "RHEO_SECURE_PORT ({secure_port}) must differ from RHEO_PORT"
+            ));
+        }
+        let media_root = match l.media_root {
+            Some(root) => Some(
+                root.canonicalize()
+                    .map_err(|e| format!("RHEO_MEDIA_ROOT: {}: {e}", root.display()))?,
+            ),
+            None => None,
+        };
+        let image_uri_schemes: Vec<String> = l
+            .image_uri_schemes
+            .unwrap_or_else(|| KNOWN_IMAGE_SCHEMES.map(String::from).to_vec())
+            .into_iter()
+            .map(|s| s.trim().to_ascii_lowercase())
+            .filter(|s| !s.is_empty())
+            .collect();
+        if let Some(bad) = image_uri_schemes
+            .iter()
+            .find(|s| !KNOWN_IMAGE_SCHEMES.contains(&s.as_str()))
+        {
+            return Err(format!(
+                "RHEO_IMAGE_URI_SCHEMES: unknown scheme '{bad}' (known: http, https, file)"
+            ));
+        }
+        let turn = turn_rest(
+            l.turn_secret,
+            l.turn_secret_file,
+            l.turn_uris,
+            l.turn_ttl_secs,
+        )?;
+        if let Some(token) = &l.access_token {
+            if token.is_empty() {
+                return Err("RHEO_ACCESS_TOKEN must not be empty".into());
             }
         }
-        Ok(())
+        Ok(Config {
+            bind: l.bind.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+            port,
+            secure_port,
+            tls,
+            web_dir: l.web_dir,
+            gc_period_secs,
+            access_token: l.access_token,
+            media_root,
+            image_uri_schemes,
+            image_timeout_secs: l.image_timeout_secs.unwrap_or(10),
+            image_max_bytes: l.image_max_bytes.unwrap_or(20 << 20),
+            log_format: l.log_format.unwrap_or(LogFormat::Text),
+            log_level: l.log_level.unwrap_or_else(|| "info".into()),
+            stun_address: l.stun_address,
+            stun_port: l.stun_port,
+            turn_url: l.turn_url,
+            min_port: l.min_port,
+            max_port: l.max_port,
+            external_ipv4,
+            external_ipv6,
+            network_interfaces: l.network_interfaces,
+            ice_tcp: l.ice_tcp.unwrap_or(true),
+            mtu,
+            turn,
+        })
     }
 
     pub fn gc_period(&self) -> Duration {
         Duration::from_secs(self.gc_period_secs)
     }
 
-    /// The demos: the flag, else `web/` beside the working directory, else the source tree's.
+    /// The demos: the setting, else `web/` beside the working directory, else the source tree's.
     pub fn web_dir(&self) -> PathBuf {
         if let Some(d) = &self.web_dir {
             return d.clone();
@@ -108,17 +418,219 @@ impl Config {
                 turn_url: self.turn_url.clone(),
                 min_port: self.min_port,
                 max_port: self.max_port,
-                external_ipv4: self.external_ipv4.clone(),
+                external_ipv4: self.external_ipv4.map(|a| a.to_string()),
+                external_ipv6: self.external_ipv6.map(|a| a.to_string()),
                 local_addresses: self
                     .network_interfaces
                     .as_deref()
                     .and_then(|n| rheo_pipelines::ice_addresses::interface_addresses(n).ok())
                     .unwrap_or_default(),
+                ice_tcp: self.ice_tcp,
+                mtu: self.mtu,
             },
             image_limits: rheo_filters::LoadLimits {
                 timeout: Duration::from_secs(self.image_timeout_secs),
                 max_bytes: self.image_max_bytes,
+                allowed_schemes: Some(self.image_uri_schemes.clone()),
+                file_root: self.media_root.clone(),
             },
         }
+    }
+}
+
+fn read_file_layer(path: &Path) -> Result<Layer, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("RHEO_CONFIG: cannot read {}: {e}", path.display()))?;
+    toml::from_str(&text).map_err(|e| format!("RHEO_CONFIG: {}: {e}", path.display()))
+}
+
+/// Kurento's form: `user:password@address:port[?transport=udp|tcp]`.
+fn check_turn_url(url: &str) -> Result<(), String> {
+    let bad = |why: &str| {
+        Err(format!(
+            "KMS_TURN_URL must look like user:password@address:port[?transport=udp|tcp] ({why})"
+        ))
+    };
+    let rest = url
+        .strip_prefix("turn:")
+        .or_else(|| url.strip_prefix("turns:"))
+        .unwrap_or(url)
+        .trim_start_matches("//");
+    let Some((userinfo, hostport)) = rest.rsplit_once('@') else {
+        return bad("no user:password@");
+    };
+    if !userinfo.contains(':') {
+        return bad("no password");
+    }
+    let (hostport, query) = hostport.split_once('?').unwrap_or((hostport, ""));
+    if !matches!(query, "" | "transport=udp" | "transport=tcp") {
+        return bad("transport must be udp or tcp");
+    }
+    match hostport.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => Ok(()),
+        _ => bad("no address:port"),
+    }
+}
+
+fn parse_external<T: std::str::FromStr>(
+    value: Option<&str>,
+    setting: &str,
+) -> Result<Option<T>, String> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some("auto") => Err(format!(
+            "{setting}=auto is not supported: Rheo does not ask outside services for its address; set the address itself"
+        )),
+        Some(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| format!("{setting}: '{v}' is not an IP address of that family")),
+    }
+}
+
+fn turn_rest(
+    secret: Option<String>,
+    secret_file: Option<PathBuf>,
+    uris: Option<Vec<String>>,
+    ttl_secs: Option<u64>,
+) -> Result<Option<TurnRest>, String> {
+    let secret = match (secret, secret_file) {
+        (Some(_), Some(_)) => {
+            return Err("set RHEO_TURN_SECRET or RHEO_TURN_SECRET_FILE, not both".into())
+        }
+        (Some(s), None) => Some(s),
+        (None, Some(path)) => Some(
+            std::fs::read_to_string(&path)
+                .map_err(|e| format!("RHEO_TURN_SECRET_FILE: {}: {e}", path.display()))?
+                .trim_end()
+                .to_owned(),
+        ),
+        (None, None) => None,
+    };
+    let uris: Vec<String> = uris
+        .unwrap_or_default()
+        .into_iter()
+        .map(|u| u.trim().to_owned())
+        .filter(|u| !u.is_empty())
+        .collect();
+    if let Some(bad) = uris
+        .iter()
+        .find(|u| !(u.starts_with("turn:") || u.starts_with("turns:")))
+    {
+        return Err(format!(
+            "RHEO_TURN_URIS: '{bad}' must start with turn: or turns:"
+        ));
+    }
+    let Some(secret) = secret else {
+        if !uris.is_empty() {
+            return Err("RHEO_TURN_URIS is set but RHEO_TURN_SECRET is not".into());
+        }
+        return Ok(None);
+    };
+    if secret.is_empty() {
+        return Err("RHEO_TURN_SECRET must not be empty".into());
+    }
+    let ttl = ttl_secs.unwrap_or(86_400);
+    if ttl == 0 {
+        return Err("RHEO_TURN_TTL must be at least 1 second".into());
+    }
+    Ok(Some(TurnRest {
+        secret,
+        uris,
+        ttl: Duration::from_secs(ttl),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layer(toml_text: &str) -> Layer {
+        toml::from_str(toml_text).unwrap()
+    }
+
+    #[test]
+    fn flags_override_the_file_which_overrides_defaults() {
+        let file = layer("port = 9000\nmin_port = 40000\nmax_port = 40100\n");
+        let cli = Layer {
+            port: Some(9100),
+            ..Default::default()
+        };
+        let c = Config::resolve(cli.over(file)).unwrap();
+        assert_eq!(c.port, 9100);
+        assert_eq!(c.min_port, Some(40000));
+        assert_eq!(c.secure_port, 8433);
+        assert!(c.ice_tcp);
+        assert_eq!(c.mtu, 1200);
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_refused() {
+        assert!(toml::from_str::<Layer>("prot = 1\n").is_err());
+    }
+
+    #[test]
+    fn invalid_values_name_their_setting() {
+        let cases = [
+            ("min_port = 50000\nmax_port = 40000", "KMS_MIN_PORT"),
+            ("turn_url = \"relay.example:3478\"", "KMS_TURN_URL"),
+            (
+                "turn_url = \"u:p@relay.example:3478?transport=sctp\"",
+                "KMS_TURN_URL",
+            ),
+            ("stun_address = \"192.0.2.1\"", "KMS_STUN_PORT"),
+            ("external_ipv4 = \"auto\"", "KMS_EXTERNAL_IPV4"),
+            ("external_ipv4 = \"2001:db8::1\"", "KMS_EXTERNAL_IPV4"),
+            ("mtu = 100", "KMS_MTU"),
+            ("gc_period_secs = 0", "RHEO_GC_PERIOD"),
+            ("media_root = \"/nonexistent/rheo\"", "RHEO_MEDIA_ROOT"),
+            ("image_uri_schemes = [\"ftp\"]", "RHEO_IMAGE_URI_SCHEMES"),
+            (
+                "tls_certificate = \"/nonexistent.pem\"",
+                "RHEO_TLS_CERTIFICATE",
+            ),
+            ("turn_uris = [\"turn:a:3478\"]", "RHEO_TURN_SECRET"),
+            (
+                "turn_secret = \"s\"\nturn_uris = [\"a:3478\"]",
+                "RHEO_TURN_URIS",
+            ),
+            (
+                "network_interfaces = \"nosuchif0\"",
+                "KMS_NETWORK_INTERFACES",
+            ),
+        ];
+        for (text, setting) in cases {
+            let err = Config::resolve(layer(text)).err().unwrap_or_default();
+            assert!(err.contains(setting), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn kurento_turn_urls_are_accepted() {
+        for url in [
+            "user:pass@192.0.2.1:3478",
+            "user:pass@relay.example:3478?transport=tcp",
+            "turn:user:pass@192.0.2.1:3478",
+        ] {
+            assert_eq!(check_turn_url(url), Ok(()), "{url}");
+        }
+    }
+
+    #[test]
+    fn cli_flags_and_env_parse() {
+        let c = Config::load_from([
+            "rheo",
+            "--port",
+            "0",
+            "--ice-tcp",
+            "0",
+            "--tls-self-signed",
+            "--image-uri-schemes",
+            "https,file",
+        ])
+        .unwrap();
+        assert!(!c.ice_tcp);
+        assert_eq!(c.tls, Some(TlsSource::SelfSigned { persist_at: None }));
+        assert_eq!(c.image_uri_schemes, ["https", "file"]);
     }
 }

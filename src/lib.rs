@@ -1,26 +1,110 @@
-//! Rheo: a Kurento-protocol media server. The binary is a thin wrapper around [`transport::serve`].
+//! Rheo: a Kurento-protocol media server. The binary is a thin wrapper around [`start`].
 
 pub mod config;
 pub mod control;
+pub mod metrics;
 pub mod objects;
+pub mod process_stats;
 pub mod protocol;
 pub mod transport;
+pub mod turn_rest;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::info;
+
+/// A running server: its listeners, control plane and shutdown switch.
+pub struct Server {
+    pub addr: SocketAddr,
+    /// The TLS listener's address, when TLS is configured.
+    pub secure_addr: Option<SocketAddr>,
+    pub core: Arc<control::Core>,
+    site: Arc<transport::Site>,
+    shutdown: watch::Sender<bool>,
+    listeners: Vec<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Server {
+    /// Stops accepting connections, closes open WebSockets (1001 "Server shutting down") and
+    /// releases every pipeline. Returns how many pipelines were released.
+    pub async fn shut_down(self) -> usize {
+        self.site.health.set_shutting_down();
+        let _ = self.shutdown.send(true);
+        for listener in self.listeners {
+            let _ = listener.await;
+        }
+        let (_, objects) = self.core.snapshot();
+        let pipelines = objects
+            .iter()
+            .filter(|o| o.media_pipeline().is_some())
+            .count();
+        self.core.release_all().await;
+        pipelines
+    }
+}
+
 /// Starts Rheo on the current tokio runtime (GStreamer must be initialised with
-/// `rheo_pipelines::init`). Returns the bound address and the control plane.
+/// `rheo_pipelines::init`). Errors name the address or setting at fault.
+pub async fn start(config: &config::Config) -> Result<Server, String> {
+    let tls = transport::tls::acceptor(config)?;
+    let bind = |port: u16| async move {
+        tokio::net::TcpListener::bind((config.bind, port))
+            .await
+            .map_err(|e| format!("cannot listen on {}:{port}: {e}", config.bind))
+    };
+    let plain = bind(config.port).await?;
+    let secure = match &tls {
+        Some(_) => Some(bind(config.secure_port).await?),
+        None => None,
+    };
+    let addr = plain.local_addr().map_err(|e| e.to_string())?;
+    let secure_addr = secure.as_ref().and_then(|l| l.local_addr().ok());
+    let core = control::Core::new(config.settings());
+    core.spawn_garbage_collector(config.gc_period());
+    let site = Arc::new(transport::Site {
+        web_dir: config.web_dir(),
+        access_token: config.access_token.clone(),
+        turn: config.turn.clone(),
+        health: transport::Health::default(),
+    });
+    if config.access_token.is_some() {
+        info!("clients must present the access token");
+    }
+    let (shutdown, stop) = watch::channel(false);
+    let mut listeners = vec![tokio::spawn(transport::serve(
+        plain,
+        core.clone(),
+        site.clone(),
+        None,
+        stop.clone(),
+    ))];
+    if let Some(secure) = secure {
+        listeners.push(tokio::spawn(transport::serve(
+            secure,
+            core.clone(),
+            site.clone(),
+            tls,
+            stop,
+        )));
+    }
+    site.health.set_serving(true);
+    Ok(Server {
+        addr,
+        secure_addr,
+        core,
+        site,
+        shutdown,
+        listeners,
+    })
+}
+
+/// [`start`], for callers that keep the server until the process ends (tests).
 pub async fn spawn_server(
     config: &config::Config,
 ) -> std::io::Result<(SocketAddr, Arc<control::Core>)> {
-    let listener = tokio::net::TcpListener::bind((config.bind, config.port)).await?;
-    let addr = listener.local_addr()?;
-    let core = control::Core::new(config.settings());
-    core.spawn_garbage_collector(config.gc_period());
-    let site = transport::Site {
-        web_dir: config.web_dir(),
-    };
-    tokio::spawn(transport::serve(listener, core.clone(), site));
-    Ok((addr, core))
+    let server = start(config).await.map_err(std::io::Error::other)?;
+    Ok((server.addr, server.core.clone()))
 }

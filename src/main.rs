@@ -1,18 +1,17 @@
-use clap::Parser;
-use rheo::config::Config;
+use rheo::config::{Config, LogFormat};
 use tracing::{error, info};
+use tracing_subscriber::EnvFilter;
 
 fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
-    let config = Config::parse();
-    if let Err(e) = config.validate() {
-        error!("invalid configuration: {e}");
-        return std::process::ExitCode::from(2);
-    }
+    let config = match Config::load() {
+        Ok(c) => c,
+        Err(e) => {
+            // Logging is configured by the configuration, so this one goes to stderr directly.
+            eprintln!("rheo: invalid configuration: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    init_logging(&config);
     // Filters outside the built-in set: one line each (filters/WRITING_A_FILTER.md).
     if let Err(e) = gstrheoedgeoutline::register() {
         error!("filter registration failed: {e}");
@@ -30,33 +29,90 @@ fn main() -> std::process::ExitCode {
         }
     };
     runtime.block_on(async move {
-        let (addr, core) = match rheo::spawn_server(&config).await {
-            Ok(started) => started,
+        let server = match rheo::start(&config).await {
+            Ok(server) => server,
             Err(e) => {
-                error!("cannot listen on {}:{}: {e}", config.bind, config.port);
+                error!("cannot start: {e}");
                 return std::process::ExitCode::from(1);
             }
         };
-        info!(web = %config.web_dir().display(), "Rheo on ws://{addr}/kurento, demos at http://localhost:{}/", addr.port());
+        let port = server.addr.port();
+        info!(web = %config.web_dir().display(), "Rheo on ws://{}/kurento, demos at http://localhost:{port}/", server.addr);
+        if let Some(secure) = server.secure_addr {
+            info!("TLS on wss://{secure}/kurento, demos at https://localhost:{}/", secure.port());
+        }
+        log_network_settings(&config);
         shutdown_signal().await;
-        info!("shutting down");
-        core.release_all().await;
+        info!("shutting down: no new connections; releasing pipelines");
+        let released = server.shut_down().await;
+        info!(pipelines = released, "shut down cleanly");
         std::process::ExitCode::SUCCESS
     })
 }
 
+/// Text (the default, ANSI colours only on a terminal) or JSON lines on stderr. RUST_LOG wins
+/// over the configured filter; GStreamer's own debug output stays under GST_DEBUG.
+fn init_logging(config: &Config) {
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&config.log_level))
+        .unwrap_or_else(|e| {
+            eprintln!(
+                "rheo: RHEO_LOG '{}' is not a valid filter ({e}); using info",
+                config.log_level
+            );
+            EnvFilter::new("info")
+        });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .init(),
+        LogFormat::Text => {
+            use std::io::IsTerminal;
+            builder.with_ansi(std::io::stderr().is_terminal()).init()
+        }
+    }
+}
+
+/// The milestones KMS users grep for: which STUN/TURN servers and addresses are in use.
+fn log_network_settings(config: &Config) {
+    match (&config.stun_address, config.stun_port) {
+        (Some(a), Some(p)) => info!("Using STUN server {a}:{p}"),
+        _ => info!("No STUN server configured (KMS_STUN_IP/KMS_STUN_PORT)"),
+    }
+    match &config.turn_url {
+        Some(url) => {
+            let host = url.rsplit('@').next().unwrap_or("");
+            info!("TURN server info set: {host}");
+        }
+        None => info!("No TURN relay configured for Rheo itself (KMS_TURN_URL)"),
+    }
+    if config.turn.is_some() {
+        info!("TURN REST credentials served at /turn-credentials");
+    }
+    if let Some(ip) = config.external_ipv4 {
+        info!("Announcing external IPv4 {ip} in host candidates");
+    }
+    if let Some(ip) = config.external_ipv6 {
+        info!("Announcing external IPv6 {ip} in host candidates");
+    }
+    if let (Some(min), Some(max)) = (config.min_port, config.max_port) {
+        info!("ICE UDP ports {min}-{max}");
+    }
+}
+
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => return ctrl_c.await.unwrap_or(()),
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return ctrl_c.await.unwrap_or(()),
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
     }
 }

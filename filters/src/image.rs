@@ -121,21 +121,29 @@ fn to_bgra8(src: &Mat) -> opencv::Result<OverlayImage> {
     })
 }
 
-/// Limits applied while fetching an image.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Limits and restrictions applied while fetching an image.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LoadLimits {
     /// Total time allowed for connecting, receiving and reading the whole body.
     pub timeout: Duration,
     /// Largest accepted encoded size in bytes (file size or HTTP body).
     pub max_bytes: usize,
+    /// Lower-case schemes accepted (`file` also covers plain paths); `None` accepts all
+    /// supported ones.
+    pub allowed_schemes: Option<Vec<String>>,
+    /// Canonical directory every local file must lie under (symlinks resolved); relative
+    /// paths are taken from it. `None`: no confinement.
+    pub file_root: Option<PathBuf>,
 }
 
 impl Default for LoadLimits {
-    /// 10 seconds, 20 MiB.
+    /// 10 seconds, 20 MiB, every supported scheme, no confinement.
     fn default() -> Self {
         LoadLimits {
             timeout: Duration::from_secs(10),
             max_bytes: 20 * 1024 * 1024,
+            allowed_schemes: None,
+            file_root: None,
         }
     }
 }
@@ -146,6 +154,12 @@ pub enum ImageError {
     /// The URI scheme is not `file`, `http` or `https`.
     #[error("unsupported URI scheme {0:?} (use file://, http://, https:// or a path)")]
     UnsupportedScheme(String),
+    /// The scheme is supported but not allowed by the server's configuration.
+    #[error("URI scheme {0:?} is not allowed on this server")]
+    SchemeNotAllowed(String),
+    /// The local file lies outside the configured media root.
+    #[error("{} is outside the server's media root", .0.display())]
+    OutsideRoot(PathBuf),
     /// The URI could not be parsed.
     #[error("invalid URI {uri:?}: {reason}")]
     InvalidUri {
@@ -216,7 +230,14 @@ fn scheme_of(uri: &str) -> Option<String> {
 }
 
 fn fetch(uri: &str, limits: &LoadLimits) -> Result<Vec<u8>, ImageError> {
-    match scheme_of(uri).as_deref() {
+    let scheme = scheme_of(uri);
+    if let Some(allowed) = &limits.allowed_schemes {
+        let effective = scheme.as_deref().unwrap_or("file");
+        if KNOWN_SCHEMES.contains(&effective) && !allowed.iter().any(|s| s == effective) {
+            return Err(ImageError::SchemeNotAllowed(effective.to_owned()));
+        }
+    }
+    match scheme.as_deref() {
         None => read_file(Path::new(uri), limits),
         Some("file") => {
             let rest = &uri["file://".len()..];
@@ -259,7 +280,34 @@ fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// The schemes [`load_image`] understands.
+const KNOWN_SCHEMES: [&str; 3] = ["file", "http", "https"];
+
+/// `path` resolved (symlinks and `..` included) and checked against the root, if one is set.
+fn confine(path: &Path, limits: &LoadLimits) -> Result<PathBuf, ImageError> {
+    let Some(root) = &limits.file_root else {
+        return Ok(path.to_path_buf());
+    };
+    let joined = root.join(path);
+    let real = joined.canonicalize().map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            ImageError::NotFound(joined.clone())
+        } else {
+            ImageError::Unreadable {
+                path: joined.clone(),
+                source: e,
+            }
+        }
+    })?;
+    if real.starts_with(root) {
+        Ok(real)
+    } else {
+        Err(ImageError::OutsideRoot(path.to_path_buf()))
+    }
+}
+
 fn read_file(path: &Path, limits: &LoadLimits) -> Result<Vec<u8>, ImageError> {
+    let path = &confine(path, limits)?;
     let unreadable = |source| ImageError::Unreadable {
         path: path.to_path_buf(),
         source,
@@ -633,5 +681,40 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(5));
         tx.send(()).unwrap();
         server.join().unwrap();
+    }
+
+    #[test]
+    fn files_are_confined_to_the_root_and_schemes_to_the_allowed_ones() {
+        let root = std::env::temp_dir().join(format!("rheo-image-root-{}", std::process::id()));
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::copy(format!("{DATA}/messi5.jpg"), root.join("face.jpg")).unwrap();
+        let outside = root.join("escape.jpg");
+        let _ = std::fs::remove_file(&outside);
+        std::os::unix::fs::symlink(format!("{DATA}/messi5.jpg"), &outside).unwrap();
+        let limits = LoadLimits {
+            allowed_schemes: Some(vec!["file".into()]),
+            file_root: Some(root.canonicalize().unwrap()),
+            ..Default::default()
+        };
+        let inside = format!("file://{}", root.join("face.jpg").display());
+        assert!(load_image(&inside, &limits).is_ok());
+        assert!(
+            load_image("face.jpg", &limits).is_ok(),
+            "relative to the root"
+        );
+        let name = root.file_name().unwrap().to_str().unwrap();
+        let back_inside = format!("{}/../{name}/face.jpg", root.display());
+        assert!(load_image(&back_inside, &limits).is_ok());
+        for escape in [
+            format!("{DATA}/messi5.jpg"),
+            "../../../../etc/passwd".to_string(),
+            outside.display().to_string(),
+        ] {
+            let err = load_image(&escape, &limits).unwrap_err();
+            assert!(matches!(err, ImageError::OutsideRoot(_)), "{escape}: {err}");
+        }
+        let err = load_image("http://127.0.0.1:9/x.png", &limits).unwrap_err();
+        assert!(matches!(err, ImageError::SchemeNotAllowed(s) if s == "http"));
+        std::fs::remove_dir_all(&root).unwrap();
     }
 }

@@ -15,6 +15,7 @@ pub mod chroma;
 pub mod crowddetector;
 pub mod facemeta;
 pub mod faceoverlay;
+pub mod frame_counters;
 pub mod image;
 pub mod imageoverlay;
 pub mod platedetector;

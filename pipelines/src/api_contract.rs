@@ -151,7 +151,7 @@ pub struct Error {
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// Server-wide WebRTC settings (from configuration); per-endpoint setters override.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct WebRtcSettings {
     pub stun_server_address: Option<String>,
     pub stun_server_port: Option<u16>,
@@ -161,8 +161,32 @@ pub struct WebRtcSettings {
     pub max_port: Option<u16>,
     /// Announced instead of the host's IPv4 address in host candidates (1:1 NAT).
     pub external_ipv4: Option<String>,
+    /// Announced instead of the host's IPv6 address in host candidates.
+    pub external_ipv6: Option<String>,
     /// Addresses host candidates are gathered on (from KMS_NETWORK_INTERFACES); empty = all.
     pub local_addresses: Vec<std::net::IpAddr>,
+    /// Whether ICE-TCP candidates are gathered (KMS_ICE_TCP).
+    pub ice_tcp: bool,
+    /// Largest RTP packet the payloaders produce (KMS_MTU).
+    pub mtu: u32,
+}
+
+impl Default for WebRtcSettings {
+    /// Kurento's defaults: ICE-TCP on, MTU 1200, everything else unset.
+    fn default() -> Self {
+        WebRtcSettings {
+            stun_server_address: None,
+            stun_server_port: None,
+            turn_url: None,
+            min_port: None,
+            max_port: None,
+            external_ipv4: None,
+            external_ipv6: None,
+            local_addresses: Vec::new(),
+            ice_tcp: true,
+            mtu: 1200,
+        }
+    }
 }
 
 /// Constructor options of WebRtcEndpoint.

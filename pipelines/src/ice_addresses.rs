@@ -32,6 +32,20 @@ pub fn interface_addresses(names: &str) -> Result<Vec<IpAddr>, String> {
     if wanted.is_empty() {
         return Err("no interface named".into());
     }
+    let found = all_addresses()?;
+    let mut out = Vec::new();
+    for name in wanted {
+        let before = out.len();
+        out.extend(found.iter().filter(|(n, _)| n == name).map(|(_, a)| *a));
+        if out.len() == before {
+            return Err(format!("network interface '{name}' has no address"));
+        }
+    }
+    Ok(out)
+}
+
+/// Every interface's addresses as `(interface, address)`, IPv6 link-local ones left out.
+pub fn all_addresses() -> Result<Vec<(String, IpAddr)>, String> {
     let mut found: Vec<(String, IpAddr)> = Vec::new();
     // SAFETY: getifaddrs fills a list we only read and then free with freeifaddrs.
     unsafe {
@@ -68,15 +82,7 @@ pub fn interface_addresses(names: &str) -> Result<Vec<IpAddr>, String> {
         }
         libc::freeifaddrs(list);
     }
-    let mut out = Vec::new();
-    for name in wanted {
-        let before = out.len();
-        out.extend(found.iter().filter(|(n, _)| n == name).map(|(_, a)| *a));
-        if out.len() == before {
-            return Err(format!("network interface '{name}' has no address"));
-        }
-    }
-    Ok(out)
+    Ok(found)
 }
 
 /// Makes `webrtcbin` gather host candidates only on `addresses` (before negotiation).

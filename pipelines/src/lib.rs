@@ -15,6 +15,7 @@ pub mod ice_addresses;
 mod pipeline;
 mod sdp;
 mod teardown;
+pub mod traffic;
 mod webrtc;
 
 #[cfg(feature = "test-peer")]
@@ -76,6 +77,11 @@ pub fn init() -> Result<()> {
     })
     .clone()
     .map_err(|m| err(ErrorKind::Internal, m))
+}
+
+/// Whether [`init`] has run and succeeded (GStreamer ready, required elements present).
+pub fn is_initialised() -> bool {
+    INIT.get().is_some_and(|r| r.is_ok())
 }
 
 #[cfg(test)]

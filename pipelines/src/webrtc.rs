@@ -97,16 +97,28 @@ fn random_ssrc() -> u32 {
     (h.finish() as u32).max(1)
 }
 
-/// A host IPv4 candidate as seen from outside a 1:1 NAT: the configured external address
-/// replaces the local one (KMS's `externalIPv4`). Other candidates are left alone.
-fn announce_external(candidate: &str, external_ip: &str) -> String {
+/// A host candidate as seen from outside a 1:1 NAT: the configured external address of its
+/// family replaces the local one (KMS's `externalIPv4`/`externalIPv6`). Other candidates are
+/// left alone.
+fn announce_external(
+    candidate: &str,
+    external_v4: Option<&str>,
+    external_v6: Option<&str>,
+) -> String {
     let mut fields: Vec<&str> = candidate.split(' ').collect();
-    let is_host = fields.windows(2).any(|w| w == ["typ", "host"]);
-    let is_ipv4 = fields
+    if !fields.windows(2).any(|w| w == ["typ", "host"]) {
+        return candidate.to_owned();
+    }
+    let external = match fields
         .get(4)
-        .is_some_and(|a| a.parse::<std::net::Ipv4Addr>().is_ok());
-    if is_host && is_ipv4 {
-        fields[4] = external_ip;
+        .and_then(|a| a.parse::<std::net::IpAddr>().ok())
+    {
+        Some(std::net::IpAddr::V4(_)) => external_v4,
+        Some(std::net::IpAddr::V6(_)) => external_v6,
+        None => None,
+    };
+    if let Some(address) = external {
+        fields[4] = address;
     }
     fields.join(" ")
 }
@@ -133,6 +145,9 @@ fn apply_settings(webrtcbin: &gst::Element, s: &WebRtcSettings) {
         webrtcbin.set_property("turn-server", turn);
     }
     if let Some(agent) = webrtcbin.property::<Option<gst::glib::Object>>("ice-agent") {
+        if agent.find_property("ice-tcp").is_some() {
+            agent.set_property("ice-tcp", s.ice_tcp);
+        }
         if agent.find_property("min-rtp-port").is_some() {
             if let Some(min) = s.min_port {
                 agent.set_property("min-rtp-port", min as u32);
@@ -157,6 +172,7 @@ pub(crate) fn create(
         .build()
         .map_err(|e| err(ErrorKind::Internal, format!("webrtcbin: {e}")))?;
     apply_settings(&webrtcbin, &p.settings);
+    crate::traffic::count_transports_of(&webrtcbin);
     if !p.settings.local_addresses.is_empty() {
         crate::ice_addresses::restrict_gathering(&webrtcbin, &p.settings.local_addresses)
             .map_err(|e| err(ErrorKind::Internal, e))?;
@@ -323,7 +339,7 @@ impl WrtcInner {
         }
     }
 
-    fn make_payloader(format: Format, pt: u32, ssrc: u32) -> crate::Result<gst::Element> {
+    fn make_payloader(format: Format, pt: u32, ssrc: u32, mtu: u32) -> crate::Result<gst::Element> {
         let pay = match format {
             Format::Vp8 => {
                 let p = make("rtpvp8pay")?;
@@ -343,7 +359,7 @@ impl WrtcInner {
         };
         pay.set_property("pt", pt);
         pay.set_property("ssrc", ssrc);
-        pay.set_property("mtu", 1200u32);
+        pay.set_property("mtu", mtu);
         Ok(pay)
     }
 
@@ -359,7 +375,7 @@ impl WrtcInner {
         let n = self.ctx.next();
         let appsrc = AppSrcConsumer::make_appsrc(&format!("send-{media:?}-{n}").to_lowercase());
         // Caps come with the first buffer (the producer's full caps).
-        let pay = Self::make_payloader(format, pt, ssrc)?;
+        let pay = Self::make_payloader(format, pt, ssrc, self.settings.lock().mtu)?;
         self.bin
             .add_many([appsrc.upcast_ref::<gst::Element>(), &pay])
             .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
@@ -531,9 +547,13 @@ impl WrtcInner {
     }
 
     fn on_local_candidate(&self, mline: u32, cand: String) {
-        let cand = match &self.settings.lock().external_ipv4 {
-            Some(ip) => announce_external(&cand, ip),
-            None => cand,
+        let cand = {
+            let s = self.settings.lock();
+            announce_external(
+                &cand,
+                s.external_ipv4.as_deref(),
+                s.external_ipv6.as_deref(),
+            )
         };
         let mut ice = self.ice.lock();
         if ice.gather_requested && ice.local_ready {
@@ -1250,13 +1270,17 @@ mod external_address_tests {
     fn host_ipv4_candidates_carry_the_external_address() {
         let host = "candidate:1 1 UDP 2015363327 10.0.0.5 41000 typ host";
         assert_eq!(
-            announce_external(host, "203.0.113.7"),
+            announce_external(host, Some("203.0.113.7"), None),
             "candidate:1 1 UDP 2015363327 203.0.113.7 41000 typ host"
         );
         let srflx =
             "candidate:2 1 UDP 1679819007 198.51.100.2 41000 typ srflx raddr 10.0.0.5 rport 41000";
-        assert_eq!(announce_external(srflx, "203.0.113.7"), srflx);
+        assert_eq!(announce_external(srflx, Some("203.0.113.7"), None), srflx);
         let v6 = "candidate:3 1 UDP 2015363327 fe80::1 41000 typ host";
-        assert_eq!(announce_external(v6, "203.0.113.7"), v6);
+        assert_eq!(announce_external(v6, Some("203.0.113.7"), None), v6);
+        assert_eq!(
+            announce_external(v6, Some("203.0.113.7"), Some("2001:db8::7")),
+            "candidate:3 1 UDP 2015363327 2001:db8::7 41000 typ host"
+        );
     }
 }

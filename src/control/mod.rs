@@ -550,6 +550,13 @@ impl Core {
     pub fn object_count(&self) -> usize {
         self.state.lock().objects.len() - 1
     }
+
+    /// The number of sessions and every live object, taken under one lock (for /metrics; the
+    /// objects are examined after the lock is released).
+    pub fn snapshot(&self) -> (usize, Vec<Arc<MediaObject>>) {
+        let st = self.state.lock();
+        (st.sessions.len(), st.objects.values().cloned().collect())
+    }
 }
 
 fn obj_parent_or(id: &str) -> &str {

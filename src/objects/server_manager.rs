@@ -34,7 +34,7 @@ pub(super) fn invoke(
             }
             Value::from(used_cpu_percent(Duration::from_millis(interval as u64)))
         }
-        "getUsedMemory" => Value::from(rss_kib()),
+        "getUsedMemory" => Value::from(crate::process_stats::rss_kib()),
         "getKmd" => Value::from(kmd(args.str("moduleName")?)?),
         _ => return Ok(None),
     };
@@ -142,33 +142,13 @@ fn type_kmd(ty: &sdk::Type, complex: &mut Vec<&'static sdk::ComplexType>) -> Str
     }
 }
 
-/// CPU time (user+sys) of this process in clock ticks.
-fn process_ticks() -> u64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which may contain spaces) start after the last ')'.
-    let rest = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let parse = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    parse(11) + parse(12)
-}
-
 /// Percentage of all cores this process used over `interval` (blocks for it).
 fn used_cpu_percent(interval: Duration) -> f64 {
-    const TICKS_PER_SEC: f64 = 100.0;
-    let start = (process_ticks(), std::time::Instant::now());
+    use crate::process_stats::{cpu_ticks, TICKS_PER_SEC};
+    let start = (cpu_ticks(), std::time::Instant::now());
     std::thread::sleep(interval);
-    let ticks = process_ticks().saturating_sub(start.0) as f64;
+    let ticks = cpu_ticks().saturating_sub(start.0) as f64;
     let wall = start.1.elapsed().as_secs_f64().max(1e-3);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-    (ticks / TICKS_PER_SEC) / wall / cores * 100.0
-}
-
-/// Resident memory in KiB.
-pub fn rss_kib() -> i64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
+    (ticks / TICKS_PER_SEC as f64) / wall / cores * 100.0
 }

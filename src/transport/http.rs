@@ -1,13 +1,18 @@
-//! Static files of the demos (web/) and the health endpoint.
+//! Plain HTTP: health, readiness, metrics, TURN credentials and the demos' static files.
 
 use std::path::{Component, Path, PathBuf};
 
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use super::{Head, Site};
+use crate::control::Core;
 
-pub(super) async fn serve(mut stream: TcpStream, head: &Head, site: &Site) -> std::io::Result<()> {
+pub(super) async fn serve<S: AsyncWrite + Unpin>(
+    mut stream: S,
+    head: &Head,
+    site: &Site,
+    core: &Core,
+) -> std::io::Result<()> {
     let with_body = head.method != "HEAD";
     if head.method != "GET" && head.method != "HEAD" {
         return respond(
@@ -19,17 +24,58 @@ pub(super) async fn serve(mut stream: TcpStream, head: &Head, site: &Site) -> st
         )
         .await;
     }
-    let path = head.path.split(['?', '#']).next().unwrap_or("/");
-    if path == "/healthz" {
-        return respond(&mut stream, 200, "text/plain", b"ok\n", with_body).await;
-    }
-    match resolve(&site.web_dir, path) {
-        Some(file) => match tokio::fs::read(&file).await {
-            Ok(body) => respond(&mut stream, 200, content_type(&file), &body, with_body).await,
-            Err(_) => respond(&mut stream, 404, "text/plain", b"not found\n", with_body).await,
+    match head.route() {
+        "/healthz" => respond(&mut stream, 200, "text/plain", b"ok\n", with_body).await,
+        "/readyz" => match site.health.readiness() {
+            Ok(()) => respond(&mut stream, 200, "text/plain", b"ready\n", with_body).await,
+            Err(why) => {
+                let body = format!("not ready: {why}\n");
+                respond(&mut stream, 503, "text/plain", body.as_bytes(), with_body).await
+            }
         },
-        None => respond(&mut stream, 404, "text/plain", b"not found\n", with_body).await,
+        "/metrics" => {
+            let body = crate::metrics::render(core);
+            let kind = "text/plain; version=0.0.4; charset=utf-8";
+            respond(&mut stream, 200, kind, body.as_bytes(), with_body).await
+        }
+        "/turn-credentials" => turn_credentials(&mut stream, head, site, with_body).await,
+        path => match resolve(&site.web_dir, path) {
+            Some(file) => match tokio::fs::read(&file).await {
+                Ok(body) => respond(&mut stream, 200, content_type(&file), &body, with_body).await,
+                Err(_) => respond(&mut stream, 404, "text/plain", b"not found\n", with_body).await,
+            },
+            None => respond(&mut stream, 404, "text/plain", b"not found\n", with_body).await,
+        },
     }
+}
+
+async fn turn_credentials<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    head: &Head,
+    site: &Site,
+    with_body: bool,
+) -> std::io::Result<()> {
+    if let Some(token) = &site.access_token {
+        if !head.carries_token(token) {
+            let body = b"{\"error\":\"access token missing or invalid\"}\n";
+            return respond(stream, 401, "application/json", body, with_body).await;
+        }
+    }
+    let Some(turn) = &site.turn else {
+        let body = b"{\"error\":\"TURN credentials are not configured (RHEO_TURN_SECRET)\"}\n";
+        return respond(stream, 404, "application/json", body, with_body).await;
+    };
+    let body = crate::turn_rest::response(turn, &request_host(head)).to_string();
+    respond(stream, 200, "application/json", body.as_bytes(), with_body).await
+}
+
+/// The host part of the Host header (no port), `localhost` when absent.
+fn request_host(head: &Head) -> String {
+    let host = head.header("host").unwrap_or("localhost").trim();
+    if let Some(rest) = host.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or("localhost").to_owned();
+    }
+    host.split(':').next().unwrap_or("localhost").to_owned()
 }
 
 /// Maps a URL path to a file under `root`; `None` for anything that would leave it.
@@ -62,8 +108,8 @@ fn content_type(path: &Path) -> &'static str {
     }
 }
 
-pub(super) async fn respond(
-    stream: &mut TcpStream,
+pub(super) async fn respond<S: AsyncWrite + Unpin>(
+    stream: &mut S,
     status: u16,
     content_type: &str,
     body: &[u8],
@@ -72,8 +118,11 @@ pub(super) async fn respond(
     let reason = match status {
         200 => "OK",
         400 => "Bad Request",
+        401 => "Unauthorized",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
         _ => "Error",
     };
     let head = format!(
@@ -97,5 +146,17 @@ mod tests {
         assert!(resolve(&root, "/lib.rs").is_some());
         assert!(resolve(&root, "/../Cargo.toml").is_none());
         assert!(resolve(&root, "/nope.txt").is_none());
+    }
+
+    #[test]
+    fn the_request_host_drops_the_port() {
+        let head = |h: &str| Head {
+            method: "GET".into(),
+            path: "/".into(),
+            headers: vec![("Host".into(), h.into())],
+        };
+        assert_eq!(request_host(&head("192.0.2.1:8433")), "192.0.2.1");
+        assert_eq!(request_host(&head("[2001:db8::1]:8433")), "2001:db8::1");
+        assert_eq!(request_host(&head("rheo.example")), "rheo.example");
     }
 }

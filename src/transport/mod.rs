@@ -1,35 +1,105 @@
-//! WebSocket and HTTP on one port: `/kurento` speaks JSON-RPC, everything else is the demos.
+//! WebSocket and HTTP on one port (and on the secure port over TLS): `/kurento` speaks
+//! JSON-RPC; `/healthz`, `/readyz`, `/metrics` and `/turn-credentials` are for operators and
+//! the demos; everything else is the demos' files.
 
 mod http;
+pub mod tls;
 mod ws;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
-use tokio::io::AsyncReadExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
 use tracing::{debug, info};
 
+use crate::config::TurnRest;
 use crate::control::Core;
 
 /// Largest HTTP request head accepted.
 const MAX_HEAD: usize = 16 * 1024;
+/// Time a client has to finish the TLS handshake and send its request head.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// What the listener serves besides the control plane.
-#[derive(Clone)]
+/// What the listeners serve besides the control plane.
 pub struct Site {
     pub web_dir: PathBuf,
+    /// Required as `?access_token=` (or `Authorization: Bearer`) when set.
+    pub access_token: Option<String>,
+    pub turn: Option<TurnRest>,
+    pub health: Health,
 }
 
-/// Accepts connections until the listener fails or the task is cancelled.
-pub async fn serve(listener: TcpListener, core: Arc<Core>, site: Site) -> std::io::Result<()> {
-    info!(addr = %listener.local_addr()?, "listening");
+/// Readiness as `/readyz` reports it.
+#[derive(Default)]
+pub struct Health {
+    listeners_serving: AtomicBool,
+    shutting_down: AtomicBool,
+}
+
+impl Health {
+    /// `Ok` when the server should get traffic, else why not.
+    pub fn readiness(&self) -> Result<(), &'static str> {
+        if self.shutting_down.load(Ordering::SeqCst) {
+            Err("shutting down")
+        } else if !self.listeners_serving.load(Ordering::SeqCst) {
+            Err("not accepting connections")
+        } else if !rheo_pipelines::is_initialised() {
+            Err("GStreamer is not initialised")
+        } else {
+            Ok(())
+        }
+    }
+
+    pub fn set_serving(&self, serving: bool) {
+        self.listeners_serving.store(serving, Ordering::SeqCst);
+    }
+
+    pub fn set_shutting_down(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Accepts connections until `shutdown` turns true (then stops accepting; open WebSockets are
+/// closed by their own tasks) or the listener fails.
+pub async fn serve(
+    listener: TcpListener,
+    core: Arc<Core>,
+    site: Arc<Site>,
+    tls: Option<TlsAcceptor>,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let scheme = if tls.is_some() {
+        "https/wss"
+    } else {
+        "http/ws"
+    };
+    info!(addr = %listener.local_addr()?, scheme, "listening");
     loop {
-        let (stream, peer) = listener.accept().await?;
-        let (core, site) = (core.clone(), site.clone());
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => accepted?,
+            Ok(_) = shutdown.wait_for(|stop| *stop) => return Ok(()),
+        };
+        let (core, site, tls, shutdown) =
+            (core.clone(), site.clone(), tls.clone(), shutdown.clone());
         tokio::spawn(async move {
-            if let Err(e) = handle(stream, peer, core, site).await {
+            let _ = stream.set_nodelay(true);
+            let result = match tls {
+                Some(acceptor) => {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(tls_stream)) => handle(tls_stream, peer, core, site, shutdown).await,
+                        Ok(Err(e)) => Err(e),
+                        Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
+                    }
+                }
+                None => handle(stream, peer, core, site, shutdown).await,
+            };
+            if let Err(e) = result {
                 debug!(%peer, error = %e, "connection ended with an error");
             }
         });
@@ -55,26 +125,90 @@ impl Head {
         self.header("upgrade")
             .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
     }
-}
 
-async fn handle(
-    mut stream: TcpStream,
-    peer: SocketAddr,
-    core: Arc<Core>,
-    site: Site,
-) -> std::io::Result<()> {
-    stream.set_nodelay(true)?;
-    let Some(head) = read_head(&mut stream).await? else {
-        return http::respond(&mut stream, 400, "text/plain", b"bad request\n", false).await;
-    };
-    if head.is_websocket() {
-        ws::serve(stream, peer, &head, core).await
-    } else {
-        http::serve(stream, &head, &site).await
+    /// The path without query string or fragment.
+    pub fn route(&self) -> &str {
+        self.path.split(['?', '#']).next().unwrap_or("/")
+    }
+
+    /// The value of query parameter `name`, percent-decoded.
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        let query = self.path.split_once('?')?.1.split('#').next()?;
+        query.split('&').find_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (k == name).then(|| percent_decode(v))
+        })
+    }
+
+    /// Whether the request carries `token` (query `access_token` or a bearer header).
+    pub fn carries_token(&self, token: &str) -> bool {
+        let bearer = self
+            .header("authorization")
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::to_owned);
+        self.query_param("access_token")
+            .or(bearer)
+            .is_some_and(|given| constant_time_eq(given.as_bytes(), token.as_bytes()))
     }
 }
 
-async fn read_head(stream: &mut TcpStream) -> std::io::Result<Option<Head>> {
+/// Equal-length comparison whose time does not depend on where the inputs differ.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b'+', _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+async fn handle<S>(
+    mut stream: S,
+    peer: SocketAddr,
+    core: Arc<Core>,
+    site: Arc<Site>,
+    shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let head = match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_head(&mut stream)).await {
+        Ok(head) => head?,
+        Err(_) => None,
+    };
+    let Some(head) = head else {
+        return http::respond(&mut stream, 400, "text/plain", b"bad request\n", false).await;
+    };
+    if head.is_websocket() {
+        ws::serve(stream, peer, &head, core, &site, shutdown).await
+    } else {
+        http::serve(stream, &head, &site, &core).await
+    }
+}
+
+async fn read_head<S: AsyncRead + Unpin>(stream: &mut S) -> std::io::Result<Option<Head>> {
     let mut buf = Vec::with_capacity(1024);
     loop {
         let mut chunk = [0u8; 2048];
@@ -105,5 +239,32 @@ async fn read_head(stream: &mut TcpStream) -> std::io::Result<Option<Head>> {
             Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD => continue,
             _ => return Ok(None),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(path: &str, headers: &[(&str, &str)]) -> Head {
+        Head {
+            method: "GET".into(),
+            path: path.into(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn tokens_come_from_the_query_or_a_bearer_header() {
+        assert!(head("/kurento?access_token=s%2Fx", &[]).carries_token("s/x"));
+        assert!(head("/kurento?a=1&access_token=tok", &[]).carries_token("tok"));
+        assert!(head("/turn-credentials", &[("Authorization", "Bearer tok")]).carries_token("tok"));
+        assert!(!head("/kurento?access_token=tok2", &[]).carries_token("tok"));
+        assert!(!head("/kurento", &[]).carries_token("tok"));
+        assert!(!head("/kurento?access_token=", &[]).carries_token("tok"));
+        assert_eq!(head("/a?b=1#c", &[]).route(), "/a");
     }
 }

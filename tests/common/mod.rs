@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use rheo_pipelines::test_peer::TestPeer;
 
-use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
@@ -31,7 +30,7 @@ pub async fn start_server(extra: &[&str]) -> (SocketAddr, Arc<rheo::control::Cor
         "lo",
     ];
     args.extend_from_slice(extra);
-    let config = rheo::config::Config::parse_from(args);
+    let config = rheo::config::Config::load_from(args).expect("valid test configuration");
     rheo::spawn_server(&config).await.expect("server starts")
 }
 

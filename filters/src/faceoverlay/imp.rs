@@ -155,6 +155,8 @@ pub struct FaceOverlay {
     worker: Mutex<Option<JoinHandle<()>>>,
     draw: Mutex<DrawState>,
     next_image_id: AtomicU64,
+    /// Frame counters of the FaceOverlayFilter class (`/metrics`).
+    counters: std::sync::OnceLock<Arc<crate::frame_counters::FrameCounters>>,
 }
 
 impl Default for FaceOverlay {
@@ -174,6 +176,7 @@ impl Default for FaceOverlay {
             worker: Mutex::new(None),
             draw: Mutex::new(DrawState::default()),
             next_image_id: AtomicU64::new(1),
+            counters: std::sync::OnceLock::new(),
         }
     }
 }
@@ -356,7 +359,9 @@ impl FaceOverlay {
         };
         let mut slot = shared.slot.lock();
         if !slot.stopped {
-            slot.pending = Some(small);
+            if slot.pending.replace(small).is_some() {
+                crate::frame_counters::count_dropped_here();
+            }
             drop(slot);
             shared.wake.notify_one();
         }
@@ -985,12 +990,20 @@ impl VideoFilterImpl for FaceOverlay {
         frame: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
         // Whatever happens, the frame goes on: failures are logged, never returned.
-        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            let mut state = self.draw.lock();
-            self.feed_detector(frame, state.detection_width);
-            self.draw_faces(frame, &mut state);
-        }));
-        if outcome.is_err() {
+        let counters = self
+            .counters
+            .get_or_init(|| crate::frame_counters::counters_for("FaceOverlayFilter"));
+        let outcome = crate::frame_counters::while_processing(counters, || {
+            std::panic::catch_unwind(AssertUnwindSafe(|| {
+                let mut state = self.draw.lock();
+                self.feed_detector(frame, state.detection_width);
+                self.draw_faces(frame, &mut state);
+            }))
+        });
+        if outcome.is_ok() {
+            counters.count_processed();
+        } else {
+            counters.count_dropped();
             gst::error!(
                 CAT,
                 imp = self,

@@ -374,6 +374,8 @@ mod imp {
         backup: Mutex<Vec<u8>>,
         /// This element's class data, looked up once (not per frame).
         class: OnceLock<Option<&'static ClassData>>,
+        /// The frame counters of this element's filter class.
+        counters: OnceLock<std::sync::Arc<crate::frame_counters::FrameCounters>>,
     }
 
     #[glib::object_subclass]
@@ -552,14 +554,22 @@ mod imp {
                     pts,
                     planes,
                 };
-                let r = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                    filter.process(&mut f, &mut events)
-                }));
+                let counters = self
+                    .counters
+                    .get_or_init(|| crate::frame_counters::counters_for(info.class));
+                let r = crate::frame_counters::while_processing(counters, || {
+                    std::panic::catch_unwind(AssertUnwindSafe(|| {
+                        filter.process(&mut f, &mut events)
+                    }))
+                });
                 let r = match r {
                     Ok(r) => r,
                     Err(p) => Err(FilterError::Failed(format!("panic: {}", panic_text(&*p)))),
                 };
-                if r.is_err() {
+                if r.is_ok() {
+                    counters.count_processed();
+                } else {
+                    counters.count_dropped();
                     // Pass the frame through unchanged.
                     let mut off = 0;
                     for (p, _) in f.planes.iter_mut() {

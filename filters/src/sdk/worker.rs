@@ -93,6 +93,9 @@ impl<I: Send + 'static, O: Send + Sync + 'static> LatestFrameWorker<I, O> {
     pub fn submit(&self, input: I) -> bool {
         let replaced = self.shared.slot.lock().pending.replace(input).is_some();
         self.shared.wake.notify_one();
+        if replaced {
+            crate::frame_counters::count_dropped_here();
+        }
         replaced
     }
 

@@ -1,0 +1,205 @@
+//! The Prometheus text exposition served at `/metrics`: what the server holds (sessions,
+//! objects, WebRTC connections, codecs) and what it did (traffic, filter frames, CPU, memory).
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use rheo_pipelines::IceComponentState;
+
+use crate::control::Core;
+
+/// Renders every metric. Cheap: no media calls, one registry lock.
+pub fn render(core: &Core) -> String {
+    let (sessions, objects) = core.snapshot();
+    let mut by_class: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut ice: BTreeMap<&str, u64> = [
+        "new",
+        "gathering",
+        "connecting",
+        "connected",
+        "ready",
+        "failed",
+        "disconnected",
+    ]
+    .into_iter()
+    .map(|s| (s, 0))
+    .collect();
+    let (mut pipelines, mut encoders, mut decoders) = (0u64, 0u64, 0u64);
+    for o in &objects {
+        if o.id == crate::objects::SERVER_MANAGER_ID {
+            continue;
+        }
+        *by_class.entry(o.class.name).or_default() += 1;
+        if let Some(p) = o.media_pipeline() {
+            pipelines += 1;
+            encoders += p.encoder_count() as u64;
+            decoders += p.decoder_count() as u64;
+        }
+        if let Some(ep) = o.element().and_then(|e| e.webrtc()) {
+            let state = match ep.ice_states().first().map(|(_, _, s)| *s) {
+                None => "new",
+                Some(IceComponentState::Gathering) => "gathering",
+                Some(IceComponentState::Connecting) => "connecting",
+                Some(IceComponentState::Connected) => "connected",
+                Some(IceComponentState::Ready) => "ready",
+                Some(IceComponentState::Failed) => "failed",
+                Some(IceComponentState::Disconnected) => "disconnected",
+            };
+            *ice.entry(state).or_default() += 1;
+        }
+    }
+
+    let mut m = Metrics::default();
+    m.gauge(
+        "rheo_sessions",
+        "Kurento sessions known to the server.",
+        sessions as u64,
+    );
+    m.gauge("rheo_pipelines", "Live MediaPipelines.", pipelines);
+    m.labelled_gauge(
+        "rheo_elements",
+        "Live media objects by Kurento class (pipelines included).",
+        "type",
+        by_class.iter().map(|(k, v)| (*k, *v)),
+    );
+    m.labelled_gauge(
+        "rheo_webrtc_connections",
+        "WebRtcEndpoints by ICE state (new: not negotiated yet).",
+        "state",
+        ice.iter().map(|(k, v)| (*k, *v)),
+    );
+    m.gauge(
+        "rheo_encoders",
+        "Video/audio encoders running (transcoding).",
+        encoders,
+    );
+    m.gauge(
+        "rheo_decoders",
+        "Decoders running (transcoding or filters).",
+        decoders,
+    );
+    let t = rheo_pipelines::traffic::totals();
+    let traffic = [
+        (
+            "rheo_webrtc_bytes_received_total",
+            "Bytes received by WebRTC transports.",
+            t.bytes_received,
+        ),
+        (
+            "rheo_webrtc_packets_received_total",
+            "Packets received by WebRTC transports.",
+            t.packets_received,
+        ),
+        (
+            "rheo_webrtc_bytes_sent_total",
+            "Bytes sent by WebRTC transports.",
+            t.bytes_sent,
+        ),
+        (
+            "rheo_webrtc_packets_sent_total",
+            "Packets sent by WebRTC transports.",
+            t.packets_sent,
+        ),
+    ];
+    for (name, help, value) in traffic {
+        m.counter(name, help, value);
+    }
+    let frames = rheo_filters::frame_counters::snapshot();
+    m.labelled_counter(
+        "rheo_filter_frames_processed_total",
+        "Video frames each filter class processed.",
+        "filter",
+        frames.iter().map(|f| (f.filter.as_str(), f.processed)),
+    );
+    m.labelled_counter(
+        "rheo_filter_frames_dropped_total",
+        "Video frames each filter class left unanalysed (superseded or failed).",
+        "filter",
+        frames.iter().map(|f| (f.filter.as_str(), f.dropped)),
+    );
+    use crate::process_stats as ps;
+    m.counter_f64(
+        "process_cpu_seconds_total",
+        "User and system CPU time spent, in seconds.",
+        ps::cpu_ticks() as f64 / ps::TICKS_PER_SEC as f64,
+    );
+    m.gauge(
+        "process_resident_memory_bytes",
+        "Resident memory size in bytes.",
+        ps::rss_kib() * 1024,
+    );
+    m.gauge("process_open_fds", "Open file descriptors.", ps::open_fds());
+    m.gauge("process_threads", "OS threads.", ps::threads());
+    m.text
+}
+
+#[derive(Default)]
+struct Metrics {
+    text: String,
+}
+
+impl Metrics {
+    fn header(&mut self, name: &str, help: &str, kind: &str) {
+        let _ = writeln!(self.text, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    }
+
+    fn gauge(&mut self, name: &str, help: &str, value: u64) {
+        self.header(name, help, "gauge");
+        let _ = writeln!(self.text, "{name} {value}");
+    }
+
+    fn counter(&mut self, name: &str, help: &str, value: u64) {
+        self.header(name, help, "counter");
+        let _ = writeln!(self.text, "{name} {value}");
+    }
+
+    fn counter_f64(&mut self, name: &str, help: &str, value: f64) {
+        self.header(name, help, "counter");
+        let _ = writeln!(self.text, "{name} {value}");
+    }
+
+    fn labelled(
+        &mut self,
+        kind: &str,
+        name: &str,
+        help: &str,
+        label: &str,
+        values: impl Iterator<Item = (impl AsRef<str>, u64)>,
+    ) {
+        self.header(name, help, kind);
+        for (l, v) in values {
+            let _ = writeln!(
+                self.text,
+                "{name}{{{label}=\"{}\"}} {v}",
+                escape(l.as_ref())
+            );
+        }
+    }
+
+    fn labelled_gauge(
+        &mut self,
+        name: &str,
+        help: &str,
+        label: &str,
+        values: impl Iterator<Item = (impl AsRef<str>, u64)>,
+    ) {
+        self.labelled("gauge", name, help, label, values);
+    }
+
+    fn labelled_counter(
+        &mut self,
+        name: &str,
+        help: &str,
+        label: &str,
+        values: impl Iterator<Item = (impl AsRef<str>, u64)>,
+    ) {
+        self.labelled("counter", name, help, label, values);
+    }
+}
+
+/// Label values escape backslash, double quote and newline.
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
