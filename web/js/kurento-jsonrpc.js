@@ -24,12 +24,30 @@ export class KurentoError extends Error {
 }
 
 /** The default server URL: the same host and port as the page, path /kurento.
- *  `?ws=ws://host:port/kurento` in the page URL overrides it (handy during development). */
+ *  `?ws=ws://host:port/kurento` in the page URL overrides it (handy during development), and
+ *  `?access_token=T` is passed on, as kurento-client's `access_token` option does. */
 export function defaultServerUrl(loc = window.location) {
-  const override = new URLSearchParams(loc.search).get('ws');
-  if (override) return override;
+  const params = new URLSearchParams(loc.search);
   const scheme = loc.protocol === 'https:' ? 'wss:' : 'ws:';
-  return `${scheme}//${loc.host}/kurento`;
+  const url = new URL(params.get('ws') || `${scheme}//${loc.host}/kurento`);
+  const token = params.get('access_token');
+  if (token && !url.searchParams.has('access_token')) url.searchParams.set('access_token', token);
+  return url.toString();
+}
+
+/** ICE servers for RTCPeerConnection: TURN credentials minted by the server (TURN REST
+ *  scheme), or none when the server has no TURN secret configured. */
+export async function fetchIceServers(loc = window.location) {
+  const token = new URLSearchParams(loc.search).get('access_token');
+  const query = token ? `?access_token=${encodeURIComponent(token)}` : '';
+  try {
+    const reply = await fetch(`/turn-credentials${query}`, { cache: 'no-store' });
+    if (!reply.ok) return [];
+    const body = await reply.json();
+    return Array.isArray(body.iceServers) ? body.iceServers : [];
+  } catch {
+    return [];
+  }
 }
 
 export class KurentoConnection {

@@ -8,7 +8,7 @@
 // For automated tests the page exposes `window.demoState`:
 //   { state, error, remoteFrames, mediaState, flowOut, iceState, pipeline, webRtc }
 
-import { KurentoConnection, KurentoError, defaultServerUrl } from './kurento-jsonrpc.js';
+import { KurentoConnection, KurentoError, defaultServerUrl, fetchIceServers } from './kurento-jsonrpc.js';
 
 export function setupLoopbackDemo({ buildGraph, afterOffer, title }) {
   const $ = (id) => document.getElementById(id);
@@ -121,13 +121,17 @@ export function setupLoopbackDemo({ buildGraph, afterOffer, title }) {
 
       setState('connecting to media server');
       s.rpc = new KurentoConnection(defaultServerUrl());
-      s.rpc.onClose(() => {
-        if (!s.stopped) showError(new Error('Lost the connection to the media server'));
+      s.rpc.onClose((ev) => {
+        const why = ev && ev.reason ? `: ${ev.reason}` : '';
+        if (!s.stopped) showError(new Error(`Lost the connection to the media server${why}`));
       });
       await s.rpc.open();
       if (s.stopped) return;
 
-      const pc = new RTCPeerConnection();
+      const iceServers = await fetchIceServers();
+      log(iceServers.length ? `TURN relay: ${iceServers[0].urls.join(', ')}` : 'no TURN relay offered by the server');
+      if (s.stopped) return;
+      const pc = new RTCPeerConnection({ iceServers });
       s.pc = pc;
       for (const track of s.stream.getTracks()) pc.addTrack(track, s.stream);
       pc.ontrack = (ev) => {

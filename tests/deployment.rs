@@ -1,0 +1,494 @@
+//! Deployment features: TLS on the secure port, the access token, TURN REST credentials,
+//! /readyz and /metrics, URI restrictions, the configuration file, JSON logs and graceful
+//! shutdown of the real binary.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use rheo_pipelines::test_peer::{PeerConfig, TestPeer};
+use serde_json::{json, Value};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::Message;
+
+/// `GET path` over `stream`; returns (status, body).
+async fn get_over<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    host: &str,
+    path: &str,
+) -> (u16, String) {
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(common::TIMEOUT, stream.read_to_end(&mut raw))
+        .await
+        .expect("reply within the timeout")
+        .unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    get_over(stream, &addr.to_string(), path).await
+}
+
+/// The first frame the server sends on a WebSocket to `path`, which must be a close frame.
+async fn close_frame_of(addr: SocketAddr, path: &str) -> (CloseCode, String) {
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}{path}"))
+        .await
+        .expect("upgrade succeeds");
+    loop {
+        let msg = tokio::time::timeout(common::TIMEOUT, ws.next())
+            .await
+            .expect("a frame")
+            .expect("not ended")
+            .expect("no error");
+        if let Message::Close(Some(frame)) = msg {
+            return (frame.code, frame.reason.to_string());
+        }
+        assert!(!msg.is_text(), "got a text frame: {msg}");
+    }
+}
+
+fn metric(text: &str, name_and_labels: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name_and_labels)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{name_and_labels} missing from:\n{text}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_serves_https_and_wss_with_a_kept_self_signed_certificate() {
+    rheo_pipelines::init().unwrap();
+    let dir = common::ScratchDir::new("tls");
+    let cert = dir.join("cert+key.pem");
+    let args = [
+        "rheo",
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--secure-port",
+        "0",
+        "--network-interfaces",
+        "lo",
+        "--tls-self-signed",
+        "--tls-certificate",
+        cert.to_str().unwrap(),
+    ];
+    let config = rheo::config::Config::load_from(args).unwrap();
+    let server = rheo::start(&config).await.unwrap();
+    let secure = server.secure_addr.expect("TLS listener");
+    let first_pem = std::fs::read_to_string(&cert).expect("certificate kept");
+
+    // Trust exactly the generated certificate, and check it is valid for "localhost".
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls_pemfile::certs(&mut first_pem.as_bytes()) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let client = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(client));
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+
+    let tls = connector
+        .connect(name.clone(), TcpStream::connect(secure).await.unwrap())
+        .await
+        .expect("TLS handshake with the generated certificate");
+    let (status, body) = get_over(tls, "localhost", "/magicmirror/").await;
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("<html") || body.contains("<!doctype"),
+        "{body}"
+    );
+
+    let tls = connector
+        .connect(name, TcpStream::connect(secure).await.unwrap())
+        .await
+        .unwrap();
+    let (mut ws, _) = tokio_tungstenite::client_async("wss://localhost/kurento", tls)
+        .await
+        .expect("wss upgrade");
+    ws.send(Message::text(
+        json!({"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"interval": 240000}})
+            .to_string(),
+    ))
+    .await
+    .unwrap();
+    let reply = tokio::time::timeout(common::TIMEOUT, ws.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let reply: Value = serde_json::from_str(reply.to_text().unwrap()).unwrap();
+    assert_eq!(reply["result"]["value"], "pong", "{reply}");
+
+    // The plain port is still served, and a restart keeps the certificate browsers accepted.
+    assert_eq!(get(server.addr, "/healthz").await.0, 200);
+    server.shut_down().await;
+    let again = rheo::start(&rheo::config::Config::load_from(args).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read_to_string(&cert).unwrap(), first_pem);
+    again.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_access_token_guards_the_websocket_and_turn_credentials() {
+    let (addr, _) =
+        common::start_server(&["--access-token", "s3cr/et", "--turn-secret", "north"]).await;
+    for path in ["/kurento", "/kurento?access_token=wrong"] {
+        let (code, reason) = close_frame_of(addr, path).await;
+        assert_eq!(code, CloseCode::Policy, "{path}");
+        assert_eq!(reason, "Invalid access token", "{path}");
+    }
+    // The wrong path is still reported as such, token or not.
+    let (code, reason) = close_frame_of(addr, "/nope?access_token=s3cr%2Fet").await;
+    assert_eq!(
+        (code, reason.as_str()),
+        (CloseCode::Protocol, "Invalid path")
+    );
+
+    let mut c = common::Client::connect_path(addr, "/kurento?access_token=s3cr%2Fet").await;
+    c.ok("ping", json!({"interval": 240000})).await;
+    let p = c.create("MediaPipeline", Value::Null).await;
+    assert!(!p.is_empty());
+
+    assert_eq!(get(addr, "/turn-credentials").await.0, 401);
+    let (status, body) = get(addr, "/turn-credentials?access_token=s3cr%2Fet").await;
+    assert_eq!(status, 200, "{body}");
+    let creds: Value = serde_json::from_str(&body).unwrap();
+    let user = creds["username"].as_str().unwrap();
+    let expiry: u64 = user.split(':').next().unwrap().parse().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!((now + 86_000..=now + 86_500).contains(&expiry), "{user}");
+    assert_eq!(
+        creds["credential"].as_str().unwrap(),
+        rheo::turn_rest::credential("north", user)
+    );
+    assert_eq!(
+        creds["iceServers"][0]["urls"][0],
+        "turn:127.0.0.1:3478?transport=udp"
+    );
+    // Health, readiness and metrics stay open for probes and scrapers.
+    assert_eq!(get(addr, "/healthz").await.0, 200);
+    assert_eq!(get(addr, "/readyz").await, (200, "ready\n".to_owned()));
+    assert_eq!(get(addr, "/metrics").await.0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn turn_credentials_are_absent_without_a_secret() {
+    let (addr, _) = common::start_server(&[]).await;
+    assert_eq!(get(addr, "/turn-credentials").await.0, 404);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_follow_a_live_magic_mirror() {
+    let (addr, _) = common::start_server(&[]).await;
+    let mut c = common::Client::connect(addr).await;
+    let p = c.create("MediaPipeline", Value::Null).await;
+    let w = c
+        .create("WebRtcEndpoint", json!({ "mediaPipeline": p }))
+        .await;
+    let f = c
+        .create("FaceOverlayFilter", json!({"mediaPipeline": p}))
+        .await;
+    c.loop_through(&w, &f).await;
+    let (_, before) = get(addr, "/metrics").await;
+    assert_eq!(metric(&before, "rheo_pipelines"), 1.0);
+    assert_eq!(
+        metric(&before, "rheo_elements{type=\"WebRtcEndpoint\"}"),
+        1.0
+    );
+    assert_eq!(
+        metric(&before, "rheo_elements{type=\"FaceOverlayFilter\"}"),
+        1.0
+    );
+    assert_eq!(
+        metric(&before, "rheo_webrtc_connections{state=\"new\"}"),
+        1.0
+    );
+    assert!(metric(&before, "rheo_sessions") >= 1.0);
+
+    let peer =
+        Arc::new(TestPeer::new(PeerConfig::image(common::face_image().to_str().unwrap())).unwrap());
+    c.negotiate_with_peer(&w, &peer, |peer| {
+        peer.wait_frames(10, common::MEDIA_TIMEOUT)
+    })
+    .await;
+    let (_, during) = get(addr, "/metrics").await;
+    let connected = metric(&during, "rheo_webrtc_connections{state=\"connected\"}")
+        + metric(&during, "rheo_webrtc_connections{state=\"ready\"}");
+    assert_eq!(connected, 1.0, "{during}");
+    assert_eq!(
+        metric(&during, "rheo_decoders"),
+        1.0,
+        "the filter decodes once"
+    );
+    assert_eq!(metric(&during, "rheo_encoders"), 1.0, "and encodes once");
+    for counter in [
+        "rheo_webrtc_bytes_received_total",
+        "rheo_webrtc_packets_received_total",
+        "rheo_webrtc_bytes_sent_total",
+        "rheo_webrtc_packets_sent_total",
+        "rheo_filter_frames_processed_total{filter=\"FaceOverlayFilter\"}",
+    ] {
+        assert!(metric(&during, counter) > 0.0, "{counter}");
+    }
+    assert!(metric(&during, "process_resident_memory_bytes") > 1e6);
+    assert!(metric(&during, "process_cpu_seconds_total") > 0.0);
+
+    c.ok("release", json!({"object": p})).await;
+    let (_, after) = get(addr, "/metrics").await;
+    assert_eq!(metric(&after, "rheo_pipelines"), 0.0);
+    assert_eq!(metric(&after, "rheo_encoders"), 0.0);
+    assert!(!after.contains("rheo_elements{type=\"WebRtcEndpoint\"}"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn image_uris_are_confined_to_the_media_root_and_allowed_schemes() {
+    let root = common::ScratchDir::new("media-root");
+    let inside = root.join("hat.png");
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("web/magicmirror/img/hat.png"),
+        &inside,
+    )
+    .unwrap();
+    let (addr, _) = common::start_server(&[
+        "--media-root",
+        root.to_str().unwrap(),
+        "--image-uri-schemes",
+        "file",
+    ])
+    .await;
+    let mut c = common::Client::connect(addr).await;
+    let p = c.create("MediaPipeline", Value::Null).await;
+    let f = c
+        .create("FaceOverlayFilter", json!({"mediaPipeline": p}))
+        .await;
+    let set = |uri: String| {
+        json!({"uri": uri, "offsetXPercent": 0.0, "offsetYPercent": 0.0,
+               "widthPercent": 1.0, "heightPercent": 1.0})
+    };
+    let outside = format!(
+        "file://{}/web/magicmirror/img/hat.png",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let escape = format!("file://{}/../../etc/passwd", root.display());
+    for (uri, expected) in [
+        (outside, "outside the server's media root"),
+        (escape, "outside the server's media root"),
+        (
+            format!("http://{addr}/magicmirror/img/hat.png"),
+            "not allowed",
+        ),
+    ] {
+        let e = c
+            .invoke_err(&f, "setOverlayedImage", set(uri.clone()))
+            .await;
+        assert_eq!(e["code"], 40107, "{uri}: {e}");
+        assert!(
+            e["message"].as_str().unwrap().contains(expected),
+            "{uri}: {e}"
+        );
+    }
+    c.invoke(
+        &f,
+        "setOverlayedImage",
+        set(format!("file://{}", inside.display())),
+    )
+    .await;
+    c.invoke(&f, "setOverlayedImage", set("hat.png".into()))
+        .await;
+}
+
+/// The real binary, with stderr collected line by line.
+struct Rheo {
+    child: Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Rheo {
+    fn spawn(args: &[&str], env: &[(&str, &str)]) -> Rheo {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rheo"));
+        cmd.args(args)
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("rheo starts");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Rheo {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a stderr line containing `needle`; returns it.
+    fn wait_line(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + common::TIMEOUT;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        panic!("no '{needle}' in rheo's output:\n{}", self.seen.join("\n"));
+    }
+
+    /// The plain listener's address, from the "listening" log line.
+    fn plain_addr(&mut self) -> SocketAddr {
+        let line = self.wait_line("scheme=\"http/ws\"");
+        let addr = line
+            .split("addr=")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap();
+        addr.parse().unwrap()
+    }
+
+    fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + common::TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "rheo did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Rheo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_closes_clients_releases_pipelines_and_exits_cleanly() {
+    let mut rheo = Rheo::spawn(
+        &[
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--network-interfaces",
+            "lo",
+        ],
+        &[],
+    );
+    let addr = rheo.plain_addr();
+    let mut c = common::Client::connect(addr).await;
+    let p = c.create("MediaPipeline", Value::Null).await;
+    c.create("WebRtcEndpoint", json!({ "mediaPipeline": p }))
+        .await;
+
+    let status = Command::new("kill")
+        .args(["-TERM", &rheo.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(
+        c.next_frame().await,
+        None,
+        "the server closes the WebSocket"
+    );
+    rheo.wait_line("shut down cleanly pipelines=1");
+    let exit = tokio::task::spawn_blocking(move || rheo.wait_exit())
+        .await
+        .unwrap();
+    assert_eq!(exit.code(), Some(0));
+}
+
+#[test]
+fn the_config_file_sits_under_env_and_flags_and_bad_values_stop_start_up() {
+    let dir = common::ScratchDir::new("config-file");
+    let file = dir.join("rheo.toml");
+    std::fs::write(
+        &file,
+        "bind = \"127.0.0.1\"\nport = 1\nnetwork_interfaces = \"lo\"\nlog_format = \"json\"\n",
+    )
+    .unwrap();
+    // The file's port 1 is overridden by the environment; its log format applies.
+    let mut rheo = Rheo::spawn(
+        &["--config", file.to_str().unwrap()],
+        &[("RHEO_PORT", "0"), ("RHEO_LOG", "info")],
+    );
+    let line = rheo.wait_line("\"listening\"");
+    let record: Value = serde_json::from_str(&line).expect("JSON log line");
+    assert_eq!(record["level"], "INFO", "{line}");
+    assert!(
+        record["addr"].as_str().unwrap().starts_with("127.0.0.1:"),
+        "{line}"
+    );
+    drop(rheo);
+
+    // The flag beats the environment, which beats the file; the message names the setting.
+    std::fs::write(&file, "min_port = 40000\nmax_port = 40100\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rheo"))
+        .args(["--config", file.to_str().unwrap(), "--max-port", "30000"])
+        .env("KMS_MIN_PORT", "35000")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("KMS_MIN_PORT (35000) is greater than KMS_MAX_PORT (30000)"),
+        "{err}"
+    );
+
+    std::fs::write(&file, "port = 8888\nprot = 1\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rheo"))
+        .args(["--config", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("RHEO_CONFIG") && err.contains("prot"), "{err}");
+}
