@@ -433,6 +433,7 @@ impl Config {
                 max_bytes: self.image_max_bytes,
                 allowed_schemes: Some(self.image_uri_schemes.clone()),
                 file_root: self.media_root.clone(),
+                extra_trusted_certificates: Vec::new(),
             },
         }
     }

@@ -49,7 +49,7 @@ impl Server {
 /// Starts Rheo on the current tokio runtime (GStreamer must be initialised with
 /// `rheo_pipelines::init`). Errors name the address or setting at fault.
 pub async fn start(config: &config::Config) -> Result<Server, String> {
-    let tls = transport::tls::acceptor(config)?;
+    let tls = transport::tls::setup(config)?;
     let bind = |port: u16| async move {
         tokio::net::TcpListener::bind((config.bind, port))
             .await
@@ -62,7 +62,15 @@ pub async fn start(config: &config::Config) -> Result<Server, String> {
     };
     let addr = plain.local_addr().map_err(|e| e.to_string())?;
     let secure_addr = secure.as_ref().and_then(|l| l.local_addr().ok());
-    let core = control::Core::new(config.settings());
+    let mut settings = config.settings();
+    if let Some(cert) = tls.as_ref().and_then(|t| t.self_signed.as_ref()) {
+        // Pages served over TLS name images by their https:// URL on this very server.
+        settings
+            .image_limits
+            .extra_trusted_certificates
+            .push(cert.to_vec());
+    }
+    let core = control::Core::new(settings);
     core.spawn_garbage_collector(config.gc_period());
     let site = Arc::new(transport::Site {
         web_dir: config.web_dir(),
@@ -86,7 +94,7 @@ pub async fn start(config: &config::Config) -> Result<Server, String> {
             secure,
             core.clone(),
             site.clone(),
-            tls,
+            tls.map(|t| t.acceptor),
             stop,
         )));
     }

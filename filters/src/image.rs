@@ -134,6 +134,9 @@ pub struct LoadLimits {
     /// Canonical directory every local file must lie under (symlinks resolved); relative
     /// paths are taken from it. `None`: no confinement.
     pub file_root: Option<PathBuf>,
+    /// DER certificates trusted for `https://` besides the usual roots: the server's own
+    /// self-signed one, so pages served over its TLS port can name its images.
+    pub extra_trusted_certificates: Vec<Vec<u8>>,
 }
 
 impl Default for LoadLimits {
@@ -144,6 +147,7 @@ impl Default for LoadLimits {
             max_bytes: 20 * 1024 * 1024,
             allowed_schemes: None,
             file_root: None,
+            extra_trusted_certificates: Vec::new(),
         }
     }
 }
@@ -348,9 +352,30 @@ fn is_timeout(err: &std::io::Error) -> bool {
     )
 }
 
+/// The public web roots plus `extra` (unparseable extras are skipped).
+fn tls_config(extra: &[Vec<u8>]) -> std::sync::Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    for der in extra {
+        let _ = roots.add(rustls::pki_types::CertificateDer::from(der.clone()));
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default protocol versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    std::sync::Arc::new(config)
+}
+
 fn fetch_http(url: &str, limits: &LoadLimits) -> Result<Vec<u8>, ImageError> {
     let started = Instant::now();
-    let agent = ureq::AgentBuilder::new().timeout(limits.timeout).build();
+    let mut agent = ureq::AgentBuilder::new().timeout(limits.timeout);
+    if !limits.extra_trusted_certificates.is_empty() {
+        agent = agent.tls_config(tls_config(&limits.extra_trusted_certificates));
+    }
+    let agent = agent.build();
     let response = match agent.get(url).call() {
         Ok(r) => r,
         Err(ureq::Error::Status(status, _)) => {

@@ -12,9 +12,16 @@ use tracing::info;
 
 use crate::config::{Config, TlsSource};
 
-/// The acceptor for `config`'s TLS settings, `None` when TLS is not configured. Errors name the
-/// setting at fault.
-pub fn acceptor(config: &Config) -> Result<Option<TlsAcceptor>, String> {
+/// TLS as configured: the acceptor, and the certificate the server itself should trust when
+/// it fetches its own pages (the self-signed one; none for a configured certificate).
+pub struct Tls {
+    pub acceptor: TlsAcceptor,
+    pub self_signed: Option<CertificateDer<'static>>,
+}
+
+/// The TLS set-up for `config`, `None` when TLS is not configured. Errors name the setting at
+/// fault.
+pub fn setup(config: &Config) -> Result<Option<Tls>, String> {
     let Some(source) = &config.tls else {
         return Ok(None);
     };
@@ -47,6 +54,10 @@ pub fn acceptor(config: &Config) -> Result<Option<TlsAcceptor>, String> {
             )
         }
     };
+    let self_signed = match source {
+        TlsSource::SelfSigned { .. } => certs.first().cloned(),
+        TlsSource::Files { .. } => None,
+    };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut server = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -55,7 +66,10 @@ pub fn acceptor(config: &Config) -> Result<Option<TlsAcceptor>, String> {
         .with_single_cert(certs, key)
         .map_err(|e| format!("RHEO_TLS_CERTIFICATE: the certificate and key do not match: {e}"))?;
     server.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Some(TlsAcceptor::from(Arc::new(server))))
+    Ok(Some(Tls {
+        acceptor: TlsAcceptor::from(Arc::new(server)),
+        self_signed,
+    }))
 }
 
 /// Names a browser may use for this machine: localhost, the host name, every local address

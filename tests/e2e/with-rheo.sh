@@ -10,6 +10,7 @@ bin="${1:-$root/target/debug/rheo}"
 [ $# -gt 0 ] && shift
 [ -x "$bin" ] || { echo "with-rheo: no executable at $bin (build it first)" >&2; exit 1; }
 
+export RHEO_BIN="$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")"
 export RHEO_E2E_ARTIFACTS="${RHEO_E2E_ARTIFACTS:-$(mktemp -d -t rheo-e2e.XXXXXX)}"
 mkdir -p "$RHEO_E2E_ARTIFACTS"
 log="$RHEO_E2E_ARTIFACTS/rheo.log"

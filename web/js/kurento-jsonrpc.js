@@ -69,6 +69,7 @@ export class KurentoConnection {
     this._pingTimer = null;
     this._opened = null;
     this.closed = false;
+    this.closeReason = null;
   }
 
   /** Open the socket. Resolves once it is open; rejects if it cannot be opened. */
@@ -95,6 +96,7 @@ export class KurentoConnection {
       };
       ws.onclose = (ev) => {
         const wasClosedByUs = this.closed;
+        this.closeReason = ev.reason || `code ${ev.code}`;
         this._teardown(new KurentoError(
           `Connection to the media server closed (code ${ev.code}${ev.reason ? ': ' + ev.reason : ''})`, -1));
         if (!isOpen) reject(new KurentoError(`Cannot connect to ${this.url}`, -1));
@@ -124,7 +126,8 @@ export class KurentoConnection {
   async request(method, params) {
     await this.open();
     if (!this._ws || this._ws.readyState !== WebSocket.OPEN) {
-      throw new KurentoError('Not connected to the media server', -1);
+      const why = this.closeReason ? ` (closed: ${this.closeReason})` : '';
+      throw new KurentoError(`Not connected to the media server${why}`, -1);
     }
     const id = this._nextId++;
     const message = { jsonrpc: '2.0', method, id };

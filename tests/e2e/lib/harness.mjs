@@ -141,7 +141,7 @@ export function buildY4m(out, frames = 150) {
 // ---- Chromium ----------------------------------------------------------------------------------
 
 /** Start headless Chromium with a fake camera; returns a Playwright BrowserContext. */
-export async function launchChromium({ y4m = fakeCameraY4m() } = {}) {
+export async function launchChromium({ y4m = fakeCameraY4m(), extraArgs = [] } = {}) {
   const userDataDir = mkdtempSync(path.join(os.tmpdir(), 'rheo-e2e-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
@@ -158,6 +158,7 @@ export async function launchChromium({ y4m = fakeCameraY4m() } = {}) {
       '--autoplay-policy=no-user-gesture-required',
       // getUserMedia needs a secure context; http://127.0.0.1 is one, another host is not.
       `--unsafely-treat-insecure-origin-as-secure=${HTTP_URL}`,
+      ...extraArgs,
     ],
   });
   const origClose = context.close.bind(context);
