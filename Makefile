@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 PORT ?= 8888
 
-.PHONY: run test deps test-deps build build-release unit e2e lint
+.PHONY: run test deps test-deps build build-release unit deploy-check e2e lint
 
 run: deps build-release
 	./target/release/rheo --port $(PORT)
@@ -11,6 +11,7 @@ run: deps build-release
 test: test-deps
 	$(CARGO) build --workspace --all-targets
 	$(MAKE) unit
+	$(MAKE) deploy-check
 	$(MAKE) e2e
 
 deps:
@@ -27,6 +28,10 @@ build-release:
 # Tests run with loopback as the only network interface (scripts/loopback-only.sh).
 unit:
 	bash scripts/loopback-only.sh $(CARGO) test --offline --workspace -- --test-threads=2
+
+# docker-compose.yml, deploy/turnserver.conf and deploy/rheo.toml, run on this host (no Docker engine).
+deploy-check:
+	bash scripts/loopback-only.sh bash tests/deploy/host-check.sh target/debug/rheo
 
 e2e:
 	cd tests/e2e && { [ -d node_modules/kurento-client ] || npm ci --ignore-scripts --no-audit --no-fund; }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::builder::BoolishValueParser;
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches, Parser};
 use serde::Deserialize;
 
 /// How log lines are written.
@@ -259,7 +259,21 @@ impl Config {
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
     {
-        let cli = Cli::parse_from(args);
+        // An empty variable counts as unset, as in KMS's entrypoint (Compose passes `VAR=` for
+        // an unset `${VAR:-}`).
+        let command = Cli::command().mut_args(|arg| {
+            let empty = arg
+                .get_env()
+                .and_then(std::env::var_os)
+                .is_some_and(|v| v.is_empty());
+            if empty {
+                arg.env(None::<&str>)
+            } else {
+                arg
+            }
+        });
+        let matches = command.get_matches_from(args);
+        let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
         let file = match &cli.config {
             Some(path) => read_file_layer(path)?,
             None => Layer::default(),
