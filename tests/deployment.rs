@@ -455,10 +455,15 @@ fn the_config_file_sits_under_env_and_flags_and_bad_values_stop_start_up() {
         "bind = \"127.0.0.1\"\nport = 1\nnetwork_interfaces = \"lo\"\nlog_format = \"json\"\n",
     )
     .unwrap();
-    // The file's port 1 is overridden by the environment; its log format applies.
+    // The file's port 1 is overridden by the environment; its log format applies; an empty
+    // variable counts as unset.
     let mut rheo = Rheo::spawn(
         &["--config", file.to_str().unwrap()],
-        &[("RHEO_PORT", "0"), ("RHEO_LOG", "info")],
+        &[
+            ("RHEO_PORT", "0"),
+            ("RHEO_LOG", "info"),
+            ("KMS_MIN_PORT", ""),
+        ],
     );
     let line = rheo.wait_line("\"listening\"");
     let record: Value = serde_json::from_str(&line).expect("JSON log line");
@@ -491,4 +496,146 @@ fn the_config_file_sits_under_env_and_flags_and_bad_values_stop_start_up() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("RHEO_CONFIG") && err.contains("prot"), "{err}");
+}
+
+/// Answers a test peer's offer with a loopback endpoint and gathers: returns the candidates
+/// Rheo announced and the pipeline's dot.
+async fn candidates_and_dot(extra: &[&str]) -> (Vec<String>, String) {
+    let (mut c, p, w) = common::endpoint_session(extra).await;
+    c.invoke(&w, "connect", json!({"sink": w})).await;
+    c.subscribe(&w, "IceCandidateFound").await;
+    c.subscribe(&w, "IceGatheringDone").await;
+    let peer = TestPeer::new(PeerConfig::color(0xff2040e0)).unwrap();
+    let offer = tokio::task::spawn_blocking(move || peer.create_offer())
+        .await
+        .unwrap()
+        .unwrap();
+    c.invoke(&w, "processOffer", json!({"offer": offer})).await;
+    c.invoke(&w, "gatherCandidates", Value::Null).await;
+    c.event(|e| e["type"] == "IceGatheringDone").await;
+    let candidates = c
+        .take_events(|e| e["type"] == "IceCandidateFound")
+        .iter()
+        .map(|e| {
+            e["data"]["candidate"]["candidate"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    let dot = c.invoke(&p, "getGstreamerDot", Value::Null).await["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    c.ok("release", json!({"object": p})).await;
+    (candidates, dot)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ice_tcp_and_mtu_follow_the_kurento_settings() {
+    let tcp = |candidates: &[String]| {
+        candidates
+            .iter()
+            .filter(|c| c.to_ascii_lowercase().contains(" tcp "))
+            .count()
+    };
+    let (candidates, dot) = candidates_and_dot(&[]).await;
+    assert!(
+        candidates.len() > tcp(&candidates),
+        "UDP candidates: {candidates:?}"
+    );
+    assert!(
+        tcp(&candidates) > 0,
+        "ICE-TCP is on by default: {candidates:?}"
+    );
+    assert!(dot.contains("mtu=1200"), "payloaders default to 1200 bytes");
+    let (candidates, dot) = candidates_and_dot(&["--ice-tcp", "0", "--mtu", "1000"]).await;
+    assert!(!candidates.is_empty());
+    assert_eq!(tcp(&candidates), 0, "KMS_ICE_TCP=0: {candidates:?}");
+    assert!(dot.contains("mtu=1000"), "KMS_MTU=1000");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_uses_a_configured_certificate_and_key_or_kurentos_combined_file() {
+    rheo_pipelines::init().unwrap();
+    let dir = common::ScratchDir::new("tls-files");
+    let made = rcgen::generate_simple_self_signed(vec!["rheo.test".to_owned()]).unwrap();
+    let (cert, key, both) = (
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+        dir.join("cert+key.pem"),
+    );
+    std::fs::write(&cert, made.cert.pem()).unwrap();
+    std::fs::write(&key, made.key_pair.serialize_pem()).unwrap();
+    std::fs::write(&both, made.cert.pem() + &made.key_pair.serialize_pem()).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(made.cert.der().clone()).unwrap();
+    let client = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(client));
+    let files: [&[&str]; 2] = [
+        &[
+            "--tls-certificate",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+        &["--tls-certificate", both.to_str().unwrap()],
+    ];
+    for tls_args in files {
+        let mut args = vec![
+            "rheo",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--secure-port",
+            "0",
+        ];
+        args.extend_from_slice(tls_args);
+        let server = rheo::start(&rheo::config::Config::load_from(&args).unwrap())
+            .await
+            .unwrap();
+        let name = rustls::pki_types::ServerName::try_from("rheo.test").unwrap();
+        let tls = connector
+            .connect(
+                name,
+                TcpStream::connect(server.secure_addr.unwrap())
+                    .await
+                    .unwrap(),
+            )
+            .await
+            .expect("the configured certificate is served");
+        assert_eq!(
+            get_over(tls, "rheo.test", "/healthz").await.0,
+            200,
+            "{tls_args:?}"
+        );
+        server.shut_down().await;
+    }
+    // A key that does not belong to the certificate stops start-up, naming the setting.
+    let other = rcgen::KeyPair::generate().unwrap();
+    std::fs::write(&key, other.serialize_pem()).unwrap();
+    let config = rheo::config::Config::load_from([
+        "rheo",
+        "--port",
+        "0",
+        "--secure-port",
+        "0",
+        "--tls-certificate",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ])
+    .unwrap();
+    let err = rheo::start(&config)
+        .await
+        .err()
+        .expect("mismatched key refused");
+    assert!(err.contains("RHEO_TLS_CERTIFICATE"), "{err}");
 }
