@@ -148,6 +148,14 @@ fn apply_settings(webrtcbin: &gst::Element, s: &WebRtcSettings) {
         if agent.find_property("ice-tcp").is_some() {
             agent.set_property("ice-tcp", s.ice_tcp);
         }
+        // libnice's UPnP discovery (on by default) opens sockets outside the configured port
+        // range (SSDP on 1900 and a random port per interface) and asks routers to open ports.
+        if agent.find_property("agent").is_some() {
+            let nice = agent.property::<gst::glib::Object>("agent");
+            if nice.find_property("upnp").is_some() {
+                nice.set_property("upnp", false);
+            }
+        }
         if agent.find_property("min-rtp-port").is_some() {
             if let Some(min) = s.min_port {
                 agent.set_property("min-rtp-port", min as u32);

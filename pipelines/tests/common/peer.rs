@@ -47,28 +47,35 @@ pub struct PeerConfig {
     /// Maximum distance between keyframes of the peer's encoder, in frames.
     pub keyframe_interval: u32,
     pub codec: VideoCodec,
+    /// Gather host candidates on 127.0.0.1 only (the default: tests talk over loopback). When
+    /// false, libnice picks the addresses itself (every interface but loopback).
+    pub loopback_only: bool,
+    /// webrtcbin's `stun-server`, e.g. `stun://198.51.100.20:3478`.
+    pub stun_server: Option<String>,
+    /// webrtcbin's `turn-server`, `turn://user:password@host:port` (user and password
+    /// percent-encoded: webrtcbin unescapes them).
+    pub turn_server: Option<String>,
 }
 
 impl PeerConfig {
-    pub fn color(argb: u32) -> Self {
+    fn new(video: VideoSource) -> Self {
         PeerConfig {
-            video: VideoSource::Color(argb),
+            video,
             audio: false,
             width: 640,
             height: 480,
             keyframe_interval: 60,
             codec: VideoCodec::Vp8,
+            loopback_only: true,
+            stun_server: None,
+            turn_server: None,
         }
     }
+    pub fn color(argb: u32) -> Self {
+        Self::new(VideoSource::Color(argb))
+    }
     pub fn image(path: &str) -> Self {
-        PeerConfig {
-            video: VideoSource::Image(path.to_string()),
-            audio: false,
-            width: 640,
-            height: 480,
-            keyframe_interval: 60,
-            codec: VideoCodec::Vp8,
-        }
+        Self::new(VideoSource::Image(path.to_string()))
     }
     /// Keyframes only every `frames` frames (a late joiner then depends on PLI/FIR).
     pub fn with_keyframe_interval(mut self, frames: u32) -> Self {
@@ -84,6 +91,33 @@ impl PeerConfig {
         self.audio = true;
         self
     }
+    /// Gather on the machine's (or network namespace's) real interfaces instead of 127.0.0.1.
+    pub fn any_address(mut self) -> Self {
+        self.loopback_only = false;
+        self
+    }
+    /// Gather server-reflexive candidates from `url` (`stun://host:port`).
+    pub fn with_stun(mut self, url: &str) -> Self {
+        self.stun_server = Some(url.to_string());
+        self
+    }
+    /// Gather relay candidates from `url` (`turn://user:password@host:port`, percent-encoded).
+    pub fn with_turn(mut self, url: &str) -> Self {
+        self.turn_server = Some(url.to_string());
+        self
+    }
+}
+
+/// `text` percent-encoded for the user-info part of a URI (every byte but RFC 3986's unreserved).
+pub fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// One decoded frame received back, RGB 24-bit, tightly packed.
@@ -131,6 +165,8 @@ struct Shared {
     received: Mutex<Received>,
     cv: Condvar,
     local_candidates: Mutex<Vec<(u32, String)>>,
+    /// The remote side's candidates: `a=candidate` lines of its description and trickled ones.
+    remote_candidates: Mutex<Vec<String>>,
     keep_frames_from: AtomicU64,
 }
 
@@ -205,12 +241,24 @@ impl TestPeer {
             .map_err(|_| "not a pipeline".to_string())?;
         pipeline.set_property("name", "test-peer");
         let webrtcbin = pipeline.by_name("peer").ok_or("no webrtcbin")?;
-        // Tests talk over loopback only (libnice skips it unless told).
-        rheo_pipelines::ice_addresses::restrict_gathering(&webrtcbin, &[[127, 0, 0, 1].into()])?;
+        if cfg.loopback_only {
+            // Tests talk over loopback only (libnice skips it unless told).
+            rheo_pipelines::ice_addresses::restrict_gathering(
+                &webrtcbin,
+                &[[127, 0, 0, 1].into()],
+            )?;
+        }
+        if let Some(url) = &cfg.stun_server {
+            webrtcbin.set_property("stun-server", url);
+        }
+        if let Some(url) = &cfg.turn_server {
+            webrtcbin.set_property("turn-server", url);
+        }
         let shared = Arc::new(Shared {
             received: Mutex::new(Received::default()),
             cv: Condvar::new(),
             local_candidates: Mutex::new(Vec::new()),
+            remote_candidates: Mutex::new(Vec::new()),
             keep_frames_from: AtomicU64::new(0),
         });
         let sh = shared.clone();
@@ -352,6 +400,7 @@ impl TestPeer {
 
     /// Answerer mode: applies a remote offer, creates and applies the local answer; returns it.
     pub fn answer_offer(&self, sdp: &str) -> Result<String, String> {
+        self.record_remote_candidates(sdp);
         let msg = gst_sdp::SDPMessage::parse_buffer(sdp.as_bytes()).map_err(|e| e.to_string())?;
         let desc = gst_webrtc::WebRTCSessionDescription::new(gst_webrtc::WebRTCSDPType::Offer, msg);
         let reply = promise_wait(
@@ -376,6 +425,7 @@ impl TestPeer {
 
     /// Applies the remote answer.
     pub fn set_answer(&self, sdp: &str) -> Result<(), String> {
+        self.record_remote_candidates(sdp);
         let msg = gst_sdp::SDPMessage::parse_buffer(sdp.as_bytes()).map_err(|e| e.to_string())?;
         let desc =
             gst_webrtc::WebRTCSessionDescription::new(gst_webrtc::WebRTCSDPType::Answer, msg);
@@ -392,7 +442,55 @@ impl TestPeer {
         Ok(())
     }
 
+    fn record_remote_candidates(&self, sdp: &str) {
+        let lines = sdp
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("a="))
+            .filter(|l| l.starts_with("candidate:"))
+            .map(str::to_string);
+        self.shared.remote_candidates.lock().unwrap().extend(lines);
+    }
+
+    /// Every candidate the remote side announced so far (in its description or trickled).
+    pub fn remote_candidates(&self) -> Vec<String> {
+        self.shared.remote_candidates.lock().unwrap().clone()
+    }
+
+    /// The pair ICE selected, from this peer's side: `(local, remote)` as
+    /// `"<type> <address> <port>"`, e.g. `("relay 198.51.100.20 49160", "host 198.51.100.10 40000")`.
+    pub fn selected_pair(&self) -> Option<(String, String)> {
+        use gst_webrtc::prelude::*;
+        let agent = self
+            .webrtcbin
+            .property::<Option<gst_webrtc::WebRTCICE>>("ice-agent")?;
+        let transceiver = self
+            .webrtcbin
+            .emit_by_name::<Option<gst_webrtc::WebRTCRTPTransceiver>>(
+                "get-transceiver",
+                &[&0i32],
+            )?;
+        let dtls = transceiver.receiver()?.transport()?;
+        let ice = dtls.property::<Option<gst_webrtc::WebRTCICETransport>>("transport")?;
+        ice.find_property("stream")?;
+        let stream = ice.property::<Option<gst_webrtc::WebRTCICEStream>>("stream")?;
+        let (l, r) = agent.selected_pair(&stream)?;
+        let fmt = |c: &gst_webrtc::WebRTCICECandidateStats| {
+            format!(
+                "{} {} {}",
+                c.type_().unwrap_or("?"),
+                c.ipaddr().unwrap_or("?"),
+                c.port()
+            )
+        };
+        Some((fmt(&l), fmt(&r)))
+    }
+
     pub fn add_remote_candidate(&self, mline: u32, candidate: &str) {
+        self.shared
+            .remote_candidates
+            .lock()
+            .unwrap()
+            .push(candidate.trim_start_matches("a=").to_string());
         self.webrtcbin
             .emit_by_name::<()>("add-ice-candidate", &[&mline, &candidate]);
     }
