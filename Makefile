@@ -36,6 +36,7 @@ deploy-check:
 e2e:
 	cd tests/e2e && { [ -d node_modules/kurento-client ] || npm ci --ignore-scripts --no-audit --no-fund; }
 	bash scripts/loopback-only.sh bash tests/e2e/with-rheo.sh target/debug/rheo
+	bash scripts/loopback-only.sh bash tests/deploy/remote-browser.sh target/debug/rheo
 
 lint:
 	$(CARGO) fmt --all -- --check
