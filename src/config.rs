@@ -212,6 +212,8 @@ pub struct Config {
     pub min_port: Option<u16>,
     pub max_port: Option<u16>,
     pub external_ipv4: Option<Ipv4Addr>,
+    /// `KMS_EXTERNAL_IPV4=auto`: ask the STUN server at start ([`Config::discover_external_ipv4`]).
+    pub external_ipv4_auto: bool,
     pub external_ipv6: Option<Ipv6Addr>,
     pub network_interfaces: Option<String>,
     pub ice_tcp: bool,
@@ -304,7 +306,17 @@ impl Config {
         if l.stun_address.is_some() != l.stun_port.is_some() {
             return Err("KMS_STUN_IP and KMS_STUN_PORT must be set together".into());
         }
-        let external_ipv4 = parse_external(l.external_ipv4.as_deref(), "KMS_EXTERNAL_IPV4")?;
+        let external_ipv4_auto = l.external_ipv4.as_deref().map(str::trim) == Some("auto");
+        if external_ipv4_auto && l.stun_address.is_none() {
+            return Err(
+                "KMS_EXTERNAL_IPV4=auto asks the STUN server: set KMS_STUN_IP and KMS_STUN_PORT"
+                    .into(),
+            );
+        }
+        let external_ipv4 = match external_ipv4_auto {
+            true => None,
+            false => parse_external(l.external_ipv4.as_deref(), "KMS_EXTERNAL_IPV4")?,
+        };
         let external_ipv6 = parse_external(l.external_ipv6.as_deref(), "KMS_EXTERNAL_IPV6")?;
         let mtu = l.mtu.unwrap_or(1200);
         if !(576..=9000).contains(&mtu) {
@@ -399,12 +411,27 @@ impl Config {
             min_port: l.min_port,
             max_port: l.max_port,
             external_ipv4,
+            external_ipv4_auto,
             external_ipv6,
             network_interfaces: l.network_interfaces,
             ice_tcp: l.ice_tcp.unwrap_or(true),
             mtu,
             turn,
         })
+    }
+
+    /// Resolves `KMS_EXTERNAL_IPV4=auto` by asking the STUN server (blocking, a few seconds at
+    /// most). As in KMS, a failure leaves the setting unset; the error says why.
+    pub fn discover_external_ipv4(&mut self) -> Result<Option<Ipv4Addr>, String> {
+        if !self.external_ipv4_auto {
+            return Ok(self.external_ipv4);
+        }
+        let (Some(host), Some(port)) = (&self.stun_address, self.stun_port) else {
+            return Ok(None);
+        };
+        let found = crate::public_address::discover_ipv4(host, port)?;
+        self.external_ipv4 = Some(found);
+        Ok(Some(found))
     }
 
     pub fn gc_period(&self) -> Duration {
@@ -494,7 +521,7 @@ fn parse_external<T: std::str::FromStr>(
     match value.map(str::trim).filter(|v| !v.is_empty()) {
         None => Ok(None),
         Some("auto") => Err(format!(
-            "{setting}=auto is not supported: Rheo does not ask outside services for its address; set the address itself"
+            "{setting}=auto is not supported; set the address itself"
         )),
         Some(v) => v
             .parse()
@@ -594,7 +621,8 @@ mod tests {
                 "KMS_TURN_URL",
             ),
             ("stun_address = \"192.0.2.1\"", "KMS_STUN_PORT"),
-            ("external_ipv4 = \"auto\"", "KMS_EXTERNAL_IPV4"),
+            ("external_ipv4 = \"auto\"", "KMS_EXTERNAL_IPV4=auto"),
+            ("external_ipv6 = \"auto\"", "KMS_EXTERNAL_IPV6"),
             ("external_ipv4 = \"2001:db8::1\"", "KMS_EXTERNAL_IPV4"),
             ("mtu = 100", "KMS_MTU"),
             ("gc_period_secs = 0", "RHEO_GC_PERIOD"),

@@ -6,6 +6,7 @@ pub mod metrics;
 pub mod objects;
 pub mod process_stats;
 pub mod protocol;
+pub mod public_address;
 pub mod transport;
 pub mod turn_rest;
 

@@ -1,9 +1,9 @@
 use rheo::config::{Config, LogFormat};
-use tracing::{error, info};
+use tracing::{error, info, warn};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> std::process::ExitCode {
-    let config = match Config::load() {
+    let mut config = match Config::load() {
         Ok(c) => c,
         Err(e) => {
             // Logging is configured by the configuration, so this one goes to stderr directly.
@@ -12,6 +12,15 @@ fn main() -> std::process::ExitCode {
         }
     };
     init_logging(&config);
+    if config.external_ipv4_auto {
+        match config.discover_external_ipv4() {
+            Ok(Some(ip)) => info!("KMS_EXTERNAL_IPV4=auto: the STUN server sees this host as {ip}"),
+            Ok(None) => {}
+            Err(e) => {
+                warn!("KMS_EXTERNAL_IPV4=auto: {e}; host candidates keep the local addresses")
+            }
+        }
+    }
     // Filters outside the built-in set: one line each (filters/WRITING_A_FILTER.md).
     if let Err(e) = gstrheoedgeoutline::register() {
         error!("filter registration failed: {e}");

@@ -4,7 +4,7 @@
 //! ```text
 //!   cli ns                      wan ns (router)                    srv ns
 //!   10.0.0.2/24  ── to-cli 10.0.0.1/24     to-srv 10.1.0.1/24 ──  10.1.0.2/24  Rheo
-//!   webrtcbin      masquerade → .30         1:1 NAT .10 ↔ 10.1.0.2   KMS_EXTERNAL_IPV4=.10
+//!   webrtcbin      masquerade → .30         1:1 NAT .10 ↔ 10.1.0.2   KMS_EXTERNAL_IPV4=.10 / auto
 //!                             to-turn 198.51.100.1/24, .10/32, .30/32
 //!                                          │
 //!                             turn ns  198.51.100.20/24  coturn (deploy/turnserver.conf)
@@ -363,6 +363,10 @@ fn run_case(case: Case) -> Option<CaseRun> {
 
     let (min, max) = (MIN_PORT.to_string(), MAX_PORT.to_string());
     let turn_uri = format!("turn:{TURN_PUBLIC}:3478");
+    let external_ipv4 = match case {
+        Case::Relay => "auto",
+        Case::Direct => SERVER_PUBLIC,
+    };
     let rust_log = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into());
     let mut rheo = Proc::spawn(
         "rheo",
@@ -372,7 +376,11 @@ fn run_case(case: Case) -> Option<CaseRun> {
         &[
             ("KMS_MIN_PORT", &min),
             ("KMS_MAX_PORT", &max),
-            ("KMS_EXTERNAL_IPV4", SERVER_PUBLIC),
+            // The relay case finds the address as KMS_EXTERNAL_IPV4=auto does, from the STUN
+            // server (coturn) that sees Rheo through the 1:1 NAT.
+            ("KMS_EXTERNAL_IPV4", external_ipv4),
+            ("KMS_STUN_IP", TURN_PUBLIC),
+            ("KMS_STUN_PORT", "3478"),
             ("KMS_NETWORK_INTERFACES", "eth0"),
             ("RHEO_TURN_SECRET", &secret),
             ("RHEO_TURN_URIS", &turn_uri),

@@ -97,28 +97,29 @@ fn random_ssrc() -> u32 {
     (h.finish() as u32).max(1)
 }
 
-/// A host candidate as seen from outside a 1:1 NAT: the configured external address of its
-/// family replaces the local one (KMS's `externalIPv4`/`externalIPv6`). Other candidates are
-/// left alone.
+/// A candidate as seen from outside a 1:1 NAT: the configured external address of its family
+/// replaces the local one in host candidates, and in the related address (`raddr`) of the
+/// others, so the private address is never announced (KMS's `externalIPv4`/`externalIPv6`).
 fn announce_external(
     candidate: &str,
     external_v4: Option<&str>,
     external_v6: Option<&str>,
 ) -> String {
-    let mut fields: Vec<&str> = candidate.split(' ').collect();
-    if !fields.windows(2).any(|w| w == ["typ", "host"]) {
-        return candidate.to_owned();
-    }
-    let external = match fields
-        .get(4)
-        .and_then(|a| a.parse::<std::net::IpAddr>().ok())
-    {
-        Some(std::net::IpAddr::V4(_)) => external_v4,
-        Some(std::net::IpAddr::V6(_)) => external_v6,
-        None => None,
+    let external_for = |address: &str| match address.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(_)) => external_v4,
+        Ok(std::net::IpAddr::V6(_)) => external_v6,
+        Err(_) => None,
     };
-    if let Some(address) = external {
-        fields[4] = address;
+    let mut fields: Vec<&str> = candidate.split(' ').collect();
+    if fields.windows(2).any(|w| w == ["typ", "host"]) {
+        if let Some(address) = fields.get(4).and_then(|a| external_for(a)) {
+            fields[4] = address;
+        }
+    }
+    if let Some(i) = fields.iter().position(|f| *f == "raddr") {
+        if let Some(address) = fields.get(i + 1).and_then(|a| external_for(a)) {
+            fields[i + 1] = address;
+        }
     }
     fields.join(" ")
 }
@@ -1283,7 +1284,10 @@ mod external_address_tests {
         );
         let srflx =
             "candidate:2 1 UDP 1679819007 198.51.100.2 41000 typ srflx raddr 10.0.0.5 rport 41000";
-        assert_eq!(announce_external(srflx, Some("203.0.113.7"), None), srflx);
+        assert_eq!(
+            announce_external(srflx, Some("203.0.113.7"), None),
+            "candidate:2 1 UDP 1679819007 198.51.100.2 41000 typ srflx raddr 203.0.113.7 rport 41000"
+        );
         let v6 = "candidate:3 1 UDP 2015363327 fe80::1 41000 typ host";
         assert_eq!(announce_external(v6, Some("203.0.113.7"), None), v6);
         assert_eq!(
