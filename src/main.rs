@@ -2,6 +2,9 @@ use rheo::config::{Config, LogFormat};
 use tracing::{error, info, warn};
 use tracing_subscriber::EnvFilter;
 
+/// Longest a graceful shutdown may take before the process exits anyway.
+const SHUTDOWN_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 fn main() -> std::process::ExitCode {
     let mut config = match Config::load() {
         Ok(c) => c,
@@ -53,9 +56,24 @@ fn main() -> std::process::ExitCode {
         log_network_settings(&config);
         shutdown_signal().await;
         info!("shutting down: no new connections; releasing pipelines");
-        let released = server.shut_down().await;
-        info!(pipelines = released, "shut down cleanly");
-        std::process::ExitCode::SUCCESS
+        // Bounded, so a stuck pipeline cannot keep a container from stopping; a second signal
+        // ends it at once.
+        tokio::select! {
+            released = tokio::time::timeout(SHUTDOWN_LIMIT, server.shut_down()) => match released {
+                Ok(released) => {
+                    info!(pipelines = released, "shut down cleanly");
+                    std::process::ExitCode::SUCCESS
+                }
+                Err(_) => {
+                    error!("pipelines not released within {SHUTDOWN_LIMIT:?}; exiting anyway");
+                    std::process::ExitCode::from(1)
+                }
+            },
+            _ = shutdown_signal() => {
+                warn!("second signal: exiting without finishing the release");
+                std::process::ExitCode::from(130)
+            }
+        }
     })
 }
 
