@@ -16,13 +16,15 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use crate::config::TurnRest;
 use crate::control::Core;
 
 /// Largest HTTP request head accepted.
 const MAX_HEAD: usize = 16 * 1024;
+/// Pause after a failed accept (e.g. EMFILE) before trying again.
+const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 /// Time a client has to finish the TLS handshake and send its request head.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -81,9 +83,18 @@ pub async fn serve(
     };
     info!(addr = %listener.local_addr()?, scheme, "listening");
     loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => accepted?,
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
             Ok(_) = shutdown.wait_for(|stop| *stop) => return Ok(()),
+        };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Running out of file descriptors and the like passes; the listener must not die.
+                warn!(error = %e, "accept failed; retrying shortly");
+                tokio::time::sleep(ACCEPT_RETRY).await;
+                continue;
+            }
         };
         let (core, site, tls, shutdown) =
             (core.clone(), site.clone(), tls.clone(), shutdown.clone());
