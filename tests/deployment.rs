@@ -67,6 +67,18 @@ async fn close_frame_of(addr: SocketAddr, path: &str) -> (CloseCode, String) {
     }
 }
 
+/// A TLS client that trusts exactly `roots`.
+fn connector_trusting(roots: rustls::RootCertStore) -> tokio_rustls::TlsConnector {
+    let client = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    tokio_rustls::TlsConnector::from(Arc::new(client))
+}
+
 fn metric(text: &str, name_and_labels: &str) -> f64 {
     text.lines()
         .find_map(|l| l.strip_prefix(name_and_labels)?.strip_prefix(' '))
@@ -103,14 +115,7 @@ async fn tls_serves_https_and_wss_with_a_kept_self_signed_certificate() {
     for c in rustls_pemfile::certs(&mut first_pem.as_bytes()) {
         roots.add(c.unwrap()).unwrap();
     }
-    let client = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(client));
+    let connector = connector_trusting(roots);
     let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
 
     let tls = connector
@@ -570,14 +575,7 @@ async fn tls_uses_a_configured_certificate_and_key_or_kurentos_combined_file() {
     std::fs::write(&both, made.cert.pem() + &made.key_pair.serialize_pem()).unwrap();
     let mut roots = rustls::RootCertStore::empty();
     roots.add(made.cert.der().clone()).unwrap();
-    let client = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(client));
+    let connector = connector_trusting(roots);
     let files: [&[&str]; 2] = [
         &[
             "--tls-certificate",
