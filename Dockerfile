@@ -4,13 +4,33 @@
 
 # rust:1-bookworm is Debian 12 plus a current stable toolchain in /usr/local/cargo (Debian's own
 # rustc 1.63 is too old), so the build sees the same GStreamer/OpenCV as the runtime stage.
-FROM rust:1-bookworm AS builder
+# Without a registry, deploy/base-images.sh makes both base images locally.
+FROM rust:1-bookworm AS toolchain
 WORKDIR /src
 # Packages first, in their own layer: source changes do not reinstall them.
 COPY scripts/install-deps.sh scripts/install-deps.sh
 RUN bash scripts/install-deps.sh build && rm -rf /var/lib/apt/lists/*
-COPY . .
+
+# The workspace's manifests and lock file with empty sources: its dependency graph and nothing
+# that changes with the code, so the dependency layer below is rebuilt only when they change.
+FROM rust:1-bookworm AS skeleton
+COPY . /src
+RUN cd /src && mkdir /skeleton && cp Cargo.lock /skeleton/ \
+ && find . -name Cargo.toml -not -path './target/*' | while read -r manifest; do \
+      dir="$(dirname "$manifest")"; mkdir -p "/skeleton/$dir/src"; cp "$manifest" "/skeleton/$dir/"; \
+      if [ -f "$dir/build.rs" ]; then cp "$dir/build.rs" "/skeleton/$dir/"; fi; \
+      if [ -f "$dir/src/lib.rs" ]; then : >"/skeleton/$dir/src/lib.rs"; fi; \
+      if [ -f "$dir/src/main.rs" ]; then echo 'fn main() {}' >"/skeleton/$dir/src/main.rs"; fi; \
+    done
+
+FROM toolchain AS builder
+COPY --from=skeleton /skeleton/ ./
 RUN cargo build --release --locked --workspace
+COPY . .
+# COPY keeps the files' own times, which can be older than the skeleton build: touch them so
+# cargo rebuilds the workspace's crates from the real sources.
+RUN find . -path ./target -prune -o -name '*.rs' -exec touch {} + \
+ && cargo build --release --locked --workspace
 
 FROM debian:12-slim
 COPY scripts/install-deps.sh /tmp/install-deps.sh

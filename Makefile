@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 PORT ?= 8888
 
-.PHONY: run test deps test-deps build build-release unit deploy-check e2e lint
+.PHONY: run test deps test-deps build build-release unit deploy-check docker-check e2e lint
 
 run: deps build-release
 	./target/release/rheo --port $(PORT)
@@ -32,6 +32,11 @@ unit:
 # docker-compose.yml, deploy/turnserver.conf and deploy/rheo.toml, run on this host (no Docker engine).
 deploy-check:
 	bash scripts/loopback-only.sh bash tests/deploy/host-check.sh target/debug/rheo
+
+# docker-compose.yml built and run for real (dockerd, images, a browser through them); needs
+# root and many minutes for a cold build, so not part of `make test`.
+docker-check:
+	bash tests/deploy/docker-check.sh
 
 e2e:
 	cd tests/e2e && { [ -d node_modules/kurento-client ] || npm ci --ignore-scripts --no-audit --no-fund; }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages Rheo needs: the one list behind `make run` and `make test`.
-# Usage: install-deps.sh [build|runtime|test]...
+# Usage: install-deps.sh [build|runtime|test|docker]...
 set -euo pipefail
 
 runtime_pkgs=(
@@ -20,6 +20,8 @@ test_pkgs=(
   # deployment checks: coturn (turnserver, turnutils_*), compose file validation, UDP blocking
   coturn docker-compose iptables openssl
 )
+# make docker-check: the stand-in base images and compose (the engine: docker-check.sh).
+docker_pkgs=(debootstrap docker-compose)
 
 want=()
 for set in "${@:-build runtime}"; do
@@ -28,6 +30,7 @@ for set in "${@:-build runtime}"; do
       runtime) want+=("${runtime_pkgs[@]}") ;;
       build) want+=("${build_pkgs[@]}" "${runtime_pkgs[@]}") ;;
       test) want+=("${build_pkgs[@]}" "${runtime_pkgs[@]}" "${test_pkgs[@]}") ;;
+      docker) want+=("${docker_pkgs[@]}") ;;
       *) echo "install-deps: unknown set '$s'" >&2; exit 2 ;;
     esac
   done

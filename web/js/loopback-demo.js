@@ -6,7 +6,10 @@
 // exists and before the SDP offer is processed, and optionally `afterOffer(...)`.
 //
 // For automated tests the page exposes `window.demoState`:
-//   { state, error, remoteFrames, mediaState, flowOut, iceState, pipeline, webRtc }
+//   { state, error, remoteFrames, mediaState, flowOut, iceState, icePath, pipeline, webRtc }
+//
+// `?ice=relay` sends everything through the TURN relay (iceTransportPolicy "relay"): a way to
+// check that the relay works before relying on it.
 
 import { KurentoConnection, KurentoError, defaultServerUrl, fetchIceServers } from './kurento-jsonrpc.js';
 
@@ -23,6 +26,7 @@ export function setupLoopbackDemo({ buildGraph, afterOffer, title }) {
 
   const params = new URLSearchParams(location.search);
   const wantAudio = params.get('audio') !== '0';
+  const relayOnly = params.get('ice') === 'relay';
 
   const demoState = {
     state: 'idle',
@@ -31,6 +35,7 @@ export function setupLoopbackDemo({ buildGraph, afterOffer, title }) {
     mediaState: null,
     flowOut: null,
     iceState: null,
+    icePath: null, // {local, remote, protocol, relayOnly}: candidate types of the selected pair
     pipeline: null,
     webRtc: null,
   };
@@ -104,13 +109,29 @@ export function setupLoopbackDemo({ buildGraph, afterOffer, title }) {
     }
   }
 
+  // The candidate pair ICE chose: host, srflx, prflx or relay at each end.
+  async function showIcePath(pc) {
+    const stats = await pc.getStats();
+    let pair = null;
+    stats.forEach((r) => {
+      if (r.type === 'transport' && r.selectedCandidatePairId) pair = stats.get(r.selectedCandidatePairId);
+    });
+    if (!pair) stats.forEach((r) => { if (!pair && r.type === 'candidate-pair' && r.nominated && r.state === 'succeeded') pair = r; });
+    if (!pair) return;
+    const local = stats.get(pair.localCandidateId);
+    const remote = stats.get(pair.remoteCandidateId);
+    if (!local || !remote) return;
+    demoState.icePath = { local: local.candidateType, remote: remote.candidateType, protocol: local.protocol, relayOnly };
+    log(`ICE path: ${local.candidateType} -> ${remote.candidateType} (${local.protocol})`);
+  }
+
   // ---- start / stop ------------------------------------------------------------------------
 
   async function start() {
     clearError();
     setButtons(true);
     demoState.remoteFrames = 0;
-    demoState.mediaState = demoState.flowOut = demoState.iceState = null;
+    demoState.mediaState = demoState.flowOut = demoState.iceState = demoState.icePath = null;
     showMedia();
     const s = { rpc: null, pc: null, stream: null, pipeline: null, webRtc: null, stopped: false };
     session = s;
@@ -131,7 +152,9 @@ export function setupLoopbackDemo({ buildGraph, afterOffer, title }) {
       const iceServers = await fetchIceServers();
       log(iceServers.length ? `TURN relay: ${iceServers[0].urls.join(', ')}` : 'no TURN relay offered by the server');
       if (s.stopped) return;
-      const pc = new RTCPeerConnection({ iceServers });
+      if (relayOnly && !iceServers.length) throw new Error('?ice=relay needs a TURN relay, and the server offers none');
+      const pc = new RTCPeerConnection({ iceServers, iceTransportPolicy: relayOnly ? 'relay' : 'all' });
+      if (relayOnly) log('ICE: relay only (?ice=relay)');
       s.pc = pc;
       for (const track of s.stream.getTracks()) pc.addTrack(track, s.stream);
       pc.ontrack = (ev) => {
@@ -144,6 +167,9 @@ export function setupLoopbackDemo({ buildGraph, afterOffer, title }) {
       pc.oniceconnectionstatechange = () => {
         demoState.iceState = pc.iceConnectionState;
         log(`ICE connection state: ${pc.iceConnectionState}`);
+        if (pc.iceConnectionState === 'connected' || pc.iceConnectionState === 'completed') {
+          showIcePath(pc).catch((e) => log(`ICE path unknown: ${e.message}`));
+        }
         if (pc.iceConnectionState === 'failed' && !s.stopped) {
           showError(new Error('ICE failed: no network path to the media server'));
         }
