@@ -2,7 +2,7 @@
 //!
 //! Every element output (per media type) is a [`Hub`]: buffers arrive from an appsink callback
 //! (streaming thread) and are handed to every subscribed [`Consumer`]. Consumers are appsrc-based
-//! inputs of other elements, so a flow error in one consumer never reaches the producer (F3), and
+//! inputs of other elements, so a flow error in one consumer never reaches the producer, and
 //! replacing/disconnecting a connection is a list operation.
 //!
 //! A hub can derive other formats from its native one: decoded raw video (one decoder per source
@@ -599,7 +599,7 @@ impl Transcoder {
     }
 
     fn encoder(raw: &Arc<Hub>, codec: Format) -> Result<Arc<Transcoder>> {
-        // Realtime settings only (performance.md §3.1): never GStreamer's defaults.
+        // Realtime settings only: GStreamer's encoder defaults are tuned for offline quality.
         let enc = match codec {
             Format::Vp8 => {
                 "videoconvert name=first ! vp8enc deadline=1 cpu-used=8 threads=1 end-usage=cbr \

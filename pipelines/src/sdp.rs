@@ -1,4 +1,5 @@
-//! Offer analysis: the server picks codec + PT from the offer (F1–F4).
+//! Offer analysis: the server picks codec and payload type from the offer, with its TWCC
+//! extension and RTX payload type, instead of letting webrtcbin choose.
 
 use crate::api_contract::MediaKind;
 use crate::hub::Format;
@@ -190,8 +191,10 @@ fn has_attr(m: &gst_sdp::SDPMediaRef, key: &str) -> bool {
     m.attributes().any(|a| a.key() == key)
 }
 
-/// RTP caps for a transceiver's codec-preferences (F1: TWCC extmap, F2: explicit SSRC,
-/// F3: no profile-level-id).
+/// RTP caps for a transceiver's codec-preferences: the offer's TWCC extmap (the answer keeps no
+/// header extension that local caps do not name, and Chromium's bandwidth estimate stays low
+/// without it), an explicit SSRC (so that a=ssrc is always in the answer), and no H.264
+/// profile-level-id (an exact profile match that fails drops the branch).
 pub fn codec_caps(ml: &MLine, c: &Codec, ssrc: Option<u32>) -> gst::Caps {
     let (media, enc) = match c.format {
         Format::Vp8 => ("video", "VP8"),
@@ -226,9 +229,11 @@ mod tests {
     #[test]
     fn picks_codec_pt_twcc_and_rtx_from_chromium_offer() {
         gst::init().unwrap();
-        let text = std::fs::read_to_string(
-            "/work/shared/reference/interop-sdp/sample-offer-chromium156.sdp",
-        )
+        // Recorded from Chromium 156 by tests/e2e/record-offer.mjs.
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/offer-chromium156.sdp"
+        ))
         .unwrap();
         let msg = parse(&text).unwrap();
         let ml = analyse(&msg);

@@ -1,5 +1,6 @@
 //! WebRtcEndpoint: webrtcbin + per-media send chains (appsrc ! pay) and receive chains
-//! (depay ! appsink), following the measured interop recipe (reference/webrtcbin-interop.md).
+//! (depay ! appsink): the server picks codec and payload type from the offer and sets them as
+//! transceiver codec preferences, which is what Chromium interoperates with.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
@@ -372,7 +373,9 @@ impl WrtcInner {
         Ok(pay)
     }
 
-    /// appsrc ! pay ! `pad` (a webrtcbin sink pad). F5: new SSRC, depay→pay.
+    /// appsrc ! pay ! `pad` (a webrtcbin sink pad). The payloader sets its own SSRC: RTP
+    /// received and sent back unchanged into the same session would be dropped, so media is
+    /// depayloaded on the way in and payloaded again here.
     fn build_send_chain(
         &self,
         media: MediaKind,

@@ -370,7 +370,7 @@ fn late_viewer_gets_keyframe_via_pli_and_flow_events() {
 #[test]
 fn chromium_offer_gets_answer_with_interop_workarounds() {
     // The recorded Chromium 156 offer: the answer must pick VP8/96 and Opus/111 from it, keep the
-    // TWCC extmap (F1), carry a=ssrc for every sending m-line (F2) and no profile-level-id (F3).
+    // TWCC extmap, carry a=ssrc for every sending m-line and no profile-level-id.
     let log = EventLog::new();
     let p = pipeline(&log);
     let ep = p
@@ -378,9 +378,12 @@ fn chromium_offer_gets_answer_with_interop_workarounds() {
         .unwrap();
     ep.connect(&ep, MediaKind::Video).unwrap();
     ep.connect(&ep, MediaKind::Audio).unwrap();
-    let offer =
-        std::fs::read_to_string("/work/shared/reference/interop-sdp/sample-offer-chromium156.sdp")
-            .expect("sample offer");
+    // Recorded from Chromium 156 by tests/e2e/record-offer.mjs.
+    let offer = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/offer-chromium156.sdp"
+    ))
+    .expect("sample offer");
     let answer = ep.webrtc().unwrap().process_offer(&offer).unwrap();
     let sections: Vec<&str> = answer.split("m=").skip(1).collect();
     let video = sections

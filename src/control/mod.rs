@@ -86,7 +86,7 @@ impl Core {
     }
 
     /// Unbinds the connection's sessions. Nothing is released: sessions outlive connections and
-    /// are garbage-collected later (kurento-protocol.md §3).
+    /// are garbage-collected later, as in KMS.
     pub fn close_connection(&self, conn: &Connection) {
         self.connections.lock().remove(&conn.id);
         let mut st = self.state.lock();
@@ -121,7 +121,7 @@ impl Core {
             }
         };
         let mut params = request.params;
-        // Requests without a session run in the connection's current one (§3).
+        // Requests without a session run in the connection's current one.
         if let (Some(p), Some(s)) = (params.as_mut(), conn.session.as_ref()) {
             if !p.contains_key("sessionId") {
                 p.insert("sessionId".into(), Value::from(s.clone()));
@@ -752,7 +752,7 @@ impl<'a> Params<'a> {
         }
     }
 
-    /// The request's session, or a new one (methods that reference objects mint sessions, §3).
+    /// The request's session, or a new one (methods that reference objects mint sessions).
     fn session(&self) -> String {
         match self.raw("sessionId") {
             Some(Value::String(s)) => s.clone(),

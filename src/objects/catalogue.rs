@@ -1,5 +1,5 @@
 //! Rheo's class catalogue: Kurento's class names, modules, inheritance and events, written from
-//! the published interface (kurento-protocol.md §10) for the classes Rheo implements, plus one
+//! Kurento's published interface definitions (the modules' `.kmd.json`) for the classes Rheo implements, plus one
 //! class per filter of the filter SDK.
 
 use std::sync::OnceLock;

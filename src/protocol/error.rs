@@ -1,5 +1,5 @@
 //! The one error type of the control plane: every failure maps to a Kurento code, `data.type`
-//! and KMS's message wording (kurento-protocol.md §2.4).
+//! and KMS's message wording.
 
 use serde_json::{json, Value};
 

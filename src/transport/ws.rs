@@ -41,7 +41,7 @@ where
         )
         .await;
     };
-    // No subprotocol is selected: Kurento clients send none (kurento-protocol.md §1.2).
+    // No subprotocol is selected: Kurento clients send none.
     let accept = derive_accept_key(key.as_bytes());
     let response = format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
@@ -137,7 +137,7 @@ async fn run<S>(
                 Some(Ok(Message::Close(_)) | Err(_)) | None => break,
                 Some(Ok(_)) => continue,
             };
-            // One request at a time: clients pipeline requests and rely on arrival order (§1.6).
+            // One request at a time: clients pipeline requests and rely on arrival order.
             if let Some(reply) = core.handle_text(&mut conn, &text).await {
                 if tx.send(reply).is_err() {
                     break;

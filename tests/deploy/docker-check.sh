@@ -9,8 +9,8 @@
 #      https, once directly and once with iceTransportPolicy "relay" through the containerised coturn.
 #   3. down, up: the certificate and the TURN secret are kept; the browser, which accepts only the
 #      first certificate's key, loads the page again.
-#   4. Docker Desktop layout: the compose file's commented `ports:` blocks instead of host
-#      networking (a bridge network), EXTERNAL_IP set, the same browser check.
+#   4. Docker Desktop layout: the compose file's lines marked "Docker Desktop" instead of host
+#      networking (a bridge network), EXTERNAL_IP set, the same browser checks.
 # Everything it starts is stopped (containers, networks, volumes, the namespace, and dockerd when
 # it started it); the images stay, so the next run builds warm.
 # Needs root. Set RHEO_DOCKER_CHECK_KEEP=1 to keep the logs.
@@ -127,6 +127,15 @@ secret_file() {
   echo "turn-secret: $st"
   [[ "$st" =~ ^0:10001\ 440\ [1-9] ]]
 }
+healthy() { # the image's HEALTHCHECK (bash /dev/tcp to /healthz) turns healthy
+  local deadline=$((SECONDS + 60)) st=""
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    st="$(docker inspect -f '{{.State.Health.Status}}' "$(container rheo)")"
+    [ "$st" = healthy ] && return 0
+    sleep 1
+  done
+  echo "health: $st"; false
+}
 runs_as_rheo() {
   docker top "$(container rheo)" -eo pid,uid,comm | tee /dev/stderr | awk '$3 == "rheo" { found = 1; if ($2 != 10001) bad = 1 } END { exit !(found && !bad) }'
 }
@@ -184,6 +193,7 @@ cp "$work/creds.json" "$work/creds-before.json" 2>/dev/null || true
 secret_before="$(docker exec "$(container rheo)" sha256sum /run/rheo-secrets/turn-secret)"
 check "the laptop's browser: magic mirror over https, direct" browser host-direct direct "$spki"
 check "the laptop's browser: magic mirror over https, relayed by coturn (?ice=relay)" browser host-relay relay "$spki" '?ice=relay'
+check "the image's HEALTHCHECK reports healthy" healthy
 
 echo "docker-check: down, up"
 compose down >"$work/down1.log" 2>&1
@@ -196,8 +206,8 @@ compose down -v >"$work/down2.log" 2>&1
 
 # ---------------------------------------------------------------- Docker Desktop layout
 echo "docker-check: Docker Desktop layout (ports: blocks, bridge network, EXTERNAL_IP)"
-# The compose file's own comments, applied: `network_mode: host` out, the commented `ports:` and
-# Desktop-only lines in.
+# The compose file's own comments, applied: `network_mode: host` out, the commented `ports:` block
+# and the lines marked "Docker Desktop: uncomment" in.
 compose_file="$work/docker-compose.desktop.yml"
 awk '
   /^    network_mode: host/ { next }

@@ -1,4 +1,4 @@
-//! JSON ⇄ [`Value`] conversion following the Kurento value encoding (protocol §6), and image
+//! JSON ⇄ [`Value`] conversion following the Kurento value encoding, and image
 //! loading for [`Type::ImageUri`] arguments.
 
 use std::sync::Arc;
