@@ -2,11 +2,14 @@
 //! Kurento methods on top of the class catalogue. No sockets here: transport hands in text
 //! frames and takes out text frames.
 
+mod events;
+mod params;
+mod sessions;
 pub mod state;
+mod transactions;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use parking_lot::Mutex;
 use rheo_pipelines as media;
@@ -18,6 +21,7 @@ use crate::objects::{
     self, catalogue, Args, Link, Media, MediaObject, Settings, World, SERVER_MANAGER_ID,
 };
 use crate::protocol::{self, KurentoError, ParseFailure};
+use params::{with_session, Params};
 pub use state::ConnId;
 use state::State;
 
@@ -149,14 +153,6 @@ impl Core {
             }
             .to_string(),
         )
-    }
-
-    fn bind(&self, conn: &mut Connection, session: &str) {
-        conn.session = Some(session.to_owned());
-        if let Some(s) = self.state.lock().sessions.get_mut(session) {
-            s.bound = Some(conn.id);
-            s.kept_alive = true;
-        }
     }
 
     /// Runs one method. Boxed because transactions recurse into it.
@@ -296,40 +292,6 @@ impl Core {
         Ok(result)
     }
 
-    fn subscribe(&self, p: Params<'_>) -> Result<Value> {
-        let session = p.session();
-        let event_type = p.str("type")?;
-        let obj = self.lookup_and_ref(&session, p.str("object")?)?;
-        if !obj.class.supports_event(event_type) {
-            return Err(KurentoError::event_not_supported(event_type));
-        }
-        let sub = uuid::Uuid::new_v4().to_string();
-        let key = (session.clone(), obj.id.clone(), event_type.to_owned());
-        let mut st = self.state.lock();
-        st.subscriptions
-            .entry(key.clone())
-            .or_default()
-            .push(sub.clone());
-        st.subscription_index.insert(sub.clone(), key);
-        Ok(json!({"value": sub, "sessionId": session}))
-    }
-
-    fn unsubscribe(&self, p: Params<'_>) -> Result<Value> {
-        let session = p.session();
-        let sub = p.str("subscription")?;
-        let mut st = self.state.lock();
-        st.touch(&session);
-        if let Some(key) = st.subscription_index.remove(sub) {
-            if let Some(list) = st.subscriptions.get_mut(&key) {
-                list.retain(|s| s != sub);
-                if list.is_empty() {
-                    st.subscriptions.remove(&key);
-                }
-            }
-        }
-        Ok(json!({"sessionId": session}))
-    }
-
     async fn release(self: &Arc<Self>, p: Params<'_>) -> Result<Value> {
         let session = p.session();
         let id = p.str("object")?;
@@ -366,184 +328,11 @@ impl Core {
         }
     }
 
-    async fn transaction(self: &Arc<Self>, conn: ConnId, p: Params<'_>) -> Result<Value> {
-        let session = p.session();
-        let Some(Value::Array(ops)) = p.raw("operations") else {
-            return Err(KurentoError::param_type("operations", "array"));
-        };
-        let mut responses: Vec<Value> = Vec::with_capacity(ops.len());
-        for (index, op) in ops.iter().enumerate() {
-            let (op_id, outcome) = self
-                .transaction_op(conn, &session, index, op, &responses)
-                .await;
-            let failed = outcome.is_err();
-            responses.push(match outcome {
-                Ok(result) => protocol::success(&op_id, result),
-                Err(e) => protocol::failure(&op_id, &e),
-            });
-            if failed {
-                break;
-            }
-        }
-        Ok(json!({"value": responses, "sessionId": session}))
-    }
-
-    async fn transaction_op(
-        self: &Arc<Self>,
-        conn: ConnId,
-        session: &str,
-        index: usize,
-        op: &Value,
-        done: &[Value],
-    ) -> (Value, Result<Value>) {
-        let op_id = op.get("id").cloned().unwrap_or(Value::Null);
-        if op_id.as_u64() != Some(index as u64) {
-            let e = KurentoError::malformed_transaction(format!(
-                "Id of request '{index}' should be '{index}'"
-            ));
-            return (op_id, Err(e));
-        }
-        let Some(method) = op.get("method").and_then(Value::as_str) else {
-            return (op_id, Err(KurentoError::invalid_request()));
-        };
-        let mut params = match op.get("params") {
-            Some(Value::Object(m)) => Value::Object(m.clone()),
-            None | Some(Value::Null) => Value::Object(Map::new()),
-            Some(_) => return (op_id, Err(KurentoError::params_required())),
-        };
-        if let Err(e) = resolve_newrefs(&mut params, done) {
-            return (op_id, Err(e));
-        }
-        let Value::Object(mut params) = params else {
-            unreachable!("params is an object")
-        };
-        params.insert("sessionId".into(), Value::from(session));
-        let outcome = self.execute(conn, method, Some(&params)).await;
-        (op_id, outcome)
-    }
-
-    async fn close_session(self: &Arc<Self>, p: Params<'_>) -> Result<Value> {
-        let session = p.str("sessionId")?.to_owned();
-        let release_all = p.raw("release").and_then(Value::as_bool).unwrap_or(false);
-        let roots = {
-            let mut st = self.state.lock();
-            if release_all {
-                let refs: Vec<String> = st
-                    .sessions
-                    .get(&session)
-                    .map(|s| s.refs.iter().cloned().collect())
-                    .unwrap_or_default();
-                st.drop_session(&session);
-                refs
-            } else {
-                st.drop_session(&session)
-            }
-        };
-        for id in roots {
-            self.release_objects(&id).await;
-        }
-        Ok(Value::Null)
-    }
-
-    fn keep_alive(&self, p: Params<'_>) -> Result<Value> {
-        let session = p.str("sessionId")?;
-        let mut st = self.state.lock();
-        let s = st
-            .sessions
-            .get_mut(session)
-            .ok_or_else(KurentoError::invalid_session)?;
-        s.kept_alive = true;
-        Ok(json!({"sessionId": session}))
-    }
-
-    fn reference(&self, p: Params<'_>, add: bool) -> Result<Value> {
-        let session = p.str("sessionId")?;
-        let id = p.str("object")?;
-        if add {
-            self.lookup_and_ref(session, id)?;
-        } else if let Some(s) = self.state.lock().sessions.get_mut(session) {
-            s.refs.remove(id);
-            s.kept_alive = true;
-        }
-        Ok(json!({"sessionId": session}))
-    }
-
-    fn lookup_and_ref(&self, session: &str, id: &str) -> Result<Arc<MediaObject>> {
-        let mut st = self.state.lock();
-        if id.starts_with("newref:") {
-            return Err(KurentoError::newref_outside_transaction(id));
-        }
-        let obj = st
-            .objects
-            .get(id)
-            .cloned()
-            .ok_or_else(|| KurentoError::object_not_found(id))?;
-        st.reference(session, id);
-        Ok(obj)
-    }
-
-    /// One garbage-collection pass: drops sessions that were neither bound to a live connection
-    /// nor touched since the previous pass, and releases what only they referenced.
-    pub async fn collect_garbage(self: &Arc<Self>) {
-        let roots = {
-            let mut st = self.state.lock();
-            let mut dead = Vec::new();
-            for (id, s) in st.sessions.iter_mut() {
-                if s.bound.is_some() || s.kept_alive {
-                    s.kept_alive = false;
-                } else {
-                    dead.push(id.clone());
-                }
-            }
-            let mut roots = Vec::new();
-            for id in dead {
-                debug!(session = %id, "session garbage-collected");
-                roots.extend(st.drop_session(&id));
-            }
-            roots
-        };
-        for id in roots {
-            self.release_objects(&id).await;
-        }
-    }
-
-    /// Runs [`Core::collect_garbage`] every `period` until the core is dropped.
-    pub fn spawn_garbage_collector(self: &Arc<Self>, period: Duration) {
-        let weak = Arc::downgrade(self);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(period);
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                let Some(core) = weak.upgrade() else { break };
-                core.collect_garbage().await;
-            }
-        });
-    }
-
     /// Releases every pipeline (shutdown).
     pub async fn release_all(self: &Arc<Self>) {
         for id in self.pipelines() {
             self.release_objects(&id).await;
         }
-    }
-
-    fn route_media_event(&self, ev: media::ElementEvent) {
-        let Some(obj) = self.state.lock().objects.get(&ev.element).cloned() else {
-            return;
-        };
-        if let Some((event_type, fields)) = objects::events::kurento_event(&ev.event) {
-            self.raise(&obj, &event_type, fields);
-        }
-    }
-
-    fn raise_on_manager(&self, event_type: &str, field: &str, id: &str) {
-        let Some(sm) = self.state.lock().objects.get(SERVER_MANAGER_ID).cloned() else {
-            return;
-        };
-        let mut fields = Map::new();
-        fields.insert(field.to_owned(), Value::from(id));
-        self.raise(&sm, event_type, fields);
     }
 
     /// Number of live objects other than the ServerManager (tests and metrics).
@@ -632,34 +421,7 @@ impl World for Core {
     }
 
     fn raise(&self, object: &MediaObject, event_type: &str, fields: Map<String, Value>) {
-        let targets: Vec<ConnId> = {
-            let st = self.state.lock();
-            st.subscriptions
-                .keys()
-                .filter(|(_, obj, ty)| obj == &object.id && ty == event_type)
-                .filter_map(|(session, _, _)| st.sessions.get(session).and_then(|s| s.bound))
-                .collect()
-        };
-        if targets.is_empty() {
-            return;
-        }
-        let data = {
-            let s = object.state.lock();
-            objects::events::event_data(
-                &object.id,
-                event_type,
-                &s.tags,
-                s.send_tags_in_events,
-                fields,
-            )
-        };
-        let frame = protocol::event_notification(&object.id, event_type, data).to_string();
-        let conns = self.connections.lock();
-        for conn in targets {
-            if let Some(tx) = conns.get(&conn) {
-                let _ = tx.send(frame.clone());
-            }
-        }
+        self.deliver_event(object, event_type, fields);
     }
 
     fn settings(&self) -> &Settings {
@@ -680,83 +442,4 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
                 .unwrap_or_else(|| "panic".into());
             Err(KurentoError::internal(what))
         })
-}
-
-fn with_session(mut result: Value, session: Option<&str>) -> Value {
-    if let Some(s) = session {
-        result["sessionId"] = Value::from(s);
-    }
-    result
-}
-
-/// Replaces `"newref:N"` strings anywhere in `value` by the id created by operation N.
-fn resolve_newrefs(value: &mut Value, done: &[Value]) -> Result<()> {
-    match value {
-        Value::String(s) => {
-            if let Some(n) = s.strip_prefix("newref:") {
-                let id = n
-                    .parse::<usize>()
-                    .ok()
-                    .and_then(|i| done.get(i))
-                    .and_then(|r| r.get("result")?.get("value")?.as_str())
-                    .ok_or_else(|| {
-                        KurentoError::malformed_transaction(format!("Reference '{s}' not found"))
-                    })?;
-                *s = id.to_owned();
-            }
-        }
-        Value::Array(items) => {
-            for v in items {
-                resolve_newrefs(v, done)?;
-            }
-        }
-        Value::Object(map) => {
-            for v in map.values_mut() {
-                resolve_newrefs(v, done)?;
-            }
-        }
-        _ => {}
-    }
-    Ok(())
-}
-
-/// Top-level params of a request, with KMS's -32000 wording for missing or mistyped members.
-#[derive(Clone, Copy)]
-struct Params<'a>(Option<&'a Map<String, Value>>);
-
-impl<'a> Params<'a> {
-    fn required(self) -> Result<Self> {
-        match self.0 {
-            Some(_) => Ok(self),
-            None => Err(KurentoError::params_required()),
-        }
-    }
-
-    fn raw(&self, name: &str) -> Option<&'a Value> {
-        self.0.and_then(|m| m.get(name))
-    }
-
-    fn str(&self, name: &str) -> Result<&'a str> {
-        match self.raw(name) {
-            None | Some(Value::Null) => Err(KurentoError::missing_param(name)),
-            Some(Value::String(s)) => Ok(s),
-            Some(_) => Err(KurentoError::param_type(name, "string")),
-        }
-    }
-
-    fn opt_str(&self, name: &str) -> Result<Option<&'a str>> {
-        match self.raw(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(KurentoError::param_type(name, "string")),
-        }
-    }
-
-    /// The request's session, or a new one (methods that reference objects mint sessions).
-    fn session(&self) -> String {
-        match self.raw("sessionId") {
-            Some(Value::String(s)) => s.clone(),
-            _ => uuid::Uuid::new_v4().to_string(),
-        }
-    }
 }

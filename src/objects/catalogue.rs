@@ -1,10 +1,17 @@
 //! Rheo's class catalogue: Kurento's class names, modules, inheritance and events, written from
-//! Kurento's published interface definitions (the modules' `.kmd.json`) for the classes Rheo implements, plus one
-//! class per filter of the filter SDK.
+//! Kurento's published interface definitions (the modules' `.kmd.json`) for the classes Rheo
+//! implements, plus one class per filter of the filter SDK. Each class record also names the
+//! function that builds its objects and the one that handles its own methods, so adding a class
+//! is one record here and one file beside it.
 
 use std::sync::OnceLock;
 
 use rheo_filters::sdk::FilterInfo;
+
+use super::{
+    face_overlay_filter, gstreamer_filter, media_element, media_object, media_pipeline,
+    pass_through, sdk_filter, server_manager, webrtc_endpoint, Factory, InvokeFn,
+};
 
 /// One Kurento class.
 #[derive(Debug)]
@@ -15,13 +22,20 @@ pub struct ClassInfo {
     pub parent: Option<&'static ClassInfo>,
     /// Events declared by this class (not inherited).
     pub events: &'static [&'static str],
-    /// Whether `create` accepts it.
-    pub creatable: bool,
+    /// How `create` builds its objects; `None` for abstract classes and the ServerManager.
+    pub factory: Option<Factory>,
+    /// The methods and properties this class declares; its ancestors' come from their records.
+    pub invoke: Option<InvokeFn>,
     /// The filter SDK's description, for classes that are SDK filters.
     pub filter: Option<&'static FilterInfo>,
 }
 
 impl ClassInfo {
+    /// Whether `create` accepts it.
+    pub fn creatable(&self) -> bool {
+        self.factory.is_some()
+    }
+
     /// Prefix of qualified names and ids: `kurento` for core, elements and filters.
     pub fn prefix(&self) -> &'static str {
         match self.module {
@@ -71,26 +85,36 @@ impl ClassInfo {
 }
 
 macro_rules! class {
-    ($ident:ident, $name:literal, $module:literal, $parent:expr, [$($ev:literal),*], $creatable:literal) => {
+    ($ident:ident, $name:literal, $module:literal, $parent:expr, [$($ev:literal),*], $factory:expr, $invoke:expr) => {
         pub static $ident: ClassInfo = ClassInfo {
             name: $name,
             module: $module,
             parent: $parent,
             events: &[$($ev),*],
-            creatable: $creatable,
+            factory: $factory,
+            invoke: $invoke,
             filter: None,
         };
     };
 }
 
-class!(MEDIA_OBJECT, "MediaObject", "core", None, ["Error"], false);
+class!(
+    MEDIA_OBJECT,
+    "MediaObject",
+    "core",
+    None,
+    ["Error"],
+    None,
+    Some(media_object::invoke)
+);
 class!(
     SERVER_MANAGER,
     "ServerManager",
     "core",
     Some(&MEDIA_OBJECT),
     ["ObjectCreated", "ObjectDestroyed"],
-    false
+    None,
+    Some(server_manager::invoke)
 );
 class!(
     MEDIA_PIPELINE,
@@ -98,7 +122,8 @@ class!(
     "core",
     Some(&MEDIA_OBJECT),
     [],
-    true
+    Some(Factory::Pipeline),
+    Some(media_pipeline::invoke)
 );
 class!(
     MEDIA_ELEMENT,
@@ -112,7 +137,8 @@ class!(
         "MediaFlowInStateChanged",
         "MediaTranscodingStateChanged"
     ],
-    false
+    None,
+    Some(media_element::invoke)
 );
 class!(
     PASS_THROUGH,
@@ -120,7 +146,8 @@ class!(
     "core",
     Some(&MEDIA_ELEMENT),
     [],
-    true
+    Some(Factory::Element(pass_through::create)),
+    None
 );
 class!(
     ENDPOINT,
@@ -128,16 +155,26 @@ class!(
     "core",
     Some(&MEDIA_ELEMENT),
     [],
-    false
+    None,
+    None
 );
-class!(FILTER, "Filter", "core", Some(&MEDIA_ELEMENT), [], false);
+class!(
+    FILTER,
+    "Filter",
+    "core",
+    Some(&MEDIA_ELEMENT),
+    [],
+    None,
+    None
+);
 class!(
     SESSION_ENDPOINT,
     "SessionEndpoint",
     "core",
     Some(&ENDPOINT),
     ["MediaSessionTerminated", "MediaSessionStarted"],
-    false
+    None,
+    None
 );
 class!(
     SDP_ENDPOINT,
@@ -145,7 +182,8 @@ class!(
     "core",
     Some(&SESSION_ENDPOINT),
     [],
-    false
+    None,
+    None
 );
 class!(
     BASE_RTP_ENDPOINT,
@@ -153,7 +191,8 @@ class!(
     "core",
     Some(&SDP_ENDPOINT),
     ["MediaStateChanged", "ConnectionStateChanged"],
-    false
+    None,
+    None
 );
 class!(
     WEBRTC_ENDPOINT,
@@ -169,7 +208,8 @@ class!(
         "DataChannelClosed",
         "NewCandidatePairSelected"
     ],
-    true
+    Some(Factory::Element(webrtc_endpoint::create)),
+    Some(webrtc_endpoint::invoke)
 );
 class!(
     FACE_OVERLAY_FILTER,
@@ -177,7 +217,8 @@ class!(
     "filters",
     Some(&FILTER),
     [],
-    true
+    Some(Factory::Element(face_overlay_filter::create)),
+    Some(face_overlay_filter::invoke)
 );
 class!(
     GSTREAMER_FILTER,
@@ -185,7 +226,8 @@ class!(
     "filters",
     Some(&FILTER),
     [],
-    true
+    Some(Factory::Element(gstreamer_filter::create)),
+    Some(gstreamer_filter::invoke)
 );
 
 /// The classes written out above.
@@ -220,7 +262,8 @@ pub fn all_classes() -> &'static [&'static ClassInfo] {
                 module: info.module,
                 parent: Some(&FILTER),
                 events: Box::leak(events.into_boxed_slice()),
-                creatable: true,
+                factory: Some(Factory::Element(sdk_filter::create)),
+                invoke: Some(sdk_filter::invoke),
                 filter: Some(info),
             })));
         }
@@ -244,7 +287,7 @@ pub fn factory(type_name: &str) -> Option<&'static ClassInfo> {
     all_classes()
         .iter()
         .copied()
-        .filter(|c| c.creatable)
+        .filter(|c| c.creatable())
         .find(|c| c.name == type_name || c.qualified_name() == type_name)
 }
 
@@ -252,7 +295,7 @@ pub fn factory(type_name: &str) -> Option<&'static ClassInfo> {
 pub fn factories_of(module: &str) -> Vec<&'static str> {
     let mut names: Vec<_> = all_classes()
         .iter()
-        .filter(|c| c.creatable && c.module == module)
+        .filter(|c| c.creatable() && c.module == module)
         .map(|c| c.name)
         .collect();
     names.sort_unstable();
@@ -301,6 +344,35 @@ mod tests {
         assert!(factory("MediaElement").is_none());
         assert!(factory("ServerManager").is_none());
         assert!(factory("chroma.WebRtcEndpoint").is_none());
+    }
+
+    #[test]
+    fn every_class_record_names_how_it_is_built_and_handled() {
+        assert!(matches!(MEDIA_PIPELINE.factory, Some(Factory::Pipeline)));
+        for class in all_classes() {
+            if class.creatable() && !std::ptr::eq(*class, &MEDIA_PIPELINE) {
+                assert!(
+                    matches!(class.factory, Some(Factory::Element(_))),
+                    "{} is an element",
+                    class.name
+                );
+                assert!(class.is_a(&MEDIA_ELEMENT), "{}", class.name);
+            }
+            if class.filter.is_some() {
+                assert!(
+                    class.invoke.is_some(),
+                    "{} answers its SDK methods",
+                    class.name
+                );
+            }
+        }
+        // Abstract classes build nothing; every class reaches MediaObject's handler.
+        assert!(MEDIA_ELEMENT.factory.is_none() && FILTER.factory.is_none());
+        assert!(SERVER_MANAGER.factory.is_none());
+        for class in all_classes() {
+            assert!(class.is_a(&MEDIA_OBJECT), "{}", class.name);
+        }
+        assert!(MEDIA_OBJECT.invoke.is_some());
     }
 
     #[test]

@@ -3,17 +3,23 @@
 use std::sync::Arc;
 
 use rheo_pipelines as media;
-use serde_json::Value;
 
-use super::{Args, MediaObject, Result, World};
+use super::{values, Args, Built, MediaObject, NewElement, Outcome, Result, World};
 use crate::protocol::KurentoError;
+
+pub(super) fn create(new: &NewElement<'_>) -> Result<Built> {
+    new.pipeline
+        .create_face_overlay(new.id)
+        .map(Built::from)
+        .map_err(values::media_error)
+}
 
 pub(super) fn invoke(
     world: &dyn World,
     obj: &Arc<MediaObject>,
     op: &str,
     args: Args<'_>,
-) -> Result<Option<Option<Value>>> {
+) -> Result<Outcome> {
     let overlay = || {
         obj.element()
             .and_then(media::Element::face_overlay)
@@ -40,12 +46,12 @@ pub(super) fn invoke(
                     KurentoError::illegal_param(format!("Cannot load overlay image '{uri}': {e}"))
                 })?;
             overlay()?.set_overlay_image(Arc::new(image), geometry);
-            Ok(Some(None))
+            Ok(Outcome::Void)
         }
         "unsetOverlayedImage" => {
             overlay()?.unset_overlay_image();
-            Ok(Some(None))
+            Ok(Outcome::Void)
         }
-        _ => Ok(None),
+        _ => Ok(Outcome::NotMine),
     }
 }

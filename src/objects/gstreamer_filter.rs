@@ -6,14 +6,14 @@ use std::sync::Arc;
 use rheo_pipelines as media;
 use serde_json::Value;
 
-use super::{store_property, stored_property, values, Args, MediaObject, Result, World};
+use super::{
+    stored_property, values, Args, Built, MediaObject, NewElement, Outcome, Result, World,
+};
 use crate::protocol::KurentoError;
 
-pub(super) fn create(
-    pipeline: &media::MediaPipeline,
-    id: &str,
-    params: Args<'_>,
-) -> Result<media::Element> {
+/// Builds the filter; the command is stored for `getCommand`.
+pub(super) fn create(new: &NewElement<'_>) -> Result<Built> {
+    let params = new.params;
     let command = params.str("command")?;
     let filter_type = params.opt_enum("filterType", &["AUDIO", "AUTODETECT", "VIDEO"])?;
     if filter_type == Some("AUDIO") {
@@ -21,16 +21,14 @@ pub(super) fn create(
             "filterType AUDIO: audio GStreamerFilters are not supported yet",
         ));
     }
-    pipeline
-        .create_gstreamer_filter(id, command)
-        .map_err(values::media_error)
-}
-
-/// Remembers the command for `getCommand` (the object is built after `create` returns).
-pub(super) fn remember_command(obj: &MediaObject, params: Args<'_>) {
-    if let Ok(command) = params.str("command") {
-        store_property(obj, "command", Value::from(command));
-    }
+    let element = new
+        .pipeline
+        .create_gstreamer_filter(new.id, command)
+        .map_err(values::media_error)?;
+    Ok(Built {
+        element,
+        stored: vec![("command", Value::from(command))],
+    })
 }
 
 pub(super) fn invoke(
@@ -38,9 +36,9 @@ pub(super) fn invoke(
     obj: &Arc<MediaObject>,
     op: &str,
     args: Args<'_>,
-) -> Result<Option<Option<Value>>> {
+) -> Result<Outcome> {
     let Some(filter) = obj.element().and_then(media::Element::gstreamer_filter) else {
-        return Ok(None);
+        return Ok(Outcome::NotMine);
     };
     match op {
         "setElementProperty" => {
@@ -48,11 +46,13 @@ pub(super) fn invoke(
             filter
                 .set_element_property(name, value)
                 .map_err(values::media_error)?;
-            Ok(Some(None))
+            Ok(Outcome::Void)
         }
-        _ if values::is_getter(op, "command") => {
-            Ok(Some(Some(stored_property(obj, "command", Value::from("")))))
-        }
-        _ => Ok(None),
+        _ if values::is_getter(op, "command") => Ok(Outcome::Returned(stored_property(
+            obj,
+            "command",
+            Value::from(""),
+        ))),
+        _ => Ok(Outcome::NotMine),
     }
 }

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use rheo_pipelines as media;
 use serde_json::{json, Map, Value};
 
-use super::{catalogue, stored_int_property, values, Args, Link, MediaObject, Result, World};
+use super::{
+    catalogue, stored_int_property, values, Args, Link, MediaObject, Outcome, Result, World,
+};
 use crate::protocol::KurentoError;
 
 const ALL_KINDS: [media::MediaKind; 3] = [
@@ -19,7 +21,7 @@ pub(super) fn invoke(
     obj: &Arc<MediaObject>,
     op: &str,
     args: Args<'_>,
-) -> Result<Option<Option<Value>>> {
+) -> Result<Outcome> {
     let element = obj
         .element()
         .ok_or_else(|| KurentoError::unexpected("not a media element"))?;
@@ -64,7 +66,7 @@ pub(super) fn invoke(
             )
         }
     };
-    Ok(Some(value))
+    Ok(value.into())
 }
 
 fn required_kind(args: Args<'_>) -> Result<media::MediaKind> {

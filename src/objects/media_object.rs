@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::{values, Args, MediaObject, Result, World};
+use super::{values, Args, MediaObject, Outcome, Result, World};
 use crate::protocol::KurentoError;
 
 pub(super) fn invoke(
@@ -12,7 +12,7 @@ pub(super) fn invoke(
     obj: &Arc<MediaObject>,
     op: &str,
     args: Args<'_>,
-) -> Result<Option<Option<Value>>> {
+) -> Result<Outcome> {
     let value = match op {
         "addTag" => {
             let (key, value) = (args.str("key")?, args.str("value")?);
@@ -82,7 +82,7 @@ pub(super) fn invoke(
                 .map(Value::from)
                 .collect(),
         )),
-        _ => return Ok(None),
+        _ => return Ok(Outcome::NotMine),
     };
-    Ok(Some(value))
+    Ok(value.into())
 }

@@ -6,7 +6,8 @@ use rheo_pipelines as media;
 use serde_json::Value;
 
 use super::{
-    catalogue, store_property, stored_property, values, Args, Media, MediaObject, Result, World,
+    catalogue, store_property, stored_property, values, Args, Media, MediaObject, Outcome, Result,
+    World,
 };
 
 pub(super) fn create(
@@ -30,7 +31,7 @@ pub(super) fn invoke(
     obj: &Arc<MediaObject>,
     op: &str,
     args: Args<'_>,
-) -> Result<Option<Option<Value>>> {
+) -> Result<Outcome> {
     let pipeline = obj
         .media_pipeline()
         .expect("MediaPipeline objects hold a pipeline");
@@ -44,7 +45,7 @@ pub(super) fn invoke(
             store_property(obj, "latencyStats", Value::from(args.bool("latencyStats")?));
             None
         }
-        _ => return Ok(None),
+        _ => return Ok(Outcome::NotMine),
     };
-    Ok(Some(value))
+    Ok(value.into())
 }

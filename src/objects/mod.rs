@@ -10,6 +10,7 @@ mod gstreamer_filter;
 mod media_element;
 mod media_object;
 mod media_pipeline;
+mod pass_through;
 mod sdk_filter;
 mod server_manager;
 pub mod values;
@@ -134,7 +135,62 @@ pub struct Settings {
     pub image_limits: rheo_filters::LoadLimits,
 }
 
-/// Creates an object of `class` (blocking). `id_suffix` is a fresh UUID.
+/// What one class's handler made of an operation.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Handled; the operation returns this value.
+    Returned(Value),
+    /// Handled; the operation returns nothing.
+    Void,
+    /// Not an operation this class declares: its parent class is asked next.
+    NotMine,
+}
+
+impl From<Option<Value>> for Outcome {
+    /// `Some` is a returned value, `None` a void operation.
+    fn from(value: Option<Value>) -> Self {
+        value.map_or(Outcome::Void, Outcome::Returned)
+    }
+}
+
+/// A class's handler for the methods and properties it declares (blocking).
+pub type InvokeFn = fn(&dyn World, &Arc<MediaObject>, &str, Args<'_>) -> Result<Outcome>;
+
+/// What a media element's factory gets.
+pub struct NewElement<'a> {
+    pub world: &'a dyn World,
+    pub pipeline: &'a media::MediaPipeline,
+    /// The element's id: `<pipeline id>/<uuid>_<qualified class name>`.
+    pub id: &'a str,
+    pub class: &'static ClassInfo,
+    pub params: Args<'a>,
+}
+
+/// What a factory built: the media element, and properties to store on the new object.
+pub struct Built {
+    pub element: media::Element,
+    pub stored: Vec<(&'static str, Value)>,
+}
+
+impl From<media::Element> for Built {
+    fn from(element: media::Element) -> Self {
+        Built {
+            element,
+            stored: Vec::new(),
+        }
+    }
+}
+
+/// How `create` builds the objects of a class.
+#[derive(Debug, Clone, Copy)]
+pub enum Factory {
+    /// A MediaPipeline: the one creatable class that is not an element of a pipeline.
+    Pipeline,
+    /// A media element of the pipeline named by the `mediaPipeline` parameter.
+    Element(fn(&NewElement<'_>) -> Result<Built>),
+}
+
+/// Creates an object of `class` (blocking). `uuid` is fresh.
 pub fn create(
     world: &dyn World,
     class: &'static ClassInfo,
@@ -142,11 +198,11 @@ pub fn create(
     uuid: &str,
     events: media::EventSink,
 ) -> Result<MediaObject> {
-    use catalogue::*;
-    if std::ptr::eq(class, &MEDIA_PIPELINE) {
-        return media_pipeline::create(world, uuid, events);
-    }
-    // Every other creatable class is a MediaElement of a pipeline.
+    let build = match class.factory {
+        Some(Factory::Pipeline) => return media_pipeline::create(world, uuid, events),
+        Some(Factory::Element(build)) => build,
+        None => return Err(KurentoError::factory_not_found(class.name)),
+    };
     let pipeline_id = params.str("mediaPipeline")?;
     let pipeline_obj = world.object(pipeline_id).map_err(|_| {
         KurentoError::marshall(format!(
@@ -157,69 +213,43 @@ pub fn create(
         return Err(KurentoError::arg_type("mediaPipeline", "MediaPipeline"));
     };
     let id = format!("{}/{}_{}", pipeline_obj.id, uuid, class.qualified_name());
-    let element = if std::ptr::eq(class, &WEBRTC_ENDPOINT) {
-        webrtc_endpoint::create(pipeline, &id, params)?
-    } else if std::ptr::eq(class, &PASS_THROUGH) {
-        pipeline
-            .create_passthrough(&id)
-            .map_err(values::media_error)?
-    } else if std::ptr::eq(class, &FACE_OVERLAY_FILTER) {
-        pipeline
-            .create_face_overlay(&id)
-            .map_err(values::media_error)?
-    } else if std::ptr::eq(class, &GSTREAMER_FILTER) {
-        gstreamer_filter::create(pipeline, &id, params)?
-    } else if let Some(info) = class.filter {
-        sdk_filter::create(world, pipeline, &id, info, params)?
-    } else {
-        return Err(KurentoError::factory_not_found(class.name));
-    };
+    let built = build(&NewElement {
+        world,
+        pipeline,
+        id: &id,
+        class,
+        params,
+    })?;
     let obj = MediaObject::new(
         id,
         class,
         Some(pipeline_obj.id.clone()),
-        Media::Element(element),
+        Media::Element(built.element),
     );
-    if std::ptr::eq(class, &GSTREAMER_FILTER) {
-        gstreamer_filter::remember_command(&obj, params);
+    for (name, value) in built.stored {
+        store_property(&obj, name, value);
     }
     Ok(obj)
 }
 
-/// Runs one `invoke` (blocking): the class's own handlers first, then its ancestors'.
-/// Returns `None` for void operations.
+/// Runs one `invoke` (blocking): the object's class handles it, or else the nearest ancestor
+/// that declares it. Returns `None` for void operations.
 pub fn invoke(
     world: &dyn World,
     obj: &Arc<MediaObject>,
     operation: &str,
     params: Args<'_>,
 ) -> Result<Option<Value>> {
-    use catalogue::*;
-    let handled = if obj.class.is_a(&WEBRTC_ENDPOINT) {
-        webrtc_endpoint::invoke(world, obj, operation, params)?
-    } else if obj.class.is_a(&GSTREAMER_FILTER) {
-        gstreamer_filter::invoke(world, obj, operation, params)?
-    } else if obj.class.filter.is_some() {
-        sdk_filter::invoke(world, obj, operation, params)?
-    } else if obj.class.is_a(&FACE_OVERLAY_FILTER) {
-        face_overlay_filter::invoke(world, obj, operation, params)?
-    } else if obj.class.is_a(&MEDIA_PIPELINE) {
-        media_pipeline::invoke(world, obj, operation, params)?
-    } else if obj.class.is_a(&SERVER_MANAGER) {
-        server_manager::invoke(world, obj, operation, params)?
-    } else {
-        None
-    };
-    if let Some(result) = handled {
-        return Ok(result);
-    }
-    if obj.class.is_a(&MEDIA_ELEMENT) {
-        if let Some(result) = media_element::invoke(world, obj, operation, params)? {
-            return Ok(result);
+    let mut class = Some(obj.class);
+    while let Some(c) = class {
+        if let Some(handler) = c.invoke {
+            match handler(world, obj, operation, params)? {
+                Outcome::Returned(value) => return Ok(Some(value)),
+                Outcome::Void => return Ok(None),
+                Outcome::NotMine => {}
+            }
         }
-    }
-    if let Some(result) = media_object::invoke(world, obj, operation, params)? {
-        return Ok(result);
+        class = c.parent;
     }
     Err(KurentoError::operation_not_found(operation, params.len()))
 }
@@ -244,16 +274,20 @@ fn stored_int_property(
     operation: &str,
     params: Args<'_>,
     props: &[(&'static str, i64)],
-) -> Result<Option<Option<Value>>> {
+) -> Result<Outcome> {
     for &(name, default) in props {
         if values::is_getter(operation, name) {
-            return Ok(Some(Some(stored_property(obj, name, Value::from(default)))));
+            return Ok(Outcome::Returned(stored_property(
+                obj,
+                name,
+                Value::from(default),
+            )));
         }
         if values::is_setter(operation, name) {
             let v = params.int(name)?;
             store_property(obj, name, Value::from(v));
-            return Ok(Some(None));
+            return Ok(Outcome::Void);
         }
     }
-    Ok(None)
+    Ok(Outcome::NotMine)
 }

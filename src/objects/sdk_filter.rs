@@ -8,7 +8,7 @@ use rheo_filters::sdk::{self, json, FilterError, FilterInfo};
 use rheo_pipelines as media;
 use serde_json::{Map, Value};
 
-use super::{values, Args, MediaObject, Result, World};
+use super::{values, Args, Built, MediaObject, NewElement, Outcome, Result, World};
 use crate::protocol::KurentoError;
 
 fn filter_error(e: FilterError) -> KurentoError {
@@ -31,19 +31,18 @@ fn prepare_args(
     Ok(args)
 }
 
-/// Creates the filter element of `info` in `pipeline`.
-pub(super) fn create(
-    world: &dyn World,
-    pipeline: &media::MediaPipeline,
-    id: &str,
-    info: &'static FilterInfo,
-    params: Args<'_>,
-) -> Result<media::Element> {
-    let mut ctor = params.raw_map().cloned().unwrap_or_default();
+/// Creates the filter element of the class's `FilterInfo` in the pipeline.
+pub(super) fn create(new: &NewElement<'_>) -> Result<Built> {
+    let info: &'static FilterInfo = new
+        .class
+        .filter
+        .ok_or_else(|| KurentoError::unexpected("an SDK filter class without its FilterInfo"))?;
+    let mut ctor = new.params.raw_map().cloned().unwrap_or_default();
     ctor.remove("mediaPipeline");
-    let args = prepare_args(world, info.constructor, &ctor)?;
-    pipeline
-        .create_filter(id, info.class, &args)
+    let args = prepare_args(new.world, info.constructor, &ctor)?;
+    new.pipeline
+        .create_filter(new.id, info.class, &args)
+        .map(Built::from)
         .map_err(values::media_error)
 }
 
@@ -52,26 +51,27 @@ pub(super) fn invoke(
     obj: &Arc<MediaObject>,
     op: &str,
     params: Args<'_>,
-) -> Result<Option<Option<Value>>> {
+) -> Result<Outcome> {
     let Some(filter) = obj.element().and_then(media::Element::sdk_filter) else {
-        return Ok(None);
+        return Ok(Outcome::NotMine);
     };
     let Some(info) = filter.info() else {
-        return Ok(None);
+        return Ok(Outcome::NotMine);
     };
     let empty = Map::new();
     let raw = params.raw_map().unwrap_or(&empty);
     if let Some(method) = info.methods.iter().find(|m| m.name == op) {
         let args = prepare_args(world, method.params, raw)?;
         let result = filter.invoke(op, &args).map_err(filter_error)?;
-        return Ok(Some(
-            method.returns.map(|ty| json::value_to_json(&result, &ty)),
-        ));
+        return Ok(method
+            .returns
+            .map(|ty| json::value_to_json(&result, &ty))
+            .into());
     }
     for prop in info.properties {
         if values::is_getter(op, prop.name) {
             let v = filter.get_property(prop.name).map_err(filter_error)?;
-            return Ok(Some(Some(json::value_to_json(&v, &prop.ty))));
+            return Ok(Outcome::Returned(json::value_to_json(&v, &prop.ty)));
         }
         if !prop.read_only && values::is_setter(op, prop.name) {
             let spec = [sdk::Param {
@@ -85,8 +85,8 @@ pub(super) fn invoke(
             filter
                 .set_property(prop.name, value)
                 .map_err(filter_error)?;
-            return Ok(Some(None));
+            return Ok(Outcome::Void);
         }
     }
-    Ok(None)
+    Ok(Outcome::NotMine)
 }

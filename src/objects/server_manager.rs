@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use rheo_filters::sdk;
 
-use super::{catalogue, Args, MediaObject, Result, World};
+use super::{catalogue, Args, MediaObject, Outcome, Result, World};
 use crate::protocol::KurentoError;
 
 /// Version reported to clients: the Kurento API level Rheo implements.
@@ -18,7 +18,7 @@ pub(super) fn invoke(
     _obj: &Arc<MediaObject>,
     op: &str,
     args: Args<'_>,
-) -> Result<Option<Option<Value>>> {
+) -> Result<Outcome> {
     let value = match op {
         "getInfo" => server_info(),
         "getPipelines" => Value::Array(world.pipelines().into_iter().map(Value::from).collect()),
@@ -36,9 +36,9 @@ pub(super) fn invoke(
         }
         "getUsedMemory" => Value::from(crate::process_stats::rss_kib()),
         "getKmd" => Value::from(kmd(args.str("moduleName")?)?),
-        _ => return Ok(None),
+        _ => return Ok(Outcome::NotMine),
     };
-    Ok(Some(Some(value)))
+    Ok(Outcome::Returned(value))
 }
 
 fn server_info() -> Value {
@@ -64,7 +64,7 @@ fn kmd(module: &str) -> Result<String> {
         .iter()
         .filter(|c| c.module == module)
         .map(|c| {
-            let mut class = json!({"name": c.name, "extends": c.parent.map(|p| p.name), "abstract": !c.creatable});
+            let mut class = json!({"name": c.name, "extends": c.parent.map(|p| p.name), "abstract": !c.creatable()});
             match c.filter {
                 Some(info) => {
                     class["doc"] = Value::from(info.description);

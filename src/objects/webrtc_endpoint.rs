@@ -6,14 +6,13 @@ use std::sync::Arc;
 use rheo_pipelines as media;
 use serde_json::{json, Value};
 
-use super::{args, stored_int_property, values, Args, MediaObject, Result, World};
+use super::{
+    args, stored_int_property, values, Args, Built, MediaObject, NewElement, Outcome, Result, World,
+};
 use crate::protocol::KurentoError;
 
-pub(super) fn create(
-    pipeline: &media::MediaPipeline,
-    id: &str,
-    params: Args<'_>,
-) -> Result<media::Element> {
+pub(super) fn create(new: &NewElement<'_>) -> Result<Built> {
+    let params = new.params;
     let opts = media::WebRtcOptions {
         recvonly: params.opt_bool("recvonly")?.unwrap_or(false),
         sendonly: params.opt_bool("sendonly")?.unwrap_or(false),
@@ -26,8 +25,9 @@ pub(super) fn create(
     }
     params.opt_enum("certificateKeyType", &["RSA", "ECDSA"])?;
     params.opt_str("qosDscp")?;
-    pipeline
-        .create_webrtc_endpoint(id, opts)
+    new.pipeline
+        .create_webrtc_endpoint(new.id, opts)
+        .map(Built::from)
         .map_err(values::media_error)
 }
 
@@ -42,7 +42,7 @@ pub(super) fn invoke(
     obj: &Arc<MediaObject>,
     op: &str,
     args: Args<'_>,
-) -> Result<Option<Option<Value>>> {
+) -> Result<Outcome> {
     let ep = endpoint(obj)?;
     let sdp_result =
         |r: media::Result<String>| r.map(|s| Some(Value::from(s))).map_err(values::media_error);
@@ -142,5 +142,5 @@ pub(super) fn invoke(
             )
         }
     };
-    Ok(Some(value))
+    Ok(value.into())
 }
