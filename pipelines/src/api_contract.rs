@@ -16,6 +16,15 @@ pub enum MediaKind {
     Data,
 }
 
+/// One media connection: `source`'s output of `media` feeds `sink`. DATA connections are kept
+/// too, although no data flows between elements yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    pub source: String,
+    pub sink: String,
+    pub media: MediaKind,
+}
+
 /// Kurento's MediaState (BaseRtpEndpoint).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MediaState {

@@ -86,8 +86,9 @@ impl Element {
             .ok_or_else(|| err(ErrorKind::Internal, "pipeline gone"))
     }
 
-    /// Connects this element's output of `media` to `sink`'s input (replacing its old source).
-    pub fn connect(&self, sink: &Element, media: MediaKind) -> crate::Result<()> {
+    /// Connects this element's output of `media` to `sink`'s input, replacing its old source;
+    /// returns the replaced source's id.
+    pub fn connect(&self, sink: &Element, media: MediaKind) -> crate::Result<Option<String>> {
         if self.is_released() || sink.is_released() {
             return Err(err(ErrorKind::Connect, "element released"));
         }
@@ -104,9 +105,17 @@ impl Element {
         p.connect(self, sink, media)
     }
 
-    pub fn disconnect(&self, sink: &Element, media: MediaKind) -> crate::Result<()> {
+    /// Removes the connection to `sink` for `media`; whether there was one.
+    pub fn disconnect(&self, sink: &Element, media: MediaKind) -> crate::Result<bool> {
         let p = self.pipeline()?;
         p.disconnect(self, sink, media)
+    }
+
+    /// The connections this element is the source or the sink of, in the order they were made.
+    pub fn links(&self) -> Vec<Link> {
+        self.pipeline()
+            .map(|p| p.links_of(self.id()))
+            .unwrap_or_default()
     }
 
     pub fn is_media_flowing_in(&self, media: MediaKind) -> bool {

@@ -16,6 +16,8 @@ use crate::{err, teardown};
 pub(crate) struct Conn {
     pub source: Element,
     pub sub: Option<Subscription>,
+    /// Order of creation, so that connections are listed as they were made.
+    pub seq: u64,
 }
 
 pub(crate) struct PipelineInner {
@@ -24,8 +26,10 @@ pub(crate) struct PipelineInner {
     pub ctx: Arc<HubContext>,
     pub events: EventSink,
     pub settings: WebRtcSettings,
-    /// (sink element id, media) → its one source. API threads only.
+    /// (sink element id, media) → its one source: the only record of connections (the control
+    /// plane asks it). API threads only.
     pub graph: Mutex<HashMap<(String, MediaKind), Conn>>,
+    next_link: AtomicU64,
     pub elements: Mutex<HashMap<String, Element>>,
     bus_thread: Mutex<Option<JoinHandle<()>>>,
     released: AtomicBool,
@@ -55,6 +59,7 @@ impl MediaPipeline {
             events,
             settings,
             graph: Mutex::new(HashMap::new()),
+            next_link: AtomicU64::new(0),
             elements: Mutex::new(HashMap::new()),
             bus_thread: Mutex::new(None),
             released: AtomicBool::new(false),
@@ -184,43 +189,54 @@ impl MediaPipeline {
 }
 
 impl PipelineInner {
-    pub fn connect(&self, source: &Element, sink: &Element, media: MediaKind) -> Result<()> {
-        if media == MediaKind::Data {
-            // Data channels are not bridged yet; accept the connection like KMS does.
-            return Ok(());
-        }
-        if matches!(sink.input_spec(media), InputSpec::None) {
-            return Err(err(
-                ErrorKind::Connect,
-                format!("{} has no {media:?} input", sink.id()),
-            ));
-        }
-        if source.output(media).is_none() {
-            return Err(err(
-                ErrorKind::Connect,
-                format!("{} has no {media:?} output", source.id()),
-            ));
+    /// Connects `source` to `sink` for `media`, replacing the sink's previous source of that
+    /// media; returns the replaced source's id.
+    pub fn connect(
+        &self,
+        source: &Element,
+        sink: &Element,
+        media: MediaKind,
+    ) -> Result<Option<String>> {
+        // Data channels are not bridged yet: the connection is recorded, as KMS accepts it.
+        if media != MediaKind::Data {
+            if matches!(sink.input_spec(media), InputSpec::None) {
+                return Err(err(
+                    ErrorKind::Connect,
+                    format!("{} has no {media:?} input", sink.id()),
+                ));
+            }
+            if source.output(media).is_none() {
+                return Err(err(
+                    ErrorKind::Connect,
+                    format!("{} has no {media:?} output", source.id()),
+                ));
+            }
         }
         let mut graph = self.graph.lock();
         let key = (sink.id().to_string(), media);
-        if let Some(old) = graph.remove(&key) {
+        let replaced = graph.remove(&key).map(|old| {
             if let Some(sub) = old.sub {
                 sub.cancel();
             }
-            sink.on_input_bound(media, None);
-        }
+            if media != MediaKind::Data {
+                sink.on_input_bound(media, None);
+            }
+            old.source.id().to_string()
+        });
         graph.insert(
             key,
             Conn {
                 source: source.clone(),
                 sub: None,
+                seq: self.next_link.fetch_add(1, Ordering::Relaxed),
             },
         );
         self.resolve_locked(&mut graph);
-        Ok(())
+        Ok(replaced)
     }
 
-    pub fn disconnect(&self, source: &Element, sink: &Element, media: MediaKind) -> Result<()> {
+    /// Removes the connection from `source` to `sink` for `media`; whether there was one.
+    pub fn disconnect(&self, source: &Element, sink: &Element, media: MediaKind) -> Result<bool> {
         let mut graph = self.graph.lock();
         let key = (sink.id().to_string(), media);
         match graph.get(&key) {
@@ -229,11 +245,32 @@ impl PipelineInner {
                 if let Some(sub) = c.sub {
                     sub.cancel();
                 }
-                sink.on_input_bound(media, None);
-                Ok(())
+                if media != MediaKind::Data {
+                    sink.on_input_bound(media, None);
+                }
+                Ok(true)
             }
-            _ => Ok(()),
+            _ => Ok(false),
         }
+    }
+
+    /// The connections `id` is the source or the sink of, in the order they were made.
+    pub fn links_of(&self, id: &str) -> Vec<Link> {
+        let graph = self.graph.lock();
+        let mut links: Vec<(u64, Link)> = graph
+            .iter()
+            .filter(|((sink, _), c)| sink == id || c.source.id() == id)
+            .map(|((sink, media), c)| {
+                let link = Link {
+                    source: c.source.id().to_string(),
+                    sink: sink.clone(),
+                    media: *media,
+                };
+                (c.seq, link)
+            })
+            .collect();
+        links.sort_by_key(|(seq, _)| *seq);
+        links.into_iter().map(|(_, link)| link).collect()
     }
 
     /// Drops every connection touching `id` (element release).
@@ -255,7 +292,7 @@ impl PipelineInner {
         }
         let els = self.elements.lock().clone();
         for (sink, media) in unbound {
-            if sink != id {
+            if sink != id && media != MediaKind::Data {
                 if let Some(e) = els.get(&sink) {
                     e.on_input_bound(media, None);
                 }

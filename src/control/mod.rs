@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 use crate::objects::{
-    self, catalogue, Args, Link, Media, MediaObject, Settings, World, SERVER_MANAGER_ID,
+    self, catalogue, Args, Media, MediaObject, Settings, World, SERVER_MANAGER_ID,
 };
 use crate::protocol::{self, KurentoError, ParseFailure};
 use params::{with_session, Params};
@@ -390,34 +390,6 @@ impl World for Core {
         let mut ids: Vec<String> = self.state.lock().sessions.keys().cloned().collect();
         ids.sort();
         ids
-    }
-
-    fn links_of(&self, id: &str) -> Vec<Link> {
-        self.state
-            .lock()
-            .links
-            .iter()
-            .filter(|l| l.source == id || l.sink == id)
-            .cloned()
-            .collect()
-    }
-
-    fn add_link(&self, link: Link) -> Option<Link> {
-        let mut st = self.state.lock();
-        let old = st
-            .links
-            .iter()
-            .position(|l| l.sink == link.sink && l.media == link.media)
-            .map(|i| st.links.remove(i));
-        st.links.push(link);
-        old
-    }
-
-    fn remove_link(&self, link: &Link) -> bool {
-        let mut st = self.state.lock();
-        let before = st.links.len();
-        st.links.retain(|l| l != link);
-        st.links.len() != before
     }
 
     fn raise(&self, object: &MediaObject, event_type: &str, fields: Map<String, Value>) {

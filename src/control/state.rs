@@ -1,10 +1,10 @@
-//! The registry: objects, links between elements, sessions and subscriptions. Plain data behind
+//! The registry: objects, sessions and subscriptions. Plain data behind
 //! one mutex; no I/O, no media calls, never held across an await or a media call.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use crate::objects::{Link, MediaObject};
+use crate::objects::MediaObject;
 
 /// Identifies one WebSocket connection.
 pub type ConnId = u64;
@@ -22,7 +22,6 @@ pub struct Session {
 #[derive(Default)]
 pub struct State {
     pub objects: HashMap<String, Arc<MediaObject>>,
-    pub links: Vec<Link>,
     pub sessions: HashMap<String, Session>,
     /// (session, object, event type) → subscription ids; one handler per triple.
     pub subscriptions: HashMap<(String, String, String), Vec<String>>,
@@ -56,15 +55,13 @@ impl State {
         ids
     }
 
-    /// Forgets objects (and their links, subscriptions and session references); returns them.
+    /// Forgets objects (and their subscriptions and session references); returns them.
     pub fn remove_objects(&mut self, ids: &[String]) -> Vec<Arc<MediaObject>> {
         let gone: HashSet<&str> = ids.iter().map(String::as_str).collect();
         let removed: Vec<_> = ids
             .iter()
             .filter_map(|id| self.objects.remove(id))
             .collect();
-        self.links
-            .retain(|l| !gone.contains(l.source.as_str()) && !gone.contains(l.sink.as_str()));
         self.subscriptions
             .retain(|(_, obj, _), _| !gone.contains(obj.as_str()));
         self.subscription_index

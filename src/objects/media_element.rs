@@ -5,9 +5,7 @@ use std::sync::Arc;
 use rheo_pipelines as media;
 use serde_json::{json, Map, Value};
 
-use super::{
-    catalogue, stored_int_property, values, Args, Link, MediaObject, Outcome, Result, World,
-};
+use super::{catalogue, stored_int_property, values, Args, MediaObject, Outcome, Result, World};
 use crate::protocol::KurentoError;
 
 const ALL_KINDS: [media::MediaKind; 3] = [
@@ -34,8 +32,8 @@ pub(super) fn invoke(
             disconnect(world, obj, args)?;
             None
         }
-        "getSourceConnections" => Some(connections(world, obj, args, false)?),
-        "getSinkConnections" => Some(connections(world, obj, args, true)?),
+        "getSourceConnections" => Some(connections(obj, args, false)?),
+        "getSinkConnections" => Some(connections(obj, args, true)?),
         "isMediaFlowingIn" => Some(Value::from(
             element.is_media_flowing_in(required_kind(args)?),
         )),
@@ -128,23 +126,15 @@ fn connect(world: &dyn World, source: &Arc<MediaObject>, args: Args<'_>) -> Resu
         sink.element().expect("checked"),
     );
     for kind in kinds(args)? {
-        if kind != media::MediaKind::Data {
-            src_el.connect(sink_el, kind).map_err(values::media_error)?;
-        }
-        let link = Link {
-            source: source.id.clone(),
-            sink: sink.id.clone(),
-            media: kind,
-        };
-        if let Some(old) = world.add_link(link) {
-            if old.source != source.id {
-                if let Ok(old_source) = world.object(&old.source) {
-                    world.raise(
-                        &old_source,
-                        "ElementDisconnected",
-                        connection_data(&old.source, &old.sink, kind),
-                    );
-                }
+        let replaced = src_el.connect(sink_el, kind).map_err(values::media_error)?;
+        // The sink's previous source of this media loses its connection.
+        if let Some(old_source_id) = replaced.filter(|old| *old != source.id) {
+            if let Ok(old_source) = world.object(&old_source_id) {
+                world.raise(
+                    &old_source,
+                    "ElementDisconnected",
+                    connection_data(&old_source_id, &sink.id, kind),
+                );
             }
         }
         world.raise(
@@ -164,42 +154,32 @@ fn disconnect(world: &dyn World, source: &Arc<MediaObject>, args: Args<'_>) -> R
         sink.element().expect("checked"),
     );
     for kind in kinds(args)? {
-        let link = Link {
-            source: source.id.clone(),
-            sink: sink.id.clone(),
-            media: kind,
-        };
-        if !world.remove_link(&link) {
-            continue;
+        let existed = src_el
+            .disconnect(sink_el, kind)
+            .map_err(values::media_error)?;
+        if existed {
+            world.raise(
+                source,
+                "ElementDisconnected",
+                connection_data(&source.id, &sink.id, kind),
+            );
         }
-        if kind != media::MediaKind::Data {
-            src_el
-                .disconnect(sink_el, kind)
-                .map_err(values::media_error)?;
-        }
-        world.raise(
-            source,
-            "ElementDisconnected",
-            connection_data(&source.id, &sink.id, kind),
-        );
     }
     Ok(())
 }
 
 /// `getSinkConnections` (links where `obj` is the source) or `getSourceConnections`.
-fn connections(
-    world: &dyn World,
-    obj: &MediaObject,
-    args: Args<'_>,
-    as_source: bool,
-) -> Result<Value> {
+fn connections(obj: &MediaObject, args: Args<'_>, as_source: bool) -> Result<Value> {
     let kind = values::opt_media_kind(args, "mediaType")?;
     let description = args.opt_str("description")?;
     if description.is_some_and(|d| d != "default") {
         return Ok(Value::Array(vec![]));
     }
-    let list = world
-        .links_of(&obj.id)
+    let element = obj
+        .element()
+        .ok_or_else(|| KurentoError::unexpected("not a media element"))?;
+    let list = element
+        .links()
         .into_iter()
         .filter(|l| {
             if as_source {

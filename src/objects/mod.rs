@@ -39,14 +39,6 @@ pub enum Media {
     Element(media::Element),
 }
 
-/// One media connection as the API sees it (`ElementConnectionData`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Link {
-    pub source: String,
-    pub sink: String,
-    pub media: media::MediaKind,
-}
-
 /// Mutable, API-level state of an object.
 #[derive(Default)]
 pub struct ObjectState {
@@ -110,19 +102,14 @@ impl MediaObject {
     }
 }
 
-/// What the objects need from the control plane: lookup, topology and event raising.
+/// What the objects need from the control plane: lookup, the object tree and event raising.
+/// Connections between elements are the media plane's to record (`media::Element::links`).
 pub trait World: Send + Sync {
     /// The object, or 40101.
     fn object(&self, id: &str) -> Result<Arc<MediaObject>>;
     fn children(&self, id: &str) -> Vec<String>;
     fn pipelines(&self) -> Vec<String>;
     fn sessions(&self) -> Vec<String>;
-    /// Links whose source or sink is `id`.
-    fn links_of(&self, id: &str) -> Vec<Link>;
-    /// Records a link, replacing any previous source of that sink and media type; returns the
-    /// replaced link.
-    fn add_link(&self, link: Link) -> Option<Link>;
-    fn remove_link(&self, link: &Link) -> bool;
     /// Raises an event on `object` (routed to the sessions subscribed to it).
     fn raise(&self, object: &MediaObject, event_type: &str, data: Map<String, Value>);
     fn settings(&self) -> &Settings;
