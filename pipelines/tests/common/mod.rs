@@ -1,6 +1,6 @@
 //! Shared test helpers: an event log, an ICE candidate pump between a [`peer::TestPeer`] and a
 //! [`rheo_pipelines::WebRtcEndpoint`], and the negotiation sequence the tutorials use.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 pub mod peer;
 
