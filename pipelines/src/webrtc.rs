@@ -25,6 +25,9 @@ const PROMISE_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     New,
+    /// A processOffer, generateOffer or processAnswer is talking to webrtcbin. The lock is not
+    /// held meanwhile, so queries and other elements never wait on webrtcbin's promises.
+    Negotiating,
     OfferGenerated,
     Negotiated,
 }
@@ -292,6 +295,24 @@ fn set_if(e: &gst::Element, prop: &str, v: impl Into<gst::glib::Value>) {
 }
 
 impl WrtcInner {
+    /// Marks a negotiation as under way when `allowed` accepts the current phase; one at a
+    /// time.
+    fn begin_negotiation(
+        &self,
+        allowed: impl FnOnce(Phase) -> crate::Result<()>,
+    ) -> crate::Result<()> {
+        let mut neg = self.neg.lock();
+        if neg.phase == Phase::Negotiating {
+            return Err(err(
+                ErrorKind::AlreadyNegotiated,
+                "a negotiation of this endpoint is in progress",
+            ));
+        }
+        allowed(neg.phase)?;
+        neg.phase = Phase::Negotiating;
+        Ok(())
+    }
+
     fn hub(&self, media: MediaKind) -> Option<&Arc<Hub>> {
         match media {
             MediaKind::Audio => Some(&self.audio_hub),
@@ -710,16 +731,39 @@ impl WebRtcEndpoint {
     /// Kurento processOffer: returns the SDP answer.
     pub fn process_offer(&self, offer: &str) -> crate::Result<String> {
         let i = &self.inner;
+        i.begin_negotiation(|phase| match phase {
+            Phase::New => Ok(()),
+            _ => Err(err(
+                ErrorKind::AlreadyNegotiated,
+                "endpoint already negotiated",
+            )),
+        })?;
+        let outcome = self.answer(offer);
         let mut neg = i.neg.lock();
-        match neg.phase {
-            Phase::New => {}
-            _ => {
-                return Err(err(
-                    ErrorKind::AlreadyNegotiated,
-                    "endpoint already negotiated",
-                ))
+        match outcome {
+            Ok((text, answer, mlines)) => {
+                neg.phase = Phase::Negotiated;
+                neg.local = Some(text.clone());
+                neg.remote = Some(offer.to_string());
+                drop(neg);
+                i.set_local_ready(answer.sdp());
+                i.after_negotiation(&mlines);
+                Ok(text)
+            }
+            Err(e) => {
+                neg.phase = Phase::New;
+                Err(e)
             }
         }
+    }
+
+    /// processOffer's work with webrtcbin: the answer's text and description, and the offer's
+    /// m-lines. Runs without the negotiation lock.
+    fn answer(
+        &self,
+        offer: &str,
+    ) -> crate::Result<(String, gst_webrtc::WebRTCSessionDescription, Vec<MLine>)> {
+        let i = &self.inner;
         let msg = sdp::parse(offer)?;
         let mlines = sdp::analyse(&msg);
         let usable = mlines.iter().any(|m| !m.rejected && m.codec.is_some());
@@ -796,31 +840,52 @@ impl WebRtcEndpoint {
             .sdp()
             .as_text()
             .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
-        neg.phase = Phase::Negotiated;
-        neg.local = Some(text.clone());
-        neg.remote = Some(offer.to_string());
-        drop(neg);
-        i.set_local_ready(answer.sdp());
-        i.after_negotiation(&mlines);
-        Ok(text)
+        Ok((text, answer, mlines))
     }
 
     /// Kurento generateOffer (server as offerer). Offers VP8 (96) + H264 (102) and Opus (111).
     pub fn generate_offer(&self, opts: OfferOptions) -> crate::Result<String> {
         let i = &self.inner;
-        let mut neg = i.neg.lock();
-        match neg.phase {
-            Phase::New => {}
+        i.begin_negotiation(|phase| match phase {
+            Phase::New => Ok(()),
             Phase::OfferGenerated => {
-                return Err(err(ErrorKind::AlreadyNegotiated, "offer already generated"))
+                Err(err(ErrorKind::AlreadyNegotiated, "offer already generated"))
             }
-            Phase::Negotiated => {
-                return Err(err(
-                    ErrorKind::AlreadyNegotiated,
-                    "endpoint already negotiated",
-                ))
+            Phase::Negotiated | Phase::Negotiating => Err(err(
+                ErrorKind::AlreadyNegotiated,
+                "endpoint already negotiated",
+            )),
+        })?;
+        let outcome = self.offer(opts);
+        let mut neg = i.neg.lock();
+        match outcome {
+            Ok((text, offer, pads)) => {
+                neg.phase = Phase::OfferGenerated;
+                neg.local = Some(text.clone());
+                neg.offer_pads = pads;
+                drop(neg);
+                i.set_local_ready(offer.sdp());
+                Ok(text)
+            }
+            Err(e) => {
+                neg.phase = Phase::New;
+                Err(e)
             }
         }
+    }
+
+    /// generateOffer's work with webrtcbin: the offer's text and description, and the send pad
+    /// of each offered m-line. Runs without the negotiation lock.
+    #[allow(clippy::type_complexity)]
+    fn offer(
+        &self,
+        opts: OfferOptions,
+    ) -> crate::Result<(
+        String,
+        gst_webrtc::WebRTCSessionDescription,
+        HashMap<u32, (MediaKind, gst::Pad, u32)>,
+    )> {
+        let i = &self.inner;
         let mut idx = 0u32;
         let mut pads = HashMap::new();
         for (media, recv_wanted) in [
@@ -911,28 +976,57 @@ impl WebRtcEndpoint {
             .sdp()
             .as_text()
             .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
-        neg.phase = Phase::OfferGenerated;
-        neg.local = Some(text.clone());
-        neg.offer_pads = pads;
-        drop(neg);
-        i.set_local_ready(offer.sdp());
-        Ok(text)
+        Ok((text, offer, pads))
     }
 
     /// Kurento processAnswer: returns the local description.
     pub fn process_answer(&self, answer: &str) -> crate::Result<String> {
         let i = &self.inner;
+        let pads = {
+            let mut neg = i.neg.lock();
+            match neg.phase {
+                Phase::OfferGenerated => {}
+                Phase::New => {
+                    return Err(err(ErrorKind::NoOfferGenerated, "no offer was generated"))
+                }
+                Phase::Negotiated | Phase::Negotiating => {
+                    return Err(err(
+                        ErrorKind::AnswerAlreadyProcessed,
+                        "answer already processed",
+                    ))
+                }
+            }
+            neg.phase = Phase::Negotiating;
+            std::mem::take(&mut neg.offer_pads)
+        };
+        let outcome = self.apply_answer(answer, &pads);
         let mut neg = i.neg.lock();
-        match neg.phase {
-            Phase::OfferGenerated => {}
-            Phase::New => return Err(err(ErrorKind::NoOfferGenerated, "no offer was generated")),
-            Phase::Negotiated => {
-                return Err(err(
-                    ErrorKind::AnswerAlreadyProcessed,
-                    "answer already processed",
-                ))
+        match outcome {
+            Ok(mlines) => {
+                neg.phase = Phase::Negotiated;
+                neg.remote = Some(answer.to_string());
+                let local = neg.local.clone().unwrap_or_default();
+                drop(neg);
+                i.after_negotiation(&mlines);
+                Ok(local)
+            }
+            Err(e) => {
+                // The offer stands: another answer may still be processed.
+                neg.phase = Phase::OfferGenerated;
+                neg.offer_pads = pads;
+                Err(e)
             }
         }
+    }
+
+    /// processAnswer's work with webrtcbin: the answer's m-lines. Runs without the negotiation
+    /// lock.
+    fn apply_answer(
+        &self,
+        answer: &str,
+        pads: &HashMap<u32, (MediaKind, gst::Pad, u32)>,
+    ) -> crate::Result<Vec<MLine>> {
+        let i = &self.inner;
         let msg = sdp::parse(answer)?;
         let mlines = sdp::analyse(&msg);
         if !mlines.iter().any(|m| !m.rejected && m.codec.is_some()) {
@@ -946,7 +1040,6 @@ impl WebRtcEndpoint {
         i.promise("set-remote-description", Some(desc.to_value()))
             .map_err(|e| err(ErrorKind::SdpNegotiation, e.message))?;
         i.set_remote_ready();
-        let pads = std::mem::take(&mut neg.offer_pads);
         for ml in &mlines {
             let Some(c) = &ml.codec else { continue };
             let Some((media, pad, ssrc)) = pads.get(&ml.index) else {
@@ -958,12 +1051,7 @@ impl WebRtcEndpoint {
             }
             i.build_send_chain(*media, c.format, c.pt, *ssrc, pad)?;
         }
-        neg.phase = Phase::Negotiated;
-        neg.remote = Some(answer.to_string());
-        let local = neg.local.clone().unwrap_or_default();
-        drop(neg);
-        i.after_negotiation(&mlines);
-        Ok(local)
+        Ok(mlines)
     }
 
     pub fn local_description(&self) -> crate::Result<String> {
