@@ -1,35 +1,46 @@
 //! Element: the common handle of every media element (a bin in the pipeline).
 
+use std::any::Any;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 
 use gst::prelude::*;
 
 use crate::api_contract::*;
-use crate::filter::{FaceOverlay, FilterBin, PassThroughImpl, SdkFilter};
+use crate::filter::{FaceOverlay, FilterBin, SdkFilter};
 use crate::flow::{FlowDir, FlowTracker};
 use crate::hub::{AppSrcConsumer, Consumer, Format, Hub};
 use crate::pipeline::PipelineInner;
 use crate::webrtc::WebRtcEndpoint;
 use crate::{err, ErrorKind};
 
-/// What an element's input of one media type accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum InputSpec {
+/// What an element's input of one media type takes.
+pub(crate) enum Input {
     /// No such input.
-    None,
+    Absent,
     /// Not known yet (WebRTC before negotiation).
     Unknown,
-    /// This format, via an appsrc consumer.
-    Fixed(Format),
-    /// Whatever the source sends (pass-through style forwarding).
-    Any,
+    /// This format, into this consumer.
+    Fixed(Format, Arc<AppSrcConsumer>),
+    /// Whatever the source sends, into this consumer (pass-through style forwarding).
+    Any(Arc<dyn Consumer>),
 }
 
-pub(crate) enum Kind {
-    WebRtc(WebRtcEndpoint),
-    PassThrough(PassThroughImpl),
-    Filter(FilterBin),
+/// One kind of media element (WebRTC endpoint, pass-through, filter, ...): its inputs and
+/// outputs per media type, and what it does on binding and release. A new kind implements this
+/// and is added with [`crate::MediaPipeline::add`]; nothing else in the media plane names it.
+pub(crate) trait ElementKind: Send + Sync + 'static {
+    fn input(&self, media: MediaKind) -> Input;
+    fn output(&self, media: MediaKind) -> Option<Arc<Hub>>;
+    /// A source was bound to the input of `media` (`None`: unbound).
+    fn on_input_bound(&self, _media: MediaKind, _upstream: Option<Arc<Hub>>) {}
+    fn stats(&self, _media: Option<MediaKind>) -> Vec<RtpStats> {
+        Vec::new()
+    }
+    /// Stops what the kind runs of its own; the element removes the bin afterwards.
+    fn release(&self) {}
+    /// For the typed accessors ([`Element::webrtc`], ...).
+    fn as_any(&self) -> &dyn Any;
 }
 
 pub(crate) struct ElementInner {
@@ -37,7 +48,7 @@ pub(crate) struct ElementInner {
     pub bin: gst::Bin,
     pub pipeline: Weak<PipelineInner>,
     pub flow: Arc<FlowTracker>,
-    pub kind: Kind,
+    pub kind: Box<dyn ElementKind>,
     released: AtomicBool,
 }
 
@@ -53,7 +64,7 @@ impl Element {
         bin: gst::Bin,
         pipeline: &Arc<PipelineInner>,
         flow: Arc<FlowTracker>,
-        kind: Kind,
+        kind: Box<dyn ElementKind>,
     ) -> Self {
         Element {
             inner: Arc::new(ElementInner {
@@ -147,10 +158,7 @@ impl Element {
     }
 
     pub fn stats(&self, media: Option<MediaKind>) -> Vec<RtpStats> {
-        match &self.inner.kind {
-            Kind::WebRtc(w) => w.stats(media),
-            _ => Vec::new(),
-        }
+        self.inner.kind.stats(media)
     }
 
     pub fn is_released(&self) -> bool {
@@ -171,84 +179,44 @@ impl Element {
                 h.shutdown();
             }
         }
-        match &self.inner.kind {
-            Kind::WebRtc(w) => w.release(),
-            Kind::PassThrough(_) => {}
-            Kind::Filter(f) => f.release(),
-        }
+        self.inner.kind.release();
         if let Some(p) = &p {
             p.remove_bin(self.inner.bin.upcast_ref());
             p.forget(self.id());
         }
     }
 
+    fn kind<T: 'static>(&self) -> Option<&T> {
+        self.inner.kind.as_any().downcast_ref::<T>()
+    }
+
     pub fn webrtc(&self) -> Option<&WebRtcEndpoint> {
-        match &self.inner.kind {
-            Kind::WebRtc(w) => Some(w),
-            _ => None,
-        }
+        self.kind::<WebRtcEndpoint>()
     }
 
     pub fn face_overlay(&self) -> Option<&FaceOverlay> {
-        match &self.inner.kind {
-            Kind::Filter(f) if f.is_face_overlay() => Some(f),
-            _ => None,
-        }
+        self.kind::<FilterBin>().filter(|f| f.is_face_overlay())
     }
 
     /// The element's filter, when it is a GStreamerFilter.
-    pub fn gstreamer_filter(&self) -> Option<&crate::filter::FilterBin> {
-        match &self.inner.kind {
-            Kind::Filter(f) if f.is_gstreamer_filter() => Some(f),
-            _ => None,
-        }
+    pub fn gstreamer_filter(&self) -> Option<&FilterBin> {
+        self.kind::<FilterBin>().filter(|f| f.is_gstreamer_filter())
     }
 
     /// The element's filter, when it is a filter of the filter SDK.
     pub fn sdk_filter(&self) -> Option<&SdkFilter> {
-        match &self.inner.kind {
-            Kind::Filter(f) if f.info().is_some() => Some(f),
-            _ => None,
-        }
+        self.kind::<FilterBin>().filter(|f| f.info().is_some())
     }
 
-    pub(crate) fn input_spec(&self, media: MediaKind) -> InputSpec {
-        match &self.inner.kind {
-            Kind::WebRtc(w) => w.input_spec(media),
-            Kind::PassThrough(p) => p.input_spec(media),
-            Kind::Filter(f) => f.input_spec(media),
-        }
-    }
-
-    pub(crate) fn input_consumer(&self, media: MediaKind) -> Option<Arc<AppSrcConsumer>> {
-        match &self.inner.kind {
-            Kind::WebRtc(w) => w.input_consumer(media),
-            Kind::PassThrough(_) => None,
-            Kind::Filter(f) => f.input_consumer(media),
-        }
-    }
-
-    pub(crate) fn forward_consumer(&self, media: MediaKind) -> Option<Arc<dyn Consumer>> {
-        match &self.inner.kind {
-            Kind::WebRtc(_) => None,
-            Kind::PassThrough(p) => p.forward_consumer(media),
-            Kind::Filter(f) => f.forward_consumer(media),
-        }
+    pub(crate) fn input(&self, media: MediaKind) -> Input {
+        self.inner.kind.input(media)
     }
 
     pub(crate) fn on_input_bound(&self, media: MediaKind, upstream: Option<Arc<Hub>>) {
-        match &self.inner.kind {
-            Kind::WebRtc(_) => {}
-            Kind::PassThrough(p) => p.on_input_bound(media, upstream),
-            Kind::Filter(f) => f.on_input_bound(media, upstream),
-        }
+        self.inner.kind.on_input_bound(media, upstream)
     }
 
     pub(crate) fn output(&self, media: MediaKind) -> Option<Arc<Hub>> {
-        match &self.inner.kind {
-            Kind::WebRtc(w) => w.output(media),
-            Kind::PassThrough(p) => p.output(media),
-            Kind::Filter(f) => f.output(media),
-        }
+        self.inner.kind.output(media)
     }
 }

@@ -1,12 +1,13 @@
 //! PassThrough and video filters (FaceOverlayFilter and every filter of the filter SDK).
 
+use std::any::Any;
 use std::sync::{Arc, Weak};
 
 use gst::prelude::*;
 use parking_lot::Mutex;
 
 use crate::api_contract::*;
-use crate::element::{Element, InputSpec, Kind};
+use crate::element::{Element, ElementKind, Input};
 use crate::flow::{FlowDir, FlowTracker};
 use crate::hub::{AppSrcConsumer, Consumer, Format, Hub};
 use crate::pipeline::PipelineInner;
@@ -82,23 +83,25 @@ impl PassThroughImpl {
             MediaKind::Data => None,
         }
     }
-    pub(crate) fn input_spec(&self, media: MediaKind) -> InputSpec {
-        if self.get(media).is_some() {
-            InputSpec::Any
-        } else {
-            InputSpec::None
+}
+
+impl ElementKind for PassThroughImpl {
+    fn input(&self, media: MediaKind) -> Input {
+        match self.get(media) {
+            Some(f) => Input::Any(f.fwd.clone()),
+            None => Input::Absent,
         }
     }
-    pub(crate) fn forward_consumer(&self, media: MediaKind) -> Option<Arc<dyn Consumer>> {
-        self.get(media).map(|f| f.fwd.clone() as Arc<dyn Consumer>)
+    fn output(&self, media: MediaKind) -> Option<Arc<Hub>> {
+        self.get(media).map(|f| f.hub.clone())
     }
-    pub(crate) fn on_input_bound(&self, media: MediaKind, upstream: Option<Arc<Hub>>) {
+    fn on_input_bound(&self, media: MediaKind, upstream: Option<Arc<Hub>>) {
         if let Some(f) = self.get(media) {
             f.bind(upstream);
         }
     }
-    pub(crate) fn output(&self, media: MediaKind) -> Option<Arc<Hub>> {
-        self.get(media).map(|f| f.hub.clone())
+    fn as_any(&self) -> &dyn Any {
+        self
     }
 }
 
@@ -119,7 +122,7 @@ pub(crate) fn create_passthrough(p: &Arc<PipelineInner>, id: &str) -> crate::Res
         video: Forward::new(id, MediaKind::Video, p, &flow),
     };
     let _ = bin.sync_state_with_parent();
-    Ok(Element::new(id, bin, p, flow, Kind::PassThrough(imp)))
+    Ok(Element::new(id, bin, p, flow, Box::new(imp)))
 }
 
 /// A video filter element: decoded I420 in, the filter in place (with colour conversion around
@@ -260,35 +263,33 @@ impl FilterBin {
     ) -> std::result::Result<(), sdk::FilterError> {
         sdk::set_property(&self.filter, name, value)
     }
+}
 
-    pub(crate) fn input_spec(&self, media: MediaKind) -> InputSpec {
+impl ElementKind for FilterBin {
+    fn input(&self, media: MediaKind) -> Input {
         match media {
-            MediaKind::Audio => InputSpec::Any,
-            MediaKind::Video => InputSpec::Fixed(Format::RawVideo),
-            MediaKind::Data => InputSpec::None,
+            MediaKind::Audio => Input::Any(self.audio.fwd.clone()),
+            MediaKind::Video => Input::Fixed(Format::RawVideo, self.consumer.clone()),
+            MediaKind::Data => Input::Absent,
         }
     }
-    pub(crate) fn input_consumer(&self, media: MediaKind) -> Option<Arc<AppSrcConsumer>> {
-        (media == MediaKind::Video).then(|| self.consumer.clone())
-    }
-    pub(crate) fn forward_consumer(&self, media: MediaKind) -> Option<Arc<dyn Consumer>> {
-        (media == MediaKind::Audio).then(|| self.audio.fwd.clone() as Arc<dyn Consumer>)
-    }
-    pub(crate) fn on_input_bound(&self, media: MediaKind, upstream: Option<Arc<Hub>>) {
-        match media {
-            MediaKind::Audio => self.audio.bind(upstream),
-            MediaKind::Video => *self.upstream.lock() = upstream.as_ref().map(Arc::downgrade),
-            MediaKind::Data => {}
-        }
-    }
-    pub(crate) fn output(&self, media: MediaKind) -> Option<Arc<Hub>> {
+    fn output(&self, media: MediaKind) -> Option<Arc<Hub>> {
         match media {
             MediaKind::Audio => Some(self.audio.hub.clone()),
             MediaKind::Video => Some(self.video_hub.clone()),
             MediaKind::Data => None,
         }
     }
-    pub(crate) fn release(&self) {}
+    fn on_input_bound(&self, media: MediaKind, upstream: Option<Arc<Hub>>) {
+        match media {
+            MediaKind::Audio => self.audio.bind(upstream),
+            MediaKind::Video => *self.upstream.lock() = upstream.as_ref().map(Arc::downgrade),
+            MediaKind::Data => {}
+        }
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
 }
 
 pub(crate) fn create_face_overlay(p: &Arc<PipelineInner>, id: &str) -> crate::Result<Element> {
@@ -438,7 +439,7 @@ fn create_filter_bin(
         Ok(f) => {
             bin.sync_state_with_parent()
                 .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
-            Ok(Element::new(id, bin, p, flow, Kind::Filter(f)))
+            Ok(Element::new(id, bin, p, flow, Box::new(f)))
         }
         Err(e) => {
             p.remove_bin(bin.upcast_ref());

@@ -9,7 +9,7 @@ use gst::prelude::*;
 use parking_lot::Mutex;
 
 use crate::api_contract::*;
-use crate::element::{Element, InputSpec};
+use crate::element::{Element, Input};
 use crate::hub::{HubContext, Subscription};
 use crate::{err, teardown};
 
@@ -199,7 +199,7 @@ impl PipelineInner {
     ) -> Result<Option<String>> {
         // Data channels are not bridged yet: the connection is recorded, as KMS accepts it.
         if media != MediaKind::Data {
-            if matches!(sink.input_spec(media), InputSpec::None) {
+            if matches!(sink.input(media), Input::Absent) {
                 return Err(err(
                     ErrorKind::Connect,
                     format!("{} has no {media:?} input", sink.id()),
@@ -324,37 +324,27 @@ impl PipelineInner {
                 if hub.format().is_none() {
                     continue;
                 }
-                let sub = match sink.input_spec(*media) {
-                    InputSpec::Fixed(fmt) => {
-                        let Some(consumer) = sink.input_consumer(*media) else {
+                let sub = match sink.input(*media) {
+                    Input::Fixed(fmt, consumer) => match hub.subscribe(fmt, consumer) {
+                        Ok(s) => s,
+                        Err(e) => {
+                            (self.events)(ElementEvent {
+                                element: sink_id.clone(),
+                                event: MediaEvent::Error {
+                                    description: format!(
+                                        "cannot connect {} to {sink_id}: {}",
+                                        conn.source.id(),
+                                        e.message
+                                    ),
+                                    code: 0,
+                                    kind: "CONNECT_ERROR".into(),
+                                },
+                            });
                             continue;
-                        };
-                        match hub.subscribe(fmt, consumer) {
-                            Ok(s) => s,
-                            Err(e) => {
-                                (self.events)(ElementEvent {
-                                    element: sink_id.clone(),
-                                    event: MediaEvent::Error {
-                                        description: format!(
-                                            "cannot connect {} to {sink_id}: {}",
-                                            conn.source.id(),
-                                            e.message
-                                        ),
-                                        code: 0,
-                                        kind: "CONNECT_ERROR".into(),
-                                    },
-                                });
-                                continue;
-                            }
                         }
-                    }
-                    InputSpec::Any => {
-                        let Some(fwd) = sink.forward_consumer(*media) else {
-                            continue;
-                        };
-                        hub.subscribe_native(fwd)
-                    }
-                    InputSpec::Unknown | InputSpec::None => continue,
+                    },
+                    Input::Any(forward) => hub.subscribe_native(forward),
+                    Input::Unknown | Input::Absent => continue,
                 };
                 sink.on_input_bound(*media, Some(sub.root().clone()));
                 conn.sub = Some(sub);

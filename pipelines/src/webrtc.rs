@@ -2,6 +2,7 @@
 //! (depay ! appsink): the server picks codec and payload type from the offer and sets them as
 //! transceiver codec preferences, which is what Chromium interoperates with.
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -13,7 +14,7 @@ use gst_webrtc::{WebRTCRTPTransceiver, WebRTCRTPTransceiverDirection as Dir};
 use parking_lot::Mutex;
 
 use crate::api_contract::*;
-use crate::element::{Element, InputSpec, Kind};
+use crate::element::{Element, ElementKind, Input};
 use crate::flow::FlowTracker;
 use crate::hub::{AppSrcConsumer, Format, Hub, HubContext};
 use crate::pipeline::PipelineInner;
@@ -278,7 +279,7 @@ pub(crate) fn create(
         bin,
         p,
         flow,
-        Kind::WebRtc(WebRtcEndpoint { inner }),
+        Box::new(WebRtcEndpoint { inner }),
     ))
 }
 
@@ -689,38 +690,33 @@ fn ice_state(s: gst_webrtc::WebRTCICEConnectionState) -> IceComponentState {
     }
 }
 
-impl WebRtcEndpoint {
-    pub(crate) fn input_spec(&self, media: MediaKind) -> InputSpec {
+impl ElementKind for WebRtcEndpoint {
+    fn input(&self, media: MediaKind) -> Input {
         if media == MediaKind::Data {
-            return InputSpec::None;
+            return Input::Absent;
         }
         if self.inner.neg.lock().phase != Phase::Negotiated {
             return if self.inner.opts.recvonly {
-                InputSpec::None
+                Input::Absent
             } else {
-                InputSpec::Unknown
+                Input::Unknown
             };
         }
         match self.inner.send.lock().iter().find(|c| c.media == media) {
-            Some(c) => InputSpec::Fixed(c.format),
-            None => InputSpec::Unknown,
+            Some(c) => Input::Fixed(c.format, c.consumer.clone()),
+            None => Input::Unknown,
         }
     }
 
-    pub(crate) fn input_consumer(&self, media: MediaKind) -> Option<Arc<AppSrcConsumer>> {
-        self.inner
-            .send
-            .lock()
-            .iter()
-            .find(|c| c.media == media)
-            .map(|c| c.consumer.clone())
-    }
-
-    pub(crate) fn output(&self, media: MediaKind) -> Option<Arc<Hub>> {
+    fn output(&self, media: MediaKind) -> Option<Arc<Hub>> {
         self.inner.hub(media).cloned()
     }
 
-    pub(crate) fn release(&self) {
+    fn stats(&self, media: Option<MediaKind>) -> Vec<RtpStats> {
+        self.rtp_stats(media)
+    }
+
+    fn release(&self) {
         self.inner.released.store(true, Ordering::SeqCst);
         self.inner.send.lock().clear();
         self.inner.recv_sinks.lock().clear();
@@ -728,6 +724,12 @@ impl WebRtcEndpoint {
         crate::teardown::release_request_pads(self.inner.bin.upcast_ref());
     }
 
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl WebRtcEndpoint {
     /// Kurento processOffer: returns the SDP answer.
     pub fn process_offer(&self, offer: &str) -> crate::Result<String> {
         let i = &self.inner;
@@ -1272,7 +1274,7 @@ impl WebRtcEndpoint {
     }
 
     /// RTP counters from webrtcbin's get-stats.
-    pub(crate) fn stats(&self, media: Option<MediaKind>) -> Vec<RtpStats> {
+    fn rtp_stats(&self, media: Option<MediaKind>) -> Vec<RtpStats> {
         let i = &self.inner;
         let r = i.promise("get-stats", Some(None::<gst::Pad>.to_value()));
         let Ok(Some(reply)) = r else {
