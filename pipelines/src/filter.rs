@@ -7,10 +7,11 @@ use gst::prelude::*;
 use parking_lot::Mutex;
 
 use crate::api_contract::*;
+use crate::context::ElementContext;
 use crate::element::{Element, ElementKind, Input};
 use crate::flow::{FlowDir, FlowTracker};
 use crate::hub::{AppSrcConsumer, Consumer, Format, Hub};
-use crate::pipeline::PipelineInner;
+use crate::pipeline::MediaPipeline;
 use crate::{err, ErrorKind};
 use rheo_filters::sdk;
 
@@ -41,11 +42,11 @@ pub(crate) struct Forward {
 }
 
 impl Forward {
-    fn new(owner: &str, media: MediaKind, p: &Arc<PipelineInner>, flow: &Arc<FlowTracker>) -> Self {
-        let hub = Hub::new(owner, media, p.ctx.clone(), Some(flow.clone()));
+    fn new(ctx: &ElementContext, media: MediaKind) -> Self {
+        let hub = Hub::new(&ctx.id, media, ctx.hubs.clone(), Some(ctx.flow.clone()));
         let fwd = Arc::new(ForwardConsumer {
             out: Arc::downgrade(&hub),
-            flow: flow.clone(),
+            flow: ctx.flow.clone(),
             media,
         });
         Forward { hub, fwd }
@@ -70,12 +71,25 @@ impl Forward {
     }
 }
 
-pub struct PassThroughImpl {
+/// PassThrough: forwards audio and video unchanged.
+pub struct PassThrough {
     audio: Forward,
     video: Forward,
 }
 
-impl PassThroughImpl {
+impl PassThrough {
+    pub fn create(pipeline: &MediaPipeline, id: &str) -> crate::Result<Element> {
+        pipeline.add(id, |ctx| {
+            let bin = ctx.new_bin("passthrough")?;
+            let kind = PassThrough {
+                audio: Forward::new(ctx, MediaKind::Audio),
+                video: Forward::new(ctx, MediaKind::Video),
+            };
+            let _ = bin.sync_state_with_parent();
+            Ok((bin, kind))
+        })
+    }
+
     fn get(&self, media: MediaKind) -> Option<&Forward> {
         match media {
             MediaKind::Audio => Some(&self.audio),
@@ -85,7 +99,7 @@ impl PassThroughImpl {
     }
 }
 
-impl ElementKind for PassThroughImpl {
+impl ElementKind for PassThrough {
     fn input(&self, media: MediaKind) -> Input {
         match self.get(media) {
             Some(f) => Input::Any(f.fwd.clone()),
@@ -103,26 +117,6 @@ impl ElementKind for PassThroughImpl {
     fn as_any(&self) -> &dyn Any {
         self
     }
-}
-
-fn new_bin(p: &Arc<PipelineInner>, prefix: &str, id: &str) -> crate::Result<gst::Bin> {
-    let n = p.ctx.next();
-    let bin = gst::Bin::with_name(&format!("{prefix}-{}-{n}", crate::hub::sanitize(id)));
-    p.pipeline
-        .add(&bin)
-        .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
-    Ok(bin)
-}
-
-pub(crate) fn create_passthrough(p: &Arc<PipelineInner>, id: &str) -> crate::Result<Element> {
-    let flow = Arc::new(FlowTracker::new(id, p.events.clone()));
-    let bin = new_bin(p, "passthrough", id)?;
-    let imp = PassThroughImpl {
-        audio: Forward::new(id, MediaKind::Audio, p, &flow),
-        video: Forward::new(id, MediaKind::Video, p, &flow),
-    };
-    let _ = bin.sync_state_with_parent();
-    Ok(Element::new(id, bin, p, flow, Box::new(imp)))
 }
 
 /// A video filter element: decoded I420 in, the filter in place (with colour conversion around
@@ -292,18 +286,51 @@ impl ElementKind for FilterBin {
     }
 }
 
-pub(crate) fn create_face_overlay(p: &Arc<PipelineInner>, id: &str) -> crate::Result<Element> {
-    let filter = crate::filters_api::make_face_overlay()?;
-    create_filter_bin(p, id, "faceoverlay", filter, FilterKind::FaceOverlay)
+impl FilterBin {
+    /// FaceOverlayFilter.
+    pub fn create_face_overlay(pipeline: &MediaPipeline, id: &str) -> crate::Result<Element> {
+        let filter = crate::filters_api::make_face_overlay()?;
+        pipeline.add(id, |ctx| {
+            build_filter_bin(ctx, "faceoverlay", filter, FilterKind::FaceOverlay)
+        })
+    }
+
+    /// GStreamerFilter: `command` is a gst-launch description of an element (or a chain) that
+    /// takes and gives raw video.
+    pub fn create_gstreamer_filter(
+        pipeline: &MediaPipeline,
+        id: &str,
+        command: &str,
+    ) -> crate::Result<Element> {
+        let element = gstreamer_filter_element(command)?;
+        pipeline.add(id, |ctx| {
+            build_filter_bin(ctx, "gstreamerfilter", element, FilterKind::GStreamer)
+        })
+    }
+
+    /// A filter of the filter SDK (`class` bare or module-qualified), from constructor args
+    /// already validated and with their images loaded.
+    pub fn create_sdk_filter(
+        pipeline: &MediaPipeline,
+        id: &str,
+        class: &str,
+        args: &sdk::Args,
+    ) -> crate::Result<Element> {
+        let filter = sdk::instantiate(class, args).map_err(|e| match e {
+            sdk::FilterError::InvalidArgument(m) => err(ErrorKind::InvalidArgument, m),
+            other => err(ErrorKind::Internal, other.to_string()),
+        })?;
+        let info = sdk::info_of(&filter)
+            .ok_or_else(|| err(ErrorKind::Internal, format!("{class} is not an SDK filter")))?;
+        pipeline.add(id, |ctx| {
+            build_filter_bin(ctx, info.element, filter, FilterKind::Sdk(info))
+        })
+    }
 }
 
-/// GStreamerFilter: any element or bin description working on raw video, with conversion on
-/// both sides so it may take whatever raw format it likes.
-pub(crate) fn create_gstreamer_filter(
-    p: &Arc<PipelineInner>,
-    id: &str,
-    command: &str,
-) -> crate::Result<Element> {
+/// GStreamerFilter's element: any element or bin description working on raw video, with
+/// conversion on both sides so it may take whatever raw format it likes.
+fn gstreamer_filter_element(command: &str) -> crate::Result<gst::Element> {
     let element = gst::parse::bin_from_description(command, true)
         .map(|b| b.upcast::<gst::Element>())
         .map_err(|e| {
@@ -322,23 +349,7 @@ pub(crate) fn create_gstreamer_filter(
             format!("command '{command}' must take and give raw video (one sink and one src pad)"),
         ));
     }
-    create_filter_bin(p, id, "gstreamerfilter", element, FilterKind::GStreamer)
-}
-
-/// Creates an SDK filter of `class` from validated constructor args (images already loaded).
-pub(crate) fn create_sdk_filter(
-    p: &Arc<PipelineInner>,
-    id: &str,
-    class: &str,
-    args: &sdk::Args,
-) -> crate::Result<Element> {
-    let filter = sdk::instantiate(class, args).map_err(|e| match e {
-        sdk::FilterError::InvalidArgument(m) => err(ErrorKind::InvalidArgument, m),
-        other => err(ErrorKind::Internal, other.to_string()),
-    })?;
-    let info = sdk::info_of(&filter)
-        .ok_or_else(|| err(ErrorKind::Internal, format!("{class} is not an SDK filter")))?;
-    create_filter_bin(p, id, info.element, filter, FilterKind::Sdk(info))
+    Ok(element)
 }
 
 fn make_caps_filter(format: &str) -> crate::Result<gst::Element> {
@@ -360,15 +371,14 @@ fn make_convert() -> crate::Result<gst::Element> {
         .map_err(|e| err(ErrorKind::Internal, format!("videoconvert: {e}")))
 }
 
-fn create_filter_bin(
-    p: &Arc<PipelineInner>,
-    id: &str,
+fn build_filter_bin(
+    ctx: &ElementContext,
     prefix: &str,
     filter: gst::Element,
     kind: FilterKind,
-) -> crate::Result<Element> {
-    let flow = Arc::new(FlowTracker::new(id, p.events.clone()));
-    let bin = new_bin(p, prefix, id)?;
+) -> crate::Result<(gst::Bin, FilterBin)> {
+    let (id, flow) = (ctx.id.as_str(), &ctx.flow);
+    let bin = ctx.new_bin(prefix)?;
     let build = || -> crate::Result<FilterBin> {
         let appsrc = AppSrcConsumer::make_appsrc("in");
         let appsink = gst_app::AppSink::builder()
@@ -399,7 +409,7 @@ fn create_filter_bin(
         bin.add_many(&chain)
             .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
         gst::Element::link_many(&chain).map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
-        let video_hub = Hub::new(id, MediaKind::Video, p.ctx.clone(), Some(flow.clone()));
+        let video_hub = Hub::new(id, MediaKind::Video, ctx.hubs.clone(), Some(flow.clone()));
         video_hub.set_format(Some(Format::RawVideo));
         let upstream: Arc<Mutex<Option<Weak<Hub>>>> = Arc::new(Mutex::new(None));
         let up2 = upstream.clone();
@@ -427,7 +437,7 @@ fn create_filter_bin(
         );
         let consumer = AppSrcConsumer::new(appsrc, false, Some((flow.clone(), MediaKind::Video)));
         Ok(FilterBin {
-            audio: Forward::new(id, MediaKind::Audio, p, &flow),
+            audio: Forward::new(ctx, MediaKind::Audio),
             video_hub,
             consumer,
             upstream,
@@ -439,10 +449,10 @@ fn create_filter_bin(
         Ok(f) => {
             bin.sync_state_with_parent()
                 .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
-            Ok(Element::new(id, bin, p, flow, Box::new(f)))
+            Ok((bin, f))
         }
         Err(e) => {
-            p.remove_bin(bin.upcast_ref());
+            ctx.remove_bin(&bin);
             Err(e)
         }
     }

@@ -6,6 +6,7 @@
 //! pipeline forwards errors, webrtcbin state changes and the media-flow timer.
 
 pub mod api_contract;
+mod context;
 mod element;
 mod filter;
 mod filters_api;
@@ -27,7 +28,7 @@ extern crate self as rheo_pipelines;
 
 pub use api_contract::*;
 pub use element::Element;
-pub use filter::FaceOverlay;
+pub use filter::{FaceOverlay, FilterBin, PassThrough};
 pub use pipeline::MediaPipeline;
 pub use webrtc::WebRtcEndpoint;
 

@@ -9,7 +9,9 @@ use gst::prelude::*;
 use parking_lot::Mutex;
 
 use crate::api_contract::*;
-use crate::element::{Element, Input};
+use crate::context::{ElementContext, Graph};
+use crate::element::{Element, ElementKind, Input};
+use crate::flow::FlowTracker;
 use crate::hub::{HubContext, Subscription};
 use crate::{err, teardown};
 
@@ -115,43 +117,26 @@ impl MediaPipeline {
         self.inner.released.load(Ordering::SeqCst)
     }
 
-    pub fn create_webrtc_endpoint(&self, id: &str, opts: WebRtcOptions) -> Result<Element> {
-        self.check_alive()?;
-        let e = crate::webrtc::create(&self.inner, id, opts)?;
-        self.register(e)
-    }
-
-    pub fn create_passthrough(&self, id: &str) -> Result<Element> {
-        self.check_alive()?;
-        let e = crate::filter::create_passthrough(&self.inner, id)?;
-        self.register(e)
-    }
-
-    pub fn create_face_overlay(&self, id: &str) -> Result<Element> {
-        self.check_alive()?;
-        let e = crate::filter::create_face_overlay(&self.inner, id)?;
-        self.register(e)
-    }
-
-    /// Creates a GStreamerFilter: `command` is a gst-launch description of an element (or a
-    /// chain) that takes and gives raw video.
-    pub fn create_gstreamer_filter(&self, id: &str, command: &str) -> Result<Element> {
-        self.check_alive()?;
-        let e = crate::filter::create_gstreamer_filter(&self.inner, id, command)?;
-        self.register(e)
-    }
-
-    /// Creates a filter of the filter SDK (`class` bare or module-qualified) from constructor
-    /// args already validated and with their images loaded.
-    pub fn create_filter(
+    /// Adds an element of a new kind: `build` makes its bin (in the pipeline) and the kind from
+    /// the context it is given. Each kind's own `create` calls this.
+    pub(crate) fn add<K: ElementKind>(
         &self,
         id: &str,
-        class: &str,
-        args: &rheo_filters::sdk::Args,
+        build: impl FnOnce(&ElementContext) -> Result<(gst::Bin, K)>,
     ) -> Result<Element> {
         self.check_alive()?;
-        let e = crate::filter::create_sdk_filter(&self.inner, id, class, args)?;
-        self.register(e)
+        let ctx = ElementContext {
+            id: id.to_string(),
+            pipeline: self.inner.pipeline.clone(),
+            hubs: self.inner.ctx.clone(),
+            events: self.inner.events.clone(),
+            settings: self.inner.settings.clone(),
+            flow: Arc::new(FlowTracker::new(id, self.inner.events.clone())),
+            graph: Graph(Arc::downgrade(&self.inner)),
+        };
+        let (bin, kind) = build(&ctx)?;
+        let element = Element::new(id, bin, &self.inner, ctx.flow, Box::new(kind));
+        self.register(element)
     }
 
     /// Encoders currently instantiated in this pipeline.

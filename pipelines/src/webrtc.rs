@@ -6,7 +6,7 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Weak};
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use gst::prelude::*;
@@ -14,10 +14,11 @@ use gst_webrtc::{WebRTCRTPTransceiver, WebRTCRTPTransceiverDirection as Dir};
 use parking_lot::Mutex;
 
 use crate::api_contract::*;
+use crate::context::{ElementContext, Graph};
 use crate::element::{Element, ElementKind, Input};
 use crate::flow::FlowTracker;
 use crate::hub::{AppSrcConsumer, Format, Hub, HubContext};
-use crate::pipeline::PipelineInner;
+use crate::pipeline::MediaPipeline;
 use crate::sdp::{self, MLine};
 use crate::{err, ErrorKind};
 
@@ -76,7 +77,7 @@ pub(crate) struct WrtcInner {
     events: EventSink,
     flow: Arc<FlowTracker>,
     ctx: Arc<HubContext>,
-    pipeline: Weak<PipelineInner>,
+    graph: Graph,
     neg: Mutex<Neg>,
     ice: Mutex<Ice>,
     audio_hub: Arc<Hub>,
@@ -173,39 +174,46 @@ fn apply_settings(webrtcbin: &gst::Element, s: &WebRtcSettings) {
     }
 }
 
-pub(crate) fn create(
-    p: &Arc<PipelineInner>,
-    id: &str,
-    opts: WebRtcOptions,
-) -> crate::Result<Element> {
-    let n = p.ctx.next();
-    let bin = gst::Bin::with_name(&format!("webrtc-{}-{n}", crate::hub::sanitize(id)));
+impl WebRtcEndpoint {
+    /// A WebRtcEndpoint of `pipeline`.
+    pub fn create(
+        pipeline: &MediaPipeline,
+        id: &str,
+        opts: WebRtcOptions,
+    ) -> crate::Result<Element> {
+        pipeline.add(id, |ctx| build(ctx, opts))
+    }
+}
+
+fn build(ctx: &ElementContext, opts: WebRtcOptions) -> crate::Result<(gst::Bin, WebRtcEndpoint)> {
+    let id = ctx.id.as_str();
+    let bin = gst::Bin::with_name(&ctx.unique_name("webrtc"));
     let webrtcbin = gst::ElementFactory::make("webrtcbin")
         .name("webrtcbin")
         .property_from_str("bundle-policy", "max-bundle")
         .build()
         .map_err(|e| err(ErrorKind::Internal, format!("webrtcbin: {e}")))?;
-    apply_settings(&webrtcbin, &p.settings);
+    apply_settings(&webrtcbin, &ctx.settings);
     crate::traffic::count_transports_of(&webrtcbin);
-    if !p.settings.local_addresses.is_empty() {
-        crate::ice_addresses::restrict_gathering(&webrtcbin, &p.settings.local_addresses)
+    if !ctx.settings.local_addresses.is_empty() {
+        crate::ice_addresses::restrict_gathering(&webrtcbin, &ctx.settings.local_addresses)
             .map_err(|e| err(ErrorKind::Internal, e))?;
     }
     bin.add(&webrtcbin)
         .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
-    let flow = Arc::new(FlowTracker::new(id, p.events.clone()));
-    let audio_hub = Hub::new(id, MediaKind::Audio, p.ctx.clone(), Some(flow.clone()));
-    let video_hub = Hub::new(id, MediaKind::Video, p.ctx.clone(), Some(flow.clone()));
+    let flow = ctx.flow.clone();
+    let audio_hub = Hub::new(id, MediaKind::Audio, ctx.hubs.clone(), Some(flow.clone()));
+    let video_hub = Hub::new(id, MediaKind::Video, ctx.hubs.clone(), Some(flow.clone()));
     let inner = Arc::new(WrtcInner {
         id: id.to_string(),
         bin: bin.clone(),
         webrtcbin: webrtcbin.clone(),
         opts,
-        settings: Mutex::new(p.settings.clone()),
-        events: p.events.clone(),
+        settings: Mutex::new(ctx.settings.clone()),
+        events: ctx.events.clone(),
         flow: flow.clone(),
-        ctx: p.ctx.clone(),
-        pipeline: Arc::downgrade(p),
+        ctx: ctx.hubs.clone(),
+        graph: ctx.graph.clone(),
         neg: Mutex::new(Neg {
             phase: Phase::New,
             local: None,
@@ -258,7 +266,7 @@ pub(crate) fn create(
         "connection-state",
         "ice-gathering-state",
     ] {
-        let bus = p.pipeline.bus().expect("bus");
+        let bus = ctx.pipeline.bus().expect("bus");
         let id = id.to_string();
         webrtcbin.connect_notify(Some(prop), move |_, _| {
             let s = gst::Structure::builder("rheo-webrtc-notify")
@@ -267,20 +275,14 @@ pub(crate) fn create(
             let _ = bus.post(gst::message::Application::new(s));
         });
     }
-    p.pipeline
+    ctx.pipeline
         .add(&bin)
         .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
     if let Err(e) = bin.sync_state_with_parent() {
-        p.remove_bin(bin.upcast_ref());
+        ctx.remove_bin(&bin);
         return Err(err(ErrorKind::Internal, format!("webrtcbin start: {e}")));
     }
-    Ok(Element::new(
-        id,
-        bin,
-        p,
-        flow,
-        Box::new(WebRtcEndpoint { inner }),
-    ))
+    Ok((bin, WebRtcEndpoint { inner }))
 }
 
 fn make(factory: &str) -> crate::Result<gst::Element> {
@@ -672,9 +674,7 @@ impl WrtcInner {
             }
         }
         self.emit(MediaEvent::MediaSessionStarted);
-        if let Some(p) = self.pipeline.upgrade() {
-            p.resolve();
-        }
+        self.graph.resolve();
     }
 }
 

@@ -17,10 +17,8 @@ fn face_overlay_chain_draws_over_detected_faces() {
     init().unwrap();
     let log = EventLog::new();
     let p = MediaPipeline::new("fo", log.sink(), common::loopback_settings()).unwrap();
-    let ep = p
-        .create_webrtc_endpoint("ep", WebRtcOptions::default())
-        .unwrap();
-    let fo = p.create_face_overlay("fo").unwrap();
+    let ep = WebRtcEndpoint::create(&p, "ep", WebRtcOptions::default()).unwrap();
+    let fo = FilterBin::create_face_overlay(&p, "fo").unwrap();
     ep.connect(&fo, MediaKind::Video).unwrap();
     fo.connect(&ep, MediaKind::Video).unwrap();
     // Opaque magenta (BGRA) exactly over each face box.
@@ -105,9 +103,7 @@ fn face_overlay_chain_draws_over_detected_faces() {
         .is_some());
 
     // A second viewer of the filter output shares the encoder.
-    let ep2 = p
-        .create_webrtc_endpoint("ep2", WebRtcOptions::default())
-        .unwrap();
+    let ep2 = WebRtcEndpoint::create(&p, "ep2", WebRtcOptions::default()).unwrap();
     fo.connect(&ep2, MediaKind::Video).unwrap();
     let peer2 = Arc::new(TestPeer::new(PeerConfig::color(0xff000000)).unwrap());
     let (pump2, _) = negotiate(&peer2, &ep2, &log);

@@ -17,9 +17,9 @@ fn link(source: &Element, sink: &Element, media: MediaKind) -> Link {
 fn a_new_source_replaces_the_old_one_and_is_reported() {
     let log = EventLog::new();
     let p = MediaPipeline::new("graph", log.sink(), common::loopback_settings()).unwrap();
-    let a = p.create_passthrough("a").unwrap();
-    let b = p.create_passthrough("b").unwrap();
-    let sink = p.create_passthrough("sink").unwrap();
+    let a = PassThrough::create(&p, "a").unwrap();
+    let b = PassThrough::create(&p, "b").unwrap();
+    let sink = PassThrough::create(&p, "sink").unwrap();
 
     assert_eq!(a.connect(&sink, MediaKind::Video).unwrap(), None);
     assert_eq!(a.connect(&sink, MediaKind::Data).unwrap(), None);

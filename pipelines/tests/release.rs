@@ -21,10 +21,8 @@ fn session(i: usize) -> (gst::glib::WeakRef<gst::Pipeline>, usize, usize) {
     let log = EventLog::new();
     let p =
         MediaPipeline::new(&format!("rel{i}"), log.sink(), common::loopback_settings()).unwrap();
-    let ep = p
-        .create_webrtc_endpoint("ep", WebRtcOptions::default())
-        .unwrap();
-    let pass = p.create_passthrough("pass").unwrap();
+    let ep = WebRtcEndpoint::create(&p, "ep", WebRtcOptions::default()).unwrap();
+    let pass = PassThrough::create(&p, "pass").unwrap();
     ep.connect(&pass, MediaKind::Video).unwrap();
     pass.connect(&ep, MediaKind::Video).unwrap();
     let peer = Arc::new(TestPeer::new(PeerConfig::color(0xff102030).with_audio()).unwrap());

@@ -30,9 +30,7 @@ fn assert_color(rgb: [f64; 3], want: [f64; 3], tol: f64) {
 fn loopback_returns_sent_video_without_transcoding() {
     let log = EventLog::new();
     let p = pipeline(&log);
-    let ep = p
-        .create_webrtc_endpoint("ep", WebRtcOptions::default())
-        .unwrap();
+    let ep = WebRtcEndpoint::create(&p, "ep", WebRtcOptions::default()).unwrap();
     // Like the tutorials: connect before processOffer.
     ep.connect(&ep, MediaKind::Video).unwrap();
     ep.connect(&ep, MediaKind::Audio).unwrap();
@@ -98,10 +96,8 @@ fn loopback_returns_sent_video_without_transcoding() {
 fn passthrough_in_between() {
     let log = EventLog::new();
     let p = pipeline(&log);
-    let ep = p
-        .create_webrtc_endpoint("ep", WebRtcOptions::default())
-        .unwrap();
-    let pass = p.create_passthrough("pass").unwrap();
+    let ep = WebRtcEndpoint::create(&p, "ep", WebRtcOptions::default()).unwrap();
+    let pass = PassThrough::create(&p, "pass").unwrap();
     ep.connect(&pass, MediaKind::Video).unwrap();
     pass.connect(&ep, MediaKind::Video).unwrap();
     let peer = Arc::new(TestPeer::new(PeerConfig::color(0xff20c040)).unwrap());
@@ -125,9 +121,7 @@ fn passthrough_in_between() {
 fn bad_sdp_is_rejected_and_pipeline_keeps_working() {
     let log = EventLog::new();
     let p = pipeline(&log);
-    let ep = p
-        .create_webrtc_endpoint("bad", WebRtcOptions::default())
-        .unwrap();
+    let ep = WebRtcEndpoint::create(&p, "bad", WebRtcOptions::default()).unwrap();
     let w = ep.webrtc().unwrap();
     let e = w.process_offer("this is not an SDP").unwrap_err();
     assert_eq!(e.kind, ErrorKind::SdpParse);
@@ -148,18 +142,14 @@ fn bad_sdp_is_rejected_and_pipeline_keeps_working() {
         m=video 9 UDP/TLS/RTP/SAVPF 98\r\nc=IN IP4 0.0.0.0\r\na=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\n\
         a=fingerprint:sha-256 43:26:45:4F:78:31:DF:17:60:AE:99:F9:D9:A0:45:81:67:47:E2:BE:04:78:A3:B0:F5:D9:F7:5C:ED:90:D4:A0\r\n\
         a=setup:actpass\r\na=mid:1\r\na=sendrecv\r\na=rtcp-mux\r\na=rtpmap:98 VP9/90000\r\n";
-    let ep2 = p
-        .create_webrtc_endpoint("bad2", WebRtcOptions::default())
-        .unwrap();
+    let ep2 = WebRtcEndpoint::create(&p, "bad2", WebRtcOptions::default()).unwrap();
     let e = ep2.webrtc().unwrap().process_offer(vp9_only).unwrap_err();
     assert_eq!(e.kind, ErrorKind::SdpNegotiation);
     // No half-built pads on the failed endpoints.
     let dot = ep2.gstreamer_dot();
     assert!(!dot.contains("sink_0"), "failed endpoint kept a sink pad");
     // The failed endpoint can still negotiate, and the pipeline works.
-    let good = p
-        .create_webrtc_endpoint("good", WebRtcOptions::default())
-        .unwrap();
+    let good = WebRtcEndpoint::create(&p, "good", WebRtcOptions::default()).unwrap();
     good.connect(&good, MediaKind::Video).unwrap();
     let peer = Arc::new(TestPeer::new(PeerConfig::color(0xff4040e0)).unwrap());
     let (pump, _) = negotiate(&peer, &good, &log);
@@ -183,9 +173,7 @@ fn bad_sdp_is_rejected_and_pipeline_keeps_working() {
 fn candidates_only_after_gather_candidates() {
     let log = EventLog::new();
     let p = pipeline(&log);
-    let ep = p
-        .create_webrtc_endpoint("ep", WebRtcOptions::default())
-        .unwrap();
+    let ep = WebRtcEndpoint::create(&p, "ep", WebRtcOptions::default()).unwrap();
     let w = ep.webrtc().unwrap();
     // A remote candidate before the offer is queued, an empty one accepted.
     assert!(w.add_ice_candidate("", "0", 0).is_ok());
@@ -241,9 +229,7 @@ fn generate_offer_and_process_answer() {
     // Server as offerer: the endpoint offers, the peer (a webrtcbin answerer) answers.
     let log = EventLog::new();
     let p = pipeline(&log);
-    let ep = p
-        .create_webrtc_endpoint("off", WebRtcOptions::default())
-        .unwrap();
+    let ep = WebRtcEndpoint::create(&p, "off", WebRtcOptions::default()).unwrap();
     let w = ep.webrtc().unwrap();
     assert_eq!(
         w.process_answer("v=0\r\n").unwrap_err().kind,
@@ -297,12 +283,8 @@ fn late_viewer_gets_keyframe_via_pli_and_flow_events() {
     // video only if its keyframe request reaches the presenter's browser (PLI/FIR).
     let log = EventLog::new();
     let p = pipeline(&log);
-    let pres = p
-        .create_webrtc_endpoint("pres", WebRtcOptions::default())
-        .unwrap();
-    let view = p
-        .create_webrtc_endpoint("view", WebRtcOptions::default())
-        .unwrap();
+    let pres = WebRtcEndpoint::create(&p, "pres", WebRtcOptions::default()).unwrap();
+    let view = WebRtcEndpoint::create(&p, "view", WebRtcOptions::default()).unwrap();
     let presenter = Arc::new(
         TestPeer::new(PeerConfig::color(0xffc02090).with_keyframe_interval(3000)).unwrap(),
     );
@@ -373,9 +355,7 @@ fn chromium_offer_gets_answer_with_interop_workarounds() {
     // TWCC extmap, carry a=ssrc for every sending m-line and no profile-level-id.
     let log = EventLog::new();
     let p = pipeline(&log);
-    let ep = p
-        .create_webrtc_endpoint("chrome", WebRtcOptions::default())
-        .unwrap();
+    let ep = WebRtcEndpoint::create(&p, "chrome", WebRtcOptions::default()).unwrap();
     ep.connect(&ep, MediaKind::Video).unwrap();
     ep.connect(&ep, MediaKind::Audio).unwrap();
     // Recorded from Chromium 156 by tests/e2e/record-offer.mjs.
@@ -413,9 +393,7 @@ fn chromium_offer_gets_answer_with_interop_workarounds() {
 fn h264_loopback_without_transcoding() {
     let log = EventLog::new();
     let p = pipeline(&log);
-    let ep = p
-        .create_webrtc_endpoint("ep", WebRtcOptions::default())
-        .unwrap();
+    let ep = WebRtcEndpoint::create(&p, "ep", WebRtcOptions::default()).unwrap();
     ep.connect(&ep, MediaKind::Video).unwrap();
     let peer = Arc::new(TestPeer::new(PeerConfig::color(0xff2060d0).with_h264()).unwrap());
     let (pump, _) = negotiate(&peer, &ep, &log);
@@ -441,12 +419,8 @@ fn h264_loopback_without_transcoding() {
 fn vp8_presenter_to_h264_viewer_transcodes_once() {
     let log = EventLog::new();
     let p = pipeline(&log);
-    let pres = p
-        .create_webrtc_endpoint("pres", WebRtcOptions::default())
-        .unwrap();
-    let view = p
-        .create_webrtc_endpoint("view", WebRtcOptions::default())
-        .unwrap();
+    let pres = WebRtcEndpoint::create(&p, "pres", WebRtcOptions::default()).unwrap();
+    let view = WebRtcEndpoint::create(&p, "view", WebRtcOptions::default()).unwrap();
     pres.connect(&view, MediaKind::Video).unwrap();
     let presenter = Arc::new(TestPeer::new(PeerConfig::color(0xffd0d020)).unwrap());
     let viewer = Arc::new(TestPeer::new(PeerConfig::color(0xff000000).with_h264()).unwrap());
@@ -514,15 +488,9 @@ fn vp8_presenter_to_h264_viewer_transcodes_once() {
 fn new_connect_replaces_previous_source() {
     let log = EventLog::new();
     let p = pipeline(&log);
-    let a = p
-        .create_webrtc_endpoint("a", WebRtcOptions::default())
-        .unwrap();
-    let b = p
-        .create_webrtc_endpoint("b", WebRtcOptions::default())
-        .unwrap();
-    let view = p
-        .create_webrtc_endpoint("view", WebRtcOptions::default())
-        .unwrap();
+    let a = WebRtcEndpoint::create(&p, "a", WebRtcOptions::default()).unwrap();
+    let b = WebRtcEndpoint::create(&p, "b", WebRtcOptions::default()).unwrap();
+    let view = WebRtcEndpoint::create(&p, "view", WebRtcOptions::default()).unwrap();
     let peer_a = Arc::new(TestPeer::new(PeerConfig::color(0xffe02020)).unwrap());
     let peer_b = Arc::new(TestPeer::new(PeerConfig::color(0xff2020e0)).unwrap());
     let viewer = Arc::new(TestPeer::new(PeerConfig::color(0xff000000)).unwrap());
@@ -564,10 +532,8 @@ fn new_connect_replaces_previous_source() {
 fn element_errors_become_error_events_of_that_element() {
     let log = EventLog::new();
     let p = pipeline(&log);
-    let ep = p
-        .create_webrtc_endpoint("the-endpoint", WebRtcOptions::default())
-        .unwrap();
-    let _other = p.create_passthrough("other").unwrap();
+    let ep = WebRtcEndpoint::create(&p, "the-endpoint", WebRtcOptions::default()).unwrap();
+    let _other = PassThrough::create(&p, "other").unwrap();
     // A GStreamer element inside the endpoint fails (as a decoder or a socket would).
     let inner = p
         .gst_pipeline()
@@ -607,12 +573,10 @@ fn queries_and_connections_go_on_while_an_endpoint_negotiates() {
 
     let log = EventLog::new();
     let p = pipeline(&log);
-    let ep = p
-        .create_webrtc_endpoint("negotiating", WebRtcOptions::default())
-        .unwrap();
+    let ep = WebRtcEndpoint::create(&p, "negotiating", WebRtcOptions::default()).unwrap();
     ep.connect(&ep, MediaKind::Video).unwrap();
     ep.connect(&ep, MediaKind::Audio).unwrap();
-    let pass = p.create_passthrough("pass").unwrap();
+    let pass = PassThrough::create(&p, "pass").unwrap();
     let peer = Arc::new(TestPeer::new(PeerConfig::color(0xff2080e0).with_audio()).unwrap());
     let offer = peer.create_offer().unwrap();
 

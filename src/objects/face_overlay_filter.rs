@@ -8,8 +8,7 @@ use super::{values, Args, Built, MediaObject, NewElement, Outcome, Result, World
 use crate::protocol::KurentoError;
 
 pub(super) fn create(new: &NewElement<'_>) -> Result<Built> {
-    new.pipeline
-        .create_face_overlay(new.id)
+    media::FilterBin::create_face_overlay(new.pipeline, new.id)
         .map(Built::from)
         .map_err(values::media_error)
 }

@@ -21,9 +21,7 @@ pub(super) fn create(new: &NewElement<'_>) -> Result<Built> {
             "filterType AUDIO: audio GStreamerFilters are not supported yet",
         ));
     }
-    let element = new
-        .pipeline
-        .create_gstreamer_filter(new.id, command)
+    let element = media::FilterBin::create_gstreamer_filter(new.pipeline, new.id, command)
         .map_err(values::media_error)?;
     Ok(Built {
         element,

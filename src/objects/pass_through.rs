@@ -1,10 +1,11 @@
 //! PassThrough: an element that forwards its media unchanged.
 
+use rheo_pipelines as media;
+
 use super::{values, Built, NewElement, Result};
 
 pub(super) fn create(new: &NewElement<'_>) -> Result<Built> {
-    new.pipeline
-        .create_passthrough(new.id)
+    media::PassThrough::create(new.pipeline, new.id)
         .map(Built::from)
         .map_err(values::media_error)
 }

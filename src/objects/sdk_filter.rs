@@ -40,8 +40,7 @@ pub(super) fn create(new: &NewElement<'_>) -> Result<Built> {
     let mut ctor = new.params.raw_map().cloned().unwrap_or_default();
     ctor.remove("mediaPipeline");
     let args = prepare_args(new.world, info.constructor, &ctor)?;
-    new.pipeline
-        .create_filter(new.id, info.class, &args)
+    media::FilterBin::create_sdk_filter(new.pipeline, new.id, info.class, &args)
         .map(Built::from)
         .map_err(values::media_error)
 }

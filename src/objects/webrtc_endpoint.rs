@@ -25,8 +25,7 @@ pub(super) fn create(new: &NewElement<'_>) -> Result<Built> {
     }
     params.opt_enum("certificateKeyType", &["RSA", "ECDSA"])?;
     params.opt_str("qosDscp")?;
-    new.pipeline
-        .create_webrtc_endpoint(new.id, opts)
+    media::WebRtcEndpoint::create(new.pipeline, new.id, opts)
         .map(Built::from)
         .map_err(values::media_error)
 }
