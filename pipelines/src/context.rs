@@ -5,9 +5,9 @@ use std::sync::{Arc, Weak};
 use gst::prelude::*;
 
 use crate::api_contract::{EventSink, Result, WebRtcSettings};
+use crate::element::ElementHost;
 use crate::flow::FlowTracker;
 use crate::hub::HubContext;
-use crate::pipeline::PipelineInner;
 use crate::{err, ErrorKind};
 
 pub(crate) struct ElementContext {
@@ -52,7 +52,7 @@ impl ElementContext {
 /// A weak handle to the pipeline's connection graph, for kinds whose formats become known late
 /// (a WebRTC endpoint after negotiation).
 #[derive(Clone)]
-pub(crate) struct Graph(pub(crate) Weak<PipelineInner>);
+pub(crate) struct Graph(pub(crate) Weak<dyn ElementHost>);
 
 impl Graph {
     /// Binds every connection whose formats became known.

@@ -7,11 +7,8 @@ use std::sync::{Arc, Weak};
 use gst::prelude::*;
 
 use crate::api_contract::*;
-use crate::filter::{FaceOverlay, FilterBin, SdkFilter};
 use crate::flow::{FlowDir, FlowTracker};
 use crate::hub::{AppSrcConsumer, Consumer, Format, Hub};
-use crate::pipeline::PipelineInner;
-use crate::webrtc::WebRtcEndpoint;
 use crate::{err, ErrorKind};
 
 /// What an element's input of one media type takes.
@@ -43,10 +40,31 @@ pub(crate) trait ElementKind: Send + Sync + 'static {
     fn as_any(&self) -> &dyn Any;
 }
 
+/// What an element needs of the pipeline it belongs to: the connection graph and the bin it
+/// lives in. The pipeline implements it; elements hold it weakly.
+pub(crate) trait ElementHost: Send + Sync {
+    fn connect(
+        &self,
+        source: &Element,
+        sink: &Element,
+        media: MediaKind,
+    ) -> crate::Result<Option<String>>;
+    fn disconnect(&self, source: &Element, sink: &Element, media: MediaKind)
+        -> crate::Result<bool>;
+    fn links_of(&self, id: &str) -> Vec<Link>;
+    fn input_transcoding(&self, id: &str, media: MediaKind) -> bool;
+    /// Drops every connection touching `id` (element release).
+    fn drop_connections_of(&self, id: &str);
+    /// Binds every connection whose formats became known.
+    fn resolve(&self);
+    fn remove_bin(&self, bin: &gst::Element);
+    fn forget(&self, id: &str);
+}
+
 pub(crate) struct ElementInner {
     pub id: String,
     pub bin: gst::Bin,
-    pub pipeline: Weak<PipelineInner>,
+    pub pipeline: Weak<dyn ElementHost>,
     pub flow: Arc<FlowTracker>,
     pub kind: Box<dyn ElementKind>,
     released: AtomicBool,
@@ -62,7 +80,7 @@ impl Element {
     pub(crate) fn new(
         id: &str,
         bin: gst::Bin,
-        pipeline: &Arc<PipelineInner>,
+        pipeline: Weak<dyn ElementHost>,
         flow: Arc<FlowTracker>,
         kind: Box<dyn ElementKind>,
     ) -> Self {
@@ -70,7 +88,7 @@ impl Element {
             inner: Arc::new(ElementInner {
                 id: id.to_string(),
                 bin,
-                pipeline: Arc::downgrade(pipeline),
+                pipeline,
                 flow,
                 kind,
                 released: AtomicBool::new(false),
@@ -90,7 +108,7 @@ impl Element {
         &self.inner.flow
     }
 
-    fn pipeline(&self) -> crate::Result<Arc<PipelineInner>> {
+    fn pipeline(&self) -> crate::Result<Arc<dyn ElementHost>> {
         self.inner
             .pipeline
             .upgrade()
@@ -105,7 +123,7 @@ impl Element {
         }
         let p = self.pipeline()?;
         match sink.inner.pipeline.upgrade() {
-            Some(sp) if Arc::ptr_eq(&sp, &p) => {}
+            Some(sp) if std::ptr::addr_eq(Arc::as_ptr(&sp), Arc::as_ptr(&p)) => {}
             _ => {
                 return Err(err(
                     ErrorKind::Connect,
@@ -186,26 +204,9 @@ impl Element {
         }
     }
 
-    fn kind<T: 'static>(&self) -> Option<&T> {
+    /// The element's kind, when it is a `T` (the kinds' typed accessors use it).
+    pub(crate) fn kind<T: 'static>(&self) -> Option<&T> {
         self.inner.kind.as_any().downcast_ref::<T>()
-    }
-
-    pub fn webrtc(&self) -> Option<&WebRtcEndpoint> {
-        self.kind::<WebRtcEndpoint>()
-    }
-
-    pub fn face_overlay(&self) -> Option<&FaceOverlay> {
-        self.kind::<FilterBin>().filter(|f| f.is_face_overlay())
-    }
-
-    /// The element's filter, when it is a GStreamerFilter.
-    pub fn gstreamer_filter(&self) -> Option<&FilterBin> {
-        self.kind::<FilterBin>().filter(|f| f.is_gstreamer_filter())
-    }
-
-    /// The element's filter, when it is a filter of the filter SDK.
-    pub fn sdk_filter(&self) -> Option<&SdkFilter> {
-        self.kind::<FilterBin>().filter(|f| f.info().is_some())
     }
 
     pub(crate) fn input(&self, media: MediaKind) -> Input {

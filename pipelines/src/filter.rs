@@ -286,6 +286,22 @@ impl ElementKind for FilterBin {
     }
 }
 
+impl Element {
+    pub fn face_overlay(&self) -> Option<&FaceOverlay> {
+        self.kind::<FilterBin>().filter(|f| f.is_face_overlay())
+    }
+
+    /// The element's filter, when it is a GStreamerFilter.
+    pub fn gstreamer_filter(&self) -> Option<&FilterBin> {
+        self.kind::<FilterBin>().filter(|f| f.is_gstreamer_filter())
+    }
+
+    /// The element's filter, when it is a filter of the filter SDK.
+    pub fn sdk_filter(&self) -> Option<&SdkFilter> {
+        self.kind::<FilterBin>().filter(|f| f.info().is_some())
+    }
+}
+
 impl FilterBin {
     /// FaceOverlayFilter.
     pub fn create_face_overlay(pipeline: &MediaPipeline, id: &str) -> crate::Result<Element> {

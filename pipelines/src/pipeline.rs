@@ -10,7 +10,7 @@ use parking_lot::Mutex;
 
 use crate::api_contract::*;
 use crate::context::{ElementContext, Graph};
-use crate::element::{Element, ElementKind, Input};
+use crate::element::{Element, ElementHost, ElementKind, Input};
 use crate::flow::FlowTracker;
 use crate::hub::{HubContext, Subscription};
 use crate::{err, teardown};
@@ -132,10 +132,10 @@ impl MediaPipeline {
             events: self.inner.events.clone(),
             settings: self.inner.settings.clone(),
             flow: Arc::new(FlowTracker::new(id, self.inner.events.clone())),
-            graph: Graph(Arc::downgrade(&self.inner)),
+            graph: Graph(self.host()),
         };
         let (bin, kind) = build(&ctx)?;
-        let element = Element::new(id, bin, &self.inner, ctx.flow, Box::new(kind));
+        let element = Element::new(id, bin, self.host(), ctx.flow, Box::new(kind));
         self.register(element)
     }
 
@@ -152,6 +152,11 @@ impl MediaPipeline {
     /// The underlying pipeline (tests, dot dumps).
     pub fn gst_pipeline(&self) -> &gst::Pipeline {
         &self.inner.pipeline
+    }
+
+    fn host(&self) -> Weak<dyn ElementHost> {
+        let weak: Weak<PipelineInner> = Arc::downgrade(&self.inner);
+        weak
     }
 
     fn check_alive(&self) -> Result<()> {
@@ -356,6 +361,38 @@ impl PipelineInner {
 
     pub fn remove_bin(&self, bin: &gst::Element) {
         teardown::remove_from(self.pipeline.upcast_ref(), bin);
+    }
+}
+
+impl ElementHost for PipelineInner {
+    fn connect(
+        &self,
+        source: &Element,
+        sink: &Element,
+        media: MediaKind,
+    ) -> Result<Option<String>> {
+        PipelineInner::connect(self, source, sink, media)
+    }
+    fn disconnect(&self, source: &Element, sink: &Element, media: MediaKind) -> Result<bool> {
+        PipelineInner::disconnect(self, source, sink, media)
+    }
+    fn links_of(&self, id: &str) -> Vec<Link> {
+        PipelineInner::links_of(self, id)
+    }
+    fn input_transcoding(&self, id: &str, media: MediaKind) -> bool {
+        PipelineInner::input_transcoding(self, id, media)
+    }
+    fn drop_connections_of(&self, id: &str) {
+        PipelineInner::drop_connections_of(self, id)
+    }
+    fn resolve(&self) {
+        PipelineInner::resolve(self)
+    }
+    fn remove_bin(&self, bin: &gst::Element) {
+        PipelineInner::remove_bin(self, bin)
+    }
+    fn forget(&self, id: &str) {
+        PipelineInner::forget(self, id)
     }
 }
 

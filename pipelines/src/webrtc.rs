@@ -174,6 +174,12 @@ fn apply_settings(webrtcbin: &gst::Element, s: &WebRtcSettings) {
     }
 }
 
+impl Element {
+    pub fn webrtc(&self) -> Option<&WebRtcEndpoint> {
+        self.kind::<WebRtcEndpoint>()
+    }
+}
+
 impl WebRtcEndpoint {
     /// A WebRtcEndpoint of `pipeline`.
     pub fn create(
