@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::Client;
-use rheo_pipelines::test_peer::{PeerConfig, TestPeer};
+use rheo_media::test_peer::{PeerConfig, TestPeer};
 use serde_json::{json, Value};
 
 struct Figures {

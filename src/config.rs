@@ -293,7 +293,7 @@ impl Config {
             }
         }
         if let Some(names) = &l.network_interfaces {
-            rheo_pipelines::ice_addresses::interface_addresses(names)
+            rheo_media::ice_addresses::interface_addresses(names)
                 .map_err(|e| format!("KMS_NETWORK_INTERFACES: {e}"))?;
         }
         let gc_period_secs = l.gc_period_secs.unwrap_or(240);
@@ -453,7 +453,7 @@ impl Config {
 
     pub fn settings(&self) -> crate::objects::Settings {
         crate::objects::Settings {
-            webrtc: rheo_pipelines::WebRtcSettings {
+            webrtc: rheo_media::WebRtcSettings {
                 stun_server_address: self.stun_address.clone(),
                 stun_server_port: self.stun_port,
                 turn_url: self.turn_url.clone(),
@@ -464,7 +464,7 @@ impl Config {
                 local_addresses: self
                     .network_interfaces
                     .as_deref()
-                    .and_then(|n| rheo_pipelines::ice_addresses::interface_addresses(n).ok())
+                    .and_then(|n| rheo_media::ice_addresses::interface_addresses(n).ok())
                     .unwrap_or_default(),
                 ice_tcp: self.ice_tcp,
                 mtu: self.mtu,

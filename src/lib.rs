@@ -48,7 +48,7 @@ impl Server {
 }
 
 /// Starts Rheo on the current tokio runtime (GStreamer must be initialised with
-/// `rheo_pipelines::init`). Errors name the address or setting at fault.
+/// `rheo_media::init`). Errors name the address or setting at fault.
 pub async fn start(config: &config::Config) -> Result<Server, String> {
     let tls = transport::tls::setup(config)?;
     let bind = |port: u16| async move {

@@ -29,7 +29,7 @@ fn main() -> std::process::ExitCode {
         error!("filter registration failed: {e}");
         return std::process::ExitCode::from(1);
     }
-    if let Err(e) = rheo_pipelines::init() {
+    if let Err(e) = rheo_media::init() {
         error!("GStreamer initialisation failed: {}", e.message);
         return std::process::ExitCode::from(1);
     }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use rheo_pipelines::IceComponentState;
+use rheo_media::IceComponentState;
 
 use crate::control::Core;
 
@@ -78,7 +78,7 @@ pub fn render(core: &Core) -> String {
         "Decoders running (transcoding or filters).",
         decoders,
     );
-    let t = rheo_pipelines::traffic::totals();
+    let t = rheo_media::traffic::totals();
     let traffic = [
         (
             "rheo_webrtc_bytes_received_total",

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use rheo_pipelines::test_peer::{PeerConfig, TestPeer};
+use rheo_media::test_peer::{PeerConfig, TestPeer};
 use serde_json::{json, Value};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -88,7 +88,7 @@ fn metric(text: &str, name_and_labels: &str) -> f64 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tls_serves_https_and_wss_with_a_kept_self_signed_certificate() {
-    rheo_pipelines::init().unwrap();
+    rheo_media::init().unwrap();
     let dir = common::ScratchDir::new("tls");
     let cert = dir.join("cert+key.pem");
     let args = [
@@ -562,7 +562,7 @@ async fn ice_tcp_and_mtu_follow_the_kurento_settings() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tls_uses_a_configured_certificate_and_key_or_kurentos_combined_file() {
-    rheo_pipelines::init().unwrap();
+    rheo_media::init().unwrap();
     let dir = common::ScratchDir::new("tls-files");
     let made = rcgen::generate_simple_self_signed(vec!["rheo.test".to_owned()]).unwrap();
     let (cert, key, both) = (

@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use common::{face_image, start_server, Client, MEDIA_TIMEOUT};
-use rheo_pipelines::test_peer::{PeerConfig, TestPeer};
+use rheo_media::test_peer::{PeerConfig, TestPeer};
 use serde_json::{json, Value};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -89,14 +89,14 @@ fn solid_png(path: &std::path::Path, argb: u32) {
     ));
 }
 
-fn is_pure_blue(f: &rheo_pipelines::test_peer::Frame, x: usize, y: usize) -> bool {
+fn is_pure_blue(f: &rheo_media::test_peer::Frame, x: usize, y: usize) -> bool {
     let o = (y * f.width + x) * 3;
     let (r, g, b) = (f.rgb[o] as i32, f.rgb[o + 1] as i32, f.rgb[o + 2] as i32);
     b > 200 && r < 60 && g < 60
 }
 
 /// Top-left corner of some `size`x`size` block of pure blue pixels, if the frame has one.
-fn solid_blue_block(f: &rheo_pipelines::test_peer::Frame, size: usize) -> Option<(usize, usize)> {
+fn solid_blue_block(f: &rheo_media::test_peer::Frame, size: usize) -> Option<(usize, usize)> {
     // Summed-area table of the blue mask.
     let (w, h) = (f.width, f.height);
     let mut sat = vec![0u32; (w + 1) * (h + 1)];
@@ -365,7 +365,7 @@ async fn chroma_filter_replaces_the_key_colour_with_the_background() {
     // The camera shows nothing but a green screen: after calibration the whole picture is the
     // background image.
     let peer = Arc::new(TestPeer::new(PeerConfig::color(0xff30c040)).unwrap());
-    let blue = |fr: &rheo_pipelines::test_peer::Frame| {
+    let blue = |fr: &rheo_media::test_peer::Frame| {
         let [r, g, b] = fr.mean_rgb_all();
         (r - 32.0).abs() < 30.0 && (g - 48.0).abs() < 30.0 && (b - 208.0).abs() < 30.0
     };
@@ -435,7 +435,7 @@ async fn gstreamer_filter_runs_any_element_and_its_properties_change_live() {
     c.loop_through(&w, &f).await;
     let peer = Arc::new(TestPeer::new(PeerConfig::color(0xffd02020)).unwrap());
     // Saturation 0: the red picture comes back grey.
-    let grey = |fr: &rheo_pipelines::test_peer::Frame| {
+    let grey = |fr: &rheo_media::test_peer::Frame| {
         let [r, g, b] = fr.mean_rgb_all();
         (r - g).abs() < 15.0 && (g - b).abs() < 15.0
     };
@@ -477,7 +477,7 @@ async fn faces_travel_as_metadata_from_detect_faces_to_show_faces() {
     c.invoke(&show, "connect", json!({"sink": w})).await;
     let peer = Arc::new(TestPeer::new(PeerConfig::image(face_image().to_str().unwrap())).unwrap());
     // KmsShowFaces outlines the faces in pure green; the photo has no such green.
-    let outlined = |fr: &rheo_pipelines::test_peer::Frame| {
+    let outlined = |fr: &rheo_media::test_peer::Frame| {
         let green = (0..fr.height)
             .flat_map(|y| (0..fr.width).map(move |x| (x, y)))
             .filter(|&(x, y)| {
@@ -544,7 +544,7 @@ async fn image_overlay_filter_draws_where_asked() {
     .await;
     c.loop_through(&w, &o).await;
     let peer = Arc::new(TestPeer::new(PeerConfig::color(0xff20c020)).unwrap());
-    let split = |fr: &rheo_pipelines::test_peer::Frame| {
+    let split = |fr: &rheo_media::test_peer::Frame| {
         let [_, lg, lb] = fr.mean_rgb(0, 0, fr.width / 2 - 8, fr.height);
         let [_, rg, rb] = fr.mean_rgb(fr.width / 2 + 8, 0, fr.width / 2 - 8, fr.height);
         lg > 150.0 && lb < 80.0 && rb > 200.0 && rg < 60.0

@@ -30,7 +30,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{Client, ScratchDir, MEDIA_TIMEOUT, TIMEOUT};
-use rheo_pipelines::test_peer::{percent_encode, PeerConfig, TestPeer};
+use rheo_media::test_peer::{percent_encode, PeerConfig, TestPeer};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

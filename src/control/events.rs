@@ -7,7 +7,7 @@ use super::params::Params;
 use super::{ConnId, Core, Result};
 use crate::objects::{self, MediaObject, World, SERVER_MANAGER_ID};
 use crate::protocol::{self, KurentoError};
-use rheo_pipelines as media;
+use rheo_media as media;
 
 impl Core {
     pub(super) fn subscribe(&self, p: Params<'_>) -> Result<Value> {

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use rheo_pipelines as media;
+use rheo_media as media;
 use serde_json::{json, Map, Value};
 use tokio::sync::mpsc;
 use tracing::{debug, warn};

@@ -133,7 +133,7 @@ mod tests {
 
     fn settings() -> Settings {
         Settings {
-            webrtc: rheo_pipelines::WebRtcSettings {
+            webrtc: rheo_media::WebRtcSettings {
                 stun_server_address: None,
                 stun_server_port: None,
                 turn_url: None,

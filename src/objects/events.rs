@@ -1,6 +1,6 @@
 //! Media-plane events as Kurento events: the type name and the event-specific `data` fields.
 
-use rheo_pipelines::MediaEvent;
+use rheo_media::MediaEvent;
 use serde_json::{json, Map, Value};
 
 use super::values::{connection_state_name, ice_state_name, media_kind_name, media_state_name};

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use rheo_pipelines as media;
+use rheo_media as media;
 
 use super::{values, Args, Built, MediaObject, NewElement, Outcome, Result, World};
 use crate::protocol::KurentoError;

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use rheo_pipelines as media;
+use rheo_media as media;
 use serde_json::{json, Map, Value};
 
 use super::{catalogue, stored_int_property, values, Args, MediaObject, Outcome, Result, World};

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use rheo_pipelines as media;
+use rheo_media as media;
 use serde_json::{Map, Value};
 
 use crate::protocol::KurentoError;

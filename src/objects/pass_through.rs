@@ -1,6 +1,6 @@
 //! PassThrough: an element that forwards its media unchanged.
 
-use rheo_pipelines as media;
+use rheo_media as media;
 
 use super::{values, Built, NewElement, Result};
 

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use rheo_filters::sdk::{self, json, FilterError, FilterInfo};
-use rheo_pipelines as media;
+use rheo_media as media;
 use serde_json::{Map, Value};
 
 use super::{values, Args, Built, MediaObject, NewElement, Outcome, Result, World};

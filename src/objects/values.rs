@@ -1,7 +1,7 @@
 //! Kurento value encodings: enums as strings, timestamps, property accessor names, and the
 //! mapping of media-plane errors to Kurento errors.
 
-use rheo_pipelines as media;
+use rheo_media as media;
 use serde_json::{json, Value};
 
 use crate::protocol::KurentoError;

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use rheo_pipelines as media;
+use rheo_media as media;
 use serde_json::{json, Value};
 
 use super::{

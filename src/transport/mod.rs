@@ -51,7 +51,7 @@ impl Health {
             Err("shutting down")
         } else if !self.listeners_serving.load(Ordering::SeqCst) {
             Err("not accepting connections")
-        } else if !rheo_pipelines::is_initialised() {
+        } else if !rheo_media::is_initialised() {
             Err("GStreamer is not initialised")
         } else {
             Ok(())

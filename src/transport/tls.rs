@@ -82,7 +82,7 @@ fn certificate_names(config: &Config) -> Vec<String> {
             names.push(host.to_owned());
         }
     }
-    let mut addresses: Vec<IpAddr> = rheo_pipelines::ice_addresses::all_addresses()
+    let mut addresses: Vec<IpAddr> = rheo_media::ice_addresses::all_addresses()
         .unwrap_or_default()
         .into_iter()
         .map(|(_, a)| a)

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rheo_pipelines::test_peer::TestPeer;
+use rheo_media::test_peer::TestPeer;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
@@ -19,7 +19,7 @@ pub const MEDIA_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Starts Rheo in-process on 127.0.0.1 with a random port.
 pub async fn start_server(extra: &[&str]) -> (SocketAddr, Arc<rheo::control::Core>) {
-    rheo_pipelines::init().expect("GStreamer initialises");
+    rheo_media::init().expect("GStreamer initialises");
     let mut args = vec![
         "rheo",
         "--bind",

@@ -1,7 +1,7 @@
 // Records the SDP offer headless Chromium makes for one audio and one video track, as a browser
 // app sending its camera and microphone does. The media crate's SDP tests read the result, so
 // that they check Rheo against a real browser's offer, kept in the repository.
-//   node record-offer.mjs ../../pipelines/tests/data/offer-chromium156.sdp
+//   node record-offer.mjs ../../media/tests/data/offer-chromium156.sdp
 import { writeFileSync } from 'node:fs';
 
 import { launchChromium } from './lib/harness.mjs';

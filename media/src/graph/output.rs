@@ -1,11 +1,11 @@
 //! Rust-side fan-out between media elements.
 //!
-//! Every element output (per media type) is a [`Hub`]: buffers arrive from an appsink callback
+//! Every element output (per media type) is an [`Output`]: buffers arrive from an appsink callback
 //! (streaming thread) and are handed to every subscribed [`Consumer`]. Consumers are appsrc-based
 //! inputs of other elements, so a flow error in one consumer never reaches the producer, and
 //! replacing/disconnecting a connection is a list operation.
 //!
-//! A hub can derive other formats from its native one: decoded raw video (one decoder per source
+//! An output can derive other formats from its native one: decoded raw video (one decoder per source
 //! stream, shared by all raw consumers) and re-encoded video (one realtime encoder per
 //! (source, codec), shared by all viewers).
 
@@ -17,7 +17,7 @@ use gst::prelude::*;
 use parking_lot::Mutex;
 
 use crate::api_contract::{ElementEvent, EventSink, MediaEvent, MediaKind};
-use crate::flow::{FlowDir, FlowTracker};
+use crate::graph::flow::{FlowDir, FlowTracker};
 use crate::{err, ErrorKind, Result};
 
 /// A media format carried between elements.
@@ -64,14 +64,14 @@ impl Format {
     }
 }
 
-/// Something that accepts buffers from a hub. `push` runs on a streaming thread: never blocks.
+/// Something that accepts buffers from a output. `push` runs on a streaming thread: never blocks.
 pub trait Consumer: Send + Sync {
     fn push(&self, buffer: &gst::Buffer, caps: &gst::CapsRef);
     /// Called when the consumer is (re)attached to a producer: it must restart at a keyframe.
     fn reset(&self) {}
 }
 
-/// An appsrc fed from a hub. Drops delta frames until a keyframe after (re)attachment or after an
+/// An appsrc fed from a output. Drops delta frames until a keyframe after (re)attachment or after an
 /// overflow, and asks the producer for a keyframe when it has to wait.
 pub struct AppSrcConsumer {
     appsrc: gst_app::AppSrc,
@@ -80,7 +80,7 @@ pub struct AppSrcConsumer {
     encoded: bool,
     max_level: u64,
     flow: Option<(Arc<FlowTracker>, MediaKind)>,
-    keyframe: Mutex<Option<Weak<Hub>>>,
+    keyframe: Mutex<Option<Weak<Output>>>,
     last_key_request: AtomicU64,
 }
 
@@ -113,7 +113,7 @@ impl AppSrcConsumer {
             .build()
     }
 
-    fn set_producer(&self, hub: Option<&Arc<Hub>>) {
+    fn set_producer(&self, hub: Option<&Arc<Output>>) {
         *self.keyframe.lock() = hub.map(Arc::downgrade);
     }
 
@@ -123,7 +123,7 @@ impl AppSrcConsumer {
     }
 
     fn ask_keyframe(&self) {
-        let now = crate::flow::now_ms();
+        let now = crate::graph::flow::now_ms();
         let last = self.last_key_request.load(Ordering::Relaxed);
         if now.saturating_sub(last) < 500 {
             return;
@@ -172,7 +172,7 @@ impl Consumer for AppSrcConsumer {
     }
 }
 
-/// How a hub asks its upstream for a keyframe.
+/// How a output asks its upstream for a keyframe.
 pub type KeyframeFn = Box<dyn Fn() + Send + Sync>;
 
 struct Sub {
@@ -181,10 +181,10 @@ struct Sub {
 }
 
 /// One output stream of an element, fanned out to any number of consumers.
-pub struct Hub {
+pub struct Output {
     pub owner: String,
     pub media: MediaKind,
-    ctx: Arc<HubContext>,
+    ctx: Arc<OutputContext>,
     format: Mutex<Option<Format>>,
     subs: Mutex<Arc<Vec<Sub>>>,
     keyframe: Mutex<Option<Arc<KeyframeFn>>>,
@@ -192,8 +192,8 @@ pub struct Hub {
     flow: Option<Arc<FlowTracker>>,
 }
 
-/// What hubs need from their pipeline to build transcoders.
-pub struct HubContext {
+/// What outputs need from their pipeline to build transcoders.
+pub struct OutputContext {
     pub pipeline: gst::Pipeline,
     pub events: EventSink,
     pub encoders: std::sync::atomic::AtomicUsize,
@@ -201,17 +201,17 @@ pub struct HubContext {
     pub next_id: AtomicU64,
 }
 
-impl HubContext {
+impl OutputContext {
     pub fn next(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 }
 
-impl Hub {
+impl Output {
     pub fn new(
         owner: &str,
         media: MediaKind,
-        ctx: Arc<HubContext>,
+        ctx: Arc<OutputContext>,
         flow: Option<Arc<FlowTracker>>,
     ) -> Arc<Self> {
         Arc::new(Self {
@@ -294,7 +294,7 @@ impl Hub {
         removed
     }
 
-    /// Subscribes `consumer` to this hub's stream in `want` format, building (or sharing) the
+    /// Subscribes `consumer` to this output's stream in `want` format, building (or sharing) the
     /// decoder/encoder needed. Returns a handle that unsubscribes.
     pub fn subscribe(
         self: &Arc<Self>,
@@ -323,7 +323,7 @@ impl Hub {
         }
     }
 
-    fn stream_for(self: &Arc<Self>, want: Format) -> Result<Arc<Hub>> {
+    fn stream_for(self: &Arc<Self>, want: Format) -> Result<Arc<Output>> {
         let native = self
             .format()
             .ok_or_else(|| err(ErrorKind::Connect, "source format not known yet"))?;
@@ -403,7 +403,7 @@ impl Hub {
         }
     }
 
-    /// Transcoding active for this hub's consumers?
+    /// Transcoding active for this output's consumers?
     pub fn transcoding(&self) -> bool {
         !self.derived.lock().is_empty()
     }
@@ -426,10 +426,10 @@ impl Hub {
 
 /// A live subscription; dropping it does nothing, call [`Subscription::cancel`].
 pub struct Subscription {
-    hub: Arc<Hub>,
+    hub: Arc<Output>,
     id: u64,
     consumer: Option<Arc<AppSrcConsumer>>,
-    root: Arc<Hub>,
+    root: Arc<Output>,
 }
 
 impl Subscription {
@@ -437,7 +437,7 @@ impl Subscription {
     pub fn transcoding(&self) -> bool {
         !Arc::ptr_eq(&self.hub, &self.root)
     }
-    pub fn root(&self) -> &Arc<Hub> {
+    pub fn root(&self) -> &Arc<Output> {
         &self.root
     }
     pub fn cancel(self) {
@@ -449,19 +449,19 @@ impl Subscription {
     }
 }
 
-/// A decoder or an encoder between two hubs: appsrc ! ... ! appsink in its own bin.
+/// A decoder or an encoder between two outputs: appsrc ! ... ! appsink in its own bin.
 pub struct Transcoder {
     bin: gst::Bin,
-    pub output: Arc<Hub>,
+    pub output: Arc<Output>,
     input: Mutex<Option<Subscription>>,
     is_decoder: bool,
-    ctx: Arc<HubContext>,
+    ctx: Arc<OutputContext>,
     torn_down: AtomicBool,
 }
 
 impl Transcoder {
     fn build(
-        src_hub: &Arc<Hub>,
+        src_hub: &Arc<Output>,
         in_format: Format,
         out_format: Format,
         chain: &str,
@@ -497,7 +497,7 @@ impl Transcoder {
         last.link(&appsink)
             .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
 
-        let mut out = Hub {
+        let mut out = Output {
             owner: src_hub.owner.clone(),
             media: src_hub.media,
             ctx: ctx.clone(),
@@ -584,7 +584,7 @@ impl Transcoder {
         Ok(t)
     }
 
-    fn decoder(src: &Arc<Hub>, native: Format) -> Result<Arc<Transcoder>> {
+    fn decoder(src: &Arc<Output>, native: Format) -> Result<Arc<Transcoder>> {
         let dec = match native {
             Format::Vp8 => "vp8dec name=first threads=1",
             Format::H264 => "h264parse name=first ! avdec_h264 max-threads=1",
@@ -598,7 +598,7 @@ impl Transcoder {
         Ok(t)
     }
 
-    fn encoder(raw: &Arc<Hub>, codec: Format) -> Result<Arc<Transcoder>> {
+    fn encoder(raw: &Arc<Output>, codec: Format) -> Result<Arc<Transcoder>> {
         // Realtime settings only: GStreamer's encoder defaults are tuned for offline quality.
         let enc = match codec {
             Format::Vp8 => {
@@ -626,7 +626,10 @@ impl Transcoder {
             sub.hub.remove(sub.id);
         }
         self.output.shutdown();
-        crate::teardown::remove_from(&self.ctx.pipeline.clone().upcast(), self.bin.upcast_ref());
+        crate::graph::teardown::remove_from(
+            &self.ctx.pipeline.clone().upcast(),
+            self.bin.upcast_ref(),
+        );
         if self.is_decoder {
             self.ctx.decoders.fetch_sub(1, Ordering::SeqCst);
         } else {

@@ -2,6 +2,9 @@
 //! (depay ! appsink): the server picks codec and payload type from the offer and sets them as
 //! transceiver codec preferences, which is what Chromium interoperates with.
 
+pub mod ice_addresses;
+pub mod traffic;
+
 use std::any::Any;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
@@ -14,12 +17,12 @@ use gst_webrtc::{WebRTCRTPTransceiver, WebRTCRTPTransceiverDirection as Dir};
 use parking_lot::Mutex;
 
 use crate::api_contract::*;
-use crate::context::{ElementContext, Graph};
-use crate::element::{Element, ElementKind, Input};
-use crate::flow::FlowTracker;
-use crate::hub::{AppSrcConsumer, Format, Hub, HubContext};
-use crate::pipeline::MediaPipeline;
-use crate::sdp::{self, MLine};
+use crate::endpoints::sdp::{self, MLine};
+use crate::graph::context::{ElementContext, Graph};
+use crate::graph::element::{Element, ElementKind, Input};
+use crate::graph::flow::FlowTracker;
+use crate::graph::output::{AppSrcConsumer, Format, Output, OutputContext};
+use crate::graph::pipeline::MediaPipeline;
 use crate::{err, ErrorKind};
 
 const PROMISE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -76,12 +79,12 @@ pub(crate) struct WrtcInner {
     settings: Mutex<WebRtcSettings>,
     events: EventSink,
     flow: Arc<FlowTracker>,
-    ctx: Arc<HubContext>,
+    ctx: Arc<OutputContext>,
     graph: Graph,
     neg: Mutex<Neg>,
     ice: Mutex<Ice>,
-    audio_hub: Arc<Hub>,
-    video_hub: Arc<Hub>,
+    audio_hub: Arc<Output>,
+    video_hub: Arc<Output>,
     send: Mutex<Vec<SendChain>>,
     recv_sinks: Mutex<HashMap<MediaKind, gst::Element>>,
     /// Media of each SSRC received: webrtcbin 1.22's stats mislabel bundled streams' `kind`.
@@ -99,7 +102,7 @@ fn random_ssrc() -> u32 {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    h.write_u64(crate::flow::now_ms());
+    h.write_u64(crate::graph::flow::now_ms());
     (h.finish() as u32).max(1)
 }
 
@@ -200,16 +203,19 @@ fn build(ctx: &ElementContext, opts: WebRtcOptions) -> crate::Result<(gst::Bin, 
         .build()
         .map_err(|e| err(ErrorKind::Internal, format!("webrtcbin: {e}")))?;
     apply_settings(&webrtcbin, &ctx.settings);
-    crate::traffic::count_transports_of(&webrtcbin);
+    crate::endpoints::webrtc::traffic::count_transports_of(&webrtcbin);
     if !ctx.settings.local_addresses.is_empty() {
-        crate::ice_addresses::restrict_gathering(&webrtcbin, &ctx.settings.local_addresses)
-            .map_err(|e| err(ErrorKind::Internal, e))?;
+        crate::endpoints::webrtc::ice_addresses::restrict_gathering(
+            &webrtcbin,
+            &ctx.settings.local_addresses,
+        )
+        .map_err(|e| err(ErrorKind::Internal, e))?;
     }
     bin.add(&webrtcbin)
         .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
     let flow = ctx.flow.clone();
-    let audio_hub = Hub::new(id, MediaKind::Audio, ctx.hubs.clone(), Some(flow.clone()));
-    let video_hub = Hub::new(id, MediaKind::Video, ctx.hubs.clone(), Some(flow.clone()));
+    let audio_hub = Output::new(id, MediaKind::Audio, ctx.hubs.clone(), Some(flow.clone()));
+    let video_hub = Output::new(id, MediaKind::Video, ctx.hubs.clone(), Some(flow.clone()));
     let inner = Arc::new(WrtcInner {
         id: id.to_string(),
         bin: bin.clone(),
@@ -322,7 +328,7 @@ impl WrtcInner {
         Ok(())
     }
 
-    fn hub(&self, media: MediaKind) -> Option<&Arc<Hub>> {
+    fn hub(&self, media: MediaKind) -> Option<&Arc<Output>> {
         match media {
             MediaKind::Audio => Some(&self.audio_hub),
             MediaKind::Video => Some(&self.video_hub),
@@ -465,7 +471,7 @@ impl WrtcInner {
             .filter(|c| c != &self.webrtcbin)
             .collect();
         for c in ours {
-            crate::teardown::remove_from(&self.bin, &c);
+            crate::graph::teardown::remove_from(&self.bin, &c);
         }
         let pads: Vec<gst::Pad> = self.webrtcbin.sink_pads();
         for p in pads {
@@ -535,7 +541,7 @@ impl WrtcInner {
                         let sample = s.pull_sample().map_err(|_| gst::FlowError::Flushing)?;
                         let (Some(h), Some(buf), Some(caps)) = (
                             hub.upgrade(),
-                            crate::hub::running_time_buffer(&sample),
+                            crate::graph::output::running_time_buffer(&sample),
                             sample.caps(),
                         ) else {
                             return Ok(gst::FlowSuccess::Ok);
@@ -714,7 +720,7 @@ impl ElementKind for WebRtcEndpoint {
         }
     }
 
-    fn output(&self, media: MediaKind) -> Option<Arc<Hub>> {
+    fn output(&self, media: MediaKind) -> Option<Arc<Output>> {
         self.inner.hub(media).cloned()
     }
 
@@ -727,7 +733,7 @@ impl ElementKind for WebRtcEndpoint {
         self.inner.send.lock().clear();
         self.inner.recv_sinks.lock().clear();
         let _ = self.inner.bin.set_state(gst::State::Null);
-        crate::teardown::release_request_pads(self.inner.bin.upcast_ref());
+        crate::graph::teardown::release_request_pads(self.inner.bin.upcast_ref());
     }
 
     fn as_any(&self) -> &dyn Any {

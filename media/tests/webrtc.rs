@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use common::peer::Frame;
 use common::*;
 use gst::prelude::*;
-use rheo_pipelines::*;
+use rheo_media::*;
 
 const T: Duration = Duration::from_secs(20);
 

@@ -1,36 +1,34 @@
 //! Rheo's media plane: one GStreamer pipeline per Kurento MediaPipeline, media elements as bins,
-//! Rust-side fan-out between them (appsink → [`hub::Hub`] → appsrc), webrtcbin endpoints.
+//! Rust-side fan-out between them (appsink → output → appsrc), webrtcbin endpoints.
+//!
+//! - `graph/`: pipelines, elements and the `ElementKind` trait, outputs (the
+//!   fan-out, with shared decoders and encoders), media flow, teardown;
+//! - `endpoints/`: WebRTC (negotiation, ICE, stats) and SDP analysis;
+//! - `filters/`: PassThrough and the video filters;
+//! - `hubs/`: Composite, Dispatcher and their ports (to come).
 //!
 //! Threading: every public method may block and must be called from a blocking thread (the
 //! control plane uses `spawn_blocking`). No GLib main loop is needed: one bus thread per
 //! pipeline forwards errors, webrtcbin state changes and the media-flow timer.
 
 pub mod api_contract;
-mod context;
-mod element;
-mod filter;
-mod filters_api;
-mod flow;
-mod hub;
-pub mod ice_addresses;
-mod pipeline;
-mod sdp;
-mod teardown;
-pub mod traffic;
-mod webrtc;
+pub mod endpoints;
+pub mod filters;
+mod graph;
+pub mod hubs;
 
 #[cfg(feature = "test-peer")]
 #[path = "../tests/common/peer.rs"]
 pub mod test_peer;
 
 // Lets the test peer (compiled into this crate with `test-peer`) name the crate as tests do.
-extern crate self as rheo_pipelines;
+extern crate self as rheo_media;
 
 pub use api_contract::*;
-pub use element::Element;
-pub use filter::{FaceOverlay, FilterBin, PassThrough};
-pub use pipeline::MediaPipeline;
-pub use webrtc::WebRtcEndpoint;
+pub use endpoints::webrtc::{ice_addresses, traffic, WebRtcEndpoint};
+pub use filters::{FaceOverlay, FilterBin, PassThrough};
+pub use graph::element::Element;
+pub use graph::pipeline::MediaPipeline;
 
 use once_cell::sync::OnceCell;
 
@@ -56,7 +54,7 @@ static INIT: OnceCell<std::result::Result<(), String>> = OnceCell::new();
 pub fn init() -> Result<()> {
     INIT.get_or_init(|| {
         gst::init().map_err(|e| e.to_string())?;
-        filter::register_filters()?;
+        filters::vision::register()?;
         for needed in [
             "webrtcbin",
             "nicesrc",

@@ -1,5 +1,5 @@
 //! Shared test helpers: an event log, an ICE candidate pump between a [`peer::TestPeer`] and a
-//! [`rheo_pipelines::WebRtcEndpoint`], and the negotiation sequence the tutorials use.
+//! [`rheo_media::WebRtcEndpoint`], and the negotiation sequence the tutorials use.
 #![allow(dead_code, unused_imports)]
 
 pub mod peer;
@@ -9,7 +9,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rheo_pipelines::{Element, ElementEvent, EventSink, MediaEvent};
+use rheo_media::{Element, ElementEvent, EventSink, MediaEvent};
 
 pub use peer::{PeerConfig, TestPeer};
 
@@ -154,8 +154,8 @@ pub fn wait_until(timeout: Duration, f: impl Fn() -> bool) -> bool {
 }
 
 /// Settings of the pipelines under test: ICE on loopback only, like the test peer.
-pub fn loopback_settings() -> rheo_pipelines::WebRtcSettings {
-    rheo_pipelines::WebRtcSettings {
+pub fn loopback_settings() -> rheo_media::WebRtcSettings {
+    rheo_media::WebRtcSettings {
         local_addresses: vec![[127, 0, 0, 1].into()],
         ..Default::default()
     }

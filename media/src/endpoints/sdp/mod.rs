@@ -2,7 +2,7 @@
 //! extension and RTX payload type, instead of letting webrtcbin choose.
 
 use crate::api_contract::MediaKind;
-use crate::hub::Format;
+use crate::graph::output::Format;
 use crate::{err, ErrorKind, Result};
 
 pub const TWCC_URI: &str =

@@ -7,8 +7,8 @@ use std::sync::{Arc, Weak};
 use gst::prelude::*;
 
 use crate::api_contract::*;
-use crate::flow::{FlowDir, FlowTracker};
-use crate::hub::{AppSrcConsumer, Consumer, Format, Hub};
+use crate::graph::flow::{FlowDir, FlowTracker};
+use crate::graph::output::{AppSrcConsumer, Consumer, Format, Output};
 use crate::{err, ErrorKind};
 
 /// What an element's input of one media type takes.
@@ -28,9 +28,9 @@ pub(crate) enum Input {
 /// and is added with [`crate::MediaPipeline::add`]; nothing else in the media plane names it.
 pub(crate) trait ElementKind: Send + Sync + 'static {
     fn input(&self, media: MediaKind) -> Input;
-    fn output(&self, media: MediaKind) -> Option<Arc<Hub>>;
+    fn output(&self, media: MediaKind) -> Option<Arc<Output>>;
     /// A source was bound to the input of `media` (`None`: unbound).
-    fn on_input_bound(&self, _media: MediaKind, _upstream: Option<Arc<Hub>>) {}
+    fn on_input_bound(&self, _media: MediaKind, _upstream: Option<Arc<Output>>) {}
     fn stats(&self, _media: Option<MediaKind>) -> Vec<RtpStats> {
         Vec::new()
     }
@@ -213,11 +213,11 @@ impl Element {
         self.inner.kind.input(media)
     }
 
-    pub(crate) fn on_input_bound(&self, media: MediaKind, upstream: Option<Arc<Hub>>) {
+    pub(crate) fn on_input_bound(&self, media: MediaKind, upstream: Option<Arc<Output>>) {
         self.inner.kind.on_input_bound(media, upstream)
     }
 
-    pub(crate) fn output(&self, media: MediaKind) -> Option<Arc<Hub>> {
+    pub(crate) fn output(&self, media: MediaKind) -> Option<Arc<Output>> {
         self.inner.kind.output(media)
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::*;
 use rheo_filters::faceoverlay::{faces_from_structure, overlay_rect, FaceBox};
-use rheo_pipelines::*;
+use rheo_media::*;
 
 const T: Duration = Duration::from_secs(30);
 

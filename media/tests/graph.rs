@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use rheo_pipelines::*;
+use rheo_media::*;
 
 fn link(source: &Element, sink: &Element, media: MediaKind) -> Link {
     Link {

@@ -3,7 +3,7 @@
 //! decodes what it receives back into RGB frames.
 //!
 //! It depends only on GStreamer, so it is used both by this crate's tests (`mod common`) and,
-//! through the `test-peer` feature, as `rheo_pipelines::test_peer` by the server's tests.
+//! through the `test-peer` feature, as `rheo_media::test_peer` by the server's tests.
 //!
 //! ```ignore
 //! let peer = TestPeer::new(PeerConfig::color(0xff20c040))?;
@@ -243,10 +243,7 @@ impl TestPeer {
         let webrtcbin = pipeline.by_name("peer").ok_or("no webrtcbin")?;
         if cfg.loopback_only {
             // Tests talk over loopback only (libnice skips it unless told).
-            rheo_pipelines::ice_addresses::restrict_gathering(
-                &webrtcbin,
-                &[[127, 0, 0, 1].into()],
-            )?;
+            rheo_media::ice_addresses::restrict_gathering(&webrtcbin, &[[127, 0, 0, 1].into()])?;
         }
         if let Some(url) = &cfg.stun_server {
             webrtcbin.set_property("stun-server", url);

@@ -1,4 +1,5 @@
-//! PassThrough and video filters (FaceOverlayFilter and every filter of the filter SDK).
+//! Video filters: FaceOverlayFilter, GStreamerFilter and every filter of the filter SDK, each a
+//! bin that takes decoded video, runs the filter and gives decoded video; audio passes through.
 
 use std::any::Any;
 use std::sync::{Arc, Weak};
@@ -6,126 +7,22 @@ use std::sync::{Arc, Weak};
 use gst::prelude::*;
 use parking_lot::Mutex;
 
+use super::forward::Forward;
 use crate::api_contract::*;
-use crate::context::ElementContext;
-use crate::element::{Element, ElementKind, Input};
-use crate::flow::{FlowDir, FlowTracker};
-use crate::hub::{AppSrcConsumer, Consumer, Format, Hub};
-use crate::pipeline::MediaPipeline;
+use crate::graph::context::ElementContext;
+use crate::graph::element::{Element, ElementKind, Input};
+use crate::graph::output::{AppSrcConsumer, Format, Output};
+use crate::graph::pipeline::MediaPipeline;
 use crate::{err, ErrorKind};
 use rheo_filters::sdk;
-
-pub(crate) fn register_filters() -> std::result::Result<(), String> {
-    crate::filters_api::register()
-}
-
-/// Forwards buffers of an input straight to an output hub (no GStreamer work at all).
-pub(crate) struct ForwardConsumer {
-    out: Weak<Hub>,
-    flow: Arc<FlowTracker>,
-    media: MediaKind,
-}
-
-impl Consumer for ForwardConsumer {
-    fn push(&self, buffer: &gst::Buffer, caps: &gst::CapsRef) {
-        self.flow.mark(FlowDir::In, self.media);
-        if let Some(h) = self.out.upgrade() {
-            h.push(buffer, caps);
-        }
-    }
-}
-
-/// A forwarded media type: output hub whose format and keyframe source follow the input.
-pub(crate) struct Forward {
-    hub: Arc<Hub>,
-    fwd: Arc<ForwardConsumer>,
-}
-
-impl Forward {
-    fn new(ctx: &ElementContext, media: MediaKind) -> Self {
-        let hub = Hub::new(&ctx.id, media, ctx.hubs.clone(), Some(ctx.flow.clone()));
-        let fwd = Arc::new(ForwardConsumer {
-            out: Arc::downgrade(&hub),
-            flow: ctx.flow.clone(),
-            media,
-        });
-        Forward { hub, fwd }
-    }
-
-    fn bind(&self, upstream: Option<Arc<Hub>>) {
-        match upstream {
-            Some(up) => {
-                self.hub.set_format(up.format());
-                let weak = Arc::downgrade(&up);
-                self.hub.set_keyframe_fn(Some(Box::new(move || {
-                    if let Some(h) = weak.upgrade() {
-                        h.request_keyframe();
-                    }
-                })));
-                if self.hub.consumer_count() > 0 {
-                    up.request_keyframe();
-                }
-            }
-            None => self.hub.set_keyframe_fn(None),
-        }
-    }
-}
-
-/// PassThrough: forwards audio and video unchanged.
-pub struct PassThrough {
-    audio: Forward,
-    video: Forward,
-}
-
-impl PassThrough {
-    pub fn create(pipeline: &MediaPipeline, id: &str) -> crate::Result<Element> {
-        pipeline.add(id, |ctx| {
-            let bin = ctx.new_bin("passthrough")?;
-            let kind = PassThrough {
-                audio: Forward::new(ctx, MediaKind::Audio),
-                video: Forward::new(ctx, MediaKind::Video),
-            };
-            let _ = bin.sync_state_with_parent();
-            Ok((bin, kind))
-        })
-    }
-
-    fn get(&self, media: MediaKind) -> Option<&Forward> {
-        match media {
-            MediaKind::Audio => Some(&self.audio),
-            MediaKind::Video => Some(&self.video),
-            MediaKind::Data => None,
-        }
-    }
-}
-
-impl ElementKind for PassThrough {
-    fn input(&self, media: MediaKind) -> Input {
-        match self.get(media) {
-            Some(f) => Input::Any(f.fwd.clone()),
-            None => Input::Absent,
-        }
-    }
-    fn output(&self, media: MediaKind) -> Option<Arc<Hub>> {
-        self.get(media).map(|f| f.hub.clone())
-    }
-    fn on_input_bound(&self, media: MediaKind, upstream: Option<Arc<Hub>>) {
-        if let Some(f) = self.get(media) {
-            f.bind(upstream);
-        }
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
 
 /// A video filter element: decoded I420 in, the filter in place (with colour conversion around
 /// it when it works in BGR), I420 out. Audio passes through.
 pub struct FilterBin {
     audio: Forward,
-    video_hub: Arc<Hub>,
+    video_hub: Arc<Output>,
     consumer: Arc<AppSrcConsumer>,
-    upstream: Arc<Mutex<Option<Weak<Hub>>>>,
+    upstream: Arc<Mutex<Option<Weak<Output>>>>,
     filter: gst::Element,
     kind: FilterKind,
 }
@@ -148,11 +45,11 @@ pub type SdkFilter = FilterBin;
 impl FilterBin {
     /// Draws `image` over every detected face, placed by `geometry` (ratios of the face box).
     pub fn set_overlay_image(&self, image: Arc<OverlayImage>, geometry: OverlayGeometry) {
-        crate::filters_api::set_overlay(&self.filter, image, geometry);
+        crate::filters::vision::set_overlay(&self.filter, image, geometry);
     }
 
     pub fn unset_overlay_image(&self) {
-        crate::filters_api::unset_overlay(&self.filter);
+        crate::filters::vision::unset_overlay(&self.filter);
     }
 
     /// The filter element inside the bin (for tests and diagnostics).
@@ -262,19 +159,19 @@ impl FilterBin {
 impl ElementKind for FilterBin {
     fn input(&self, media: MediaKind) -> Input {
         match media {
-            MediaKind::Audio => Input::Any(self.audio.fwd.clone()),
+            MediaKind::Audio => Input::Any(self.audio.consumer.clone()),
             MediaKind::Video => Input::Fixed(Format::RawVideo, self.consumer.clone()),
             MediaKind::Data => Input::Absent,
         }
     }
-    fn output(&self, media: MediaKind) -> Option<Arc<Hub>> {
+    fn output(&self, media: MediaKind) -> Option<Arc<Output>> {
         match media {
-            MediaKind::Audio => Some(self.audio.hub.clone()),
+            MediaKind::Audio => Some(self.audio.output.clone()),
             MediaKind::Video => Some(self.video_hub.clone()),
             MediaKind::Data => None,
         }
     }
-    fn on_input_bound(&self, media: MediaKind, upstream: Option<Arc<Hub>>) {
+    fn on_input_bound(&self, media: MediaKind, upstream: Option<Arc<Output>>) {
         match media {
             MediaKind::Audio => self.audio.bind(upstream),
             MediaKind::Video => *self.upstream.lock() = upstream.as_ref().map(Arc::downgrade),
@@ -305,7 +202,7 @@ impl Element {
 impl FilterBin {
     /// FaceOverlayFilter.
     pub fn create_face_overlay(pipeline: &MediaPipeline, id: &str) -> crate::Result<Element> {
-        let filter = crate::filters_api::make_face_overlay()?;
+        let filter = crate::filters::vision::make_face_overlay()?;
         pipeline.add(id, |ctx| {
             build_filter_bin(ctx, "faceoverlay", filter, FilterKind::FaceOverlay)
         })
@@ -425,9 +322,9 @@ fn build_filter_bin(
         bin.add_many(&chain)
             .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
         gst::Element::link_many(&chain).map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
-        let video_hub = Hub::new(id, MediaKind::Video, ctx.hubs.clone(), Some(flow.clone()));
+        let video_hub = Output::new(id, MediaKind::Video, ctx.hubs.clone(), Some(flow.clone()));
         video_hub.set_format(Some(Format::RawVideo));
-        let upstream: Arc<Mutex<Option<Weak<Hub>>>> = Arc::new(Mutex::new(None));
+        let upstream: Arc<Mutex<Option<Weak<Output>>>> = Arc::new(Mutex::new(None));
         let up2 = upstream.clone();
         video_hub.set_keyframe_fn(Some(Box::new(move || {
             let h = up2.lock().as_ref().and_then(Weak::upgrade);
@@ -442,7 +339,7 @@ fn build_filter_bin(
                     let sample = s.pull_sample().map_err(|_| gst::FlowError::Flushing)?;
                     if let (Some(h), Some(buf), Some(caps)) = (
                         weak_hub.upgrade(),
-                        crate::hub::running_time_buffer(&sample),
+                        crate::graph::output::running_time_buffer(&sample),
                         sample.caps(),
                     ) {
                         h.push(&buf, caps);

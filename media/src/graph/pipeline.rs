@@ -9,11 +9,12 @@ use gst::prelude::*;
 use parking_lot::Mutex;
 
 use crate::api_contract::*;
-use crate::context::{ElementContext, Graph};
-use crate::element::{Element, ElementHost, ElementKind, Input};
-use crate::flow::FlowTracker;
-use crate::hub::{HubContext, Subscription};
-use crate::{err, teardown};
+use crate::err;
+use crate::graph::context::{ElementContext, Graph};
+use crate::graph::element::{Element, ElementHost, ElementKind, Input};
+use crate::graph::flow::FlowTracker;
+use crate::graph::output::{OutputContext, Subscription};
+use crate::graph::teardown;
 
 pub(crate) struct Conn {
     pub source: Element,
@@ -25,7 +26,7 @@ pub(crate) struct Conn {
 pub(crate) struct PipelineInner {
     pub id: String,
     pub pipeline: gst::Pipeline,
-    pub ctx: Arc<HubContext>,
+    pub ctx: Arc<OutputContext>,
     pub events: EventSink,
     pub settings: WebRtcSettings,
     /// (sink element id, media) → its one source: the only record of connections (the control
@@ -46,8 +47,9 @@ pub struct MediaPipeline {
 impl MediaPipeline {
     pub fn new(id: &str, events: EventSink, settings: WebRtcSettings) -> Result<Self> {
         crate::init()?;
-        let pipeline = gst::Pipeline::with_name(&format!("pipeline-{}", crate::hub::sanitize(id)));
-        let ctx = Arc::new(HubContext {
+        let pipeline =
+            gst::Pipeline::with_name(&format!("pipeline-{}", crate::graph::output::sanitize(id)));
+        let ctx = Arc::new(OutputContext {
             pipeline: pipeline.clone(),
             events: events.clone(),
             encoders: AtomicUsize::new(0),
@@ -72,7 +74,7 @@ impl MediaPipeline {
         let bus = pipeline.bus().expect("pipeline bus");
         let weak = Arc::downgrade(&inner);
         let handle = std::thread::Builder::new()
-            .name(format!("rheo-bus-{}", crate::hub::sanitize(id)))
+            .name(format!("rheo-bus-{}", crate::graph::output::sanitize(id)))
             .spawn(move || bus_loop(bus, weak))
             .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
         *inner.bus_thread.lock() = Some(handle);

@@ -5,9 +5,9 @@ use std::sync::{Arc, Weak};
 use gst::prelude::*;
 
 use crate::api_contract::{EventSink, Result, WebRtcSettings};
-use crate::element::ElementHost;
-use crate::flow::FlowTracker;
-use crate::hub::HubContext;
+use crate::graph::element::ElementHost;
+use crate::graph::flow::FlowTracker;
+use crate::graph::output::OutputContext;
 use crate::{err, ErrorKind};
 
 pub(crate) struct ElementContext {
@@ -16,7 +16,7 @@ pub(crate) struct ElementContext {
     /// The GStreamer pipeline the element's bin joins.
     pub pipeline: gst::Pipeline,
     /// Shared by the pipeline's outputs: codec counters, unique names.
-    pub hubs: Arc<HubContext>,
+    pub hubs: Arc<OutputContext>,
     pub events: EventSink,
     pub settings: WebRtcSettings,
     /// The element's media-flow tracker (MediaFlowIn/OutStateChanged).
@@ -38,14 +38,14 @@ impl ElementContext {
     pub fn unique_name(&self, prefix: &str) -> String {
         format!(
             "{prefix}-{}-{}",
-            crate::hub::sanitize(&self.id),
+            crate::graph::output::sanitize(&self.id),
             self.hubs.next()
         )
     }
 
     /// Takes out a bin whose element could not be built.
     pub fn remove_bin(&self, bin: &gst::Bin) {
-        crate::teardown::remove_from(self.pipeline.upcast_ref(), bin.upcast_ref());
+        crate::graph::teardown::remove_from(self.pipeline.upcast_ref(), bin.upcast_ref());
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::*;
 use gst::prelude::*;
-use rheo_pipelines::*;
+use rheo_media::*;
 
 fn fd_count() -> usize {
     std::fs::read_dir("/proc/self/fd")

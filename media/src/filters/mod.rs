@@ -1,0 +1,9 @@
+//! Elements that work on the media between endpoints: PassThrough and the video filters.
+
+mod filter_bin;
+mod forward;
+mod passthrough;
+pub(crate) mod vision;
+
+pub use filter_bin::{FaceOverlay, FilterBin, SdkFilter};
+pub use passthrough::PassThrough;
