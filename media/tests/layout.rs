@@ -33,8 +33,10 @@ fn module_of(src: &Path, file: &Path) -> String {
 /// known module.
 fn imports(module: &str, text: &str, modules: &BTreeSet<String>) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
+    // Comments aside, and the file's unit tests, whose `super::` is the file itself.
     let code: String = text
         .lines()
+        .take_while(|l| !l.starts_with("#[cfg(test)]"))
         .filter(|l| !l.trim_start().starts_with("//"))
         .collect::<Vec<_>>()
         .join("\n");
@@ -47,15 +49,19 @@ fn imports(module: &str, text: &str, modules: &BTreeSet<String>) -> BTreeSet<Str
                 .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
                 .collect();
             let mut segments: Vec<&str> = path.split("::").filter(|s| !s.is_empty()).collect();
-            while !segments.is_empty() {
+            loop {
                 let candidate = join(&base, &segments.join("::"));
                 if modules.contains(&candidate) {
-                    if candidate != module && !module.starts_with(&format!("{candidate}::")) {
+                    // The crate root only declares and re-exports; any other module counts,
+                    // the parent that `super::Item` names included.
+                    if !candidate.is_empty() && candidate != module {
                         out.insert(candidate);
                     }
                     break;
                 }
-                segments.pop();
+                if segments.pop().is_none() {
+                    break;
+                }
             }
             rest = &after[path.len()..];
         }
@@ -84,7 +90,9 @@ fn parent(module: &str) -> String {
 }
 
 fn join(base: &str, path: &str) -> String {
-    if base.is_empty() {
+    if path.is_empty() {
+        base.to_string()
+    } else if base.is_empty() {
         path.to_string()
     } else {
         format!("{base}::{path}")
