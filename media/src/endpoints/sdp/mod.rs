@@ -222,6 +222,61 @@ pub fn codec_caps(ml: &MLine, c: &Codec, ssrc: Option<u32>) -> gst::Caps {
     b.build()
 }
 
+/// Which ways an answered m-line carries media, from the server's side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flow {
+    pub send: bool,
+    pub recv: bool,
+}
+
+/// The answer to one of the offer's m-lines: the codec the server chose and which ways media
+/// goes.
+#[derive(Debug, Clone)]
+pub struct AnsweredMLine {
+    pub mline: MLine,
+    pub codec: Codec,
+    pub flow: Flow,
+}
+
+/// What an endpoint that answers `offer` does with each audio and video m-line, given whether
+/// it only receives or only sends. Rejected m-lines, data and m-lines without a codec Rheo
+/// handles are left out (webrtcbin answers them as rejected). Fails when nothing is left and
+/// data channels are not wanted either.
+pub fn plan_answer(
+    offer: &[MLine],
+    recvonly: bool,
+    sendonly: bool,
+    data_channels: bool,
+) -> Result<Vec<AnsweredMLine>> {
+    let plan: Vec<AnsweredMLine> = offer
+        .iter()
+        .filter(|m| !m.rejected && m.media != MediaKind::Data)
+        .filter_map(|m| {
+            let codec = m.codec.clone()?;
+            let remote_recv = matches!(m.dir, Dir::SendRecv | Dir::RecvOnly);
+            let remote_send = matches!(m.dir, Dir::SendRecv | Dir::SendOnly);
+            Some(AnsweredMLine {
+                mline: m.clone(),
+                codec,
+                flow: Flow {
+                    send: remote_recv && !recvonly,
+                    recv: remote_send && !sendonly,
+                },
+            })
+        })
+        .collect();
+    let data = offer
+        .iter()
+        .any(|m| m.media == MediaKind::Data && !m.rejected);
+    if plan.is_empty() && !(data && data_channels) {
+        return Err(err(
+            ErrorKind::SdpNegotiation,
+            "offer has no supported codec (VP8, H264, OPUS)",
+        ));
+    }
+    Ok(plan)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,5 +321,75 @@ mod tests {
         assert_eq!(ml[0].dir, Dir::RecvOnly);
         assert!(parse("hello").is_err());
         assert!(parse("").is_err());
+    }
+
+    fn mline(index: u32, media: MediaKind, dir: Dir, codec: bool) -> MLine {
+        MLine {
+            index,
+            media,
+            dir,
+            codec: codec.then(|| Codec {
+                format: if media == MediaKind::Audio {
+                    Format::Opus
+                } else {
+                    Format::Vp8
+                },
+                pt: 96,
+                clock_rate: 90000,
+                rtx_pt: None,
+            }),
+            twcc_id: None,
+            rejected: false,
+        }
+    }
+
+    #[test]
+    fn the_answer_plan_follows_the_offer_and_the_endpoint_options() {
+        let offer = [
+            mline(0, MediaKind::Audio, Dir::SendRecv, true),
+            mline(1, MediaKind::Video, Dir::SendOnly, true),
+            mline(2, MediaKind::Video, Dir::RecvOnly, false),
+            mline(3, MediaKind::Data, Dir::SendRecv, false),
+        ];
+        let flows = |recvonly, sendonly| -> Vec<(u32, Flow)> {
+            plan_answer(&offer, recvonly, sendonly, false)
+                .unwrap()
+                .iter()
+                .map(|a| (a.mline.index, a.flow))
+                .collect()
+        };
+        let (both, send, recv) = (
+            Flow {
+                send: true,
+                recv: true,
+            },
+            Flow {
+                send: true,
+                recv: false,
+            },
+            Flow {
+                send: false,
+                recv: true,
+            },
+        );
+        let none = Flow {
+            send: false,
+            recv: false,
+        };
+        // No codec (m-line 2) and data (3) are not in the plan.
+        assert_eq!(flows(false, false), vec![(0, both), (1, recv)]);
+        assert_eq!(flows(true, false), vec![(0, recv), (1, recv)]);
+        assert_eq!(flows(false, true), vec![(0, send), (1, none)]);
+    }
+
+    #[test]
+    fn an_offer_without_a_usable_codec_is_refused_unless_it_brings_data_channels() {
+        let offer = [
+            mline(0, MediaKind::Video, Dir::SendRecv, false),
+            mline(1, MediaKind::Data, Dir::SendRecv, false),
+        ];
+        assert!(plan_answer(&offer, false, false, false).is_err());
+        assert!(plan_answer(&offer, false, false, true).unwrap().is_empty());
+        assert!(plan_answer(&offer[..1], false, false, true).is_err());
     }
 }

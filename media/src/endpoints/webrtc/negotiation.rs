@@ -154,32 +154,21 @@ impl WebRtcEndpoint {
         let i = &self.inner;
         let msg = sdp::parse(offer)?;
         let mlines = sdp::analyse(&msg);
-        let usable = mlines.iter().any(|m| !m.rejected && m.codec.is_some());
-        let data_only = mlines
-            .iter()
-            .any(|m| m.media == MediaKind::Data && !m.rejected);
-        if !(usable || data_only && i.opts.use_data_channels) {
-            return Err(err(
-                ErrorKind::SdpNegotiation,
-                "offer has no supported codec (VP8, H264, OPUS)",
-            ));
-        }
+        let plan = sdp::plan_answer(
+            &mlines,
+            i.opts.recvonly,
+            i.opts.sendonly,
+            i.opts.use_data_channels,
+        )?;
         let desc = gst_webrtc::WebRTCSessionDescription::new(gst_webrtc::WebRTCSDPType::Offer, msg);
         i.promise("set-remote-description", Some(desc.to_value()))
             .map_err(|e| err(ErrorKind::SdpNegotiation, e.message))?;
         i.set_remote_ready();
 
         let build = || -> crate::Result<gst_webrtc::WebRTCSessionDescription> {
-            for ml in mlines
-                .iter()
-                .filter(|m| !m.rejected && m.media != MediaKind::Data)
-            {
-                let Some(c) = &ml.codec else { continue };
-                let remote_recv = matches!(ml.dir, sdp::Dir::SendRecv | sdp::Dir::RecvOnly);
-                let remote_send = matches!(ml.dir, sdp::Dir::SendRecv | sdp::Dir::SendOnly);
-                let we_send = remote_recv && !i.opts.recvonly;
-                let we_recv = remote_send && !i.opts.sendonly;
-                if we_send {
+            for answered in &plan {
+                let (ml, c, flow) = (&answered.mline, &answered.codec, answered.flow);
+                if flow.send {
                     let ssrc = random_ssrc();
                     let pad = i
                         .webrtcbin
@@ -187,25 +176,26 @@ impl WebRtcEndpoint {
                         .ok_or_else(|| err(ErrorKind::Internal, "webrtcbin sink pad"))?;
                     let t = pad.property::<WebRTCRTPTransceiver>("transceiver");
                     t.set_codec_preferences(Some(&sdp::codec_caps(ml, c, Some(ssrc))));
-                    t.set_direction(if we_recv {
+                    t.set_direction(if flow.recv {
                         Dir::Sendrecv
                     } else {
                         Dir::Sendonly
                     });
                     t.set_property("do-nack", true);
                     i.build_send_chain(ml.media, c.format, c.pt, ssrc, &pad)?;
-                } else if we_recv {
-                    let t = i.webrtcbin.emit_by_name::<WebRTCRTPTransceiver>(
-                        "add-transceiver",
-                        &[&Dir::Recvonly, &sdp::codec_caps(ml, c, None)],
-                    );
-                    t.set_property("do-nack", true);
                 } else {
+                    let direction = if flow.recv {
+                        Dir::Recvonly
+                    } else {
+                        Dir::Inactive
+                    };
                     let t = i.webrtcbin.emit_by_name::<WebRTCRTPTransceiver>(
                         "add-transceiver",
-                        &[&Dir::Inactive, &sdp::codec_caps(ml, c, None)],
+                        &[&direction, &sdp::codec_caps(ml, c, None)],
                     );
-                    let _ = t;
+                    if flow.recv {
+                        t.set_property("do-nack", true);
+                    }
                 }
             }
             let reply = i
