@@ -4,7 +4,8 @@
 //! A webrtcbin peer in this process sends 640x480@30 VP8 (Debian's messi5.jpg) and receives the
 //! result; only the server process's CPU (user+sys from /proc) is counted.
 //!
-//! cargo build --release && cargo run --release --example session_cpu -- loopback 10
+//! cargo build --release --workspace   (the filters' plugin, for the bare pipeline)
+//! cargo run --release --example session_cpu -- loopback 10
 //! cargo run --release --example session_cpu -- magicmirror 10
 
 #[path = "../tests/common/mod.rs"]
