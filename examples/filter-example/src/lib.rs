@@ -12,7 +12,7 @@ use opencv::imgproc;
 use opencv::prelude::*;
 use rheo_filters::registry::{self, Registration};
 use rheo_filters::sdk::{
-    Args, Context, Default, Event, FilterError, FilterInfo, Frame, Method, Param, PixelFormat,
+    Args, Context, DefaultValue, Event, FilterError, FilterInfo, Frame, Method, Param, PixelFormat,
     Type, Value, VideoFilter,
 };
 
@@ -24,7 +24,7 @@ pub const LOW_BELOW: f64 = 6.0;
 const THRESHOLD: Param = Param {
     name: "threshold",
     ty: Type::Int,
-    default: Some(Default::Int(80)),
+    default: Some(DefaultValue::Int(80)),
     doc: "Canny lower threshold (1-500); the upper one is twice it",
 };
 

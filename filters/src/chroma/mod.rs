@@ -28,8 +28,8 @@ use opencv::prelude::*;
 
 use crate::image::OverlayImage;
 use crate::sdk::{
-    Args, ComplexType, Context, Default as ParamDefault, FilterError, FilterInfo, Frame, Method,
-    Param, PixelFormat, Type, Value, VideoFilter,
+    Args, ComplexType, Context, DefaultValue as ParamDefault, FilterError, FilterInfo, Frame,
+    Method, Param, PixelFormat, Type, Value, VideoFilter,
 };
 
 use key::{KeyModel, Samples, Spill, CHROMA_MIN_S, CHROMA_MIN_V};

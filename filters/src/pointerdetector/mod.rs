@@ -87,19 +87,19 @@ static WINDOW_MEDIA_PARAM: ComplexType = ComplexType {
         Param {
             name: "activeImage",
             ty: Type::ImageUri,
-            default: Some(sdk::Default::Null),
+            default: Some(sdk::DefaultValue::Null),
             doc: "Image shown in the window while the pointer is inside.",
         },
         Param {
             name: "imageTransparency",
             ty: Type::Float,
-            default: Some(sdk::Default::Null),
+            default: Some(sdk::DefaultValue::Null),
             doc: "Transparency of the images, 0 (opaque, the default) to 1 (invisible).",
         },
         Param {
             name: "image",
             ty: Type::ImageUri,
-            default: Some(sdk::Default::Null),
+            default: Some(sdk::DefaultValue::Null),
             doc: "Image shown in the window while the pointer is outside.",
         },
     ],
@@ -140,7 +140,7 @@ pub static INFO: FilterInfo = FilterInfo {
         Param {
             name: "windows",
             ty: Type::List(&WINDOW_MEDIA_TYPE),
-            default: Some(sdk::Default::EmptyList),
+            default: Some(sdk::DefaultValue::EmptyList),
             doc: "Initial windows.",
         },
     ],

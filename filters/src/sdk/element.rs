@@ -607,7 +607,7 @@ mod imp {
 mod tests {
     use super::*;
     use crate::registry::{self, Registration};
-    use crate::sdk::{ComplexType, Default, Event, Method, Param, Property, Type};
+    use crate::sdk::{ComplexType, DefaultValue, Event, Method, Param, Property, Type};
     use gst_app::{AppSink, AppSrc};
 
     const T: gst::ClockTime = gst::ClockTime::from_seconds(10);
@@ -631,7 +631,7 @@ mod tests {
             Param {
                 name: "size",
                 ty: Type::Int,
-                default: Some(Default::Int(2)),
+                default: Some(DefaultValue::Int(2)),
                 doc: "",
             },
         ],
@@ -651,13 +651,13 @@ mod tests {
             Param {
                 name: "value",
                 ty: Type::Int,
-                default: Some(Default::Int(200)),
+                default: Some(DefaultValue::Int(200)),
                 doc: "",
             },
             Param {
                 name: "panicEvery",
                 ty: Type::Int,
-                default: Some(Default::Int(0)),
+                default: Some(DefaultValue::Int(0)),
                 doc: "",
             },
         ],

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value as Json};
 
-use super::{Args, ComplexType, Default, FilterError, Param, Type, Value};
+use super::{Args, ComplexType, DefaultValue, FilterError, Param, Type, Value};
 use crate::image::{load_image, LoadLimits};
 
 /// The `__module__` a complex type of `module` carries (`kurento` for the core modules).
@@ -43,14 +43,14 @@ fn wrong_type(name: &str, ty: &Type) -> FilterError {
     FilterError::InvalidArgument(format!("'{name}' parameter should be {}", type_word(ty)))
 }
 
-fn default_value(d: &Default) -> Value {
+fn default_value(d: &DefaultValue) -> Value {
     match d {
-        Default::Null => Value::Null,
-        Default::Bool(b) => Value::Bool(*b),
-        Default::Int(i) => Value::Int(*i),
-        Default::Float(f) => Value::Float(*f),
-        Default::Str(s) => Value::String((*s).to_owned()),
-        Default::EmptyList => Value::List(Vec::new()),
+        DefaultValue::Null => Value::Null,
+        DefaultValue::Bool(b) => Value::Bool(*b),
+        DefaultValue::Int(i) => Value::Int(*i),
+        DefaultValue::Float(f) => Value::Float(*f),
+        DefaultValue::Str(s) => Value::String((*s).to_owned()),
+        DefaultValue::EmptyList => Value::List(Vec::new()),
     }
 }
 
@@ -315,13 +315,13 @@ mod tests {
             Param {
                 name: "image",
                 ty: Type::ImageUri,
-                default: Some(Default::Null),
+                default: Some(DefaultValue::Null),
                 doc: "",
             },
             Param {
                 name: "imageTransparency",
                 ty: Type::Float,
-                default: Some(Default::Null),
+                default: Some(DefaultValue::Null),
                 doc: "",
             },
         ],
@@ -346,37 +346,37 @@ mod tests {
         Param {
             name: "x",
             ty: Type::Float,
-            default: Some(Default::Float(0.5)),
+            default: Some(DefaultValue::Float(0.5)),
             doc: "",
         },
         Param {
             name: "n",
             ty: Type::Int,
-            default: Some(Default::Int(3)),
+            default: Some(DefaultValue::Int(3)),
             doc: "",
         },
         Param {
             name: "on",
             ty: Type::Bool,
-            default: Some(Default::Bool(true)),
+            default: Some(DefaultValue::Bool(true)),
             doc: "",
         },
         Param {
             name: "bg",
             ty: Type::ImageUri,
-            default: Some(Default::Str("")),
+            default: Some(DefaultValue::Str("")),
             doc: "",
         },
         Param {
             name: "mode",
             ty: Type::Enum(&["A", "B"]),
-            default: Some(Default::Str("A")),
+            default: Some(DefaultValue::Str("A")),
             doc: "",
         },
         Param {
             name: "wins",
             ty: Type::List(&Type::Complex(&PWIN)),
-            default: Some(Default::EmptyList),
+            default: Some(DefaultValue::EmptyList),
             doc: "",
         },
     ];

@@ -65,14 +65,14 @@ pub struct Param {
     pub ty: Type,
     /// `None`: required. `Some(v)`: optional with the kmd default `v` (`Value::Null` for
     /// optional without default).
-    pub default: Option<Default>,
+    pub default: Option<DefaultValue>,
     /// One-line documentation (shown by `getKmd`).
     pub doc: &'static str,
 }
 
 /// A default value, expressible in a `static`.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Default {
+pub enum DefaultValue {
     /// Optional without default: absent stays `Value::Null`.
     Null,
     /// A boolean default.
