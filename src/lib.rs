@@ -7,8 +7,11 @@ pub mod objects;
 pub mod process_stats;
 pub mod protocol;
 pub mod public_address;
+mod server;
 pub mod transport;
 pub mod turn_rest;
+
+pub use server::Server;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,7 +21,7 @@ use tokio::task::JoinHandle;
 use tracing::info;
 
 /// A running server: its listeners, control plane and shutdown switch.
-pub struct Server {
+pub struct RunningServer {
     pub addr: SocketAddr,
     /// The TLS listener's address, when TLS is configured.
     pub secure_addr: Option<SocketAddr>,
@@ -28,7 +31,7 @@ pub struct Server {
     listeners: Vec<JoinHandle<std::io::Result<()>>>,
 }
 
-impl Server {
+impl RunningServer {
     /// Stops accepting connections, closes open WebSockets (1001 "Server shutting down") and
     /// releases every pipeline. Returns how many pipelines were released.
     pub async fn shut_down(self) -> usize {
@@ -49,7 +52,7 @@ impl Server {
 
 /// Starts Rheo on the current tokio runtime (GStreamer must be initialised with
 /// `rheo_media::init`). Errors name the address or setting at fault.
-pub async fn start(config: &config::Config) -> Result<Server, String> {
+pub async fn start(config: &config::Config) -> Result<RunningServer, String> {
     let tls = transport::tls::setup(config)?;
     let bind = |port: u16| async move {
         tokio::net::TcpListener::bind((config.bind, port))
@@ -100,7 +103,7 @@ pub async fn start(config: &config::Config) -> Result<Server, String> {
         )));
     }
     site.health.set_serving(true);
-    Ok(Server {
+    Ok(RunningServer {
         addr,
         secure_addr,
         core,
