@@ -2,92 +2,61 @@
 
 use gst::prelude::*;
 use gstrheoedgeoutline::{EdgeOutlineFilter, EDGE_BGR};
-use opencv::core::{Mat, Vec3b};
-use opencv::prelude::*;
-use rheo_filters::sdk::{self, Args, Context, Frame, PixelFormat, Value, VideoFilter};
+use rheo_filters::sdk::testing::{OwnedFrame, RecordingContext};
+use rheo_filters::sdk::{self, Args, Value, VideoFilter};
 
 const PHOTO: &str = "/usr/share/doc/opencv-doc/examples/data/building.jpg";
 const T: gst::ClockTime = gst::ClockTime::from_seconds(10);
-
-#[derive(Default)]
-struct Events(Vec<(&'static str, Vec<(&'static str, Value)>)>);
-impl Context for Events {
-    fn emit(&mut self, event: &'static str, fields: Vec<(&'static str, Value)>) {
-        self.0.push((event, fields));
-    }
-}
 
 fn args(threshold: i64) -> Args {
     Args(vec![("threshold".into(), Value::Int(threshold))])
 }
 
-fn green_pixels(m: &Mat) -> usize {
-    let mut n = 0;
-    for y in 0..m.rows() {
-        for x in 0..m.cols() {
-            if *m.at_2d::<Vec3b>(y, x).unwrap() == EDGE_BGR {
-                n += 1;
-            }
-        }
-    }
-    n
+/// Runs `process` on `image` (in place) and returns what it emitted.
+fn process(f: &mut EdgeOutlineFilter, image: &mut OwnedFrame) -> RecordingContext {
+    let mut ctx = RecordingContext::default();
+    f.process(&mut image.frame(), &mut ctx).unwrap();
+    ctx
 }
 
-/// Runs `process` on `img` (in place) and returns the events.
-fn process(f: &mut EdgeOutlineFilter, img: &mut Mat) -> Events {
-    let (w, h) = (img.cols() as u32, img.rows() as u32);
-    let stride = w as usize * 3;
-    assert!(img.is_continuous());
-    let data = img.data_bytes_mut().unwrap();
-    let mut frame = Frame {
-        width: w,
-        height: h,
-        format: PixelFormat::Bgr,
-        pts: None,
-        planes: vec![(data, stride)],
-    };
-    let mut ev = Events::default();
-    f.process(&mut frame, &mut ev).unwrap();
-    ev
+/// Share of the frame drawn in the outline colour, in %.
+fn green_percent(image: &OwnedFrame) -> f64 {
+    let [b, g, r] = [EDGE_BGR[0], EDGE_BGR[1], EDGE_BGR[2]];
+    image.count_bgr([b, g, r]) as f64 / (image.width * image.height) as f64 * 100.0
 }
 
 #[test]
 fn outlines_a_real_photo_and_reports_its_level() {
-    let photo = opencv::imgcodecs::imread(PHOTO, opencv::imgcodecs::IMREAD_COLOR).unwrap();
-    assert!(!photo.empty(), "{PHOTO} missing (install opencv-doc)");
+    let photo = OwnedFrame::bgr_from_file(PHOTO).expect("the photo (install opencv-doc)");
     let mut f = EdgeOutlineFilter::new(&args(80)).unwrap();
-    let mut img = photo.try_clone().unwrap();
-    let ev = process(&mut f, &mut img);
-    let total = (img.rows() * img.cols()) as f64;
-    let green = green_pixels(&img) as f64 / total * 100.0;
+    let mut image = photo.clone();
+    let ctx = process(&mut f, &mut image);
+    let green = green_percent(&image);
     // A building facade: many edges, but far from all pixels.
     assert!(
         (HIGH_PERCENT_MIN..60.0).contains(&green),
         "{green:.1}% edge pixels"
     );
-    assert_eq!(ev.0.len(), 1);
-    let (name, fields) = &ev.0[0];
-    assert_eq!(*name, "EdgeLevelChanged");
-    assert_eq!(fields[1], ("level", Value::String("HIGH".into())));
-    let reported = fields[0].1.as_float().unwrap();
+    let levels = ctx.events_named("EdgeLevelChanged");
+    assert_eq!(ctx.events.len(), 1);
+    assert_eq!(levels[0][1], ("level", Value::String("HIGH".into())));
+    let reported = levels[0][0].1.as_float().unwrap();
     assert!((reported - green).abs() < 0.5, "{reported} vs {green}");
 
     // Same level on the next frame: no event.
-    let mut img = photo.try_clone().unwrap();
-    assert!(process(&mut f, &mut img).0.is_empty());
+    assert!(process(&mut f, &mut photo.clone()).events.is_empty());
 
     // A blank frame: level falls to LOW, nothing drawn.
-    let mut blank =
-        Mat::new_rows_cols_with_default(120, 160, opencv::core::CV_8UC3, 0.0.into()).unwrap();
-    let ev = process(&mut f, &mut blank);
-    assert_eq!(ev.0[0].1[1], ("level", Value::String("LOW".into())));
-    assert_eq!(green_pixels(&blank), 0);
+    let mut blank = OwnedFrame::bgr(160, 120, [0, 0, 0]);
+    let ctx = process(&mut f, &mut blank);
+    assert_eq!(ctx.events[0].1[1], ("level", Value::String("LOW".into())));
+    assert_eq!(green_percent(&blank), 0.0);
 
     // A higher threshold finds fewer edges.
     let mut strict = EdgeOutlineFilter::new(&args(400)).unwrap();
-    let mut img2 = photo.try_clone().unwrap();
-    process(&mut strict, &mut img2);
-    assert!((green_pixels(&img2) as f64 / total * 100.0) < green);
+    let mut image2 = photo.clone();
+    process(&mut strict, &mut image2);
+    assert!(green_percent(&image2) < green);
     assert!(EdgeOutlineFilter::new(&args(0)).is_err());
 }
 

@@ -8,6 +8,7 @@
 
 mod element;
 pub mod json;
+pub mod testing;
 mod value;
 pub mod worker;
 
