@@ -13,6 +13,7 @@ pub use gst;
 
 pub mod chroma;
 pub mod crowddetector;
+pub mod face_detection;
 pub mod facemeta;
 pub mod faceoverlay;
 pub mod frame_counters;

@@ -7,7 +7,8 @@ use opencv::core::{Rect, Vector};
 use opencv::objdetect::CascadeClassifier;
 use opencv::prelude::*;
 
-use crate::faceoverlay::{detect_faces, downscale_gray, FaceBox, DEFAULT_CASCADE};
+use crate::face_detection::{detect_faces, DEFAULT_CASCADE};
+use crate::faceoverlay::{downscale_gray, FaceBox};
 use crate::sdk::worker::LatestFrameWorker;
 use crate::sdk::{Args, Context, FilterError, FilterInfo, Frame, PixelFormat, Region, VideoFilter};
 

@@ -28,7 +28,6 @@ mod imp;
 
 pub(crate) use draw::downscale_gray;
 pub use draw::{FaceBox, YuvCoeffs};
-pub(crate) use imp::{detect_faces, DEFAULT_CASCADE};
 
 /// Name of the element message posted after each detection.
 pub const FACES_MESSAGE: &str = "rheo-faces";
