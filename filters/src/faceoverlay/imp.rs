@@ -1,19 +1,19 @@
 //! Implementation of `rheofaceoverlay`.
 //!
 //! Threads and locks:
-//! * streaming thread (`transform_frame_ip`): downscales the luma plane into the single
-//!   "latest frame" slot (overwriting an unconsumed one), reads the current overlay config and
-//!   the latest faces (each under a short mutex, cloning `Arc`s), then draws. It never waits
-//!   for detection.
-//! * detection worker (one per running element, named `rheofacedetect`): takes the latest
-//!   frame, runs the Haar cascade, publishes scaled boxes and posts a `rheo-faces` message.
-//!   Started in `start()`, told to stop and joined in `stop()`.
+//! * streaming thread (`transform_frame_ip`): submits a downscaled copy of the luma plane to
+//!   the detection worker (replacing one it has not started on), reads the current overlay
+//!   config and the latest faces (each under a short mutex, cloning `Arc`s), then draws. It
+//!   never waits for detection.
+//! * detection worker (the SDK's `LatestFrameWorker`, one per running element, named
+//!   `rheofacedetect`, at most `max-detection-rate` detections per second): runs the Haar
+//!   cascade on the latest frame, publishes scaled boxes and posts a `rheo-faces` message.
+//!   Started in `start()`, stopped and joined in `stop()`.
 //! * image loader (one short-lived thread per `image-uri` change): blocking `load_image`.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Instant;
 
 use gst::glib;
@@ -26,7 +26,7 @@ use once_cell::sync::Lazy;
 use opencv::core::{Rect, Vector};
 use opencv::objdetect::CascadeClassifier;
 use opencv::prelude::*;
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
 
 use super::draw::{
     detection_size, downscale_gray, overlay_rect, FaceBox, I420Planes, PremultipliedImage,
@@ -35,6 +35,7 @@ use super::draw::{
 use super::{OverlayGeometry, FACES_MESSAGE};
 use crate::face_detection::{detect_faces, DEFAULT_CASCADE};
 use crate::image::{load_image, LoadLimits, OverlayImage};
+use crate::sdk::worker::LatestFrameWorker;
 
 static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
     gst::DebugCategory::new(
@@ -68,16 +69,6 @@ struct SmallFrame {
     coeffs: YuvCoeffs,
 }
 
-#[derive(Default)]
-struct Slot {
-    /// The latest frame not yet taken by the worker.
-    pending: Option<SmallFrame>,
-    /// A buffer handed back by the worker for reuse.
-    spare: Option<Vec<u8>>,
-    /// True when no worker runs (initially, and after `stop`).
-    stopped: bool,
-}
-
 #[derive(Default, Debug)]
 struct Faces {
     boxes: Vec<FaceBox>,
@@ -90,10 +81,8 @@ struct Faces {
     prepared: Vec<(CacheKey, Arc<YuvOverlay>)>,
 }
 
+/// Counters the worker updates and the properties read.
 struct Shared {
-    slot: Mutex<Slot>,
-    wake: Condvar,
-    faces: Mutex<Arc<Faces>>,
     frames_processed: AtomicU64,
     frames_with_faces: AtomicU64,
 }
@@ -146,7 +135,7 @@ struct DrawState {
 pub struct FaceOverlay {
     config: Mutex<Config>,
     shared: Arc<Shared>,
-    worker: Mutex<Option<JoinHandle<()>>>,
+    worker: Mutex<Option<LatestFrameWorker<SmallFrame, Faces>>>,
     draw: Mutex<DrawState>,
     next_image_id: AtomicU64,
     /// Frame counters of the FaceOverlayFilter class (`/metrics`).
@@ -158,12 +147,6 @@ impl Default for FaceOverlay {
         FaceOverlay {
             config: Mutex::new(Config::default()),
             shared: Arc::new(Shared {
-                slot: Mutex::new(Slot {
-                    stopped: true,
-                    ..Default::default()
-                }),
-                wake: Condvar::new(),
-                faces: Mutex::new(Arc::new(Faces::default())),
                 frames_processed: AtomicU64::new(0),
                 frames_with_faces: AtomicU64::new(0),
             }),
@@ -218,7 +201,9 @@ impl FaceOverlay {
     /// Converts a new overlay for the faces already known, on the caller's thread, so the
     /// streaming thread does not have to on the next frame.
     fn prepare_for_current_faces(&self, image: &PremultipliedImage, geometry: &OverlayGeometry) {
-        let current = self.shared.faces.lock().clone();
+        let Some(current) = self.current_faces() else {
+            return;
+        };
         let Some(coeffs) = current.coeffs else { return };
         if current.boxes.is_empty() {
             return;
@@ -233,18 +218,27 @@ impl FaceOverlay {
             coeffs,
             &[],
         );
-        let mut faces = self.shared.faces.lock();
+        prepared.extend(current.prepared.iter().cloned());
         // If the worker published newer faces meanwhile, it used the new image already.
-        if Arc::ptr_eq(&faces, &current) {
-            prepared.extend(current.prepared.iter().cloned());
-            *faces = Arc::new(Faces {
+        let worker = self.worker.lock();
+        let Some(worker) = worker.as_ref() else {
+            return;
+        };
+        worker.refine_latest(
+            &current,
+            Faces {
                 boxes: current.boxes.clone(),
                 frame_width: current.frame_width,
                 frame_height: current.frame_height,
                 coeffs: current.coeffs,
                 prepared,
-            });
-        }
+            },
+        );
+    }
+
+    /// The faces the worker found last (none when it is not running).
+    fn current_faces(&self) -> Option<Arc<Faces>> {
+        self.worker.lock().as_ref().and_then(|w| w.latest())
     }
 
     pub(super) fn unset_overlay(&self) {
@@ -310,19 +304,11 @@ impl FaceOverlay {
         }
     }
 
-    /// Streaming thread: put a downscaled copy of the luma plane in the latest-frame slot.
+    /// Streaming thread: hand a downscaled copy of the luma plane to the detection worker.
     fn feed_detector(&self, frame: &gst_video::VideoFrameRef<&mut gst::BufferRef>, det_width: u32) {
-        let shared = &self.shared;
-        let mut buf = {
-            let mut slot = shared.slot.lock();
-            if slot.stopped {
-                return;
-            }
-            match slot.pending.take() {
-                Some(old) => old.data,
-                None => slot.spare.take().unwrap_or_default(),
-            }
-        };
+        if self.worker.lock().is_none() {
+            return;
+        }
         let (w, h) = (frame.width(), frame.height());
         let (dw, dh) = detection_size(w, h, det_width);
         let stride = frame.plane_stride()[0] as usize;
@@ -333,6 +319,7 @@ impl FaceOverlay {
                 return;
             }
         };
+        let mut data = Vec::new();
         downscale_gray(
             luma,
             stride,
@@ -340,10 +327,10 @@ impl FaceOverlay {
             h as usize,
             dw as usize,
             dh as usize,
-            &mut buf,
+            &mut data,
         );
         let small = SmallFrame {
-            data: buf,
+            data,
             width: dw,
             height: dh,
             frame_width: w,
@@ -351,13 +338,8 @@ impl FaceOverlay {
             pts: frame.buffer().pts(),
             coeffs: coeffs_of(frame.info()),
         };
-        let mut slot = shared.slot.lock();
-        if !slot.stopped {
-            if slot.pending.replace(small).is_some() {
-                crate::frame_counters::count_dropped_here();
-            }
-            drop(slot);
-            shared.wake.notify_one();
+        if let Some(worker) = self.worker.lock().as_ref() {
+            worker.submit(small);
         }
     }
 
@@ -372,7 +354,9 @@ impl FaceOverlay {
             (c.image.clone(), c.geometry)
         };
         let Some(image) = image else { return };
-        let faces = self.shared.faces.lock().clone();
+        let Some(faces) = self.current_faces() else {
+            return;
+        };
         if faces.boxes.is_empty() {
             return;
         }
@@ -449,20 +433,9 @@ impl FaceOverlay {
     }
 
     fn stop_worker(&self) {
-        {
-            let mut slot = self.shared.slot.lock();
-            slot.stopped = true;
-            slot.pending = None;
-            slot.spare = None;
-        }
-        self.shared.wake.notify_all();
-        let handle = self.worker.lock().take();
-        if let Some(handle) = handle {
-            if handle.join().is_err() {
-                gst::error!(CAT, imp = self, "detection thread panicked");
-            }
-        }
-        *self.shared.faces.lock() = Arc::new(Faces::default());
+        // Dropping the worker stops its thread after the detection under way, and joins it.
+        let worker = self.worker.lock().take();
+        drop(worker);
     }
 }
 
@@ -543,58 +516,37 @@ fn coeffs_of(info: &gst_video::VideoInfo) -> YuvCoeffs {
 }
 
 /// Body of the detection thread.
-fn run_worker(
+/// The worker's analysis: faces in one small frame, with the hold against single-frame misses,
+/// the overlays prepared for them, the counters and the `rheo-faces` message. `None` keeps the
+/// faces published before.
+fn detection(
     shared: Arc<Shared>,
     mut cascade: CascadeClassifier,
     element: glib::WeakRef<super::FaceOverlay>,
-) {
-    if let Err(e) = opencv::core::set_num_threads(1) {
-        gst::warning!(CAT, "cv::setNumThreads(1) failed: {e}");
-    }
+) -> impl FnMut(SmallFrame) -> Option<Faces> + Send + 'static {
     let mut found = Vector::<Rect>::new();
     let mut last_seen: Option<Instant> = None;
-    let mut last_start: Option<Instant> = None;
-    loop {
-        // Detection at full speed would take a whole core; at most `max-detection-rate` per
-        // second is enough to follow faces, and drawing still happens on every frame.
-        let interval = element
-            .upgrade()
-            .map(|obj| obj.imp().config.lock().max_detection_rate)
-            .filter(|&rate| rate > 0)
-            .map(|rate| std::time::Duration::from_secs(1) / rate);
-        let not_before = last_start.zip(interval).map(|(t, i)| t + i);
-        let frame = {
-            let mut slot = shared.slot.lock();
-            loop {
-                if slot.stopped {
-                    return;
-                }
-                if let Some(t) = not_before.filter(|&t| Instant::now() < t) {
-                    shared.wake.wait_until(&mut slot, t);
-                    continue;
-                }
-                if let Some(f) = slot.pending.take() {
-                    break f;
-                }
-                shared.wake.wait(&mut slot);
+    // What was published last: the hold decision and the overlays to reuse.
+    let mut previous = Faces::default();
+    let mut single_threaded = false;
+    move |frame: SmallFrame| {
+        if !single_threaded {
+            if let Err(e) = opencv::core::set_num_threads(1) {
+                gst::warning!(CAT, "cv::setNumThreads(1) failed: {e}");
             }
-        };
-        last_start = Some(Instant::now());
+            single_threaded = true;
+        }
         let started = Instant::now();
         let result = detect(&mut cascade, &frame, &mut found);
         let elapsed = started.elapsed();
+        let obj = element.upgrade()?;
         let boxes = match result {
             Ok(boxes) => boxes,
             Err(e) => {
-                if let Some(obj) = element.upgrade() {
-                    gst::warning!(CAT, obj = obj, "face detection failed: {e}");
-                }
-                shared.slot.lock().spare = Some(frame.data);
-                continue;
+                gst::warning!(CAT, obj = obj, "face detection failed: {e}");
+                return None;
             }
         };
-        let Some(obj) = element.upgrade() else { return };
-        let previous = shared.faces.lock().clone();
         // Haar misses a face on single frames now and then; keep drawing the last faces for a
         // moment instead of flickering (Kurento's overlay blinks there).
         let hold = boxes.is_empty()
@@ -624,17 +576,6 @@ fn run_worker(
         if !boxes.is_empty() {
             shared.frames_with_faces.fetch_add(1, Ordering::Relaxed);
         }
-        if !hold {
-            *shared.faces.lock() = Arc::new(Faces {
-                boxes: boxes.clone(),
-                frame_width: frame.frame_width,
-                frame_height: frame.frame_height,
-                coeffs: Some(frame.coeffs),
-                prepared,
-            });
-        }
-        shared.slot.lock().spare = Some(frame.data);
-
         gst::trace!(
             CAT,
             obj = obj,
@@ -658,6 +599,23 @@ fn run_worker(
             .field("detect-us", elapsed.as_micros() as u64)
             .build();
         let _ = obj.post_message(gst::message::Element::builder(s).src(&obj).build());
+        if hold {
+            return None;
+        }
+        previous = Faces {
+            boxes,
+            frame_width: frame.frame_width,
+            frame_height: frame.frame_height,
+            coeffs: Some(frame.coeffs),
+            prepared,
+        };
+        Some(Faces {
+            boxes: previous.boxes.clone(),
+            frame_width: previous.frame_width,
+            frame_height: previous.frame_height,
+            coeffs: previous.coeffs,
+            prepared: previous.prepared.clone(),
+        })
     }
 }
 
@@ -781,7 +739,9 @@ impl ObjectImpl for FaceOverlay {
             "detection-width" => self.config.lock().detection_width = value.get().expect("u32"),
             "max-detection-rate" => {
                 self.config.lock().max_detection_rate = value.get().expect("u32");
-                self.shared.wake.notify_all();
+                if let Some(worker) = self.worker.lock().as_ref() {
+                    worker.wake();
+                }
             }
             other => unreachable!("unknown property {other}"),
         }
@@ -895,21 +855,29 @@ impl BaseTransformImpl for FaceOverlay {
             d.detection_width = det_width;
             d.cache.clear();
         }
-        self.shared.slot.lock().stopped = false;
-
-        let shared = self.shared.clone();
         let weak = self.obj().downgrade();
-        let handle = std::thread::Builder::new()
-            .name(WORKER_THREAD_NAME.into())
-            .spawn(move || run_worker(shared, cascade, weak))
-            .map_err(|e| {
-                self.shared.slot.lock().stopped = true;
-                gst::error_msg!(
-                    gst::CoreError::Thread,
-                    ["Cannot start detection thread: {}", e]
-                )
-            })?;
-        *self.worker.lock() = Some(handle);
+        let paced = self.obj().downgrade();
+        // Detection at full speed would take a whole core; at most `max-detection-rate` per
+        // second is enough to follow faces, and drawing still happens on every frame.
+        let min_interval = move || {
+            paced
+                .upgrade()
+                .map(|obj| obj.imp().config.lock().max_detection_rate)
+                .filter(|&rate| rate > 0)
+                .map(|rate| std::time::Duration::from_secs(1) / rate)
+        };
+        let worker = LatestFrameWorker::spawn_paced(
+            WORKER_THREAD_NAME,
+            min_interval,
+            detection(self.shared.clone(), cascade, weak),
+        )
+        .map_err(|e| {
+            gst::error_msg!(
+                gst::CoreError::Thread,
+                ["Cannot start detection thread: {}", e]
+            )
+        })?;
+        *self.worker.lock() = Some(worker);
         gst::debug!(CAT, imp = self, "started, cascade {path}");
         Ok(())
     }
@@ -954,20 +922,9 @@ impl VideoFilterImpl for FaceOverlay {
 
 impl Drop for FaceOverlay {
     fn drop(&mut self) {
-        // The worker holds only a weak reference, so it cannot keep the element alive;
-        // make sure it is gone if the element is dropped without being stopped.
-        {
-            let mut slot = self.shared.slot.lock();
-            slot.stopped = true;
-            slot.pending = None;
-        }
-        self.shared.wake.notify_all();
-        if let Some(h) = self.worker.lock().take() {
-            // The last reference may be released by the worker itself (after posting a
-            // message); it exits on its own then, since `stopped` is set.
-            if h.thread().id() != std::thread::current().id() {
-                let _ = h.join();
-            }
-        }
+        // The worker holds only a weak reference, so it cannot keep the element alive; make
+        // sure it is gone if the element is dropped without being stopped. (Dropped from its
+        // own thread, it exits by itself.)
+        self.stop_worker();
     }
 }

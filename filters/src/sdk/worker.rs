@@ -42,8 +42,19 @@ pub struct LatestFrameWorker<I: Send + 'static, O: Send + Sync + 'static> {
 impl<I: Send + 'static, O: Send + Sync + 'static> LatestFrameWorker<I, O> {
     /// Starts a thread named `name` (at most 15 bytes show in `top`) running `analyse` on each
     /// input it takes. `analyse` returning `None` publishes nothing (the previous result stays).
-    pub fn spawn<F>(name: &str, mut analyse: F) -> std::io::Result<Self>
+    pub fn spawn<F>(name: &str, analyse: F) -> std::io::Result<Self>
     where
+        F: FnMut(I) -> Option<O> + Send + 'static,
+    {
+        Self::spawn_paced(name, || None, analyse)
+    }
+
+    /// As [`LatestFrameWorker::spawn`], with analyses started at most once per `min_interval()`
+    /// (asked before each one, so it may follow a setting; `None`: no limit). Frames submitted
+    /// meanwhile replace each other, and the newest is analysed when the interval is over.
+    pub fn spawn_paced<P, F>(name: &str, min_interval: P, mut analyse: F) -> std::io::Result<Self>
+    where
+        P: Fn() -> Option<Duration> + Send + 'static,
         F: FnMut(I) -> Option<O> + Send + 'static,
     {
         let shared = Arc::new(Shared {
@@ -61,31 +72,62 @@ impl<I: Send + 'static, O: Send + Sync + 'static> LatestFrameWorker<I, O> {
         let s = shared.clone();
         let handle = std::thread::Builder::new()
             .name(name.to_owned())
-            .spawn(move || loop {
-                let input = {
-                    let mut slot = s.slot.lock();
-                    loop {
+            .spawn(move || {
+                let mut last_start: Option<Instant> = None;
+                loop {
+                    // Asked outside the lock: it may run the filter's own code.
+                    let not_before = last_start.zip(min_interval()).map(|(t, i)| t + i);
+                    let input = {
+                        let mut slot = s.slot.lock();
                         if slot.stop {
                             return;
                         }
-                        if let Some(i) = slot.pending.take() {
-                            break i;
+                        if let Some(t) = not_before.filter(|&t| Instant::now() < t) {
+                            s.wake.wait_until(&mut slot, t);
+                            continue;
                         }
-                        s.wake.wait(&mut slot);
+                        match slot.pending.take() {
+                            Some(i) => i,
+                            None => {
+                                s.wake.wait(&mut slot);
+                                continue;
+                            }
+                        }
+                    };
+                    last_start = Some(Instant::now());
+                    if let Some(out) = analyse(input) {
+                        let mut r = s.result.lock();
+                        r.seq += 1;
+                        r.value = Some(Arc::new(out));
+                        drop(r);
+                        s.published.notify_all();
                     }
-                };
-                if let Some(out) = analyse(input) {
-                    let mut r = s.result.lock();
-                    r.seq += 1;
-                    r.value = Some(Arc::new(out));
-                    drop(r);
-                    s.published.notify_all();
                 }
             })?;
         Ok(LatestFrameWorker {
             shared,
             handle: Some(handle),
         })
+    }
+
+    /// Makes the worker look at its pacing again now (after the setting behind `min_interval`
+    /// changed).
+    pub fn wake(&self) {
+        self.shared.wake.notify_all();
+    }
+
+    /// Replaces the latest result by `refined` if it is still `seen`, without counting a new
+    /// result (for work done on the result outside the worker, e.g. preparing a new overlay for
+    /// the faces already found). Returns whether it did.
+    pub fn refine_latest(&self, seen: &Arc<O>, refined: O) -> bool {
+        let mut r = self.shared.result.lock();
+        match &r.value {
+            Some(current) if Arc::ptr_eq(current, seen) => {
+                r.value = Some(Arc::new(refined));
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Hands `input` to the worker without waiting. Returns `true` when it replaced an older
@@ -205,5 +247,38 @@ mod tests {
             done.recv_timeout(T),
             Err(mpsc::RecvTimeoutError::Disconnected)
         ));
+    }
+
+    #[test]
+    fn paced_analyses_take_the_newest_input_once_the_interval_is_over() {
+        let (done_tx, done) = mpsc::channel::<u32>();
+        let w = LatestFrameWorker::spawn_paced(
+            "sdk-worker-test",
+            || Some(Duration::from_secs(3600)),
+            move |x: u32| {
+                done_tx.send(x).unwrap();
+                Some(x)
+            },
+        )
+        .unwrap();
+        w.submit(1);
+        assert_eq!(done.recv_timeout(T).unwrap(), 1);
+        // Within the interval: nothing more is analysed, however much is submitted.
+        w.submit(2);
+        w.submit(3);
+        assert!(done.recv_timeout(Duration::from_millis(200)).is_err());
+        assert_eq!(*w.latest().unwrap(), 1);
+    }
+
+    #[test]
+    fn a_result_is_refined_only_while_it_is_the_latest() {
+        let w = LatestFrameWorker::spawn("sdk-worker-test", |x: u32| Some(x)).unwrap();
+        w.submit(1);
+        let (seq, first) = w.wait_newer(0, T).unwrap();
+        assert!(w.refine_latest(&first, 10));
+        assert_eq!((w.latest_with_seq().0, *w.latest().unwrap()), (seq, 10));
+        // `first` is no longer the latest: a second refinement of it is refused.
+        assert!(!w.refine_latest(&first, 20));
+        assert_eq!(*w.latest().unwrap(), 10);
     }
 }
