@@ -133,25 +133,8 @@ mod tests {
 
     fn settings() -> Settings {
         Settings {
-            webrtc: rheo_media::WebRtcSettings {
-                stun_server_address: None,
-                stun_server_port: None,
-                turn_url: None,
-                min_port: None,
-                max_port: None,
-                external_ipv4: None,
-                external_ipv6: None,
-                local_addresses: Vec::new(),
-                ice_tcp: true,
-                mtu: 1200,
-            },
-            image_limits: rheo_filters::LoadLimits {
-                timeout: std::time::Duration::from_secs(1),
-                max_bytes: 1,
-                allowed_schemes: None,
-                file_root: None,
-                extra_trusted_certificates: Vec::new(),
-            },
+            webrtc: rheo_media::WebRtcSettings::default(),
+            image_limits: rheo_filters::LoadLimits::default(),
         }
     }
 
