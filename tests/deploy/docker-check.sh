@@ -61,12 +61,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { passed=$((passed + 1)); echo "  ok   $*"; }
-bad() { failed=$((failed + 1)); echo "  FAIL $*"; }
-check() { # check DESCRIPTION COMMAND...
-  local what="$1"; shift
-  if "$@" >"$work/last.out" 2>&1; then ok "$what"; else bad "$what"; sed 's/^/       | /' "$work/last.out" | tail -n 25; fi
-}
+check_dir="$work" check_tail=25
+# shellcheck source=tests/deploy/checks.sh
+. "$root/tests/deploy/checks.sh"
 fatal() { bad "$*"; echo "docker-check: $passed passed, $failed failed"; exit 1; }
 now() { date +%s.%N; }
 since() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$1" "$(now)"; }

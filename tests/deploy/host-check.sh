@@ -36,12 +36,9 @@ stop() {
 }
 trap stop EXIT
 
-ok() { passed=$((passed + 1)); echo "  ok   $*"; }
-bad() { failed=$((failed + 1)); echo "  FAIL $*"; }
-check() { # check DESCRIPTION COMMAND...
-  local what="$1"; shift
-  if "$@" >"$tmp/last.out" 2>&1; then ok "$what"; else bad "$what"; sed 's/^/       | /' "$tmp/last.out" | tail -n 15; fi
-}
+check_dir="$tmp" check_tail=15
+# shellcheck source=tests/deploy/checks.sh
+. "$root/tests/deploy/checks.sh"
 # wait_for SECONDS PID COMMAND...: polls COMMAND every 0.1 s until it succeeds, PID dies or time is up.
 wait_for() {
   local deadline=$((SECONDS + $1)) pid="$2"; shift 2
