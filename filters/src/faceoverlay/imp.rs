@@ -69,7 +69,7 @@ struct SmallFrame {
     coeffs: YuvCoeffs,
 }
 
-#[derive(Default, Debug)]
+#[derive(Default, Debug, Clone)]
 struct Faces {
     boxes: Vec<FaceBox>,
     frame_width: u32,
@@ -224,16 +224,11 @@ impl FaceOverlay {
         let Some(worker) = worker.as_ref() else {
             return;
         };
-        worker.refine_latest(
-            &current,
-            Faces {
-                boxes: current.boxes.clone(),
-                frame_width: current.frame_width,
-                frame_height: current.frame_height,
-                coeffs: current.coeffs,
-                prepared,
-            },
-        );
+        let refined = Faces {
+            prepared,
+            ..Faces::clone(&current)
+        };
+        worker.refine_latest(&current, refined);
     }
 
     /// The faces the worker found last (none when it is not running).
@@ -306,9 +301,10 @@ impl FaceOverlay {
 
     /// Streaming thread: hand a downscaled copy of the luma plane to the detection worker.
     fn feed_detector(&self, frame: &gst_video::VideoFrameRef<&mut gst::BufferRef>, det_width: u32) {
-        if self.worker.lock().is_none() {
+        let worker = self.worker.lock();
+        let Some(worker) = worker.as_ref() else {
             return;
-        }
+        };
         let (w, h) = (frame.width(), frame.height());
         let (dw, dh) = detection_size(w, h, det_width);
         let stride = frame.plane_stride()[0] as usize;
@@ -338,9 +334,7 @@ impl FaceOverlay {
             pts: frame.buffer().pts(),
             coeffs: coeffs_of(frame.info()),
         };
-        if let Some(worker) = self.worker.lock().as_ref() {
-            worker.submit(small);
-        }
+        worker.submit(small);
     }
 
     /// Streaming thread: draw the current overlay over the latest faces.
@@ -515,7 +509,6 @@ fn coeffs_of(info: &gst_video::VideoInfo) -> YuvCoeffs {
     YuvCoeffs::from_colorimetry(c.matrix(), c.range())
 }
 
-/// Body of the detection thread.
 /// The worker's analysis: faces in one small frame, with the hold against single-frame misses,
 /// the overlays prepared for them, the counters and the `rheo-faces` message. `None` keeps the
 /// faces published before.
@@ -609,13 +602,7 @@ fn detection(
             coeffs: Some(frame.coeffs),
             prepared,
         };
-        Some(Faces {
-            boxes: previous.boxes.clone(),
-            frame_width: previous.frame_width,
-            frame_height: previous.frame_height,
-            coeffs: previous.coeffs,
-            prepared: previous.prepared.clone(),
-        })
+        Some(previous.clone())
     }
 }
 

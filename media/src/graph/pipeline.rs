@@ -180,10 +180,10 @@ impl MediaPipeline {
     }
 }
 
-impl PipelineInner {
+impl ElementHost for PipelineInner {
     /// Connects `source` to `sink` for `media`, replacing the sink's previous source of that
     /// media; returns the replaced source's id.
-    pub fn connect(
+    fn connect(
         &self,
         source: &Element,
         sink: &Element,
@@ -228,7 +228,7 @@ impl PipelineInner {
     }
 
     /// Removes the connection from `source` to `sink` for `media`; whether there was one.
-    pub fn disconnect(&self, source: &Element, sink: &Element, media: MediaKind) -> Result<bool> {
+    fn disconnect(&self, source: &Element, sink: &Element, media: MediaKind) -> Result<bool> {
         let mut graph = self.graph.lock();
         let key = (sink.id().to_string(), media);
         match graph.get(&key) {
@@ -247,7 +247,7 @@ impl PipelineInner {
     }
 
     /// The connections `id` is the source or the sink of, in the order they were made.
-    pub fn links_of(&self, id: &str) -> Vec<Link> {
+    fn links_of(&self, id: &str) -> Vec<Link> {
         let graph = self.graph.lock();
         let mut links: Vec<(u64, Link)> = graph
             .iter()
@@ -266,7 +266,7 @@ impl PipelineInner {
     }
 
     /// Drops every connection touching `id` (element release).
-    pub fn drop_connections_of(&self, id: &str) {
+    fn drop_connections_of(&self, id: &str) {
         let mut graph = self.graph.lock();
         let keys: Vec<(String, MediaKind)> = graph
             .iter()
@@ -294,11 +294,30 @@ impl PipelineInner {
 
     /// Binds every connection whose formats became known. Called after connect and after each
     /// negotiation.
-    pub fn resolve(&self) {
+    fn resolve(&self) {
         let mut graph = self.graph.lock();
         self.resolve_locked(&mut graph);
     }
 
+    fn input_transcoding(&self, id: &str, media: MediaKind) -> bool {
+        let graph = self.graph.lock();
+        graph
+            .get(&(id.to_string(), media))
+            .and_then(|c| c.sub.as_ref())
+            .map(|s| s.transcoding())
+            .unwrap_or(false)
+    }
+
+    fn forget(&self, id: &str) {
+        self.elements.lock().remove(id);
+    }
+
+    fn remove_bin(&self, bin: &gst::Element) {
+        teardown::remove_from(self.pipeline.upcast_ref(), bin);
+    }
+}
+
+impl PipelineInner {
     fn resolve_locked(&self, graph: &mut HashMap<(String, MediaKind), Conn>) {
         let els = self.elements.lock().clone();
         loop {
@@ -346,55 +365,6 @@ impl PipelineInner {
                 break;
             }
         }
-    }
-
-    pub fn input_transcoding(&self, id: &str, media: MediaKind) -> bool {
-        let graph = self.graph.lock();
-        graph
-            .get(&(id.to_string(), media))
-            .and_then(|c| c.sub.as_ref())
-            .map(|s| s.transcoding())
-            .unwrap_or(false)
-    }
-
-    pub fn forget(&self, id: &str) {
-        self.elements.lock().remove(id);
-    }
-
-    pub fn remove_bin(&self, bin: &gst::Element) {
-        teardown::remove_from(self.pipeline.upcast_ref(), bin);
-    }
-}
-
-impl ElementHost for PipelineInner {
-    fn connect(
-        &self,
-        source: &Element,
-        sink: &Element,
-        media: MediaKind,
-    ) -> Result<Option<String>> {
-        PipelineInner::connect(self, source, sink, media)
-    }
-    fn disconnect(&self, source: &Element, sink: &Element, media: MediaKind) -> Result<bool> {
-        PipelineInner::disconnect(self, source, sink, media)
-    }
-    fn links_of(&self, id: &str) -> Vec<Link> {
-        PipelineInner::links_of(self, id)
-    }
-    fn input_transcoding(&self, id: &str, media: MediaKind) -> bool {
-        PipelineInner::input_transcoding(self, id, media)
-    }
-    fn drop_connections_of(&self, id: &str) {
-        PipelineInner::drop_connections_of(self, id)
-    }
-    fn resolve(&self) {
-        PipelineInner::resolve(self)
-    }
-    fn remove_bin(&self, bin: &gst::Element) {
-        PipelineInner::remove_bin(self, bin)
-    }
-    fn forget(&self, id: &str) {
-        PipelineInner::forget(self, id)
     }
 }
 
