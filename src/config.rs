@@ -469,7 +469,7 @@ impl Config {
                 ice_tcp: self.ice_tcp,
                 mtu: self.mtu,
             },
-            image_limits: rheo_filters::LoadLimits {
+            image_limits: rheo_filter_sdk::LoadLimits {
                 timeout: Duration::from_secs(self.image_timeout_secs),
                 max_bytes: self.image_max_bytes,
                 allowed_schemes: Some(self.image_uri_schemes.clone()),

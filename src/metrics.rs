@@ -104,7 +104,7 @@ pub fn render(core: &Core) -> String {
     for (name, help, value) in traffic {
         m.counter(name, help, value);
     }
-    let frames = rheo_filters::frame_counters::snapshot();
+    let frames = rheo_filter_sdk::frame_counters::snapshot();
     m.labelled_counter(
         "rheo_filter_frames_processed_total",
         "Video frames each filter class processed.",

@@ -13,8 +13,8 @@
 
 use std::process::ExitCode;
 
-use rheo_filters::registry::{self, Registration};
-use rheo_filters::sdk::VideoFilter;
+use rheo_filter_sdk::registry::{self, Registration};
+use rheo_filter_sdk::VideoFilter;
 use tracing::{error, info, warn};
 use tracing_subscriber::EnvFilter;
 
@@ -67,6 +67,8 @@ fn run(filters: Vec<Registration>) -> ExitCode {
             }
         }
     }
+    // The built-ins first: a researcher's filter may not take their names.
+    rheo_filters::add_builtin_filters();
     for filter in filters {
         if let Err(e) = registry::add(filter) {
             error!("filter registration failed: {e}");

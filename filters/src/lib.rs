@@ -1,10 +1,9 @@
-//! Rheo video filters: GStreamer elements used by the media plane, also built as the
+//! Rheo's built-in video filters: GStreamer elements used by the media plane, also built as the
 //! GStreamer plugin `rheofilters` (`libgstrheofilters.so`) for `gst-launch-1.0` experiments.
 //!
-//! * [`image`]: loading overlay images from `file://`, paths and `http(s)://`.
 //! * [`faceoverlay`]: the `rheofaceoverlay` element (Kurento's FaceOverlayFilter).
-//! * [`sdk`]: the filter SDK (write a filter as one trait impl; see `WRITING_A_FILTER.md`).
-//! * [`registry`]: the list of SDK filters, one line each.
+//! * [`builtin`]: the list of filters written with the filter SDK (crate `rheo-filter-sdk`),
+//!   one line each.
 
 #![warn(missing_docs)]
 
@@ -16,17 +15,46 @@ pub mod crowddetector;
 pub mod face_detection;
 pub mod facemeta;
 pub mod faceoverlay;
-pub mod frame_counters;
-pub mod image;
 pub mod imageoverlay;
 pub mod platedetector;
 pub mod pointerdetector;
-pub mod registry;
-pub mod sdk;
 pub mod zbar;
 
 pub use faceoverlay::{FaceOverlay, OverlayGeometry};
-pub use image::{load_image, ImageError, LoadLimits, OverlayImage};
+pub use rheo_filter_sdk::{load_image, ImageError, LoadLimits, OverlayImage};
+
+use rheo_filter_sdk::registry::{self, Registration};
+
+/// The built-in SDK filters: one line per filter.
+pub fn builtin() -> Vec<Registration> {
+    vec![
+        // ---- one line per built-in filter (keep sorted by module) ----
+        Registration::of::<chroma::ChromaFilter>(),
+        Registration::of::<crowddetector::CrowdDetectorFilter>(),
+        Registration::of::<imageoverlay::ImageOverlayFilter>(),
+        Registration::of::<zbar::ZBarFilter>(),
+        Registration::of::<facemeta::KmsDetectFaces>(),
+        Registration::of::<facemeta::KmsShowFaces>(),
+        Registration::of::<platedetector::PlateDetectorFilter>(),
+        Registration::of::<pointerdetector::PointerDetectorFilter>(),
+        // ---- end of the list ----
+    ]
+}
+
+/// Adds the [`builtin`] filters to the SDK's registry, once. The server does this before it
+/// adds any researcher's filter, so the built-ins come first in `getKmd` and a researcher's
+/// filter cannot take a built-in class or element name.
+pub fn add_builtin_filters() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        for reg in builtin() {
+            if let Err(e) = registry::add(reg) {
+                // Only possible if another crate took a built-in name first.
+                tracing::error!("built-in filter not registered: {e}");
+            }
+        }
+    });
+}
 
 /// Registers every Rheo element with GStreamer for in-process use (idempotent).
 ///
@@ -44,6 +72,7 @@ pub fn register_static() -> Result<(), gst::glib::BoolError> {
 
 fn register_elements(plugin: Option<&gst::Plugin>) -> Result<(), gst::glib::BoolError> {
     faceoverlay::register(plugin)?;
+    add_builtin_filters();
     registry::register_all(plugin)
 }
 

@@ -134,7 +134,7 @@ mod tests {
     fn settings() -> Settings {
         Settings {
             webrtc: rheo_media::WebRtcSettings::default(),
-            image_limits: rheo_filters::LoadLimits::default(),
+            image_limits: rheo_filter_sdk::LoadLimits::default(),
         }
     }
 

@@ -6,7 +6,7 @@
 
 use std::sync::OnceLock;
 
-use rheo_filters::sdk::FilterInfo;
+use rheo_filter_sdk::FilterInfo;
 
 use super::{
     face_overlay_filter, gstreamer_filter, media_element, media_object, media_pipeline,
@@ -253,7 +253,7 @@ pub fn all_classes() -> &'static [&'static ClassInfo] {
     static ALL: OnceLock<Vec<&'static ClassInfo>> = OnceLock::new();
     ALL.get_or_init(|| {
         let mut all = BUILT_IN.to_vec();
-        for reg in rheo_filters::registry::filters() {
+        for reg in rheo_filter_sdk::registry::filters() {
             let info = reg.info;
             let events: Vec<&'static str> = info.events.iter().map(|e| e.name).collect();
             // Leaked once per registered filter: classes live as long as the process.

@@ -41,7 +41,7 @@ pub(super) fn invoke(
             // Loaded here, on a blocking thread, so a slow or failing download never stalls video
             // and the caller gets the failure as an error response.
             let image =
-                rheo_filters::load_image(uri, &world.settings().image_limits).map_err(|e| {
+                rheo_filter_sdk::load_image(uri, &world.settings().image_limits).map_err(|e| {
                     KurentoError::illegal_param(format!("Cannot load overlay image '{uri}': {e}"))
                 })?;
             overlay()?.set_overlay_image(Arc::new(image), geometry);

@@ -119,7 +119,7 @@ pub trait World: Send + Sync {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub webrtc: media::WebRtcSettings,
-    pub image_limits: rheo_filters::LoadLimits,
+    pub image_limits: rheo_filter_sdk::LoadLimits,
 }
 
 /// What one class's handler made of an operation.

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use rheo_filters::sdk::{self, json, FilterError, FilterInfo};
+use rheo_filter_sdk::{self as sdk, json, FilterError, FilterInfo};
 use rheo_media as media;
 use serde_json::{Map, Value};
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use rheo_filters::sdk;
+use rheo_filter_sdk as sdk;
 
 use super::{catalogue, Args, MediaObject, Outcome, Result, World};
 use crate::protocol::KurentoError;

@@ -1,6 +1,6 @@
 //! `edgeexample.EdgeOutlineFilter`: draws the edges of the picture in green over the video and
 //! tells when the scene becomes busy. A complete filter outside Rheo's built-in set, written as
-//! `filters/WRITING_A_FILTER.md` describes.
+//! `filter-sdk/WRITING_A_FILTER.md` describes.
 //!
 //! * constructor: `threshold` (int, default 80): Canny's lower threshold (the upper one is 2×).
 //! * method: `setThreshold(threshold: int)`.
@@ -10,8 +10,8 @@
 use opencv::core::{Mat, Scalar, Vec3b};
 use opencv::imgproc;
 use opencv::prelude::*;
-use rheo_filters::registry::{self, Registration};
-use rheo_filters::sdk::{
+use rheo_filter_sdk::registry::{self, Registration};
+use rheo_filter_sdk::{
     Args, Context, DefaultValue, Event, FilterError, FilterInfo, Frame, Method, Param, PixelFormat,
     Type, Value, VideoFilter,
 };
@@ -164,7 +164,7 @@ pub fn register() -> Result<(), String> {
 }
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), gst::glib::BoolError> {
-    rheo_filters::sdk::register::<EdgeOutlineFilter>(Some(plugin))
+    rheo_filter_sdk::register::<EdgeOutlineFilter>(Some(plugin))
 }
 
 // `libgstrheoedgeoutline.so`: the element for gst-launch-1.0 (GST_PLUGIN_PATH=target/release).

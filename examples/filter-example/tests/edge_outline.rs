@@ -2,8 +2,8 @@
 
 use gst::prelude::*;
 use gstrheoedgeoutline::{EdgeOutlineFilter, EDGE_BGR};
-use rheo_filters::sdk::testing::{OwnedFrame, RecordingContext};
-use rheo_filters::sdk::{self, Args, Value, VideoFilter};
+use rheo_filter_sdk::testing::{OwnedFrame, RecordingContext};
+use rheo_filter_sdk::{self as sdk, Args, Value, VideoFilter};
 
 const PHOTO: &str = "/usr/share/doc/opencv-doc/examples/data/building.jpg";
 const T: gst::ClockTime = gst::ClockTime::from_seconds(10);

@@ -26,8 +26,8 @@ use opencv::core::{self, Mat, Point, Rect, Scalar, Size, Vector, CV_32F, CV_8UC3
 use opencv::imgproc;
 use opencv::prelude::*;
 
-use crate::image::OverlayImage;
-use crate::sdk::{
+use rheo_filter_sdk::image::OverlayImage;
+use rheo_filter_sdk::{
     Args, ComplexType, Context, DefaultValue as ParamDefault, FilterError, FilterInfo, Frame,
     Method, Param, PixelFormat, Type, Value, VideoFilter,
 };

@@ -10,8 +10,8 @@ use opencv::imgproc;
 use opencv::prelude::*;
 
 use super::*;
-use crate::image::{load_image, LoadLimits, OverlayImage};
-use crate::sdk::{Args, Context, FilterError, Frame, PixelFormat, Value, VideoFilter};
+use rheo_filter_sdk::image::{load_image, LoadLimits, OverlayImage};
+use rheo_filter_sdk::{Args, Context, FilterError, Frame, PixelFormat, Value, VideoFilter};
 
 const PHOTO: &str = "/usr/share/doc/opencv-doc/examples/data/fruits.jpg";
 
@@ -715,7 +715,7 @@ fn interface_and_per_frame_cost() {
 fn element_in_a_pipeline() {
     use gst::prelude::*;
     gst::init().unwrap();
-    crate::sdk::register::<ChromaFilter>(None).unwrap();
+    rheo_filter_sdk::register::<ChromaFilter>(None).unwrap();
     let n = CALIBRATION_FRAMES + 10;
     let pipeline = gst::parse::launch(&format!(
         "videotestsrc num-buffers={n} pattern=solid-color foreground-color=0xff32af3c \

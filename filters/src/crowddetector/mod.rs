@@ -54,9 +54,9 @@ use opencv::core::{self, Mat, Point, Point2d, Rect, Scalar, Size, Vector, CV_32F
 use opencv::imgproc;
 use opencv::prelude::*;
 
-use crate::sdk::{
-    self, Args, ComplexType, Context, Event, FilterError, FilterInfo, Frame, Param, PixelFormat,
-    Property, Type, Value, VideoFilter,
+use rheo_filter_sdk::{
+    Args, ComplexType, Context, DefaultValue, Event, FilterError, FilterInfo, Frame, Param,
+    PixelFormat, Property, Type, Value, VideoFilter,
 };
 
 /// Frames averaged uniformly to bootstrap the background.
@@ -87,7 +87,7 @@ pub const MAX_PROCESSING_WIDTH: i64 = 1280;
 const fn field(
     name: &'static str,
     ty: Type,
-    default: Option<sdk::DefaultValue>,
+    default: Option<DefaultValue>,
     doc: &'static str,
 ) -> Param {
     Param {
@@ -99,7 +99,7 @@ const fn field(
 }
 
 const fn int_cfg(name: &'static str, default: i64, doc: &'static str) -> Param {
-    field(name, Type::Int, Some(sdk::DefaultValue::Int(default)), doc)
+    field(name, Type::Int, Some(DefaultValue::Int(default)), doc)
 }
 
 static RELATIVE_POINT: ComplexType = ComplexType {
@@ -170,7 +170,7 @@ static ROI_CONFIG: ComplexType = ComplexType {
         field(
             "sendOpticalFlowEvent",
             Type::Bool,
-            Some(sdk::DefaultValue::Bool(false)),
+            Some(DefaultValue::Bool(false)),
             "Raise CrowdDetectorDirection events.",
         ),
         int_cfg(
@@ -204,7 +204,7 @@ static ROI: ComplexType = ComplexType {
         field(
             "regionOfInterestConfig",
             Type::Complex(&ROI_CONFIG),
-            Some(sdk::DefaultValue::Null),
+            Some(DefaultValue::Null),
             "Levels and hysteresis.",
         ),
         field("id", Type::String, None, "Id reported in the events."),

@@ -522,7 +522,7 @@ fn vtest_pedestrians_occupancy() {
 #[test]
 fn element_in_a_pipeline() {
     gst::init().unwrap();
-    crate::sdk::register::<CrowdDetectorFilter>(None).unwrap();
+    rheo_filter_sdk::register::<CrowdDetectorFilter>(None).unwrap();
     let pipeline = gst::parse::launch(
         "videotestsrc num-buffers=12 pattern=solid-color foreground-color=0xff505050 \
          ! video/x-raw,format=BGR,width=320,height=240 ! rheocrowddetector name=crowd \
@@ -573,12 +573,12 @@ fn element_in_a_pipeline() {
         if let gst::MessageView::Element(e) = msg.view() {
             let s = e.structure().unwrap();
             match s.name().as_str() {
-                crate::sdk::EVENT_MESSAGE => {
+                rheo_filter_sdk::EVENT_MESSAGE => {
                     let data: serde_json::Value =
                         serde_json::from_str(s.get::<&str>("data").unwrap()).unwrap();
                     events.push((s.get::<String>("event").unwrap(), data));
                 }
-                crate::sdk::ERROR_MESSAGE => panic!("filter error: {s}"),
+                rheo_filter_sdk::ERROR_MESSAGE => panic!("filter error: {s}"),
                 _ => {}
             }
         }

@@ -9,8 +9,10 @@ use opencv::prelude::*;
 
 use crate::face_detection::{detect_faces, DEFAULT_CASCADE};
 use crate::faceoverlay::{downscale_gray, FaceBox};
-use crate::sdk::worker::LatestFrameWorker;
-use crate::sdk::{Args, Context, FilterError, FilterInfo, Frame, PixelFormat, Region, VideoFilter};
+use rheo_filter_sdk::worker::LatestFrameWorker;
+use rheo_filter_sdk::{
+    Args, Context, FilterError, FilterInfo, Frame, PixelFormat, Region, VideoFilter,
+};
 
 /// Frames are analysed at this width (Kurento's face detector's size).
 const DETECTION_WIDTH: u32 = 320;

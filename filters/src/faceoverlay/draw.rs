@@ -2,7 +2,7 @@
 //!
 //! Nothing here touches GStreamer; the element feeds plain slices so this is unit-testable.
 
-use crate::image::OverlayImage;
+use rheo_filter_sdk::image::OverlayImage;
 
 use super::OverlayGeometry;
 

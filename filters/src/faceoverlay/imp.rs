@@ -34,8 +34,8 @@ use super::draw::{
 };
 use super::{OverlayGeometry, FACES_MESSAGE};
 use crate::face_detection::{detect_faces, DEFAULT_CASCADE};
-use crate::image::{load_image, LoadLimits, OverlayImage};
-use crate::sdk::worker::LatestFrameWorker;
+use rheo_filter_sdk::image::{load_image, LoadLimits, OverlayImage};
+use rheo_filter_sdk::worker::LatestFrameWorker;
 
 static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
     gst::DebugCategory::new(
@@ -139,7 +139,7 @@ pub struct FaceOverlay {
     draw: Mutex<DrawState>,
     next_image_id: AtomicU64,
     /// Frame counters of the FaceOverlayFilter class (`/metrics`).
-    counters: std::sync::OnceLock<Arc<crate::frame_counters::FrameCounters>>,
+    counters: std::sync::OnceLock<Arc<rheo_filter_sdk::frame_counters::FrameCounters>>,
 }
 
 impl Default for FaceOverlay {
@@ -885,8 +885,8 @@ impl VideoFilterImpl for FaceOverlay {
         // Whatever happens, the frame goes on: failures are logged, never returned.
         let counters = self
             .counters
-            .get_or_init(|| crate::frame_counters::counters_for("FaceOverlayFilter"));
-        let outcome = crate::frame_counters::while_processing(counters, || {
+            .get_or_init(|| rheo_filter_sdk::frame_counters::counters_for("FaceOverlayFilter"));
+        let outcome = rheo_filter_sdk::frame_counters::while_processing(counters, || {
             std::panic::catch_unwind(AssertUnwindSafe(|| {
                 let mut state = self.draw.lock();
                 self.feed_detector(frame, state.detection_width);

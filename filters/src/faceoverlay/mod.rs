@@ -21,7 +21,7 @@ use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::ObjectSubclassIsExt;
 
-use crate::image::OverlayImage;
+use rheo_filter_sdk::image::OverlayImage;
 
 mod draw;
 mod imp;

@@ -24,7 +24,7 @@ use opencv::core::{Mat, Size, CV_8UC4};
 use opencv::imgproc;
 use opencv::prelude::*;
 
-use crate::sdk::{
+use rheo_filter_sdk::{
     Args, Context, FilterError, FilterInfo, Frame, Image, Method, Param, PixelFormat, Type, Value,
     VideoFilter,
 };

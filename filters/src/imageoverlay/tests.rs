@@ -9,7 +9,7 @@ use opencv::imgproc;
 use opencv::prelude::*;
 
 use super::*;
-use crate::image::{load_image, LoadLimits, OverlayImage};
+use rheo_filter_sdk::image::{load_image, LoadLimits, OverlayImage};
 
 const DATA: &str = "/usr/share/doc/opencv-doc/examples/data";
 const BG: [u8; 3] = [40, 90, 140];
@@ -460,7 +460,8 @@ fn interface_and_per_frame_cost() {
 #[test]
 fn element_in_a_pipeline() {
     gst::init().unwrap();
-    let element = crate::sdk::instantiate("kurento.ImageOverlayFilter", &Args::default()).unwrap();
+    let element =
+        rheo_filter_sdk::instantiate("kurento.ImageOverlayFilter", &Args::default()).unwrap();
     let args = Args(vec![
         ("id".into(), Value::String("red".into())),
         ("uri".into(), Value::Image(solid(4, 4, [0, 0, 255, 255]))),
@@ -471,7 +472,7 @@ fn element_in_a_pipeline() {
         ("keepAspectRatio".into(), Value::Bool(false)),
         ("center".into(), Value::Bool(false)),
     ]);
-    crate::sdk::invoke(&element, "addImage", &args).unwrap();
+    rheo_filter_sdk::invoke(&element, "addImage", &args).unwrap();
     let pipeline = gst::Pipeline::new();
     let src = gst::parse::bin_from_description(
         "videotestsrc num-buffers=3 pattern=black \

@@ -40,12 +40,12 @@ use opencv::imgproc;
 use opencv::prelude::*;
 use parking_lot::Mutex;
 
-use crate::sdk::worker::LatestFrameWorker;
-use crate::sdk::{
+pub use format::PlateFormat;
+use rheo_filter_sdk::worker::LatestFrameWorker;
+use rheo_filter_sdk::{
     Args, Context, Event, FilterError, FilterInfo, Frame, Method, Param, PixelFormat, Type, Value,
     VideoFilter,
 };
-pub use format::PlateFormat;
 
 const PLATE_WIDTH: Param = Param {
     name: "plateWidthPercentage",

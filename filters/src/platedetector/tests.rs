@@ -320,7 +320,7 @@ fn run_element(image: &str, frames: u32) -> (usize, Vec<(String, serde_json::Val
             gst::MessageView::Element(e) => {
                 if let Some(s) = e
                     .structure()
-                    .filter(|s| s.name() == crate::sdk::EVENT_MESSAGE)
+                    .filter(|s| s.name() == rheo_filter_sdk::EVENT_MESSAGE)
                 {
                     events.push((
                         s.get::<String>("event").unwrap(),

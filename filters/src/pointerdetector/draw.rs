@@ -8,7 +8,7 @@ use opencv::core::{Mat, Size};
 use opencv::imgproc;
 use opencv::prelude::*;
 
-use crate::image::OverlayImage;
+use rheo_filter_sdk::image::OverlayImage;
 
 /// A rectangle in pixels (top-left corner and size).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

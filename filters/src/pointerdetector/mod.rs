@@ -35,12 +35,12 @@ mod tests;
 
 use std::collections::VecDeque;
 
-use crate::sdk::{
-    self, Args, ComplexType, Context, Event, FilterError, FilterInfo, Frame, Image, Method, Param,
-    PixelFormat, Type, Value, VideoFilter,
-};
 use color::{CalibrationError, HsvRange, Tracker};
 use draw::{Canvas, Icon, PixRect};
+use rheo_filter_sdk::{
+    Args, ComplexType, Context, DefaultValue, Event, FilterError, FilterInfo, Frame, Image, Method,
+    Param, PixelFormat, Type, Value, VideoFilter,
+};
 
 /// Frames whose calibration region is kept for `trackColorFromCalibrationRegion`.
 pub const CALIBRATION_FRAMES: usize = 3;
@@ -87,19 +87,19 @@ static WINDOW_MEDIA_PARAM: ComplexType = ComplexType {
         Param {
             name: "activeImage",
             ty: Type::ImageUri,
-            default: Some(sdk::DefaultValue::Null),
+            default: Some(DefaultValue::Null),
             doc: "Image shown in the window while the pointer is inside.",
         },
         Param {
             name: "imageTransparency",
             ty: Type::Float,
-            default: Some(sdk::DefaultValue::Null),
+            default: Some(DefaultValue::Null),
             doc: "Transparency of the images, 0 (opaque, the default) to 1 (invisible).",
         },
         Param {
             name: "image",
             ty: Type::ImageUri,
-            default: Some(sdk::DefaultValue::Null),
+            default: Some(DefaultValue::Null),
             doc: "Image shown in the window while the pointer is outside.",
         },
     ],
@@ -140,7 +140,7 @@ pub static INFO: FilterInfo = FilterInfo {
         Param {
             name: "windows",
             ty: Type::List(&WINDOW_MEDIA_TYPE),
-            default: Some(sdk::DefaultValue::EmptyList),
+            default: Some(DefaultValue::EmptyList),
             doc: "Initial windows.",
         },
     ],

@@ -9,7 +9,7 @@ use opencv::prelude::*;
 use opencv::{imgcodecs, imgproc};
 
 use super::*;
-use crate::image::OverlayImage;
+use rheo_filter_sdk::image::OverlayImage;
 
 const W: i32 = 640;
 const H: i32 = 480;
@@ -646,7 +646,7 @@ fn windows_follow_a_resolution_change() {
 
 #[test]
 fn kurento_json_through_the_sdk_builds_the_filter() {
-    use crate::sdk::{args_from_json, load_images};
+    use rheo_filter_sdk::{args_from_json, load_images};
     // The tutorial's constructor params, as kurento-client sends them.
     let logo = format!("{DATA}opencv-logo.png");
     let json = serde_json::json!({

@@ -25,9 +25,9 @@ mod tests;
 
 use std::collections::HashMap;
 
-use crate::sdk::worker::LatestFrameWorker;
+use rheo_filter_sdk::worker::LatestFrameWorker;
 
-use crate::sdk::{
+use rheo_filter_sdk::{
     Args, Context, Event, FilterError, FilterInfo, Frame, Param, PixelFormat, Type, Value,
     VideoFilter,
 };

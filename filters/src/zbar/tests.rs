@@ -284,7 +284,7 @@ fn interface_and_per_scan_cost() {
 #[test]
 fn element_in_a_pipeline() {
     gst::init().unwrap();
-    crate::sdk::register::<ZBarFilter>(None).unwrap();
+    rheo_filter_sdk::register::<ZBarFilter>(None).unwrap();
     let pipeline = gst::parse::launch(
         "videotestsrc num-buffers=45 pattern=white \
          ! video/x-raw,format=I420,width=320,height=240,framerate=30/1 \
@@ -301,7 +301,7 @@ fn element_in_a_pipeline() {
         match msg.view() {
             gst::MessageView::Element(e) => {
                 let s = e.structure().unwrap();
-                if s.name() == crate::sdk::EVENT_MESSAGE {
+                if s.name() == rheo_filter_sdk::EVENT_MESSAGE {
                     events.push((
                         s.get::<String>("event").unwrap(),
                         s.get::<String>("data").unwrap(),

@@ -14,7 +14,7 @@ use crate::graph::element::{Element, ElementKind, Input};
 use crate::graph::output::{AppSrcConsumer, Format, Output};
 use crate::graph::pipeline::MediaPipeline;
 use crate::{err, ErrorKind};
-use rheo_filters::sdk;
+use rheo_filter_sdk as sdk;
 
 /// A video filter element: decoded I420 in, the filter in place (with colour conversion around
 /// it when it works in BGR), I420 out. Audio passes through.
@@ -39,7 +39,7 @@ enum FilterKind {
 /// FaceOverlayFilter's element (`rheofaceoverlay`).
 pub type FaceOverlay = FilterBin;
 
-/// A filter of the filter SDK (`rheo_filters::registry`).
+/// A filter of the filter SDK (`rheo_filter_sdk::registry`).
 pub type SdkFilter = FilterBin;
 
 impl FilterBin {
@@ -58,7 +58,7 @@ impl FilterBin {
     }
 
     /// The SDK filter's interface, for SDK filters.
-    pub fn info(&self) -> Option<&'static rheo_filters::sdk::FilterInfo> {
+    pub fn info(&self) -> Option<&'static rheo_filter_sdk::FilterInfo> {
         match self.kind {
             FilterKind::Sdk(info) => Some(info),
             _ => None,

@@ -1,13 +1,32 @@
-//! The filter SDK (tier 1): implement [`VideoFilter`], add one line to [`crate::registry`], and
-//! the filter is a GStreamer element (`gst-launch-1.0 ... ! <element> ! ...`) and a Kurento class
-//! clients can `create`, `invoke` and `subscribe` to.
+//! The Rheo filter SDK: implement [`VideoFilter`], register it (one line in the built-in list,
+//! or [`registry::add`] / `rheo::Server::filter` from your own crate), and the filter is a
+//! GStreamer element (`gst-launch-1.0 ... ! <element> ! ...`) and a Kurento class clients can
+//! `create`, `invoke` and `subscribe` to.
 //!
 //! Everything a Kurento client sees (module, class, constructor params, methods, properties,
 //! events, complex types) is declared once, as data, in a [`FilterInfo`]; the server generates
 //! `describe`, `getInfo`, `getKmd`, argument validation and event delivery from it.
+//!
+//! * [`image`]: loading overlay images from `file://`, paths and `http(s)://`.
+//! * [`registry`]: the filters the server and the plugins know.
+//! * [`testing`]: frames and a recording context for unit tests without GStreamer.
+//! * [`worker`]: slow analysis off the streaming thread, on the latest frame.
+//! * [`frame_counters`]: per-class frame counters the server reports in `/metrics`.
+//!
+//! This crate links OpenCV and GStreamer only: none of the built-in filters' libraries.
+
+#![warn(missing_docs)]
+
+/// The GStreamer bindings this crate is built against.
+pub use gst;
+/// The OpenCV bindings this crate is built against.
+pub use opencv;
 
 mod element;
+pub mod frame_counters;
+pub mod image;
 pub mod json;
+pub mod registry;
 pub mod testing;
 mod value;
 pub mod worker;
@@ -16,12 +35,11 @@ pub use element::{
     get_property, info_of, instantiate, invoke, register, set_property, FilterElement,
     ERROR_MESSAGE, EVENT_MESSAGE,
 };
+pub use image::{load_image, ImageError, LoadLimits, OverlayImage};
 pub use json::{args_from_json, load_images, value_to_json};
 pub use value::{Args, Value};
 
 use std::sync::Arc;
-
-use crate::image::OverlayImage;
 
 /// A parameter, field or return type, as the Kurento interface describes it.
 #[derive(Debug, Clone, Copy, PartialEq)]

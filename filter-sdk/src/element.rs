@@ -19,7 +19,7 @@
 //! To pass a failed frame through unchanged, the element copies each frame before `process`
 //! (into a buffer reused frame after frame): one memcpy of the frame per frame.
 
-use crate::sdk::Region;
+use crate::Region;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Mutex as StdMutex, OnceLock};
@@ -607,7 +607,7 @@ mod imp {
 mod tests {
     use super::*;
     use crate::registry::{self, Registration};
-    use crate::sdk::{ComplexType, DefaultValue, Event, Method, Param, Property, Type};
+    use crate::{ComplexType, DefaultValue, Event, Method, Param, Property, Type};
     use gst_app::{AppSink, AppSrc};
 
     const T: gst::ClockTime = gst::ClockTime::from_seconds(10);
@@ -844,7 +844,7 @@ mod tests {
     pub(super) fn setup() {
         static ONCE: std::sync::Once = std::sync::Once::new();
         ONCE.call_once(|| {
-            crate::register_static().unwrap();
+            gst::init().unwrap();
             registry::add(Registration::of::<TestFilter>()).unwrap();
             registry::add(Registration::of::<I420Filter>()).unwrap();
             registry::register_all(None).unwrap();

@@ -1,13 +1,13 @@
-//! THE list of SDK filters: one line per filter. Each entry becomes a GStreamer element (in
-//! `register_static` and the `rheofilters` plugin) and a Kurento class the server exposes.
+//! The filters the server knows: each entry becomes a GStreamer element and a Kurento class.
 //!
-//! Filters from other crates join with [`add`] at startup.
+//! The built-in filters (crate `rheo-filters`) and every researcher's filter join the same way,
+//! with [`add`] at startup, before the server serves its first client.
 
 use std::sync::Mutex;
 
 use gst::glib;
 
-use crate::sdk::{FilterInfo, VideoFilter};
+use crate::{FilterInfo, VideoFilter};
 
 /// One registered filter.
 #[derive(Clone, Copy, Debug)]
@@ -23,40 +23,21 @@ impl Registration {
     pub fn of<T: VideoFilter>() -> Registration {
         Registration {
             info: T::info(),
-            register: crate::sdk::register::<T>,
+            register: crate::register::<T>,
         }
     }
 }
 
-fn builtin() -> Vec<Registration> {
-    vec![
-        // ---- one line per built-in filter (keep sorted by module) ----
-        Registration::of::<crate::chroma::ChromaFilter>(),
-        Registration::of::<crate::crowddetector::CrowdDetectorFilter>(),
-        Registration::of::<crate::imageoverlay::ImageOverlayFilter>(),
-        Registration::of::<crate::zbar::ZBarFilter>(),
-        Registration::of::<crate::facemeta::KmsDetectFaces>(),
-        Registration::of::<crate::facemeta::KmsShowFaces>(),
-        Registration::of::<crate::platedetector::PlateDetectorFilter>(),
-        Registration::of::<crate::pointerdetector::PointerDetectorFilter>(),
-        // ---- end of the list ----
-    ]
-}
+/// The current list; replaced, never mutated, so slices handed out stay valid. Each [`add`]
+/// leaks one small slice: bounded by the number of filters.
+static ALL: Mutex<&'static [Registration]> = Mutex::new(&[]);
 
-/// The current list (built-ins + added); replaced, never mutated, so slices handed out stay
-/// valid. Each [`add`] leaks one small slice: bounded by the number of filters.
-static ALL: Mutex<Option<&'static [Registration]>> = Mutex::new(None);
-
-fn current(all: &mut Option<&'static [Registration]>) -> &'static [Registration] {
-    all.get_or_insert_with(|| Box::leak(builtin().into_boxed_slice()))
-}
-
-/// Adds a filter defined outside this crate (see WRITING_A_FILTER.md). Call it at startup,
-/// before the server starts, so that clients see the class from the first connection. A class
-/// or element name already taken is an error.
+/// Adds a filter (see WRITING_A_FILTER.md). Call it at startup, before the server starts, so
+/// that clients see the class from the first connection. A class or element name already taken
+/// is an error.
 pub fn add(reg: Registration) -> Result<(), String> {
     let mut all = ALL.lock().unwrap_or_else(|e| e.into_inner());
-    let list = current(&mut all);
+    let list: &'static [Registration] = *all;
     if let Some(r) = list.iter().find(|r| {
         r.info.element == reg.info.element
             || (r.info.class == reg.info.class && r.info.module == reg.info.module)
@@ -73,13 +54,13 @@ pub fn add(reg: Registration) -> Result<(), String> {
     }
     let mut new = list.to_vec();
     new.push(reg);
-    *all = Some(Box::leak(new.into_boxed_slice()));
+    *all = Box::leak(new.into_boxed_slice());
     Ok(())
 }
 
-/// Every registered filter: the built-in ones, then those [`add`]ed so far.
+/// Every filter [`add`]ed so far, in order.
 pub fn filters() -> &'static [Registration] {
-    current(&mut ALL.lock().unwrap_or_else(|e| e.into_inner()))
+    *ALL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The prefix of a module's qualified class names (`kurento` for the core modules).

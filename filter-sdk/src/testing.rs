@@ -2,8 +2,8 @@
 //! that records what the filter emits and the regions it adds.
 //!
 //! ```no_run
-//! use gstrheofilters::sdk::testing::{OwnedFrame, RecordingContext};
-//! use gstrheofilters::sdk::{Args, VideoFilter};
+//! use rheo_filter_sdk::testing::{OwnedFrame, RecordingContext};
+//! use rheo_filter_sdk::{Args, VideoFilter};
 //! # fn check<F: VideoFilter>() {
 //! let mut filter = F::new(&Args::default()).unwrap();
 //! let mut image = OwnedFrame::bgr_from_file("/usr/share/doc/opencv-doc/examples/data/lena.jpg")
