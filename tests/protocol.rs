@@ -56,7 +56,10 @@ async fn get_info_lists_modules_and_factories() {
     let factories =
         |name: &str| modules.iter().find(|m| m["name"] == name).unwrap()["factories"].clone();
     assert_eq!(factories("core"), json!(["MediaPipeline", "PassThrough"]));
-    assert_eq!(factories("elements"), json!(["WebRtcEndpoint"]));
+    assert_eq!(
+        factories("elements"),
+        json!(["RecorderEndpoint", "WebRtcEndpoint"])
+    );
     let filters = factories("filters");
     for f in ["FaceOverlayFilter", "GStreamerFilter"] {
         assert!(

@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 use opencv::core::{Mat, Vector, CV_16U, CV_32F, CV_64F, CV_8U};
 use opencv::prelude::*;
 
+use crate::local_file::{existing_file, file_uri_path, scheme_of, LocalFileError};
+
 /// A decoded image, 8-bit straight-alpha BGRA, rows packed without padding.
 #[derive(Clone, PartialEq, Eq)]
 pub struct OverlayImage {
@@ -161,9 +163,9 @@ pub enum ImageError {
     /// The scheme is supported but not allowed by the server's configuration.
     #[error("URI scheme {0:?} is not allowed on this server")]
     SchemeNotAllowed(String),
-    /// The local file lies outside the configured media root.
-    #[error("{} is outside the server's media root", .0.display())]
-    OutsideRoot(PathBuf),
+    /// The local file is missing or outside the media root (one wording for both).
+    #[error(transparent)]
+    File(#[from] LocalFileError),
     /// The URI could not be parsed.
     #[error("invalid URI {uri:?}: {reason}")]
     InvalidUri {
@@ -172,9 +174,6 @@ pub enum ImageError {
         /// What is wrong with it.
         reason: String,
     },
-    /// The local file does not exist.
-    #[error("image file not found: {}", .0.display())]
-    NotFound(PathBuf),
     /// The local file exists but cannot be read.
     #[error("cannot read image file {}: {source}", path.display())]
     Unreadable {
@@ -222,17 +221,6 @@ pub fn load_image(uri: &str, limits: &LoadLimits) -> Result<OverlayImage, ImageE
     OverlayImage::decode(&bytes)
 }
 
-/// Returns the scheme of `uri` (lower-cased) if it starts with `scheme://`.
-fn scheme_of(uri: &str) -> Option<String> {
-    let (scheme, _) = uri.split_once("://")?;
-    let valid = !scheme.is_empty()
-        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-        && scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
-    valid.then(|| scheme.to_ascii_lowercase())
-}
-
 fn fetch(uri: &str, limits: &LoadLimits) -> Result<Vec<u8>, ImageError> {
     let scheme = scheme_of(uri);
     if let Some(allowed) = &limits.allowed_schemes {
@@ -241,88 +229,26 @@ fn fetch(uri: &str, limits: &LoadLimits) -> Result<Vec<u8>, ImageError> {
             return Err(ImageError::SchemeNotAllowed(effective.to_owned()));
         }
     }
-    match scheme.as_deref() {
-        None => read_file(Path::new(uri), limits),
-        Some("file") => {
-            let rest = &uri["file://".len()..];
-            // Accept file:///path and file://localhost/path.
-            let path = if let Some(p) = rest.strip_prefix("localhost/") {
-                format!("/{p}")
-            } else if rest.starts_with('/') {
-                rest.to_string()
-            } else {
-                return Err(ImageError::InvalidUri {
-                    uri: uri.into(),
-                    reason: "file URIs must be absolute (file:///path)".into(),
-                });
-            };
-            let decoded = percent_decode(&path).ok_or_else(|| ImageError::InvalidUri {
-                uri: uri.into(),
-                reason: "bad percent-escape".into(),
-            })?;
-            read_file(Path::new(&decoded), limits)
-        }
-        Some("http") | Some("https") => fetch_http(uri, limits),
-        Some(other) => Err(ImageError::UnsupportedScheme(other.to_string())),
+    if let Some(path) = file_uri_path(uri) {
+        return read_file(&path?, limits);
     }
-}
-
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
+    // Only URIs with a scheme get here: plain paths are files.
+    match scheme.as_deref().unwrap_or_default() {
+        "http" | "https" => fetch_http(uri, limits),
+        other => Err(ImageError::UnsupportedScheme(other.to_string())),
     }
-    String::from_utf8(out).ok()
 }
 
 /// The schemes [`load_image`] understands.
 const KNOWN_SCHEMES: [&str; 3] = ["file", "http", "https"];
 
-/// `path` resolved (symlinks and `..` included) and checked against the root, if one is set.
-fn confine(path: &Path, limits: &LoadLimits) -> Result<PathBuf, ImageError> {
-    let Some(root) = &limits.file_root else {
-        return Ok(path.to_path_buf());
-    };
-    let joined = root.join(path);
-    let real = joined.canonicalize().map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            ImageError::NotFound(joined.clone())
-        } else {
-            ImageError::Unreadable {
-                path: joined.clone(),
-                source: e,
-            }
-        }
-    })?;
-    if real.starts_with(root) {
-        Ok(real)
-    } else {
-        Err(ImageError::OutsideRoot(path.to_path_buf()))
-    }
-}
-
 fn read_file(path: &Path, limits: &LoadLimits) -> Result<Vec<u8>, ImageError> {
-    let path = &confine(path, limits)?;
+    let path = &existing_file(path, limits.file_root.as_deref())?;
     let unreadable = |source| ImageError::Unreadable {
         path: path.to_path_buf(),
         source,
     };
-    let file = std::fs::File::open(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            ImageError::NotFound(path.to_path_buf())
-        } else {
-            unreadable(e)
-        }
-    })?;
+    let file = std::fs::File::open(path).map_err(unreadable)?;
     let meta = file.metadata().map_err(unreadable)?;
     if meta.is_dir() {
         return Err(unreadable(std::io::Error::other("is a directory")));
@@ -539,9 +465,11 @@ mod tests {
     #[test]
     fn missing_file() {
         let err = load_image("/nonexistent/nope.png", &LoadLimits::default()).unwrap_err();
-        assert!(matches!(err, ImageError::NotFound(_)), "{err:?}");
+        let not_found =
+            |e: &ImageError| matches!(e, ImageError::File(LocalFileError::NotInRoot(_)));
+        assert!(not_found(&err), "{err:?}");
         let err = load_image("file:///nonexistent/nope.png", &LoadLimits::default()).unwrap_err();
-        assert!(matches!(err, ImageError::NotFound(_)), "{err:?}");
+        assert!(not_found(&err), "{err:?}");
         assert!(err.to_string().contains("/nonexistent/nope.png"));
     }
 
@@ -573,7 +501,10 @@ mod tests {
         let img = load_image(&uri, &LoadLimits::default()).unwrap();
         assert!(img.width > 0);
         let err = load_image("file://relative/x.png", &LoadLimits::default()).unwrap_err();
-        assert!(matches!(err, ImageError::InvalidUri { .. }), "{err:?}");
+        assert!(
+            matches!(err, ImageError::File(LocalFileError::InvalidUri { .. })),
+            "{err:?}"
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 
@@ -736,7 +667,10 @@ mod tests {
             outside.display().to_string(),
         ] {
             let err = load_image(&escape, &limits).unwrap_err();
-            assert!(matches!(err, ImageError::OutsideRoot(_)), "{escape}: {err}");
+            assert!(
+                matches!(err, ImageError::File(LocalFileError::NotInRoot(_))),
+                "{escape}: {err}"
+            );
         }
         let err = load_image("http://127.0.0.1:9/x.png", &limits).unwrap_err();
         assert!(matches!(err, ImageError::SchemeNotAllowed(s) if s == "http"));

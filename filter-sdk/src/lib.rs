@@ -26,6 +26,7 @@ mod element;
 pub mod frame_counters;
 pub mod image;
 pub mod json;
+pub mod local_file;
 pub mod registry;
 pub mod testing;
 mod value;

@@ -50,6 +50,14 @@ pub enum IceComponentState {
     Failed,
 }
 
+/// Kurento's UriEndpointState: what a recorder or player is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UriEndpointState {
+    Stop,
+    Start,
+    Pause,
+}
+
 /// Something the media plane reports about one element. `element` is the object id given at
 /// creation. Delivered through [`EventSink`] from any thread (streaming threads included), so the
 /// sink never blocks.
@@ -100,6 +108,16 @@ pub enum MediaEvent {
         transcoding: bool,
         bin: String,
     },
+    /// A recorder or player changed state (`record`, `pause`, `stop`, ...).
+    UriEndpointStateChanged {
+        state: UriEndpointState,
+    },
+    /// A recorder wrote its first media after `record`.
+    Recording,
+    /// A recorder paused.
+    Paused,
+    /// A recorder stopped and its file is complete.
+    Stopped,
     /// An event declared by an SDK filter: its name and its fields as a JSON object.
     FilterEvent {
         event: String,

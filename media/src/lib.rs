@@ -17,14 +17,22 @@ pub mod filters;
 mod graph;
 pub mod hubs;
 
+/// Decodes recorded files (the media tests' `common::media_file`), for the server's tests.
+#[cfg(feature = "test-peer")]
+#[path = "../tests/common/media_file.rs"]
+pub mod test_media_file;
 #[cfg(feature = "test-peer")]
 #[path = "../tests/common/peer.rs"]
 pub mod test_peer;
+// `test_media_file` names its sibling `super::peer`, as in the media tests.
+#[cfg(feature = "test-peer")]
+use test_peer as peer;
 
 // Lets the test peer (compiled into this crate with `test-peer`) name the crate as tests do.
 extern crate self as rheo_media;
 
 pub use api_contract::*;
+pub use endpoints::recorder::{MediaProfile, RecorderEndpoint, RecorderOptions};
 pub use endpoints::webrtc::{ice_addresses, traffic, WebRtcEndpoint};
 pub use filters::{FaceOverlay, FilterBin, PassThrough};
 pub use graph::element::Element;

@@ -10,7 +10,8 @@ use rheo_filter_sdk::FilterInfo;
 
 use super::{
     face_overlay_filter, gstreamer_filter, media_element, media_object, media_pipeline,
-    pass_through, sdk_filter, server_manager, webrtc_endpoint, Factory, InvokeFn,
+    pass_through, recorder_endpoint, sdk_filter, server_manager, uri_endpoint, webrtc_endpoint,
+    Factory, InvokeFn,
 };
 
 /// One Kurento class.
@@ -212,6 +213,24 @@ class!(
     Some(webrtc_endpoint::invoke)
 );
 class!(
+    URI_ENDPOINT,
+    "UriEndpoint",
+    "core",
+    Some(&ENDPOINT),
+    ["UriEndpointStateChanged"],
+    None,
+    Some(uri_endpoint::invoke)
+);
+class!(
+    RECORDER_ENDPOINT,
+    "RecorderEndpoint",
+    "elements",
+    Some(&URI_ENDPOINT),
+    ["Recording", "Paused", "Stopped"],
+    Some(Factory::Element(recorder_endpoint::create)),
+    Some(recorder_endpoint::invoke)
+);
+class!(
     FACE_OVERLAY_FILTER,
     "FaceOverlayFilter",
     "filters",
@@ -243,6 +262,8 @@ static BUILT_IN: &[&ClassInfo] = &[
     &SDP_ENDPOINT,
     &BASE_RTP_ENDPOINT,
     &WEBRTC_ENDPOINT,
+    &URI_ENDPOINT,
+    &RECORDER_ENDPOINT,
     &FACE_OVERLAY_FILTER,
     &GSTREAMER_FILTER,
 ];

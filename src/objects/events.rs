@@ -3,7 +3,10 @@
 use rheo_media::MediaEvent;
 use serde_json::{json, Map, Value};
 
-use super::values::{connection_state_name, ice_state_name, media_kind_name, media_state_name};
+use super::values::{
+    connection_state_name, ice_state_name, media_kind_name, media_state_name,
+    uri_endpoint_state_name,
+};
 
 /// `(event type, fields)` for one media-plane event; `None` for media-plane notices that are not
 /// Kurento events of these classes.
@@ -72,6 +75,13 @@ pub fn kurento_event(event: &MediaEvent) -> Option<(String, Map<String, Value>)>
             "Error",
             json!({"description": description, "errorCode": code, "type": kind}),
         ),
+        MediaEvent::UriEndpointStateChanged { state } => (
+            "UriEndpointStateChanged",
+            json!({"state": uri_endpoint_state_name(*state)}),
+        ),
+        MediaEvent::Recording => ("Recording", json!({})),
+        MediaEvent::Paused => ("Paused", json!({})),
+        MediaEvent::Stopped => ("Stopped", json!({})),
         MediaEvent::ElementMessage { .. } => return None,
         MediaEvent::FilterEvent { event, data_json } => {
             // Fields of an SDK filter's declared event, already in Kurento's encoding.

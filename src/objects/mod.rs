@@ -11,8 +11,10 @@ mod media_element;
 mod media_object;
 mod media_pipeline;
 mod pass_through;
+mod recorder_endpoint;
 mod sdk_filter;
 mod server_manager;
+mod uri_endpoint;
 pub mod values;
 mod webrtc_endpoint;
 

@@ -105,6 +105,15 @@ pub fn media_error(e: media::Error) -> KurentoError {
     KurentoError::new(code, name, e.message)
 }
 
+/// Kurento's UriEndpointState name.
+pub fn uri_endpoint_state_name(state: media::UriEndpointState) -> &'static str {
+    match state {
+        media::UriEndpointState::Stop => "STOP",
+        media::UriEndpointState::Start => "START",
+        media::UriEndpointState::Pause => "PAUSE",
+    }
+}
+
 /// `Tag` complex value.
 pub fn tag_value(key: &str, value: &str) -> Value {
     json!({"__module__": "kurento", "__type__": "Tag", "key": key, "value": value})

@@ -4,7 +4,9 @@
 //
 // Environment: RHEO_WS_URL (ws://host:port/kurento), RHEO_HTTP_URL (http://host:port, serves web/).
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { existsSync, rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 
 import kurento from 'kurento-client';
@@ -203,6 +205,44 @@ describe('kurento-client 7.3.0', () => {
       client.close();
     } finally {
       await page.close();
+    }
+  });
+
+  test('recorder tutorial: the loopback recorded to a WEBM file', { timeout: 90000 }, async () => {
+    const page = await newPeerPage('kc-recorder');
+    const path = `/tmp/rheo-e2e-recorder-${randomUUID()}.webm`;
+    const uri = `file://${path}`;
+    try {
+      let recorder;
+      const { client, pipeline } = await loopbackCall(page, {
+        name: 'kc-recorder',
+        // As Kurento's browser recorder tutorial: both elements in one create call.
+        buildGraph: async ({ pipeline, webRtc }) => {
+          [recorder] = await call(pipeline, 'create',
+            [{ type: 'RecorderEndpoint', params: { uri } }]);
+          await call(webRtc, 'connect', webRtc);
+          await call(webRtc, 'connect', recorder);
+        },
+      });
+      const recording = once(recorder, 'Recording', 15000, "the recorder's Recording event");
+      await call(recorder, 'record');
+      await recording;
+      assert.equal(await call(recorder, 'getState'), 'START');
+      await new Promise((r) => setTimeout(r, 3000));
+      const stopped = once(recorder, 'Stopped', 15000, "the recorder's Stopped event");
+      await call(recorder, 'stop');
+      await stopped;
+      assert.equal(await call(recorder, 'getUri'), uri);
+      // The whole file decodes: Matroska with VP8 video, no transcoding on the way.
+      const out = execFileSync('gst-launch-1.0', ['-q', 'filesrc', `location=${path}`, '!',
+        'matroskademux', '!', 'vp8dec', '!', 'fakesink'], { timeout: 30000 }).toString();
+      console.log(`[kc-recorder] ${path} decoded ${out.trim()}`);
+      assert.equal(await call(recorder, 'isMediaTranscoding', 'VIDEO'), false);
+      await call(pipeline, 'release');
+      client.close();
+    } finally {
+      await page.close();
+      if (existsSync(path)) rmSync(path);
     }
   });
 

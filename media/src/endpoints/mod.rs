@@ -1,4 +1,5 @@
 //! Endpoints: where media enters and leaves a pipeline.
 
+pub mod recorder;
 pub(crate) mod sdp;
 pub mod webrtc;

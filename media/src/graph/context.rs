@@ -55,6 +55,11 @@ impl ElementContext {
 pub(crate) struct Graph(pub(crate) Weak<dyn ElementHost>);
 
 impl Graph {
+    /// The connections `id` is the source or the sink of.
+    pub fn links_of(&self, id: &str) -> Vec<crate::api_contract::Link> {
+        self.0.upgrade().map(|p| p.links_of(id)).unwrap_or_default()
+    }
+
     /// Binds every connection whose formats became known.
     pub fn resolve(&self) {
         if let Some(p) = self.0.upgrade() {

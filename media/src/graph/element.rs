@@ -19,6 +19,9 @@ pub(crate) enum Input {
     Unknown,
     /// This format, into this consumer.
     Fixed(Format, Arc<AppSrcConsumer>),
+    /// The source's own format if it is one of these, else the first (transcoded), into this
+    /// consumer (a recorder: VP8 and H.264 both fit MKV, VP8 into MP4 needs an encoder).
+    Prefers(&'static [Format], Arc<AppSrcConsumer>),
     /// Whatever the source sends, into this consumer (pass-through style forwarding).
     Any(Arc<dyn Consumer>),
 }

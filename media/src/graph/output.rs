@@ -54,6 +54,14 @@ impl Format {
                 .build(),
         }
     }
+    /// `native` if `accepted` lists it, else the first accepted format (reached by transcoding).
+    pub fn preferred(accepted: &[Format], native: Format) -> Format {
+        if accepted.contains(&native) {
+            native
+        } else {
+            accepted.first().copied().unwrap_or(native)
+        }
+    }
     pub fn codec_name(self) -> &'static str {
         match self {
             Format::Vp8 => "VP8",

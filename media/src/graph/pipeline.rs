@@ -13,7 +13,7 @@ use crate::err;
 use crate::graph::context::{ElementContext, Graph};
 use crate::graph::element::{Element, ElementHost, ElementKind, Input};
 use crate::graph::flow::FlowTracker;
-use crate::graph::output::{OutputContext, Subscription};
+use crate::graph::output::{AppSrcConsumer, Format, Output, OutputContext, Subscription};
 use crate::graph::teardown;
 
 pub(crate) struct Conn {
@@ -318,6 +318,35 @@ impl ElementHost for PipelineInner {
 }
 
 impl PipelineInner {
+    /// Subscribes `consumer` to `hub` in `format`; a failure is an `Error` event of the sink.
+    fn subscribe(
+        &self,
+        hub: &Arc<Output>,
+        format: Format,
+        consumer: Arc<AppSrcConsumer>,
+        conn: &Conn,
+        sink_id: &str,
+    ) -> Option<Subscription> {
+        match hub.subscribe(format, consumer) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                (self.events)(ElementEvent {
+                    element: sink_id.to_string(),
+                    event: MediaEvent::Error {
+                        description: format!(
+                            "cannot connect {} to {sink_id}: {}",
+                            conn.source.id(),
+                            e.message
+                        ),
+                        code: 0,
+                        kind: "CONNECT_ERROR".into(),
+                    },
+                });
+                None
+            }
+        }
+    }
+
     fn resolve_locked(&self, graph: &mut HashMap<(String, MediaKind), Conn>) {
         let els = self.elements.lock().clone();
         loop {
@@ -332,31 +361,21 @@ impl PipelineInner {
                 let Some(hub) = conn.source.output(*media) else {
                     continue;
                 };
-                if hub.format().is_none() {
+                let Some(native) = hub.format() else {
                     continue;
-                }
-                let sub = match sink.input(*media) {
-                    Input::Fixed(fmt, consumer) => match hub.subscribe(fmt, consumer) {
-                        Ok(s) => s,
-                        Err(e) => {
-                            (self.events)(ElementEvent {
-                                element: sink_id.clone(),
-                                event: MediaEvent::Error {
-                                    description: format!(
-                                        "cannot connect {} to {sink_id}: {}",
-                                        conn.source.id(),
-                                        e.message
-                                    ),
-                                    code: 0,
-                                    kind: "CONNECT_ERROR".into(),
-                                },
-                            });
-                            continue;
-                        }
-                    },
-                    Input::Any(forward) => hub.subscribe_native(forward),
-                    Input::Unknown | Input::Absent => continue,
                 };
+                let sub = match sink.input(*media) {
+                    Input::Fixed(fmt, consumer) => {
+                        self.subscribe(&hub, fmt, consumer, conn, sink_id)
+                    }
+                    Input::Prefers(formats, consumer) => {
+                        let fmt = Format::preferred(formats, native);
+                        self.subscribe(&hub, fmt, consumer, conn, sink_id)
+                    }
+                    Input::Any(forward) => Some(hub.subscribe_native(forward)),
+                    Input::Unknown | Input::Absent => None,
+                };
+                let Some(sub) = sub else { continue };
                 sink.on_input_bound(*media, Some(sub.root().clone()));
                 conn.sub = Some(sub);
                 progress = true;

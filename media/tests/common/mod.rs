@@ -2,6 +2,7 @@
 //! [`rheo_media::WebRtcEndpoint`], and the negotiation sequence the tutorials use.
 #![allow(dead_code, unused_imports)]
 
+pub mod media_file;
 pub mod peer;
 
 use std::sync::atomic::{AtomicBool, Ordering};

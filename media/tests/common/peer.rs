@@ -55,6 +55,42 @@ pub struct PeerConfig {
     /// webrtcbin's `turn-server`, `turn://user:password@host:port` (user and password
     /// percent-encoded: webrtcbin unescapes them).
     pub turn_server: Option<String>,
+    /// Writes each frame's number into its picture ([`read_frame_code`]), so a recording can
+    /// be checked frame by frame.
+    pub frame_coded: bool,
+}
+
+/// Bits of the frame number drawn into a frame-coded picture, as squares along the top
+/// (1024 frames: 34 s at 30 fps).
+pub const FRAME_CODE_BITS: usize = 10;
+/// Side of one square, in pixels: large enough to survive an encoder's first, blurry frames.
+pub const FRAME_CODE_BLOCK: usize = 64;
+
+/// Draws `n` into the luma plane: square `i` is white when bit `i` of `n` is set.
+pub fn write_frame_code(luma: &mut [u8], stride: usize, n: u32) {
+    for bit in 0..FRAME_CODE_BITS {
+        let value = if n >> bit & 1 == 1 { 235 } else { 16 };
+        for y in 0..FRAME_CODE_BLOCK {
+            let row = y * stride + bit * FRAME_CODE_BLOCK;
+            luma[row..row + FRAME_CODE_BLOCK].fill(value);
+        }
+    }
+}
+
+/// The frame number of a frame-coded picture, from its luma plane.
+pub fn read_frame_code(luma: &[u8], stride: usize) -> u32 {
+    // The mean of each square's middle, away from the edges coding smears.
+    let (from, to) = (FRAME_CODE_BLOCK / 4, FRAME_CODE_BLOCK * 3 / 4);
+    let mean = |bit: usize| {
+        let sum: u64 = (from..to)
+            .flat_map(|y| (from..to).map(move |x| (y, x)))
+            .map(|(y, x)| u64::from(luma[y * stride + bit * FRAME_CODE_BLOCK + x]))
+            .sum();
+        sum / ((to - from) * (to - from)) as u64
+    };
+    (0..FRAME_CODE_BITS)
+        .filter(|&bit| mean(bit) > 128)
+        .fold(0, |n, bit| n | 1 << bit)
 }
 
 impl PeerConfig {
@@ -69,6 +105,7 @@ impl PeerConfig {
             loopback_only: true,
             stun_server: None,
             turn_server: None,
+            frame_coded: false,
         }
     }
     pub fn color(argb: u32) -> Self {
@@ -83,6 +120,10 @@ impl PeerConfig {
         self
     }
     /// Send and offer H.264 (x264, constrained baseline, packetization-mode 1) instead of VP8.
+    pub fn with_frame_code(mut self) -> Self {
+        self.frame_coded = true;
+        self
+    }
     pub fn with_h264(mut self) -> Self {
         self.codec = VideoCodec::H264;
         self
@@ -224,9 +265,14 @@ impl TestPeer {
                  packetization-mode=(string)1"
             ),
         };
+        let code = if cfg.frame_coded {
+            "videoconvert ! video/x-raw,format=I420 ! identity name=framecode ! "
+        } else {
+            ""
+        };
         let mut desc = format!(
             "webrtcbin name=peer bundle-policy=max-bundle \
-             {video} ! videoconvert ! {encode} ! peer. "
+             {video} ! {code}videoconvert ! {encode} ! peer. "
         );
         if cfg.audio {
             desc.push_str(
@@ -240,6 +286,22 @@ impl TestPeer {
             .downcast::<gst::Pipeline>()
             .map_err(|_| "not a pipeline".to_string())?;
         pipeline.set_property("name", "test-peer");
+        if let Some(identity) = pipeline.by_name("framecode") {
+            let stride = (w as usize).next_multiple_of(4);
+            let next = std::sync::atomic::AtomicU32::new(0);
+            identity.static_pad("src").expect("identity src").add_probe(
+                gst::PadProbeType::BUFFER,
+                move |_, info| {
+                    if let Some(buffer) = info.buffer_mut() {
+                        if let Ok(mut map) = buffer.make_mut().map_writable() {
+                            let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            write_frame_code(map.as_mut_slice(), stride, n);
+                        }
+                    }
+                    gst::PadProbeReturn::Ok
+                },
+            );
+        }
         let webrtcbin = pipeline.by_name("peer").ok_or("no webrtcbin")?;
         if cfg.loopback_only {
             // Tests talk over loopback only (libnice skips it unless told).

@@ -75,7 +75,7 @@ pub(crate) struct WrtcInner {
     pub(super) audio_hub: Arc<Output>,
     pub(super) video_hub: Arc<Output>,
     pub(super) send: Mutex<Vec<SendChain>>,
-    pub(super) recv_sinks: Mutex<HashMap<MediaKind, gst::Element>>,
+    pub(super) recv_depayloaders: Mutex<HashMap<MediaKind, gst::Element>>,
     /// Media of each SSRC received: webrtcbin 1.22's stats mislabel bundled streams' `kind`.
     pub(super) recv_ssrcs: Mutex<HashMap<u32, MediaKind>>,
     pub(super) states: Mutex<States>,
@@ -201,7 +201,7 @@ pub(super) fn build(
         audio_hub,
         video_hub,
         send: Mutex::new(Vec::new()),
-        recv_sinks: Mutex::new(HashMap::new()),
+        recv_depayloaders: Mutex::new(HashMap::new()),
         recv_ssrcs: Mutex::new(HashMap::new()),
         states: Mutex::new(States {
             ice: None,
@@ -308,7 +308,7 @@ impl ElementKind for WebRtcEndpoint {
     fn release(&self) {
         self.inner.released.store(true, Ordering::SeqCst);
         self.inner.send.lock().clear();
-        self.inner.recv_sinks.lock().clear();
+        self.inner.recv_depayloaders.lock().clear();
         let _ = self.inner.bin.set_state(gst::State::Null);
         crate::graph::teardown::release_request_pads(self.inner.bin.upcast_ref());
     }

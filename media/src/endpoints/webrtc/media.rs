@@ -178,6 +178,15 @@ impl WrtcInner {
                         ) else {
                             return Ok(gst::FlowSuccess::Ok);
                         };
+                        // An H.264 keyframe sent on request can leave the depayloader untimed;
+                        // it is the newest frame, so it takes its arrival time.
+                        let buf = if buf.pts().is_none() {
+                            let mut buf = buf;
+                            buf.make_mut().set_pts(s.current_running_time());
+                            buf
+                        } else {
+                            buf
+                        };
                         h.push(&buf, caps);
                         Ok(gst::FlowSuccess::Ok)
                     })
@@ -206,18 +215,21 @@ impl WrtcInner {
         if let Err(e) = pad.link(&chain[0].static_pad("sink").expect("sink")) {
             tracing::warn!(element = %self.id, "link {}: {e:?}", pad.name());
         }
-        if let Some(sink) = sink {
+        if sink.is_some() {
             // No keyframe request from here (a webrtcbin streaming thread inside pad-added): the
             // depayloader waits for / requests keyframes itself and consumers ask on their own.
-            self.recv_sinks.lock().insert(media, sink.upcast());
+            self.recv_depayloaders
+                .lock()
+                .insert(media, chain[0].clone());
         }
     }
 
-    /// PLI/FIR to the sending browser: an upstream force-key-unit from our receive chain.
+    /// PLI/FIR to the sending browser: an upstream force-key-unit from the depayloader's input
+    /// (h264parse, later in the chain, keeps such requests to itself instead of passing them on).
     pub(super) fn request_remote_keyframe(&self, media: MediaKind) {
-        let sink = self.recv_sinks.lock().get(&media).cloned();
-        if let Some(sink) = sink {
-            if let Some(pad) = sink.static_pad("sink") {
+        let depayloader = self.recv_depayloaders.lock().get(&media).cloned();
+        if let Some(depayloader) = depayloader {
+            if let Some(pad) = depayloader.static_pad("sink") {
                 let ev = gst_video::UpstreamForceKeyUnitEvent::builder()
                     .all_headers(true)
                     .build();

@@ -1,0 +1,131 @@
+//! RecorderEndpoint through the protocol, as Kurento's recorder tutorials drive it: a WebRTC
+//! loopback that is also recorded, `record`, `stopAndWait`, and the file decoded afterwards.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{start_server, Client, ScratchDir, MEDIA_TIMEOUT};
+use rheo_media::test_media_file::inspect;
+use rheo_media::test_peer::{PeerConfig, TestPeer};
+use serde_json::{json, Value};
+
+async fn recorder(c: &mut Client, p: &str, uri: &str, profile: Option<&str>) -> Value {
+    let mut params = json!({"mediaPipeline": p, "uri": uri});
+    if let Some(profile) = profile {
+        params["mediaProfile"] = json!(profile);
+    }
+    c.request(
+        "create",
+        json!({"type": "RecorderEndpoint", "constructorParams": params}),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_recorder_tutorial_records_a_playable_file() {
+    let root = ScratchDir::new("recording-root");
+    let (addr, _) = start_server(&["--media-root", root.to_str().unwrap()]).await;
+    let mut c = Client::connect(addr).await;
+    let p = c.create("MediaPipeline", Value::Null).await;
+    let w = c
+        .create("WebRtcEndpoint", json!({"mediaPipeline": p}))
+        .await;
+    let uri = format!("file://{}/tutorial.webm", root.display());
+    let r = recorder(&mut c, &p, &uri, None).await["result"]["value"]
+        .as_str()
+        .expect("recorder created")
+        .to_owned();
+    for ev in ["Recording", "Stopped", "UriEndpointStateChanged"] {
+        c.subscribe(&r, ev).await;
+    }
+    c.invoke(&w, "connect", json!({"sink": w})).await;
+    c.invoke(&w, "connect", json!({"sink": r})).await;
+    let peer = Arc::new(
+        TestPeer::new(PeerConfig::color(0xff3060a0).with_audio().with_frame_code()).unwrap(),
+    );
+    c.negotiate_with_peer(&w, &peer, |p| p.wait_frames(10, MEDIA_TIMEOUT))
+        .await;
+    assert_eq!(c.invoke(&r, "getState", Value::Null).await["value"], "STOP");
+    c.invoke(&r, "record", Value::Null).await;
+    c.event(|e| e["type"] == "UriEndpointStateChanged" && e["data"]["state"] == "START")
+        .await;
+    c.event(|e| e["type"] == "Recording").await;
+    assert_eq!(
+        c.invoke(&r, "getState", Value::Null).await["value"],
+        "START"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    c.invoke(&r, "stopAndWait", Value::Null).await;
+    c.event(|e| e["type"] == "Stopped").await;
+    c.event(|e| e["type"] == "UriEndpointStateChanged" && e["data"]["state"] == "STOP")
+        .await;
+    assert_eq!(c.invoke(&r, "getUri", Value::Null).await["value"], uri);
+    assert_eq!(
+        c.invoke(&r, "isMediaTranscoding", json!({"mediaType": "VIDEO"}))
+            .await["value"],
+        false
+    );
+
+    let path = root.join("tutorial.webm");
+    let f = tokio::task::spawn_blocking(move || inspect(&path))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        f.codecs.contains(&"video/x-vp8".into()) && f.codecs.contains(&"audio/x-opus".into()),
+        "{f:?}"
+    );
+    assert!(f.video_frames >= 45, "about 2 s at 30 fps: {f:?}");
+    assert!(f.audio_buffers > 0, "{f:?}");
+    let (missing, in_order) = f.frame_code_gaps();
+    assert!(in_order && missing * 20 < f.video_frames, "{f:?}");
+    c.ok("release", json!({"object": p})).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn recorder_arguments_are_checked() {
+    let root = ScratchDir::new("recording-errors");
+    let (addr, _) = start_server(&["--media-root", root.to_str().unwrap()]).await;
+    let mut c = Client::connect(addr).await;
+    let p = c.create("MediaPipeline", Value::Null).await;
+    let inside = format!("file://{}/a.mp4", root.display());
+    for (profile, named) in [
+        ("FLV", "not supported"),
+        ("MPEG2", "not a MediaProfileSpecType"),
+    ] {
+        let e = recorder(&mut c, &p, &inside, Some(profile)).await["error"].clone();
+        assert_eq!(e["code"], 40001, "{e}");
+        let message = e["message"].as_str().unwrap();
+        assert!(message.contains(profile) && message.contains(named), "{e}");
+    }
+    // Outside the root and missing read the same.
+    let nowhere = "no such file or directory in the server's media root";
+    for uri in [
+        "file:///etc/rheo.webm".to_string(),
+        format!("file://{}/../escape.webm", root.display()),
+        format!("file://{}/missing/dir.webm", root.display()),
+    ] {
+        let e = recorder(&mut c, &p, &uri, None).await["error"].clone();
+        assert_eq!(e["code"], 40107, "{uri}: {e}");
+        assert!(e["message"].as_str().unwrap().contains(nowhere), "{e}");
+    }
+    let e = recorder(&mut c, &p, "rtsp://127.0.0.1/x", None).await["error"].clone();
+    assert_eq!(e["code"], 40107, "{e}");
+    // A profile it supports, inside the root: created, stopped without ever recording.
+    let ok = recorder(&mut c, &p, &inside, Some("MP4_VIDEO_ONLY")).await;
+    let r = ok["result"]["value"].as_str().expect("created").to_owned();
+    c.invoke(&r, "stop", Value::Null).await;
+    c.invoke(&r, "pause", Value::Null).await;
+    assert_eq!(c.invoke(&r, "getState", Value::Null).await["value"], "STOP");
+    let hierarchy = c.ok("describe", json!({"object": r})).await["hierarchy"].clone();
+    assert!(
+        hierarchy
+            .as_array()
+            .unwrap()
+            .contains(&json!("kurento.UriEndpoint")),
+        "{hierarchy}"
+    );
+    c.ok("release", json!({"object": p})).await;
+}
