@@ -4,6 +4,10 @@ doing the same media work as Rheo, with nothing else around it.
 
   loopback:     webrtcbin -> rtpvp8depay -> rtpvp8pay -> webrtcbin            (no transcoding)
   magicmirror:  webrtcbin -> rtpvp8depay -> vp8dec -> rheofaceoverlay -> vp8enc (realtime) -> rtpvp8pay -> webrtcbin
+  record-webm:  loopback, and the depayloaded VP8 also -> webmmux -> filesink           (no transcoding)
+  record-mp4:   H.264 loopback, and the depayloaded H.264 also -> fragmented mp4mux -> filesink
+
+  bare_session.py <mode> [overlay image URI] [recording path]
 
 Signalling is JSON lines: stdin takes {"offer": sdp} and {"candidate": c, "mline": n};
 stdout gives {"answer": sdp} and {"candidate": c, "mline": n}. Used by bench/session_cpu.
@@ -24,6 +28,8 @@ from gi.repository import GLib, Gst, GstSdp, GstWebRTC, Nice  # noqa: E402
 Gst.init(None)
 mode = sys.argv[1]
 image = sys.argv[2] if len(sys.argv) > 2 else ""
+target = sys.argv[3] if len(sys.argv) > 3 else ""
+codec = "H264" if mode == "record-mp4" else "VP8"
 loop = GLib.MainLoop()
 pipe = Gst.Pipeline.new("bare")
 webrtc = Gst.ElementFactory.make("webrtcbin", "webrtc")
@@ -46,22 +52,36 @@ def send(obj):
     sys.stdout.flush()
 
 
-def vp8_payload(sdp):
+def video_payload(sdp):
     for i in range(sdp.medias_len()):
         m = sdp.get_media(i)
         if m.get_media() != "video":
             continue
         for j in range(m.attributes_len()):
             a = m.get_attribute(j)
-            if a.key == "rtpmap" and "VP8/90000" in a.value:
+            if a.key == "rtpmap" and f"{codec}/90000" in a.value:
                 return i, int(a.value.split()[0])
-    raise SystemExit("offer has no VP8")
+    raise SystemExit(f"offer has no {codec}")
 
 
 def build(pt):
     global chain_in
     if mode == "loopback":
         desc = f"rtpvp8depay ! rtpvp8pay pt={pt} ssrc={ssrc} picture-id-mode=15-bit"
+    elif mode == "record-webm":
+        desc = (
+            f"rtpvp8depay ! tee name=t ! queue ! rtpvp8pay pt={pt} ssrc={ssrc} picture-id-mode=15-bit "
+            f"t. ! queue ! webmmux ! filesink location={target} buffer-mode=unbuffered"
+        )
+    elif mode == "record-mp4":
+        desc = (
+            "rtph264depay ! h264parse config-interval=-1 ! tee name=t ! queue ! "
+            f"rtph264pay pt={pt} ssrc={ssrc} config-interval=-1 aggregate-mode=zero-latency "
+            # identity: mp4mux holds allocation queries until it has data, which would block
+            # the tee (and the loopback) on the first buffer.
+            "t. ! queue ! h264parse ! identity drop-allocation=true ! mp4mux fragment-duration=500 ! "
+            f"filesink location={target} buffer-mode=unbuffered"
+        )
     else:
         desc = (
             "rtpvp8depay request-keyframe=true ! vp8dec threads=1 ! videoconvert ! video/x-raw,format=I420 ! "
@@ -78,7 +98,7 @@ def build(pt):
 
 def on_offer(text):
     _, sdp = GstSdp.SDPMessage.new_from_text(text)
-    mline, pt = vp8_payload(sdp)
+    mline, pt = video_payload(sdp)
     offer = GstWebRTC.WebRTCSessionDescription.new(GstWebRTC.WebRTCSDPType.OFFER, sdp)
     p = Gst.Promise.new()
     webrtc.emit("set-remote-description", offer, p)
@@ -86,7 +106,7 @@ def on_offer(text):
     chain = build(pt)
     sinkpad = webrtc.request_pad_simple("sink_%u")
     caps = Gst.Caps.from_string(
-        f"application/x-rtp,media=video,encoding-name=VP8,payload={pt},clock-rate=90000,ssrc=(uint){ssrc}"
+        f"application/x-rtp,media=video,encoding-name={codec},payload={pt},clock-rate=90000,ssrc=(uint){ssrc}"
     )
     sinkpad.get_property("transceiver").set_property("codec-preferences", caps)
     chain.get_static_pad("src").link(sinkpad)

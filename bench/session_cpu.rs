@@ -7,6 +7,8 @@
 //! cargo build --release --workspace   (the filters' plugin, for the bare pipeline)
 //! cargo run --release --example session_cpu -- loopback 10
 //! cargo run --release --example session_cpu -- magicmirror 10
+//! cargo run --release --example session_cpu -- record-webm 10   (loopback + WEBM recording)
+//! cargo run --release --example session_cpu -- record-mp4 10    (H.264 in, loopback + MP4)
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -25,6 +27,8 @@ struct Figures {
     cpu_percent: f64,
     fps: f64,
     rss_mib: f64,
+    /// Recording modes, Rheo only: how long `stopAndWait` took, and what the file holds.
+    stop_and_wait: Option<(Duration, String)>,
 }
 
 fn ticks(pid: u32) -> u64 {
@@ -63,6 +67,7 @@ fn measure(pid: u32, peer: &TestPeer, setup: Duration, secs: u64) -> Figures {
         cpu_percent: (t1 - t0) as f64 / 100.0 / wall * 100.0,
         fps: (f1 - f0) as f64 / wall,
         rss_mib: rss_mib(pid),
+        stop_and_wait: None,
     }
 }
 
@@ -72,6 +77,27 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// The peer of every run: the face photo, as VP8 or (for MP4 recording) H.264.
+fn peer_config(mode: &str) -> PeerConfig {
+    let config = PeerConfig::image(common::face_image().to_str().unwrap());
+    if mode == "record-mp4" {
+        config.with_h264()
+    } else {
+        config
+    }
+}
+
+/// Where a recording mode writes, and its Kurento profile.
+fn recording(mode: &str) -> Option<(std::path::PathBuf, &'static str)> {
+    let (ext, profile) = match mode {
+        "record-webm" => ("webm", "WEBM"),
+        "record-mp4" => ("mp4", "MP4"),
+        _ => return None,
+    };
+    let name = format!("rheo-bench-{}-{mode}.{ext}", std::process::id());
+    Some((std::env::temp_dir().join(name), profile))
 }
 
 async fn run_rheo(root: &std::path::Path, mode: &str, secs: u64) -> Figures {
@@ -99,8 +125,20 @@ async fn run_rheo(root: &std::path::Path, mode: &str, secs: u64) -> Figures {
     let w = c
         .create("WebRtcEndpoint", json!({"mediaPipeline": p}))
         .await;
+    let mut recorder = None;
     if mode == "loopback" {
         c.invoke(&w, "connect", json!({"sink": w})).await;
+    } else if let Some((path, profile)) = recording(mode) {
+        let r = c
+            .create(
+                "RecorderEndpoint",
+                json!({"mediaPipeline": p, "uri": format!("file://{}", path.display()),
+                       "mediaProfile": profile}),
+            )
+            .await;
+        c.invoke(&w, "connect", json!({"sink": w})).await;
+        c.invoke(&w, "connect", json!({"sink": r})).await;
+        recorder = Some((r, path));
     } else {
         let f = c
             .create("FaceOverlayFilter", json!({"mediaPipeline": p}))
@@ -119,19 +157,39 @@ async fn run_rheo(root: &std::path::Path, mode: &str, secs: u64) -> Figures {
         c.invoke(&w, "connect", json!({"sink": f})).await;
         c.invoke(&f, "connect", json!({"sink": w})).await;
     }
-    let peer =
-        Arc::new(TestPeer::new(PeerConfig::image(common::face_image().to_str().unwrap())).unwrap());
+    let peer = Arc::new(TestPeer::new(peer_config(mode)).unwrap());
     let setup = c
         .negotiate_with_peer(&w, &peer, |p| p.wait_frames(1, Duration::from_secs(20)))
         .await;
+    if let Some((r, _)) = &recorder {
+        c.invoke(r, "record", Value::Null).await;
+    }
     let pid = child.id();
     let peer2 = peer.clone();
-    let figures = tokio::task::spawn_blocking(move || {
+    let mut figures = tokio::task::spawn_blocking(move || {
         peer2.wait_frames(60, Duration::from_secs(20));
         measure(pid, &peer2, setup, secs)
     })
     .await
     .unwrap();
+    if let Some((r, path)) = &recorder {
+        let started = Instant::now();
+        c.invoke(r, "stopAndWait", Value::Null).await;
+        let took = started.elapsed();
+        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        let held = match rheo_media::test_media_file::inspect(path) {
+            Ok(f) => format!(
+                "{} KiB, {} video frames over {:.1} s, codecs {:?}",
+                size / 1024,
+                f.video_frames,
+                f.video_span().as_secs_f64(),
+                f.codecs
+            ),
+            Err(e) => format!("{} KiB, does not decode: {e}", size / 1024),
+        };
+        figures.stop_and_wait = Some((took, held));
+        let _ = std::fs::remove_file(path);
+    }
     stop(&mut child);
     figures
 }
@@ -141,11 +199,17 @@ fn run_bare(root: &std::path::Path, mode: &str, secs: u64) -> Figures {
         "file://{}",
         root.join("web/magicmirror/img/hat.png").display()
     );
+    let target = recording(mode).map(|(path, _)| path);
+    let target_arg = target
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
     let mut child = Command::new("/usr/bin/python3")
         .args([
             root.join("bench/bare_session.py").to_str().unwrap(),
             mode,
             &hat,
+            &target_arg,
         ])
         .env("GST_PLUGIN_PATH", root.join("target/release"))
         .stdin(Stdio::piped())
@@ -154,8 +218,7 @@ fn run_bare(root: &std::path::Path, mode: &str, secs: u64) -> Figures {
         .expect("python3 bench/bare_session.py runs");
     let mut to_child = child.stdin.take().unwrap();
     let from_child = BufReader::new(child.stdout.take().unwrap());
-    let peer =
-        Arc::new(TestPeer::new(PeerConfig::image(common::face_image().to_str().unwrap())).unwrap());
+    let peer = Arc::new(TestPeer::new(peer_config(mode)).unwrap());
     let offer = peer.create_offer().unwrap();
     let started = Instant::now();
     writeln!(to_child, "{}", json!({"offer": offer})).unwrap();
@@ -185,6 +248,9 @@ fn run_bare(root: &std::path::Path, mode: &str, secs: u64) -> Figures {
     let figures = measure(child.id(), &peer, setup, secs);
     drop(to_child);
     stop(&mut child);
+    if let Some(path) = target {
+        let _ = std::fs::remove_file(path);
+    }
     figures
 }
 
@@ -202,15 +268,16 @@ fn main() {
         .to_owned();
     let secs: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(10);
     assert!(
-        mode == "loopback" || mode == "magicmirror",
-        "mode: loopback | magicmirror"
+        ["loopback", "magicmirror", "record-webm", "record-mp4"].contains(&mode.as_str()),
+        "mode: loopback | magicmirror | record-webm | record-mp4"
     );
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     gst::init().unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let rheo = rt.block_on(run_rheo(&root, &mode, secs));
     let bare = run_bare(&root, &mode, secs);
-    println!("{mode} session, 640x480@30 VP8 in, {secs} s measured after warm-up:");
+    let codec = if mode == "record-mp4" { "H.264" } else { "VP8" };
+    println!("{mode} session, 640x480@30 {codec} in, {secs} s measured after warm-up:");
     println!("| server | CPU (% of one core) | output fps | RSS MiB | offer -> first frame back |");
     println!("|---|---|---|---|---|");
     for (name, f) in [("rheo", &rheo), ("bare gst pipeline", &bare)] {
@@ -226,4 +293,10 @@ fn main() {
         "CPU ratio rheo / bare: {:.2}",
         rheo.cpu_percent / bare.cpu_percent.max(0.01)
     );
+    if let Some((took, held)) = rheo.stop_and_wait {
+        println!(
+            "stopAndWait -> complete file: {} ms; the file: {held}",
+            took.as_millis()
+        );
+    }
 }

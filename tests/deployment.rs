@@ -443,8 +443,27 @@ async fn sigterm_closes_clients_releases_pipelines_and_exits_cleanly() {
     let addr = rheo.plain_addr();
     let mut c = common::Client::connect(addr).await;
     let p = c.create("MediaPipeline", Value::Null).await;
-    c.create("WebRtcEndpoint", json!({ "mediaPipeline": p }))
+    let w = c
+        .create("WebRtcEndpoint", json!({ "mediaPipeline": p }))
         .await;
+    // A recording in progress is finished, not cut, by the shutdown.
+    let dir = common::ScratchDir::new("sigterm-recording");
+    let file = dir.join("call.webm");
+    let r = c
+        .create(
+            "RecorderEndpoint",
+            json!({"mediaPipeline": p, "uri": format!("file://{}", file.display())}),
+        )
+        .await;
+    c.invoke(&w, "connect", json!({"sink": w})).await;
+    c.invoke(&w, "connect", json!({"sink": r})).await;
+    let peer = Arc::new(TestPeer::new(PeerConfig::color(0xff3060a0).with_audio()).unwrap());
+    c.negotiate_with_peer(&w, &peer, |p| p.wait_frames(10, common::MEDIA_TIMEOUT))
+        .await;
+    c.subscribe(&r, "Recording").await;
+    c.invoke(&r, "record", Value::Null).await;
+    c.event(|e| e["type"] == "Recording").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
 
     let status = Command::new("kill")
         .args(["-TERM", &rheo.child.id().to_string()])
@@ -461,6 +480,12 @@ async fn sigterm_closes_clients_releases_pipelines_and_exits_cleanly() {
         .await
         .unwrap();
     assert_eq!(exit.code(), Some(0));
+    let f = rheo_media::test_media_file::inspect(&file).unwrap();
+    assert!(f.declared_duration.is_some(), "a finished WEBM: {f:?}");
+    assert!(
+        f.video_span() >= Duration::from_millis(1500) && f.audio_buffers > 0,
+        "{f:?}"
+    );
 }
 
 #[test]

@@ -129,3 +129,54 @@ async fn recorder_arguments_are_checked() {
     );
     c.ok("release", json!({"object": p})).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_vanished_client_leaves_a_complete_file() {
+    let root = ScratchDir::new("recording-vanished");
+    let (addr, _) = start_server(&[
+        "--media-root",
+        root.to_str().unwrap(),
+        "--gc-period-secs",
+        "1",
+    ])
+    .await;
+    let mut c = Client::connect(addr).await;
+    let p = c.create("MediaPipeline", Value::Null).await;
+    let w = c
+        .create("WebRtcEndpoint", json!({"mediaPipeline": p}))
+        .await;
+    let r = c
+        .create(
+            "RecorderEndpoint",
+            json!({"mediaPipeline": p, "uri": "vanished.mkv", "mediaProfile": "MKV"}),
+        )
+        .await;
+    c.invoke(&w, "connect", json!({"sink": w})).await;
+    c.invoke(&w, "connect", json!({"sink": r})).await;
+    let peer = Arc::new(TestPeer::new(PeerConfig::color(0xff3060a0).with_audio()).unwrap());
+    c.negotiate_with_peer(&w, &peer, |p| p.wait_frames(10, MEDIA_TIMEOUT))
+        .await;
+    c.subscribe(&r, "Recording").await;
+    c.invoke(&r, "record", Value::Null).await;
+    c.event(|e| e["type"] == "Recording").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Gone without a word: the session is collected and its recording finished.
+    let mut watcher = Client::connect(addr).await;
+    watcher
+        .subscribe("manager_ServerManager", "ObjectDestroyed")
+        .await;
+    c.close().await;
+    watcher
+        .event(|e| e["type"] == "ObjectDestroyed" && e["data"]["objectId"] == p.as_str())
+        .await;
+    let path = root.join("vanished.mkv");
+    let f = tokio::task::spawn_blocking(move || inspect(&path))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(f.declared_duration.is_some(), "a finished MKV: {f:?}");
+    assert!(
+        f.video_span() >= Duration::from_millis(1500) && f.audio_buffers > 0,
+        "{f:?}"
+    );
+}

@@ -32,7 +32,9 @@ use test_peer as peer;
 extern crate self as rheo_media;
 
 pub use api_contract::*;
-pub use endpoints::recorder::{MediaProfile, RecorderEndpoint, RecorderOptions};
+pub use endpoints::recorder::{
+    MediaProfile, RecordTarget, RecorderEndpoint, RecorderOptions, TRACK_WAIT,
+};
 pub use endpoints::webrtc::{ice_addresses, traffic, WebRtcEndpoint};
 pub use filters::{FaceOverlay, FilterBin, PassThrough};
 pub use graph::element::Element;

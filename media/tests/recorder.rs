@@ -77,11 +77,15 @@ impl Drop for Target {
 }
 
 fn recorder(s: &Session, id: &str, path: &Path, profile: &str) -> Element {
+    recorder_to(s, id, RecordTarget::File(path.to_path_buf()), profile)
+}
+
+fn recorder_to(s: &Session, id: &str, target: RecordTarget, profile: &str) -> Element {
     let rec = RecorderEndpoint::create(
         &s.pipeline,
         id,
         RecorderOptions {
-            path: path.to_path_buf(),
+            target,
             profile: MediaProfile::from_kurento(profile).unwrap(),
         },
     )
@@ -400,4 +404,90 @@ fn a_killed_process_leaves_playable_files() {
         assert!(in_order && missing * 20 < f.video_frames, "{name}: {f:?}");
         assert!(f.audio_buffers > 0, "{name}: {f:?}");
     }
+}
+
+/// A one-request HTTP server on 127.0.0.1: receives one chunked POST and keeps its body.
+struct UploadServer {
+    url: String,
+    received: std::sync::mpsc::Receiver<(String, Vec<u8>)>,
+}
+
+impl UploadServer {
+    fn start() -> UploadServer {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/upload/rec.webm", listener.local_addr().unwrap());
+        let (tx, received) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut head = String::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
+                    break;
+                }
+                head.push_str(&line);
+            }
+            let mut body = Vec::new();
+            loop {
+                let mut size = String::new();
+                reader.read_line(&mut size).unwrap();
+                let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+                let mut chunk = vec![0; size + 2];
+                reader.read_exact(&mut chunk).unwrap();
+                if size == 0 {
+                    break;
+                }
+                body.extend_from_slice(&chunk[..size]);
+            }
+            let mut stream = stream;
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+            let _ = tx.send((head, body));
+        });
+        UploadServer { url, received }
+    }
+}
+
+#[test]
+fn a_recording_uploads_over_http() {
+    let s = session("rec-http", peer_vp8());
+    let server = UploadServer::start();
+    let rec = recorder_to(&s, "rec", RecordTarget::Upload(server.url.clone()), "WEBM");
+    let length = record_for(&s, &rec, Duration::from_secs(2));
+    let (head, body) = server
+        .received
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the upload completes");
+    assert!(head.starts_with("POST /upload/rec.webm"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: video/webm"),
+        "{head}"
+    );
+    let target = Target::new("http");
+    std::fs::write(target.file("uploaded.webm"), &body).unwrap();
+    check_file(&target.file("uploaded.webm"), length, true, true);
+    s.pipeline.release();
+}
+
+#[test]
+fn a_track_that_never_flows_is_left_out() {
+    // A browser without a microphone, connected for audio and video as the tutorials do.
+    let peer = PeerConfig::color(0xff3060a0)
+        .with_frame_code()
+        .with_keyframe_interval(300);
+    let s = session("rec-silent", peer);
+    let target = Target::new("silent");
+    let rec = recorder(&s, "rec", &target.file("s.webm"), "WEBM");
+    let length = record_for(&s, &rec, Duration::from_secs(3));
+    // The file starts over without the silent track once it has waited for it.
+    let expected = length.saturating_sub(TRACK_WAIT);
+    let f = check_file(&target.file("s.webm"), expected, true, false);
+    assert!(f.declared_duration.is_some(), "{f:?}");
+    assert!(has_event(&s, "rec", Duration::ZERO, |e| matches!(
+        e,
+        MediaEvent::Recording
+    )));
+    s.pipeline.release();
 }

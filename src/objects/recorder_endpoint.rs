@@ -30,20 +30,25 @@ pub(super) fn create(new: &NewElement<'_>) -> Result<Built> {
     };
     let stop_on_eos = params.opt_bool("stopOnEndOfStream")?.unwrap_or(false);
     let root = new.world.settings().image_limits.file_root.as_deref();
-    let path = match local_file::file_uri_path(uri) {
-        Some(Ok(path)) => local_file::new_file(&path, root),
-        Some(Err(e)) => Err(e),
-        None => {
-            return Err(KurentoError::illegal_param(format!(
-                "cannot record to '{uri}': Rheo records to file:// URIs and paths"
-            )))
-        }
-    }
-    .map_err(|e| KurentoError::illegal_param(format!("cannot record to '{uri}': {e}")))?;
+    let target = match local_file::file_uri_path(uri) {
+        Some(path) => path
+            .and_then(|path| local_file::new_file(&path, root))
+            .map(media::RecordTarget::File)
+            .map_err(|e| KurentoError::illegal_param(format!("cannot record to '{uri}': {e}")))?,
+        None => match local_file::scheme_of(uri).as_deref() {
+            Some("http" | "https") => media::RecordTarget::Upload(uri.to_owned()),
+            _ => {
+                return Err(KurentoError::illegal_param(format!(
+                    "cannot record to '{uri}': Rheo records to file://, http:// and https:// URIs \
+                     and to paths"
+                )))
+            }
+        },
+    };
     let element = media::RecorderEndpoint::create(
         new.pipeline,
         new.id,
-        media::RecorderOptions { path, profile },
+        media::RecorderOptions { target, profile },
     )
     .map_err(values::media_error)?;
     Ok(Built {

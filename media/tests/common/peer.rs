@@ -119,11 +119,12 @@ impl PeerConfig {
         self.keyframe_interval = frames;
         self
     }
-    /// Send and offer H.264 (x264, constrained baseline, packetization-mode 1) instead of VP8.
+    /// Number every frame in its picture ([`read_frame_code`]).
     pub fn with_frame_code(mut self) -> Self {
         self.frame_coded = true;
         self
     }
+    /// Send and offer H.264 (x264, constrained baseline, packetization-mode 1) instead of VP8.
     pub fn with_h264(mut self) -> Self {
         self.codec = VideoCodec::H264;
         self

@@ -85,6 +85,18 @@ impl Gate {
         };
     }
 
+    /// Starts the file over from 0 (a track was left out), without announcing it again.
+    pub fn restart(&mut self, video: bool) {
+        let announced = self.announced;
+        self.start(video);
+        self.announced = announced;
+    }
+
+    /// Whether anything of `media` was written since the last start.
+    pub fn written(&self, media: MediaKind) -> bool {
+        self.last[slot(media)].is_some()
+    }
+
     pub fn pause(&mut self) {
         if self.phase == Phase::Open {
             self.phase = Phase::Paused;
@@ -251,6 +263,24 @@ mod tests {
         assert_eq!(
             written(g.admit(Video, late + 500 * MS, None, true)),
             500 * MS
+        );
+    }
+
+    #[test]
+    fn a_restart_is_not_announced_again() {
+        let mut g = Gate::default();
+        g.start(false);
+        assert!(!g.written(Audio));
+        written(g.admit(Audio, 100 * MS, Some(20 * MS), true));
+        assert!(g.written(Audio) && !g.written(Video));
+        g.restart(false);
+        assert!(!g.written(Audio));
+        assert_eq!(
+            g.admit(Audio, 3_000 * MS, None, true),
+            Admit::Write {
+                pts: 0,
+                first: false
+            }
         );
     }
 

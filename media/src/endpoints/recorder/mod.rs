@@ -12,14 +12,15 @@ mod profile;
 mod writer;
 
 use std::any::Any;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use gst::prelude::*;
 use parking_lot::Mutex;
 
 pub use profile::{Container, MediaProfile};
+pub use writer::RecordTarget;
 
 use crate::api_contract::*;
 use crate::graph::context::{ElementContext, Graph};
@@ -28,13 +29,18 @@ use crate::graph::output::{AppSrcConsumer, Format, Output};
 use crate::graph::pipeline::MediaPipeline;
 use crate::{err, ErrorKind};
 use gate::{Admit, Gate};
+
+/// How long after the first buffer of a recording every track must have sent something. A track
+/// still silent then (a browser without a microphone, connected for audio and video) is left
+/// out and the file started over without it: a muxer waits for every track it has, so the
+/// silent one would hold the whole file back.
+pub const TRACK_WAIT: Duration = Duration::from_secs(1);
 use writer::Writer;
 
 /// Constructor options of a RecorderEndpoint.
 #[derive(Debug, Clone)]
 pub struct RecorderOptions {
-    /// The file to write (already checked against the media root by the caller).
-    pub path: PathBuf,
+    pub target: RecordTarget,
     pub profile: MediaProfile,
 }
 
@@ -66,6 +72,10 @@ struct Recorder {
     tracks: Vec<Track>,
     gate: Arc<Mutex<Gate>>,
     phase: Mutex<Phase>,
+    /// Tracks left out of the current recording because they never sent anything.
+    silent: Mutex<Vec<MediaKind>>,
+    /// Counts the files started, so a late check applies only to the file it was made for.
+    generation: AtomicU64,
     released: AtomicBool,
 }
 
@@ -164,6 +174,8 @@ fn build(
         tracks,
         gate,
         phase: Mutex::new(Phase::Stopped),
+        silent: Mutex::new(Vec::new()),
+        generation: AtomicU64::new(0),
         released: AtomicBool::new(false),
     });
     for track in &inner.tracks {
@@ -178,6 +190,7 @@ fn build(
 
 /// Drops or retimes every buffer leaving the track's appsrc, as the gate decides.
 fn add_gate_probe(recorder: &Arc<Recorder>, track: &Track) {
+    let weak = Arc::downgrade(recorder);
     let gate = recorder.gate.clone();
     let media = track.media;
     let consumer = Arc::downgrade(&track.consumer);
@@ -214,11 +227,35 @@ fn add_gate_probe(recorder: &Arc<Recorder>, track: &Track) {
                         element: id.clone(),
                         event: MediaEvent::Recording,
                     });
+                    watch_for_silent_tracks(weak.clone());
                 }
                 gst::PadProbeReturn::Ok
             }
         }
     });
+}
+
+/// After [`TRACK_WAIT`], starts the file over without the tracks that sent nothing.
+fn watch_for_silent_tracks(recorder: Weak<Recorder>) {
+    let Some(generation) = recorder
+        .upgrade()
+        .map(|r| r.generation.load(Ordering::SeqCst))
+    else {
+        return;
+    };
+    let spawned = std::thread::Builder::new()
+        .name("rheo-rec-watch".into())
+        .spawn(move || {
+            std::thread::sleep(TRACK_WAIT);
+            if let Some(r) = recorder.upgrade() {
+                if r.generation.load(Ordering::SeqCst) == generation {
+                    r.drop_silent_tracks();
+                }
+            }
+        });
+    if spawned.is_err() {
+        tracing::warn!("cannot start the recorder's track check");
+    }
 }
 
 /// Whether an H.264 access unit (byte-stream) holds an IDR picture. Parsers flag frames with
@@ -262,7 +299,7 @@ impl Recorder {
                 return Ok(());
             }
             Phase::Busy => return Err(Self::busy()),
-            Phase::Stopped => match self.start_writer() {
+            Phase::Stopped => match self.start_writer(false) {
                 Ok(writer) => writer,
                 Err(e) => {
                     *self.phase.lock() = Phase::Stopped;
@@ -278,13 +315,15 @@ impl Recorder {
     }
 
     /// Builds the file's elements for the tracks that have a source (all of them when none
-    /// has), links the tracks to them and opens the gate.
-    fn start_writer(&self) -> crate::Result<Writer> {
+    /// has), less the silent ones, links the tracks to them and opens the gate. `restart`: the
+    /// same recording, started over.
+    fn start_writer(&self, restart: bool) -> crate::Result<Writer> {
+        let silent = self.silent.lock().clone();
         let connected: Vec<MediaKind> = self
             .graph
             .links_of(&self.id)
             .into_iter()
-            .filter(|l| l.sink == self.id)
+            .filter(|l| l.sink == self.id && !silent.contains(&l.media))
             .map(|l| l.media)
             .collect();
         let recorded: Vec<&Track> = match self
@@ -294,7 +333,11 @@ impl Recorder {
             .collect::<Vec<_>>()
         {
             some if !some.is_empty() => some,
-            _ => self.tracks.iter().collect(),
+            _ => self
+                .tracks
+                .iter()
+                .filter(|t| !silent.contains(&t.media))
+                .collect(),
         };
         let formats: Vec<(MediaKind, Format)> = recorded
             .iter()
@@ -304,7 +347,7 @@ impl Recorder {
             &self.bin,
             &self.options.profile,
             &formats,
-            &self.options.path,
+            &self.options.target,
         )?;
         for track in &recorded {
             let input = writer.input(track.media).expect("one input per track");
@@ -315,7 +358,12 @@ impl Recorder {
             }
         }
         let video = recorded.iter().any(|t| t.media == MediaKind::Video);
-        self.gate.lock().start(video);
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        if restart {
+            self.gate.lock().restart(video);
+        } else {
+            self.gate.lock().start(video);
+        }
         self.request_keyframes();
         Ok(writer)
     }
@@ -325,6 +373,63 @@ impl Recorder {
         for track in &self.tracks {
             crate::graph::output::Consumer::reset(&*track.consumer);
             track.consumer.forward_keyframe_request();
+        }
+    }
+
+    /// Starts the file over without the tracks that have sent nothing since it started.
+    fn drop_silent_tracks(&self) {
+        let writer = {
+            let mut phase = self.phase.lock();
+            let writer = match std::mem::replace(&mut *phase, Phase::Busy) {
+                Phase::Recording(writer) => writer,
+                other => {
+                    *phase = other;
+                    return;
+                }
+            };
+            let media = writer.media();
+            let silent: Vec<MediaKind> = {
+                let gate = self.gate.lock();
+                media
+                    .iter()
+                    .copied()
+                    .filter(|m| !gate.written(*m))
+                    .collect()
+            };
+            if silent.is_empty() || silent.len() == media.len() {
+                *phase = Phase::Recording(writer);
+                return;
+            }
+            tracing::info!(element = %self.id, ?silent, "recording without the tracks that sent nothing");
+            self.silent.lock().extend(silent);
+            writer
+        };
+        self.unlink_tracks();
+        writer.abandon(&self.bin);
+        let next = match self.start_writer(true) {
+            Ok(writer) => Phase::Recording(writer),
+            Err(e) => {
+                self.emit(MediaEvent::Error {
+                    description: e.message,
+                    code: 0,
+                    kind: "UNEXPECTED_ELEMENT_ERROR".into(),
+                });
+                Phase::Stopped
+            }
+        };
+        *self.phase.lock() = next;
+    }
+
+    /// Closes the gate and unlinks every track from the file's elements.
+    fn unlink_tracks(&self) {
+        self.gate.lock().close();
+        for track in &self.tracks {
+            let src = track.appsrc.static_pad("src").expect("appsrc src");
+            if let Some(peer) = src.peer() {
+                // A push in progress finishes first; afterwards the closed gate drops buffers
+                // before they reach the unlinked pad.
+                let _ = src.unlink(&peer);
+            }
         }
     }
 
@@ -368,15 +473,8 @@ impl Recorder {
                 }
             }
         };
-        self.gate.lock().close();
-        for track in &self.tracks {
-            let src = track.appsrc.static_pad("src").expect("appsrc src");
-            if let Some(peer) = src.peer() {
-                // A push in progress finishes first; afterwards the closed gate drops buffers
-                // before they reach the unlinked pad.
-                let _ = src.unlink(&peer);
-            }
-        }
+        self.unlink_tracks();
+        self.silent.lock().clear();
         let result = writer.finish(&self.bin);
         *self.phase.lock() = Phase::Stopped;
         if let Err(e) = &result {

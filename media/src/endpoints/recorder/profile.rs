@@ -96,6 +96,20 @@ impl MediaProfile {
         Ok(mux)
     }
 
+    /// The file's MIME type (an upload's `Content-Type`).
+    pub(crate) fn mime_type(&self) -> &'static str {
+        let video = self.media().contains(&MediaKind::Video);
+        match (self.container, video) {
+            (Container::Webm, true) => "video/webm",
+            (Container::Webm, false) => "audio/webm",
+            (Container::Mkv, true) => "video/x-matroska",
+            (Container::Mkv, false) => "audio/x-matroska",
+            (Container::Mp4, true) => "video/mp4",
+            (Container::Mp4, false) => "audio/mp4",
+            (Container::Jpeg, _) => "multipart/x-mixed-replace",
+        }
+    }
+
     /// What goes between the input queue and the muxer for `format`.
     pub(crate) fn preparer(&self, format: Format) -> Option<&'static str> {
         match format {

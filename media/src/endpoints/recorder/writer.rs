@@ -1,5 +1,6 @@
-//! One recording on disk: per track `queue ! [parser] ! muxer ! filesink`, built at `record`
-//! and finished at `stop` (end of stream through the muxer, elements stopped, file synced).
+//! One recording: per track `queue ! [parser] ! muxer ! filesink` (or an HTTP upload), built at
+//! `record` and finished at `stop` (end of stream through the muxer, elements stopped, file
+//! synced).
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -12,11 +13,24 @@ use crate::api_contract::MediaKind;
 use crate::graph::output::Format;
 use crate::{err, ErrorKind, Result};
 
+/// Where a recording goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordTarget {
+    /// A local file (already checked against the media root by the caller).
+    File(PathBuf),
+    /// An `http://` or `https://` URL the file is uploaded to as it is written (one chunked
+    /// POST per recording).
+    Upload(String),
+}
+
 /// Longest a finishing muxer may take to write its index and trailer.
 const FINISH_LIMIT: Duration = Duration::from_secs(10);
 
 pub(super) struct Writer {
-    path: PathBuf,
+    /// The local file, synced to disk once finished.
+    path: Option<PathBuf>,
+    /// The file or URL, for messages.
+    described: String,
     /// Every element of the recording, in the recorder's bin.
     elements: Vec<gst::Element>,
     /// Per track: the input pad (a `queue`'s sink) the track's appsrc is linked to.
@@ -31,19 +45,35 @@ impl Writer {
         bin: &gst::Bin,
         profile: &MediaProfile,
         tracks: &[(MediaKind, Format)],
-        path: &Path,
+        target: &RecordTarget,
     ) -> Result<Writer> {
-        check_writable(path)?;
         let internal = |e: gst::glib::BoolError| err(ErrorKind::Internal, e.to_string());
         let mux = profile.muxer().map_err(internal)?;
-        let sink = gst::ElementFactory::make("filesink")
-            .property("location", path.to_string_lossy().as_ref())
-            .property("async", false)
-            .property("sync", false)
-            .build()
-            .map_err(internal)?;
-        // Unbuffered: what the muxer wrote is in the kernel, so a killed process loses nothing.
-        sink.set_property_from_str("buffer-mode", "unbuffered");
+        let (sink, path) = match target {
+            RecordTarget::File(path) => {
+                check_writable(path)?;
+                let sink = gst::ElementFactory::make("filesink")
+                    .property("location", path.to_string_lossy().as_ref())
+                    .build()
+                    .map_err(internal)?;
+                // Unbuffered: what the muxer wrote is in the kernel, so a killed process loses
+                // nothing.
+                sink.set_property_from_str("buffer-mode", "unbuffered");
+                (sink, Some(path.clone()))
+            }
+            RecordTarget::Upload(url) => {
+                let sink = gst::ElementFactory::make("curlhttpsink")
+                    .property("location", url.as_str())
+                    .property("use-content-length", false)
+                    .property("content-type", profile.mime_type())
+                    .build()
+                    .map_err(internal)?;
+                (sink, None)
+            }
+        };
+        sink.set_property("async", false);
+        sink.set_property("sync", false);
+        let described = describe(target);
         let (tx, done) = mpsc::sync_channel(1);
         sink.static_pad("sink")
             .expect("filesink has a sink pad")
@@ -96,16 +126,27 @@ impl Writer {
                 remove(bin, &elements);
                 return Err(err(
                     ErrorKind::Internal,
-                    format!("cannot start the recording of {}", path.display()),
+                    format!("cannot start the recording of {described}"),
                 ));
             }
         }
         Ok(Writer {
-            path: path.to_path_buf(),
+            path,
+            described,
             elements,
             inputs,
             done,
         })
+    }
+
+    /// The media types this file has tracks for.
+    pub fn media(&self) -> Vec<MediaKind> {
+        self.inputs.iter().map(|(m, _)| *m).collect()
+    }
+
+    /// Drops the file being written, without finishing it (it is about to be started over).
+    pub fn abandon(self, bin: &gst::Bin) {
+        remove(bin, &self.elements);
     }
 
     /// The pad the track of `media` feeds.
@@ -132,7 +173,11 @@ impl Writer {
         }
         let finished = self.done.recv_timeout(FINISH_LIMIT).is_ok();
         remove(bin, &self.elements);
-        if let Ok(file) = std::fs::OpenOptions::new().write(true).open(&self.path) {
+        if let Some(Ok(file)) = self
+            .path
+            .as_ref()
+            .map(|p| std::fs::OpenOptions::new().write(true).open(p))
+        {
             let _ = file.sync_all();
         }
         if finished {
@@ -140,12 +185,16 @@ impl Writer {
         } else {
             Err(err(
                 ErrorKind::Internal,
-                format!(
-                    "the recording of {} did not finish in time",
-                    self.path.display()
-                ),
+                format!("the recording of {} did not finish in time", self.described),
             ))
         }
+    }
+}
+
+fn describe(target: &RecordTarget) -> String {
+    match target {
+        RecordTarget::File(path) => path.display().to_string(),
+        RecordTarget::Upload(url) => url.clone(),
     }
 }
 
