@@ -58,7 +58,7 @@ async fn get_info_lists_modules_and_factories() {
     assert_eq!(factories("core"), json!(["MediaPipeline", "PassThrough"]));
     assert_eq!(
         factories("elements"),
-        json!(["RecorderEndpoint", "WebRtcEndpoint"])
+        json!(["PlayerEndpoint", "RecorderEndpoint", "WebRtcEndpoint"])
     );
     let filters = factories("filters");
     for f in ["FaceOverlayFilter", "GStreamerFilter"] {

@@ -81,6 +81,28 @@ async fn the_recorder_tutorial_records_a_playable_file() {
     assert!(f.audio_buffers > 0, "{f:?}");
     let (missing, in_order) = f.frame_code_gaps();
     assert!(in_order && missing * 20 < f.video_frames, "{f:?}");
+
+    // Played back to the same browser, as the tutorial's second half does.
+    let player = c
+        .create("PlayerEndpoint", json!({"mediaPipeline": p, "uri": uri}))
+        .await;
+    c.subscribe(&player, "EndOfStream").await;
+    c.invoke(&player, "connect", json!({"sink": w})).await;
+    let before = peer.frames_received();
+    c.invoke(&player, "play", Value::Null).await;
+    let info = c.invoke(&player, "getVideoInfo", Value::Null).await["value"].clone();
+    assert_eq!(info["isSeekable"], true, "{info}");
+    let duration = info["duration"].as_i64().unwrap();
+    assert!((1500..=2600).contains(&duration), "{info}");
+    c.event(|e| e["type"] == "EndOfStream").await;
+    let played = peer.frames_received() - before;
+    assert!(played >= 30, "{played} frames played back");
+    assert_eq!(
+        c.invoke(&w, "isMediaTranscoding", json!({"mediaType": "VIDEO"}))
+            .await["value"],
+        false,
+        "a VP8 WEBM into a VP8 endpoint"
+    );
     c.ok("release", json!({"object": p})).await;
 }
 
@@ -113,6 +135,22 @@ async fn recorder_arguments_are_checked() {
     }
     let e = recorder(&mut c, &p, "rtsp://127.0.0.1/x", None).await["error"].clone();
     assert_eq!(e["code"], 40107, "{e}");
+    // A player reads only what exists in the root, with the same wording.
+    for uri in [
+        "file:///etc/passwd".to_string(),
+        format!("file://{}/missing.webm", root.display()),
+    ] {
+        let e = c
+            .request(
+                "create",
+                json!({"type": "PlayerEndpoint",
+                       "constructorParams": {"mediaPipeline": p, "uri": uri}}),
+            )
+            .await["error"]
+            .clone();
+        assert_eq!(e["code"], 40107, "{uri}: {e}");
+        assert!(e["message"].as_str().unwrap().contains(nowhere), "{e}");
+    }
     // A profile it supports, inside the root: created, stopped without ever recording.
     let ok = recorder(&mut c, &p, &inside, Some("MP4_VIDEO_ONLY")).await;
     let r = ok["result"]["value"].as_str().expect("created").to_owned();

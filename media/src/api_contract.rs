@@ -113,6 +113,8 @@ pub enum MediaEvent {
         state: UriEndpointState,
     },
     /// A recorder wrote its first media after `record`.
+    /// A player reached the end of its source.
+    EndOfStream,
     Recording,
     /// A recorder paused.
     Paused,

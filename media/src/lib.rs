@@ -32,6 +32,7 @@ use test_peer as peer;
 extern crate self as rheo_media;
 
 pub use api_contract::*;
+pub use endpoints::player::{PlayerEndpoint, PlayerOptions, VideoInfo};
 pub use endpoints::recorder::{
     MediaProfile, RecordTarget, RecorderEndpoint, RecorderOptions, TRACK_WAIT,
 };

@@ -10,8 +10,8 @@ use rheo_filter_sdk::FilterInfo;
 
 use super::{
     face_overlay_filter, gstreamer_filter, media_element, media_object, media_pipeline,
-    pass_through, recorder_endpoint, sdk_filter, server_manager, uri_endpoint, webrtc_endpoint,
-    Factory, InvokeFn,
+    pass_through, player_endpoint, recorder_endpoint, sdk_filter, server_manager, uri_endpoint,
+    webrtc_endpoint, Factory, InvokeFn,
 };
 
 /// One Kurento class.
@@ -231,6 +231,15 @@ class!(
     Some(recorder_endpoint::invoke)
 );
 class!(
+    PLAYER_ENDPOINT,
+    "PlayerEndpoint",
+    "elements",
+    Some(&URI_ENDPOINT),
+    ["EndOfStream"],
+    Some(Factory::Element(player_endpoint::create)),
+    Some(player_endpoint::invoke)
+);
+class!(
     FACE_OVERLAY_FILTER,
     "FaceOverlayFilter",
     "filters",
@@ -264,6 +273,7 @@ static BUILT_IN: &[&ClassInfo] = &[
     &WEBRTC_ENDPOINT,
     &URI_ENDPOINT,
     &RECORDER_ENDPOINT,
+    &PLAYER_ENDPOINT,
     &FACE_OVERLAY_FILTER,
     &GSTREAMER_FILTER,
 ];

@@ -79,6 +79,7 @@ pub fn kurento_event(event: &MediaEvent) -> Option<(String, Map<String, Value>)>
             "UriEndpointStateChanged",
             json!({"state": uri_endpoint_state_name(*state)}),
         ),
+        MediaEvent::EndOfStream => ("EndOfStream", json!({})),
         MediaEvent::Recording => ("Recording", json!({})),
         MediaEvent::Paused => ("Paused", json!({})),
         MediaEvent::Stopped => ("Stopped", json!({})),

@@ -11,6 +11,7 @@ mod media_element;
 mod media_object;
 mod media_pipeline;
 mod pass_through;
+mod player_endpoint;
 mod recorder_endpoint;
 mod sdk_filter;
 mod server_manager;

@@ -208,13 +208,13 @@ describe('kurento-client 7.3.0', () => {
     }
   });
 
-  test('recorder tutorial: the loopback recorded to a WEBM file', { timeout: 90000 }, async () => {
+  test('recorder tutorial: the loopback recorded to a WEBM file and played back', { timeout: 90000 }, async () => {
     const page = await newPeerPage('kc-recorder');
     const path = `/tmp/rheo-e2e-recorder-${randomUUID()}.webm`;
     const uri = `file://${path}`;
     try {
       let recorder;
-      const { client, pipeline } = await loopbackCall(page, {
+      const { client, pipeline, webRtc } = await loopbackCall(page, {
         name: 'kc-recorder',
         // As Kurento's browser recorder tutorial: both elements in one create call.
         buildGraph: async ({ pipeline, webRtc }) => {
@@ -238,6 +238,19 @@ describe('kurento-client 7.3.0', () => {
         'matroskademux', '!', 'vp8dec', '!', 'fakesink'], { timeout: 30000 }).toString();
       console.log(`[kc-recorder] ${path} decoded ${out.trim()}`);
       assert.equal(await call(recorder, 'isMediaTranscoding', 'VIDEO'), false);
+
+      // The tutorial's playback: a PlayerEndpoint sends the file back to the page.
+      const player = await call(pipeline, 'create', 'PlayerEndpoint', { uri });
+      await call(player, 'connect', webRtc);
+      const ended = once(player, 'EndOfStream', 20000, "the player's EndOfStream event");
+      const before = (await page.evaluate(() => window.peer.videoStats())).framesDecoded;
+      await call(player, 'play');
+      const info = await call(player, 'getVideoInfo');
+      assert.equal(info.isSeekable, true, JSON.stringify(info));
+      await ended;
+      const after = (await page.evaluate(() => window.peer.videoStats())).framesDecoded;
+      console.log(`[kc-recorder] played back ${after - before} frames, video info ${JSON.stringify(info)}`);
+      assert.ok(after - before > 30, `frames decoded during playback: ${after - before}`);
       await call(pipeline, 'release');
       client.close();
     } finally {

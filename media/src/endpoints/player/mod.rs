@@ -1,0 +1,508 @@
+//! PlayerEndpoint: plays a file, an HTTP resource or an RTSP stream into the pipeline, paced in
+//! real time, without decoding a stream whose codec the consumers can take as it is.
+//!
+//! The player runs its own GStreamer pipeline (`uridecodebin` that stops at the codecs the media
+//! pipeline carries, one appsink per stream, synchronised to the clock), so pause and seek never
+//! touch the media pipeline. Each
+//! stream leaves as VP8, H.264 or Opus when it is one of those, decoded otherwise (raw video;
+//! audio re-encoded to Opus, the one audio format the pipeline carries), and is retimed onto the
+//! media pipeline's running time as it is pushed into the element's outputs.
+
+use std::any::Any;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use std::str::FromStr;
+
+use gst::prelude::*;
+use parking_lot::Mutex;
+
+use crate::api_contract::*;
+use crate::graph::context::{ElementContext, Graph};
+use crate::graph::element::{Element, ElementKind, Input};
+use crate::graph::output::{Format, Output};
+use crate::graph::pipeline::MediaPipeline;
+use crate::{err, ErrorKind};
+
+/// Longest `play` waits for the source to open and its streams to be known.
+const OPEN_LIMIT: Duration = Duration::from_secs(15);
+
+/// Constructor options of a PlayerEndpoint.
+#[derive(Debug, Clone)]
+pub struct PlayerOptions {
+    /// `file://` (already checked against the media root by the caller), `http(s)://` or
+    /// `rtsp://`.
+    pub uri: String,
+    /// Buffering of network sources (RTSP latency), in milliseconds.
+    pub network_cache_ms: u32,
+}
+
+/// Kurento's VideoInfo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct VideoInfo {
+    pub seekable: bool,
+    pub seekable_init_ms: i64,
+    pub seekable_end_ms: i64,
+    pub duration_ms: i64,
+}
+
+struct Player {
+    id: String,
+    events: EventSink,
+    graph: Graph,
+    /// The media pipeline, whose running time the outputs carry.
+    main: gst::Pipeline,
+    options: PlayerOptions,
+    audio: Arc<Output>,
+    video: Arc<Output>,
+    /// The player's own pipeline, from the first `play` to `stop`.
+    playback: Mutex<Option<gst::Pipeline>>,
+    state: Mutex<UriEndpointState>,
+    /// Media-pipeline running time minus playback running time, fixed by the first buffer
+    /// after each start, resume or seek, shared by the streams so they stay in sync.
+    offset: Arc<Mutex<Option<i128>>>,
+    released: AtomicBool,
+}
+
+/// A PlayerEndpoint's handle (see [`Element::player`]).
+pub struct PlayerEndpoint {
+    inner: Arc<Player>,
+}
+
+impl Element {
+    pub fn player(&self) -> Option<&PlayerEndpoint> {
+        self.kind::<PlayerEndpoint>()
+    }
+}
+
+impl PlayerEndpoint {
+    pub fn create(
+        pipeline: &MediaPipeline,
+        id: &str,
+        options: PlayerOptions,
+    ) -> crate::Result<Element> {
+        pipeline.add(id, |ctx| build(ctx, options))
+    }
+
+    /// Opens the source (the first time, or after `stop`) and plays; resumes after `pause`.
+    /// A source that cannot be opened or read fails here.
+    pub fn play(&self) -> crate::Result<()> {
+        self.inner.play()
+    }
+
+    pub fn pause(&self) -> crate::Result<()> {
+        self.inner.pause()
+    }
+
+    /// Closes the source; the next `play` starts from the beginning.
+    pub fn stop(&self) {
+        self.inner.stop();
+    }
+
+    pub fn state(&self) -> UriEndpointState {
+        *self.inner.state.lock()
+    }
+
+    /// Playback position in milliseconds (0 when stopped).
+    pub fn position_ms(&self) -> i64 {
+        self.inner
+            .playback()
+            .and_then(|p| p.query_position::<gst::ClockTime>())
+            .map_or(0, |t| t.mseconds() as i64)
+    }
+
+    /// Seeks to `ms` milliseconds (to the keyframe before it).
+    pub fn set_position_ms(&self, ms: i64) -> crate::Result<()> {
+        let Some(playback) = self.inner.playback() else {
+            return Err(err(ErrorKind::Internal, "the player is not playing"));
+        };
+        let target = gst::ClockTime::from_mseconds(ms.max(0) as u64);
+        playback
+            .seek_simple(gst::SeekFlags::FLUSH | gst::SeekFlags::KEY_UNIT, target)
+            .map_err(|_| err(ErrorKind::Internal, format!("cannot seek to {ms} ms")))?;
+        *self.inner.offset.lock() = None;
+        Ok(())
+    }
+
+    /// The playback pipeline in Graphviz form (empty when stopped).
+    pub fn gstreamer_dot(&self) -> String {
+        self.inner.playback().map_or_else(String::new, |p| {
+            p.debug_to_dot_data(gst::DebugGraphDetails::all())
+                .to_string()
+        })
+    }
+
+    /// Seekability and duration of what is playing (all zero when stopped).
+    pub fn video_info(&self) -> VideoInfo {
+        let Some(playback) = self.inner.playback() else {
+            return VideoInfo::default();
+        };
+        let duration = playback
+            .query_duration::<gst::ClockTime>()
+            .map_or(0, |d| d.mseconds() as i64);
+        let mut query = gst::query::Seeking::new(gst::Format::Time);
+        let (seekable, init, end) = if playback.query(&mut query) {
+            let (seekable, start, end) = query.result();
+            let ms = |v: gst::GenericFormattedValue| match v {
+                gst::GenericFormattedValue::Time(Some(t)) => t.mseconds() as i64,
+                _ => 0,
+            };
+            (seekable, ms(start), ms(end))
+        } else {
+            (false, 0, 0)
+        };
+        VideoInfo {
+            seekable,
+            seekable_init_ms: init,
+            seekable_end_ms: if end > 0 { end } else { duration },
+            duration_ms: duration,
+        }
+    }
+}
+
+fn build(
+    ctx: &ElementContext,
+    options: PlayerOptions,
+) -> crate::Result<(gst::Bin, PlayerEndpoint)> {
+    // An empty bin: the element's place in the media pipeline (its media comes from outputs).
+    let bin = ctx.new_bin("player")?;
+    let inner = Arc::new(Player {
+        id: ctx.id.clone(),
+        events: ctx.events.clone(),
+        graph: ctx.graph.clone(),
+        main: ctx.pipeline.clone(),
+        options,
+        audio: Output::new(
+            &ctx.id,
+            MediaKind::Audio,
+            ctx.hubs.clone(),
+            Some(ctx.flow.clone()),
+        ),
+        video: Output::new(
+            &ctx.id,
+            MediaKind::Video,
+            ctx.hubs.clone(),
+            Some(ctx.flow.clone()),
+        ),
+        playback: Mutex::new(None),
+        state: Mutex::new(UriEndpointState::Stop),
+        offset: Arc::new(Mutex::new(None)),
+        released: AtomicBool::new(false),
+    });
+    let _ = bin.sync_state_with_parent();
+    Ok((bin, PlayerEndpoint { inner }))
+}
+
+impl Player {
+    fn emit(&self, event: MediaEvent) {
+        (self.events)(ElementEvent {
+            element: self.id.clone(),
+            event,
+        });
+    }
+
+    fn playback(&self) -> Option<gst::Pipeline> {
+        self.playback.lock().clone()
+    }
+
+    fn set_state(&self, state: UriEndpointState) {
+        let changed = std::mem::replace(&mut *self.state.lock(), state) != state;
+        if changed {
+            self.emit(MediaEvent::UriEndpointStateChanged { state });
+        }
+    }
+
+    fn play(self: &Arc<Self>) -> crate::Result<()> {
+        if self.released.load(Ordering::SeqCst) {
+            return Err(err(ErrorKind::Internal, "player released"));
+        }
+        let playback = match self.playback() {
+            Some(p) => p,
+            None => {
+                let p = self.open()?;
+                *self.playback.lock() = Some(p.clone());
+                p
+            }
+        };
+        *self.offset.lock() = None;
+        playback
+            .set_state(gst::State::Playing)
+            .map_err(|_| err(ErrorKind::Internal, "the player cannot start"))?;
+        self.set_state(UriEndpointState::Start);
+        Ok(())
+    }
+
+    /// Builds the playback pipeline and prerolls it, so the streams and their formats are known
+    /// (and the connections bound) before the first buffer plays.
+    fn open(self: &Arc<Self>) -> crate::Result<gst::Pipeline> {
+        let uri = &self.options.uri;
+        let internal = |e: gst::glib::BoolError| err(ErrorKind::Internal, e.to_string());
+        let playback = gst::Pipeline::with_name(&format!(
+            "playback-{}",
+            crate::graph::output::sanitize(&self.id)
+        ));
+        // Decoding stops at what the outputs carry as it is.
+        let keep = gst::Caps::from_str(
+            "video/x-vp8; video/x-h264; audio/x-opus; video/x-raw; audio/x-raw",
+        )
+        .map_err(internal)?;
+        let source = gst::ElementFactory::make("uridecodebin")
+            .property("uri", uri.as_str())
+            .property("caps", &keep)
+            .build()
+            .map_err(internal)?;
+        let cache_ms = self.options.network_cache_ms;
+        source.connect("source-setup", false, move |args| {
+            if let Some(src) = args.get(1).and_then(|v| v.get::<gst::Element>().ok()) {
+                if src.find_property("latency").is_some() {
+                    src.set_property("latency", cache_ms);
+                }
+            }
+            None
+        });
+        playback.add(&source).map_err(internal)?;
+        let weak = Arc::downgrade(self);
+        source.connect_pad_added(move |source, pad| {
+            if let Some(player) = weak.upgrade() {
+                player.on_stream(source, pad);
+            }
+        });
+        let (all_pads, streams_known) = std::sync::mpsc::sync_channel(1);
+        source.connect_no_more_pads(move |_| {
+            let _ = all_pads.try_send(());
+        });
+        let bus = playback.bus().expect("a pipeline has a bus");
+        let fail = |e: crate::Error| {
+            let _ = playback.set_state(gst::State::Null);
+            Err(e)
+        };
+        if playback.set_state(gst::State::Paused).is_err() {
+            return fail(open_error(uri, &bus, None));
+        }
+        // The streams appear once the source is open and parsed (no sink waits for them before
+        // that), then their appsinks preroll.
+        let deadline = std::time::Instant::now() + OPEN_LIMIT;
+        while streams_known.try_recv().is_err() {
+            if let Some(msg) = bus.timed_pop_filtered(
+                gst::ClockTime::from_mseconds(50),
+                &[gst::MessageType::Error],
+            ) {
+                return fail(open_error(uri, &bus, Some(msg)));
+            }
+            if std::time::Instant::now() > deadline {
+                return fail(open_error(uri, &bus, None));
+            }
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let (result, _, _) = playback.state(gst::ClockTime::from_mseconds(left.as_millis() as u64));
+        if result.is_err() {
+            return fail(open_error(uri, &bus, None));
+        }
+        if self.audio.format().is_none() && self.video.format().is_none() {
+            let _ = playback.set_state(gst::State::Null);
+            return Err(err(
+                ErrorKind::InvalidArgument,
+                format!("{uri}: no audio or video stream"),
+            ));
+        }
+        watch_bus(Arc::downgrade(self), bus);
+        self.graph.resolve();
+        Ok(playback)
+    }
+
+    /// A stream of the source: to an appsink as it is, or decoded, by what it is.
+    fn on_stream(self: &Arc<Self>, source: &gst::Element, pad: &gst::Pad) {
+        let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+        let Some(name) = caps.structure(0).map(|s| s.name().to_string()) else {
+            return;
+        };
+        let (media, format, chain) = match name.as_str() {
+            "video/x-vp8" => (MediaKind::Video, Format::Vp8, "queue"),
+            "video/x-h264" => (
+                MediaKind::Video,
+                Format::H264,
+                "queue ! h264parse config-interval=-1",
+            ),
+            "audio/x-opus" => (MediaKind::Audio, Format::Opus, "queue"),
+            "video/x-raw" => (MediaKind::Video, Format::RawVideo, "queue ! videoconvert"),
+            "audio/x-raw" => (
+                MediaKind::Audio,
+                Format::Opus,
+                "queue ! audioconvert ! audioresample ! opusenc",
+            ),
+            _ => return,
+        };
+        let output = match media {
+            MediaKind::Audio => self.audio.clone(),
+            _ => self.video.clone(),
+        };
+        if output.format().is_some_and(|f| f != format) {
+            return; // a second stream of the same kind: the first one plays
+        }
+        let Some(parent) = source.parent().and_then(|p| p.downcast::<gst::Bin>().ok()) else {
+            return;
+        };
+        let desc = format!("{chain} ! appsink name=sink sync=true");
+        let Ok(branch) = gst::parse::bin_from_description(&desc, true) else {
+            return;
+        };
+        let Some(sink) = branch
+            .by_name("sink")
+            .and_then(|s| s.downcast::<gst_app::AppSink>().ok())
+        else {
+            return;
+        };
+        sink.set_caps(Some(&format.caps()));
+        let main = self.main.clone();
+        let offset = self.offset.clone();
+        let out = Arc::downgrade(&output);
+        sink.set_callbacks(
+            gst_app::AppSinkCallbacks::builder()
+                .new_sample(move |s| {
+                    let sample = s.pull_sample().map_err(|_| gst::FlowError::Flushing)?;
+                    if let (Some(out), Some(buffer), Some(caps)) = (
+                        out.upgrade(),
+                        retime(&sample, &main, &offset),
+                        sample.caps(),
+                    ) {
+                        out.push(&buffer, caps);
+                    }
+                    Ok(gst::FlowSuccess::Ok)
+                })
+                .build(),
+        );
+        output.set_format(Some(format));
+        if parent.add(&branch).is_err() {
+            return;
+        }
+        let _ = branch.sync_state_with_parent();
+        if let Some(sink_pad) = branch.static_pad("sink") {
+            let _ = pad.link(&sink_pad);
+        }
+    }
+
+    fn pause(&self) -> crate::Result<()> {
+        let Some(playback) = self.playback() else {
+            return Ok(());
+        };
+        playback
+            .set_state(gst::State::Paused)
+            .map_err(|_| err(ErrorKind::Internal, "the player cannot pause"))?;
+        self.set_state(UriEndpointState::Pause);
+        Ok(())
+    }
+
+    fn stop(&self) {
+        if let Some(playback) = self.playback.lock().take() {
+            let _ = playback.set_state(gst::State::Null);
+        }
+        self.set_state(UriEndpointState::Stop);
+    }
+
+    fn on_end_of_stream(&self) {
+        self.emit(MediaEvent::EndOfStream);
+    }
+
+    fn on_error(&self, description: String) {
+        self.emit(MediaEvent::Error {
+            description,
+            code: 0,
+            kind: "PLAYER_ERROR".into(),
+        });
+    }
+}
+
+/// The buffer on the media pipeline's timeline: its playback running time plus the offset the
+/// first buffer after a (re)start fixed.
+fn retime(
+    sample: &gst::Sample,
+    main: &gst::Pipeline,
+    offset: &Mutex<Option<i128>>,
+) -> Option<gst::Buffer> {
+    let buffer = crate::graph::output::running_time_buffer(sample)?;
+    let running = buffer.pts()?.nseconds() as i128;
+    let offset = *offset.lock().get_or_insert_with(|| {
+        main.current_running_time()
+            .map_or(0, |t| t.nseconds() as i128)
+            - running
+    });
+    let at = running + offset;
+    if at < 0 {
+        return None;
+    }
+    let mut buffer = buffer;
+    buffer
+        .make_mut()
+        .set_pts(gst::ClockTime::from_nseconds(at as u64));
+    Some(buffer)
+}
+
+/// The source's error (`found`, or the first one posted), as the reason `play` fails.
+fn open_error(uri: &str, bus: &gst::Bus, found: Option<gst::Message>) -> crate::Error {
+    let reason = found
+        .or_else(|| bus.pop_filtered(&[gst::MessageType::Error]))
+        .and_then(|m| match m.view() {
+            gst::MessageView::Error(e) => Some(e.error().to_string()),
+            _ => None,
+        })
+        .unwrap_or_else(|| "it did not open in time".into());
+    err(
+        ErrorKind::InvalidArgument,
+        format!("cannot play {uri}: {reason}"),
+    )
+}
+
+/// Reports end of stream and errors of the playback pipeline until the player goes.
+fn watch_bus(player: Weak<Player>, bus: gst::Bus) {
+    let spawned = std::thread::Builder::new()
+        .name("rheo-player-bus".into())
+        .spawn(move || loop {
+            let msg = bus.timed_pop_filtered(
+                gst::ClockTime::from_mseconds(500),
+                &[gst::MessageType::Eos, gst::MessageType::Error],
+            );
+            let Some(player) = player.upgrade() else {
+                return;
+            };
+            // Released, stopped, or stopped and played again with a new pipeline and thread.
+            if player.released.load(Ordering::SeqCst)
+                || player.playback().and_then(|p| p.bus()).as_ref() != Some(&bus)
+            {
+                return;
+            }
+            match msg.as_ref().map(|m| m.view()) {
+                Some(gst::MessageView::Eos(_)) => player.on_end_of_stream(),
+                Some(gst::MessageView::Error(e)) => player.on_error(e.error().to_string()),
+                _ => {}
+            }
+        });
+    if spawned.is_err() {
+        tracing::warn!("cannot start the player's bus thread");
+    }
+}
+
+impl ElementKind for PlayerEndpoint {
+    fn input(&self, _media: MediaKind) -> Input {
+        Input::Absent
+    }
+
+    fn output(&self, media: MediaKind) -> Option<Arc<Output>> {
+        match media {
+            MediaKind::Audio => Some(self.inner.audio.clone()),
+            MediaKind::Video => Some(self.inner.video.clone()),
+            MediaKind::Data => None,
+        }
+    }
+
+    fn release(&self) {
+        self.inner.released.store(true, Ordering::SeqCst);
+        if let Some(playback) = self.inner.playback.lock().take() {
+            let _ = playback.set_state(gst::State::Null);
+        }
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}

@@ -1,0 +1,197 @@
+//! PlayerEndpoint: files made here with GStreamer are played into a WebRtcEndpoint whose
+//! browser-like peer decodes what arrives.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use gst::prelude::*;
+use rheo_media::*;
+
+/// Runs a gst-launch description to its end (bounded).
+fn make_file(launch: &str) {
+    init().unwrap();
+    let pipeline = gst::parse::launch(launch).unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let msg = pipeline.bus().unwrap().timed_pop_filtered(
+        gst::ClockTime::from_seconds(30),
+        &[gst::MessageType::Eos, gst::MessageType::Error],
+    );
+    pipeline.set_state(gst::State::Null).unwrap();
+    assert!(
+        matches!(msg.map(|m| m.type_()), Some(gst::MessageType::Eos)),
+        "{launch}"
+    );
+}
+
+/// A 3 s file of each kind, made once per process.
+fn sample(kind: &str) -> PathBuf {
+    // Tests run in parallel: one makes the file while the others wait for it.
+    static MADE: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut made = MADE.lock().unwrap();
+    let path = std::env::temp_dir().join(format!("rheo-player-{}-{kind}", std::process::id()));
+    if made.iter().any(|k| k == kind) {
+        return path;
+    }
+    made.push(kind.to_string());
+    let video = "videotestsrc num-buffers=90 pattern=ball ! video/x-raw,width=640,height=480,framerate=30/1";
+    let audio = "audiotestsrc num-buffers=150 samplesperbuffer=960 ! audio/x-raw,rate=48000";
+    let location = path.display();
+    make_file(&match kind {
+        "vp8.webm" => format!(
+            "webmmux name=m ! filesink location={location} \
+             {video} ! vp8enc deadline=1 keyframe-max-dist=30 ! m. \
+             {audio} ! opusenc ! m."
+        ),
+        "h264.mp4" => format!(
+            "mp4mux name=m ! filesink location={location} \
+             {video} ! x264enc tune=zerolatency key-int-max=30 ! m. \
+             {audio} ! avenc_aac ! m."
+        ),
+        other => panic!("no sample {other}"),
+    });
+    path
+}
+
+struct Session {
+    pipeline: MediaPipeline,
+    player: Element,
+    log: Arc<EventLog>,
+    peer: Arc<TestPeer>,
+    _pump: Pump,
+}
+
+/// A player of `file` connected to a WebRtcEndpoint negotiated with a VP8 peer.
+fn session(name: &str, file: &Path) -> Session {
+    init().unwrap();
+    let log = EventLog::new();
+    let pipeline = MediaPipeline::new(name, log.sink(), loopback_settings()).unwrap();
+    let player = PlayerEndpoint::create(
+        &pipeline,
+        "player",
+        PlayerOptions {
+            uri: format!("file://{}", file.display()),
+            network_cache_ms: 200,
+        },
+    )
+    .unwrap();
+    let endpoint = WebRtcEndpoint::create(&pipeline, "ep", WebRtcOptions::default()).unwrap();
+    player.connect(&endpoint, MediaKind::Video).unwrap();
+    player.connect(&endpoint, MediaKind::Audio).unwrap();
+    let peer = Arc::new(TestPeer::new(PeerConfig::color(0xff3060a0).with_audio()).unwrap());
+    let (pump, _) = negotiate(&peer, &endpoint, &log);
+    Session {
+        pipeline,
+        player,
+        log,
+        peer,
+        _pump: pump,
+    }
+}
+
+fn end_of_stream(s: &Session, timeout: Duration) -> bool {
+    s.log
+        .wait_for(timeout, |e| {
+            e.element == "player" && matches!(e.event, MediaEvent::EndOfStream)
+        })
+        .is_some()
+}
+
+#[test]
+fn a_vp8_webm_reaches_the_browser_without_transcoding() {
+    let s = session("play-webm", &sample("vp8.webm"));
+    let player = s.player.player().unwrap();
+    player.play().unwrap();
+    assert_eq!(player.state(), UriEndpointState::Start);
+    assert!(
+        s.peer.wait_frames(30, Duration::from_secs(20)),
+        "no frames reached the peer"
+    );
+    assert_eq!(s.pipeline.encoder_count(), 0);
+    assert_eq!(s.pipeline.decoder_count(), 0);
+    let info = player.video_info();
+    assert!(info.seekable, "{info:?}");
+    assert!(info.duration_ms.abs_diff(3000) < 200, "{info:?}");
+    assert!(player.position_ms() > 0);
+    // Played in real time: the end comes after about 3 s, not at once.
+    assert!(end_of_stream(&s, Duration::from_secs(10)), "no EndOfStream");
+    let frames = s.peer.frames_received();
+    assert!((60..=100).contains(&frames), "{frames} frames of 90");
+    s.pipeline.release();
+}
+
+#[test]
+fn pause_seek_and_stop() {
+    let s = session("play-seek", &sample("vp8.webm"));
+    let player = s.player.player().unwrap();
+    player.play().unwrap();
+    assert!(s.peer.wait_frames(10, Duration::from_secs(20)));
+    player.pause().unwrap();
+    assert_eq!(player.state(), UriEndpointState::Pause);
+    let paused_at = s.peer.frames_received();
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(
+        s.peer.frames_received() <= paused_at + 3,
+        "frames kept coming while paused"
+    );
+    player.set_position_ms(2500).unwrap();
+    player.play().unwrap();
+    // From 2.5 s, the end comes within about half a second.
+    assert!(
+        end_of_stream(&s, Duration::from_secs(3)),
+        "no EndOfStream after the seek"
+    );
+    player.stop();
+    assert_eq!(player.state(), UriEndpointState::Stop);
+    assert_eq!(player.position_ms(), 0);
+    // Played again from the start after a stop.
+    let before = s.peer.frames_received();
+    player.play().unwrap();
+    assert!(s.peer.wait_frames(before + 20, Duration::from_secs(10)));
+    s.pipeline.release();
+}
+
+#[test]
+fn an_h264_mp4_is_transcoded_for_a_vp8_browser() {
+    let s = session("play-mp4", &sample("h264.mp4"));
+    let player = s.player.player().unwrap();
+    player.play().unwrap();
+    assert!(
+        s.peer.wait_frames(30, Duration::from_secs(20)),
+        "no frames reached the peer"
+    );
+    assert!(s.pipeline.encoder_count() >= 1, "VP8 for the browser");
+    s.pipeline.release();
+}
+
+#[test]
+fn a_missing_or_broken_source_fails_at_play() {
+    init().unwrap();
+    let log = EventLog::new();
+    let pipeline = MediaPipeline::new("play-errors", log.sink(), loopback_settings()).unwrap();
+    let text = std::env::temp_dir().join(format!("rheo-player-{}-text.webm", std::process::id()));
+    std::fs::write(&text, "not a video\n").unwrap();
+    for (id, uri) in [
+        ("missing", "file:///nonexistent/rheo.webm".to_string()),
+        ("text", format!("file://{}", text.display())),
+        ("refused", "http://127.0.0.1:9/x.webm".to_string()),
+    ] {
+        let player = PlayerEndpoint::create(
+            &pipeline,
+            id,
+            PlayerOptions {
+                uri: uri.clone(),
+                network_cache_ms: 200,
+            },
+        )
+        .unwrap();
+        let e = player.player().unwrap().play().unwrap_err();
+        assert!(e.message.contains(&uri), "{uri}: {}", e.message);
+        assert_eq!(player.player().unwrap().state(), UriEndpointState::Stop);
+    }
+    let _ = std::fs::remove_file(text);
+    pipeline.release();
+}
