@@ -6,7 +6,7 @@ PORT ?= 8888
 .PHONY: run test deps test-deps build build-release unit deploy-check docker-check e2e lint
 
 run: deps build-release
-	./target/release/rheo --port $(PORT)
+	./target/release/rheo --port $(PORT) --media-root /tmp
 
 test: test-deps
 	$(CARGO) build --workspace --all-targets

@@ -154,6 +154,22 @@ async fn recorder_arguments_are_checked() {
     // A profile it supports, inside the root: created, stopped without ever recording.
     let ok = recorder(&mut c, &p, &inside, Some("MP4_VIDEO_ONLY")).await;
     let r = ok["result"]["value"].as_str().expect("created").to_owned();
+    // Connected without a media type, as the tutorials do: the video (and data) it takes.
+    let w = c
+        .create("WebRtcEndpoint", json!({"mediaPipeline": p}))
+        .await;
+    c.invoke(&w, "connect", json!({"sink": r})).await;
+    let links = c.invoke(&w, "getSinkConnections", Value::Null).await["value"].clone();
+    let kinds: Vec<&str> = links
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["type"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"VIDEO") && !kinds.contains(&"AUDIO"),
+        "{links}"
+    );
     c.invoke(&r, "stop", Value::Null).await;
     c.invoke(&r, "pause", Value::Null).await;
     assert_eq!(c.invoke(&r, "getState", Value::Null).await["value"], "STOP");

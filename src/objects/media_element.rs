@@ -125,7 +125,19 @@ fn connect(world: &dyn World, source: &Arc<MediaObject>, args: Args<'_>) -> Resu
         source.element().expect("checked"),
         sink.element().expect("checked"),
     );
-    for kind in kinds(args)? {
+    let mut kinds = kinds(args)?;
+    if values::opt_media_kind(args, "mediaType")?.is_none() {
+        // All media, as KMS: those both ends carry (a video-only recorder takes no audio).
+        let carried: Vec<_> = kinds
+            .iter()
+            .copied()
+            .filter(|k| src_el.can_connect(sink_el, *k))
+            .collect();
+        if carried.iter().any(|k| *k != media::MediaKind::Data) {
+            kinds = carried;
+        }
+    }
+    for kind in kinds {
         let replaced = src_el.connect(sink_el, kind).map_err(values::media_error)?;
         // The sink's previous source of this media loses its connection.
         if let Some(old_source_id) = replaced.filter(|old| *old != source.id) {

@@ -62,6 +62,7 @@ describe('browser demos', () => {
       const links = await page.$$eval('a', (as) => as.map((a) => a.getAttribute('href')));
       assert.ok(links.some((h) => h.includes('helloworld')), `links: ${links}`);
       assert.ok(links.some((h) => h.includes('magicmirror')), `links: ${links}`);
+      assert.ok(links.some((h) => h.includes('recorder')), `links: ${links}`);
       const hat = await page.request.get(`${HTTP_URL}/magicmirror/img/hat.png`);
       assert.equal(hat.status(), 200);
       assert.match(hat.headers()['content-type'] || '', /image\/png/);
@@ -181,6 +182,37 @@ describe('browser demos', () => {
       await page.close();
     }
   });
+
+  for (const [profile, videoOnly] of [['WEBM', false], ['MP4', true]]) {
+    test(`recorder page records ${profile}${videoOnly ? ' video only' : ''} and plays it back`, { timeout: 120000 }, async () => {
+      const page = await browser.newPage();
+      tracePage(page, `recorder-${profile}`);
+      try {
+        await page.goto(`${HTTP_URL}/recorder/`, { timeout: 20000 });
+        await page.waitForFunction(() => window.demoState && window.demoState.state === 'idle', null, { timeout: 10000 });
+        await page.selectOption('#profile', profile);
+        if (videoOnly) await page.check('#video-only');
+        await page.click('#start');
+        await page.waitForFunction(
+          () => (window.demoState.recording && window.demoState.recording.state === 'recording') || window.demoState.error,
+          null, { timeout: MEDIA_TIMEOUT, polling: 250 });
+        assert.equal(await page.evaluate(() => window.demoState.error), null);
+        await new Promise((r) => setTimeout(r, 3000));
+        await page.click('#play');
+        await page.waitForFunction(
+          () => window.demoState.recording.ended || window.demoState.error,
+          null, { timeout: 30000, polling: 250 });
+        const state = await page.evaluate(() => window.demoState);
+        console.log(`[recorder ${profile}] ${JSON.stringify(state.recording)}`);
+        await page.screenshot({ path: artifact(`recorder-${profile}.png`) });
+        assert.equal(state.error, null, `the page shows an error: ${state.error}`);
+        assert.ok(state.recording.playbackFrames > 30, `frames played back: ${state.recording.playbackFrames}`);
+        await stopDemo(page);
+      } finally {
+        await page.close();
+      }
+    });
+  }
 
   test('plate detector page plays the returned video (no plate in view, none listed)', { timeout: 90000 }, async () => {
     const page = await startDemo('platedetector');

@@ -17,7 +17,7 @@ log="$RHEO_E2E_ARTIFACTS/rheo.log"
 
 port="${RHEO_E2E_PORT:-$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')}"
 
-RUST_LOG="${RUST_LOG:-info}" "$bin" --bind 127.0.0.1 --port "$port" --web-dir "$root/web" --network-interfaces lo >"$log" 2>&1 &
+RUST_LOG="${RUST_LOG:-info}" "$bin" --bind 127.0.0.1 --port "$port" --web-dir "$root/web" --media-root /tmp --network-interfaces lo >"$log" 2>&1 &
 pid=$!
 stop() {
   if kill -0 "$pid" 2>/dev/null; then

@@ -120,6 +120,13 @@ impl Element {
 
     /// Connects this element's output of `media` to `sink`'s input, replacing its old source;
     /// returns the replaced source's id.
+    /// Whether `connect(sink, media)` has something to connect: this element sends `media` and
+    /// `sink` takes it (DATA always: such links are recorded).
+    pub fn can_connect(&self, sink: &Element, media: MediaKind) -> bool {
+        media == MediaKind::Data
+            || (!matches!(sink.input(media), Input::Absent) && self.output(media).is_some())
+    }
+
     pub fn connect(&self, sink: &Element, media: MediaKind) -> crate::Result<Option<String>> {
         if self.is_released() || sink.is_released() {
             return Err(err(ErrorKind::Connect, "element released"));
