@@ -17,6 +17,8 @@ build_pkgs=(
 test_pkgs=(
   opencv-doc chromium curl iproute2 python3-gi gir1.2-gst-plugins-bad-1.0 gir1.2-nice-0.1 gir1.2-gstreamer-1.0
   python3-numpy
+  # the PlayerEndpoint's RTSP test serves a file with GStreamer's RTSP server
+  gir1.2-gst-rtsp-server-1.0
   # deployment checks: coturn (turnserver, turnutils_*), compose file validation, UDP blocking
   coturn docker-compose iptables openssl
 )

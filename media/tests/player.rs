@@ -195,3 +195,177 @@ fn a_missing_or_broken_source_fails_at_play() {
     let _ = std::fs::remove_file(text);
     pipeline.release();
 }
+
+/// Serves one file over HTTP/1.1 on 127.0.0.1, with byte ranges; counts the ranged requests.
+struct FileServer {
+    url: String,
+    ranged: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl FileServer {
+    fn start(file: &Path) -> FileServer {
+        use std::io::{BufRead, BufReader, Write};
+        let body = Arc::new(std::fs::read(file).unwrap());
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/sample.webm", listener.local_addr().unwrap());
+        let ranged = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = ranged.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                let (body, counter) = (body.clone(), counter.clone());
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let mut stream = stream;
+                    loop {
+                        let mut start = 0usize;
+                        let mut request = String::new();
+                        loop {
+                            let mut line = String::new();
+                            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                                return;
+                            }
+                            if line == "\r\n" {
+                                break;
+                            }
+                            let lower = line.to_ascii_lowercase();
+                            if let Some(range) = lower.strip_prefix("range: bytes=") {
+                                start = range.split('-').next().unwrap().trim().parse().unwrap();
+                                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            }
+                            request.push_str(&line);
+                        }
+                        let part = &body[start.min(body.len())..];
+                        let head = if start > 0 {
+                            format!(
+                                "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes {start}-{}/{}\r\n",
+                                body.len() - 1,
+                                body.len()
+                            )
+                        } else {
+                            "HTTP/1.1 200 OK\r\n".to_string()
+                        };
+                        let head = format!(
+                            "{head}Accept-Ranges: bytes\r\nContent-Type: video/webm\r\nContent-Length: {}\r\n\r\n",
+                            part.len()
+                        );
+                        if stream.write_all(head.as_bytes()).is_err()
+                            || (!request.starts_with("HEAD") && stream.write_all(part).is_err())
+                        {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        FileServer { url, ranged }
+    }
+}
+
+#[test]
+fn an_http_source_plays_and_seeks_with_ranges() {
+    let server = FileServer::start(&sample("vp8.webm"));
+    init().unwrap();
+    let log = EventLog::new();
+    let pipeline = MediaPipeline::new("play-http", log.sink(), loopback_settings()).unwrap();
+    let player = PlayerEndpoint::create(
+        &pipeline,
+        "player",
+        PlayerOptions {
+            uri: server.url.clone(),
+            network_cache_ms: 200,
+        },
+    )
+    .unwrap();
+    let endpoint = WebRtcEndpoint::create(&pipeline, "ep", WebRtcOptions::default()).unwrap();
+    player.connect(&endpoint, MediaKind::Video).unwrap();
+    let peer = Arc::new(TestPeer::new(PeerConfig::color(0xff3060a0)).unwrap());
+    let (_pump, _) = negotiate(&peer, &endpoint, &log);
+    let p = player.player().unwrap();
+    p.play().unwrap();
+    assert!(
+        peer.wait_frames(15, Duration::from_secs(20)),
+        "no frames over HTTP"
+    );
+    assert!(p.video_info().seekable, "{:?}", p.video_info());
+    assert_eq!(pipeline.decoder_count(), 0);
+    // A seek asks the server for the rest of the file from the new place.
+    let before = server.ranged.load(std::sync::atomic::Ordering::SeqCst);
+    p.set_position_ms(2000).unwrap();
+    assert!(
+        log.wait_for(Duration::from_secs(5), |e| {
+            e.element == "player" && matches!(e.event, MediaEvent::EndOfStream)
+        })
+        .is_some(),
+        "no EndOfStream after seeking to 2 s of 3"
+    );
+    assert!(
+        server.ranged.load(std::sync::atomic::Ordering::SeqCst) > before,
+        "the seek made a ranged request"
+    );
+    pipeline.release();
+}
+
+#[test]
+fn an_rtsp_camera_plays_and_release_tears_it_down() {
+    use std::io::BufRead;
+    /// Stops the RTSP server whatever happens to the test.
+    struct Server(std::process::Child);
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut server = std::process::Command::new("/usr/bin/python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/rtsp_server.py"))
+        .arg(
+            "( videotestsrc is-live=true pattern=ball ! video/x-raw,width=640,height=480,framerate=30/1 \
+             ! vp8enc deadline=1 keyframe-max-dist=30 ! rtpvp8pay name=pay0 pt=96 )",
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("python3 runs tests/rtsp_server.py");
+    let mut lines = std::io::BufReader::new(server.stdout.take().unwrap()).lines();
+    let server = Server(server);
+    let ready = lines.next().unwrap().unwrap();
+    let port = ready.strip_prefix("ready ").expect("the server is ready");
+    let (said, heard) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines.map_while(|l| l.ok()) {
+            let _ = said.send(line);
+        }
+    });
+
+    init().unwrap();
+    let log = EventLog::new();
+    let pipeline = MediaPipeline::new("play-rtsp", log.sink(), loopback_settings()).unwrap();
+    let player = PlayerEndpoint::create(
+        &pipeline,
+        "player",
+        PlayerOptions {
+            uri: format!("rtsp://127.0.0.1:{port}/test"),
+            network_cache_ms: 200,
+        },
+    )
+    .unwrap();
+    let endpoint = WebRtcEndpoint::create(&pipeline, "ep", WebRtcOptions::default()).unwrap();
+    player.connect(&endpoint, MediaKind::Video).unwrap();
+    let peer = Arc::new(TestPeer::new(PeerConfig::color(0xff3060a0)).unwrap());
+    let (_pump, _) = negotiate(&peer, &endpoint, &log);
+    player.player().unwrap().play().unwrap();
+    assert!(
+        peer.wait_frames(30, Duration::from_secs(20)),
+        "no frames from the camera"
+    );
+    assert_eq!(pipeline.decoder_count(), 0, "VP8 from the camera as it is");
+    pipeline.release();
+    let teardown = heard.recv_timeout(Duration::from_secs(10));
+    drop(server);
+    assert_eq!(
+        teardown.as_deref(),
+        Ok("teardown"),
+        "release sends TEARDOWN"
+    );
+}

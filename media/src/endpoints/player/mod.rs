@@ -277,8 +277,16 @@ impl Player {
             let _ = playback.set_state(gst::State::Null);
             Err(e)
         };
-        if playback.set_state(gst::State::Paused).is_err() {
-            return fail(open_error(uri, &bus, None));
+        match playback.set_state(gst::State::Paused) {
+            Err(_) => return fail(open_error(uri, &bus, None)),
+            // A live source (an RTSP camera) sends nothing before PLAYING, so its streams
+            // become known only then.
+            Ok(gst::StateChangeSuccess::NoPreroll) => {
+                if playback.set_state(gst::State::Playing).is_err() {
+                    return fail(open_error(uri, &bus, None));
+                }
+            }
+            Ok(_) => {}
         }
         // The streams appear once the source is open and parsed (no sink waits for them before
         // that), then their appsinks preroll.
