@@ -37,6 +37,7 @@ pub use endpoints::recorder::{
     MediaProfile, RecordTarget, RecorderEndpoint, RecorderOptions, TRACK_WAIT,
 };
 pub use endpoints::webrtc::{ice_addresses, traffic, WebRtcEndpoint};
+pub use endpoints::UriEndpoint;
 pub use filters::{FaceOverlay, FilterBin, PassThrough};
 pub use graph::element::Element;
 pub use graph::pipeline::MediaPipeline;

@@ -59,7 +59,7 @@ pub(super) fn create(new: &NewElement<'_>) -> Result<Built> {
     })
 }
 
-pub(super) fn player(obj: &MediaObject) -> Result<&media::PlayerEndpoint> {
+fn player(obj: &MediaObject) -> Result<&media::PlayerEndpoint> {
     obj.element()
         .and_then(media::Element::player)
         .ok_or_else(|| KurentoError::unexpected("PlayerEndpoint has no player element"))

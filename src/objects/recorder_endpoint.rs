@@ -60,7 +60,7 @@ pub(super) fn create(new: &NewElement<'_>) -> Result<Built> {
     })
 }
 
-pub(super) fn recorder(obj: &MediaObject) -> Result<&media::RecorderEndpoint> {
+fn recorder(obj: &MediaObject) -> Result<&media::RecorderEndpoint> {
     obj.element()
         .and_then(media::Element::recorder)
         .ok_or_else(|| KurentoError::unexpected("RecorderEndpoint has no recorder element"))

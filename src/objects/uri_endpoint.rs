@@ -2,10 +2,11 @@
 
 use std::sync::Arc;
 
+use rheo_media as media;
 use serde_json::Value;
 
-use super::{player_endpoint, recorder_endpoint};
 use super::{stored_property, values, Args, MediaObject, Outcome, Result, World};
+use crate::protocol::KurentoError;
 
 pub(super) fn invoke(
     _world: &dyn World,
@@ -13,37 +14,24 @@ pub(super) fn invoke(
     op: &str,
     _args: Args<'_>,
 ) -> Result<Outcome> {
-    let is_player = obj.element().and_then(|e| e.player()).is_some();
+    let endpoint = || {
+        obj.element()
+            .and_then(media::Element::uri_endpoint)
+            .ok_or_else(|| KurentoError::unexpected("UriEndpoint has no recorder or player"))
+    };
     let value = match op {
-        "pause" if is_player => {
-            player_endpoint::player(obj)?
-                .pause()
-                .map_err(values::media_error)?;
-            None
-        }
         "pause" => {
-            recorder_endpoint::recorder(obj)?
-                .pause()
-                .map_err(values::media_error)?;
-            None
-        }
-        "stop" if is_player => {
-            player_endpoint::player(obj)?.stop();
+            endpoint()?.pause().map_err(values::media_error)?;
             None
         }
         "stop" => {
-            recorder_endpoint::recorder(obj)?.stop();
+            endpoint()?.stop();
             None
         }
         "getUri" => Some(stored_property(obj, "uri", Value::from(""))),
-        "getState" => {
-            let state = if is_player {
-                player_endpoint::player(obj)?.state()
-            } else {
-                recorder_endpoint::recorder(obj)?.state()
-            };
-            Some(Value::from(values::uri_endpoint_state_name(state)))
-        }
+        "getState" => Some(Value::from(values::uri_endpoint_state_name(
+            endpoint()?.state(),
+        ))),
         _ => return Ok(Outcome::NotMine),
     };
     Ok(value.into())
