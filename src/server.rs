@@ -79,6 +79,7 @@ fn run(filters: Vec<Registration>) -> ExitCode {
         error!("GStreamer initialisation failed: {}", e.message);
         return ExitCode::from(1);
     }
+    prepare_sample_video(&config);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -121,6 +122,27 @@ fn run(filters: Vec<Registration>) -> ExitCode {
             }
         }
     })
+}
+
+/// Generates the player demo's sample video in the media root on first start, off the startup
+/// path (it takes a few seconds of CPU).
+fn prepare_sample_video(config: &Config) {
+    let Some(root) = config.media_root.clone() else {
+        info!(
+            "no media root configured: the player demo's sample video ({}) is not generated",
+            rheo_media::SAMPLE_VIDEO_NAME
+        );
+        return;
+    };
+    let spawned = std::thread::Builder::new()
+        .name("sample-video".into())
+        .spawn(move || match rheo_media::ensure_sample_video(&root) {
+            Ok(path) => info!(path = %path.display(), "player demo sample video ready"),
+            Err(e) => warn!("cannot write the player demo's sample video: {}", e.message),
+        });
+    if let Err(e) = spawned {
+        warn!("cannot start the sample video thread: {e}");
+    }
 }
 
 /// Text (the default, ANSI colours only on a terminal) or JSON lines on stderr. RUST_LOG wins

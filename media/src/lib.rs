@@ -32,7 +32,10 @@ use test_peer as peer;
 extern crate self as rheo_media;
 
 pub use api_contract::*;
-pub use endpoints::player::{PlayerEndpoint, PlayerOptions, VideoInfo};
+pub use endpoints::player::{
+    ensure_sample_video, PlayerEndpoint, PlayerOptions, VideoInfo, SAMPLE_VIDEO_NAME,
+    SAMPLE_VIDEO_SECONDS,
+};
 pub use endpoints::recorder::{
     MediaProfile, RecordTarget, RecorderEndpoint, RecorderOptions, TRACK_WAIT,
 };

@@ -3,58 +3,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use gst::prelude::*;
 use rheo_media::*;
-
-/// Runs a gst-launch description to its end (bounded).
-fn make_file(launch: &str) {
-    init().unwrap();
-    let pipeline = gst::parse::launch(launch).unwrap();
-    pipeline.set_state(gst::State::Playing).unwrap();
-    let msg = pipeline.bus().unwrap().timed_pop_filtered(
-        gst::ClockTime::from_seconds(30),
-        &[gst::MessageType::Eos, gst::MessageType::Error],
-    );
-    pipeline.set_state(gst::State::Null).unwrap();
-    assert!(
-        matches!(msg.map(|m| m.type_()), Some(gst::MessageType::Eos)),
-        "{launch}"
-    );
-}
-
-/// A 3 s file of each kind, made once per process.
-fn sample(kind: &str) -> PathBuf {
-    // Tests run in parallel: one makes the file while the others wait for it.
-    static MADE: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
-    let mut made = MADE.lock().unwrap();
-    let path = std::env::temp_dir().join(format!("rheo-player-{}-{kind}", std::process::id()));
-    if made.iter().any(|k| k == kind) {
-        return path;
-    }
-    made.push(kind.to_string());
-    let video = "videotestsrc num-buffers=90 pattern=ball ! video/x-raw,width=640,height=480,framerate=30/1";
-    let audio = "audiotestsrc num-buffers=150 samplesperbuffer=960 ! audio/x-raw,rate=48000";
-    let location = path.display();
-    make_file(&match kind {
-        "vp8.webm" => format!(
-            "webmmux name=m ! filesink location={location} \
-             {video} ! vp8enc deadline=1 keyframe-max-dist=30 ! m. \
-             {audio} ! opusenc ! m."
-        ),
-        "h264.mp4" => format!(
-            "mp4mux name=m ! filesink location={location} \
-             {video} ! x264enc tune=zerolatency key-int-max=30 ! m. \
-             {audio} ! avenc_aac ! m."
-        ),
-        other => panic!("no sample {other}"),
-    });
-    path
-}
 
 struct Session {
     pipeline: MediaPipeline,
@@ -368,4 +322,36 @@ fn an_rtsp_camera_plays_and_release_tears_it_down() {
         Ok("teardown"),
         "release sends TEARDOWN"
     );
+}
+
+#[test]
+fn the_demo_sample_video_is_generated_once_and_complete() {
+    init().unwrap();
+    let dir = std::env::temp_dir().join(format!("rheo-sample-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = ensure_sample_video(&dir).unwrap();
+    assert_eq!(path, dir.join(SAMPLE_VIDEO_NAME));
+    let file = common::media_file::inspect(&path).unwrap();
+    assert!(
+        file.codecs.iter().any(|c| c.contains("vp8"))
+            && file.codecs.iter().any(|c| c.contains("opus")),
+        "{:?}",
+        file.codecs
+    );
+    let expected = Duration::from_secs(SAMPLE_VIDEO_SECONDS.into());
+    assert!(
+        file.video_span().abs_diff(expected) < Duration::from_millis(500),
+        "{:?}",
+        file.video_span()
+    );
+    assert_eq!(file.video_frames, u64::from(SAMPLE_VIDEO_SECONDS) * 30);
+    // Only the finished file is left, and a second start keeps it as it is.
+    let written = std::fs::metadata(&path).unwrap().modified().unwrap();
+    assert_eq!(ensure_sample_video(&dir).unwrap(), path);
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().modified().unwrap(),
+        written
+    );
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -3,6 +3,7 @@
 //
 // Environment: RHEO_HTTP_URL (http://host:port; the pages find /kurento on the same host).
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 
 import {
@@ -63,6 +64,7 @@ describe('browser demos', () => {
       assert.ok(links.some((h) => h.includes('helloworld')), `links: ${links}`);
       assert.ok(links.some((h) => h.includes('magicmirror')), `links: ${links}`);
       assert.ok(links.some((h) => h.includes('recorder')), `links: ${links}`);
+      assert.ok(links.some((h) => h.includes('player')), `links: ${links}`);
       const hat = await page.request.get(`${HTTP_URL}/magicmirror/img/hat.png`);
       assert.equal(hat.status(), 200);
       assert.match(hat.headers()['content-type'] || '', /image\/png/);
@@ -213,6 +215,66 @@ describe('browser demos', () => {
       }
     });
   }
+
+  test('player page plays the sample video, pauses, seeks and shows the end', { timeout: 120000 }, async () => {
+    // with-rheo.sh gives the server /tmp as its media root, where it writes the sample at start.
+    await waitUntil(async () => existsSync('/tmp/rheo-sample.webm'), 30000, 'the sample video', 250);
+    const page = await startDemo('player');
+    try {
+      const frames = () => page.evaluate(() => window.demoState.remoteFrames);
+      const player = () => page.evaluate(() => window.demoState.player);
+      assert.equal((await player()).state, 'playing');
+      const info = await player();
+      assert.ok(info.seekable && Math.abs(info.durationMs - 10000) < 500, JSON.stringify(info));
+
+      await page.click('#pause');
+      await page.waitForFunction(() => window.demoState.player.state === 'paused', null, { timeout: 10000 });
+      await new Promise((r) => setTimeout(r, 500));
+      const pausedAt = await frames();
+      await new Promise((r) => setTimeout(r, 1500));
+      const whilePaused = (await frames()) - pausedAt;
+      assert.ok(whilePaused <= 3, `${whilePaused} frames arrived while paused`);
+
+      await page.click('#pause');
+      await page.waitForFunction((n) => window.demoState.remoteFrames > n + 15, pausedAt, { timeout: 15000, polling: 250 });
+
+      // Seek close to the end: about 2 s of video (60 frames) remain, not the rest of the 10 s.
+      const positionBefore = (await player()).positionMs;
+      const framesBefore = await frames();
+      await page.evaluate(() => window.playerDemo.seek(8000));
+      await page.waitForFunction(
+        () => window.demoState.player.ended || window.demoState.error, null, { timeout: 15000, polling: 250 });
+      const state = await page.evaluate(() => window.demoState);
+      const framesAfterSeek = state.remoteFrames - framesBefore;
+      console.log(`[player] ${JSON.stringify(state.player)}: seek from ${positionBefore} ms to 8000 ms, ` +
+        `${framesAfterSeek} frames to the end`);
+      await page.screenshot({ path: artifact('player.png') });
+      assert.equal(state.error, null, `the page shows an error: ${state.error}`);
+      assert.equal(await page.textContent('#player-state'), 'end of stream');
+      assert.ok(positionBefore < 7000, `the seek starts before 7 s (${positionBefore} ms)`);
+      assert.ok(framesAfterSeek < 110, `${framesAfterSeek} frames between the seek to 8 s and the end`);
+      await stopDemo(page);
+    } finally {
+      await page.close();
+    }
+  });
+
+  test('player page reports a missing file', { timeout: 60000 }, async () => {
+    const page = await browser.newPage();
+    tracePage(page, 'player-missing');
+    try {
+      await page.goto(`${HTTP_URL}/player/`, { timeout: 20000 });
+      await page.waitForFunction(() => window.demoState && window.demoState.state === 'idle', null, { timeout: 10000 });
+      await page.fill('#uri', 'no-such-video.webm');
+      await page.click('#start');
+      // The error is shown at once; the session is released, then the state reads "failed".
+      await page.waitForFunction(() => window.demoState.state === 'failed', null, { timeout: 20000, polling: 250 });
+      const error = await page.evaluate(() => window.demoState.error);
+      assert.match(error, /no such file or directory in the server's media root/);
+    } finally {
+      await page.close();
+    }
+  });
 
   test('plate detector page plays the returned video (no plate in view, none listed)', { timeout: 90000 }, async () => {
     const page = await startDemo('platedetector');

@@ -8,12 +8,15 @@
 // For automated tests the page exposes `window.demoState`:
 //   { state, error, remoteFrames, mediaState, flowOut, iceState, icePath, pipeline, webRtc }
 //
+// `receiveOnly: true` (the player) opens no camera: the browser offers to receive audio and
+// video only.
+//
 // `?ice=relay` sends everything through the TURN relay (iceTransportPolicy "relay"): a way to
 // check that the relay works before relying on it.
 
 import { KurentoConnection, KurentoError, defaultServerUrl, fetchIceServers } from './kurento-jsonrpc.js';
 
-export function setupLoopbackDemo({ buildGraph, afterOffer, title }) {
+export function setupLoopbackDemo({ buildGraph, afterOffer, title, receiveOnly = false }) {
   const $ = (id) => document.getElementById(id);
   const localVideo = $('local-video');
   const remoteVideo = $('remote-video');
@@ -136,9 +139,11 @@ export function setupLoopbackDemo({ buildGraph, afterOffer, title }) {
     const s = { rpc: null, pc: null, stream: null, pipeline: null, webRtc: null, stopped: false };
     session = s;
     try {
-      setState('opening camera');
-      s.stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: wantAudio });
-      localVideo.srcObject = s.stream;
+      if (!receiveOnly) {
+        setState('opening camera');
+        s.stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: wantAudio });
+        localVideo.srcObject = s.stream;
+      }
 
       setState('connecting to media server');
       s.rpc = new KurentoConnection(defaultServerUrl());
@@ -156,10 +161,21 @@ export function setupLoopbackDemo({ buildGraph, afterOffer, title }) {
       const pc = new RTCPeerConnection({ iceServers, iceTransportPolicy: relayOnly ? 'relay' : 'all' });
       if (relayOnly) log('ICE: relay only (?ice=relay)');
       s.pc = pc;
-      for (const track of s.stream.getTracks()) pc.addTrack(track, s.stream);
+      if (receiveOnly) {
+        pc.addTransceiver('video', { direction: 'recvonly' });
+        if (wantAudio) pc.addTransceiver('audio', { direction: 'recvonly' });
+      } else {
+        for (const track of s.stream.getTracks()) pc.addTrack(track, s.stream);
+      }
       pc.ontrack = (ev) => {
-        if (remoteVideo.srcObject !== ev.streams[0]) {
-          remoteVideo.srcObject = ev.streams[0] || new MediaStream([ev.track]);
+        // Tracks without a stream (no msid) are gathered into one, so audio joins the video.
+        let stream = ev.streams[0];
+        if (!stream) {
+          stream = remoteVideo.srcObject || new MediaStream();
+          stream.addTrack(ev.track);
+        }
+        if (remoteVideo.srcObject !== stream) {
+          remoteVideo.srcObject = stream;
           remoteVideo.play().catch(() => { /* autoplay rules; the video element has autoplay */ });
           countRemoteFrames();
         }
@@ -230,11 +246,11 @@ export function setupLoopbackDemo({ buildGraph, afterOffer, title }) {
       sendCandidate = (c) => {
         s.rpc.invoke(s.webRtc, 'addIceCandidate', {
           candidate: { candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex },
-        }).catch((e) => showError(e));
+        }).catch((e) => { if (!s.stopped) showError(e); });
       };
       for (const c of localCandidates.splice(0)) sendCandidate(c);
 
-      const ctx = { rpc: s.rpc, pipeline: s.pipeline, webRtc: s.webRtc, log, showError };
+      const ctx = { rpc: s.rpc, pipeline: s.pipeline, webRtc: s.webRtc, log, showError, setState };
       if (buildGraph) await buildGraph(ctx);
       if (s.stopped) return;
 
@@ -270,7 +286,7 @@ export function setupLoopbackDemo({ buildGraph, afterOffer, title }) {
     if (s.rpc) s.rpc.close();
     if (s.pc) s.pc.close();
     if (s.stream) for (const t of s.stream.getTracks()) t.stop();
-    localVideo.srcObject = null;
+    if (localVideo) localVideo.srcObject = null;
     remoteVideo.srcObject = null;
   }
 

@@ -4,6 +4,7 @@
 
 pub mod media_file;
 pub mod peer;
+pub mod sample_files;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -13,6 +14,7 @@ use std::time::{Duration, Instant};
 use rheo_media::{Element, ElementEvent, EventSink, MediaEvent};
 
 pub use peer::{PeerConfig, TestPeer};
+pub use sample_files::{make_file, sample};
 
 pub const MESSI: &str = "/usr/share/doc/opencv-doc/examples/data/messi5.jpg";
 

@@ -25,6 +25,9 @@ use crate::graph::output::{Format, Output};
 use crate::graph::pipeline::MediaPipeline;
 use crate::{err, ErrorKind};
 
+mod sample;
+pub use sample::{ensure_sample_video, SAMPLE_VIDEO_NAME, SAMPLE_VIDEO_SECONDS};
+
 /// Longest `play` waits for the source to open and its streams to be known.
 const OPEN_LIMIT: Duration = Duration::from_secs(15);
 
