@@ -476,6 +476,37 @@ impl Config {
                 file_root: self.media_root.clone(),
                 extra_trusted_certificates: Vec::new(),
             },
+            http_base_url: self.http_base_url(self.port),
+        }
+    }
+
+    /// `http://host:port` as clients reach this server on `port`: the external IPv4 address
+    /// when one is announced, else the bound address, else the first non-loopback IPv4 address
+    /// of the interfaces in use, else 127.0.0.1.
+    pub fn http_base_url(&self, port: u16) -> String {
+        let interface_address = || {
+            let usable = |ip: &IpAddr| ip.is_ipv4() && !ip.is_loopback();
+            match self.network_interfaces.as_deref() {
+                Some(names) => rheo_media::ice_addresses::interface_addresses(names)
+                    .ok()?
+                    .into_iter()
+                    .find(usable),
+                None => rheo_media::ice_addresses::all_addresses()
+                    .ok()?
+                    .into_iter()
+                    .map(|(_, ip)| ip)
+                    .find(usable),
+            }
+        };
+        let host = self
+            .external_ipv4
+            .map(IpAddr::V4)
+            .or((!self.bind.is_unspecified()).then_some(self.bind))
+            .or_else(interface_address)
+            .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        match host {
+            IpAddr::V6(v6) => format!("http://[{v6}]:{port}"),
+            IpAddr::V4(v4) => format!("http://{v4}:{port}"),
         }
     }
 }

@@ -67,6 +67,7 @@ pub async fn start(config: &config::Config) -> Result<RunningServer, String> {
     let addr = plain.local_addr().map_err(|e| e.to_string())?;
     let secure_addr = secure.as_ref().and_then(|l| l.local_addr().ok());
     let mut settings = config.settings();
+    settings.http_base_url = config.http_base_url(addr.port());
     if let Some(cert) = tls.as_ref().and_then(|t| t.self_signed.as_ref()) {
         // Pages served over TLS name images by their https:// URL on this very server.
         settings

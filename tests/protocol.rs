@@ -58,7 +58,12 @@ async fn get_info_lists_modules_and_factories() {
     assert_eq!(factories("core"), json!(["MediaPipeline", "PassThrough"]));
     assert_eq!(
         factories("elements"),
-        json!(["PlayerEndpoint", "RecorderEndpoint", "WebRtcEndpoint"])
+        json!([
+            "HttpPostEndpoint",
+            "PlayerEndpoint",
+            "RecorderEndpoint",
+            "WebRtcEndpoint"
+        ])
     );
     let filters = factories("filters");
     for f in ["FaceOverlayFilter", "GStreamerFilter"] {

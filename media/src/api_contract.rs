@@ -95,6 +95,8 @@ pub enum MediaEvent {
         new: ConnectionState,
     },
     MediaSessionStarted,
+    /// An HttpPostEndpoint's upload ended (complete, or its connection lost for good).
+    MediaSessionTerminated,
     MediaFlowIn {
         media: MediaKind,
         flowing: bool,

@@ -32,6 +32,9 @@ use test_peer as peer;
 extern crate self as rheo_media;
 
 pub use api_contract::*;
+pub use endpoints::http_post::{
+    upload_target, HttpPostEndpoint, HttpPostOptions, Upload, UploadRefused, UploadTarget,
+};
 pub use endpoints::player::{
     ensure_sample_video, PlayerEndpoint, PlayerOptions, VideoInfo, SAMPLE_VIDEO_NAME,
     SAMPLE_VIDEO_SECONDS,

@@ -135,6 +135,7 @@ mod tests {
         Settings {
             webrtc: rheo_media::WebRtcSettings::default(),
             image_limits: rheo_filter_sdk::LoadLimits::default(),
+            http_base_url: "http://127.0.0.1:8888".into(),
         }
     }
 

@@ -9,9 +9,9 @@ use std::sync::OnceLock;
 use rheo_filter_sdk::FilterInfo;
 
 use super::{
-    face_overlay_filter, gstreamer_filter, media_element, media_object, media_pipeline,
-    pass_through, player_endpoint, recorder_endpoint, sdk_filter, server_manager, uri_endpoint,
-    webrtc_endpoint, Factory, InvokeFn,
+    face_overlay_filter, gstreamer_filter, http_post_endpoint, media_element, media_object,
+    media_pipeline, pass_through, player_endpoint, recorder_endpoint, sdk_filter, server_manager,
+    uri_endpoint, webrtc_endpoint, Factory, InvokeFn,
 };
 
 /// One Kurento class.
@@ -240,6 +240,24 @@ class!(
     Some(player_endpoint::invoke)
 );
 class!(
+    HTTP_ENDPOINT,
+    "HttpEndpoint",
+    "elements",
+    Some(&SESSION_ENDPOINT),
+    [],
+    None,
+    Some(http_post_endpoint::invoke)
+);
+class!(
+    HTTP_POST_ENDPOINT,
+    "HttpPostEndpoint",
+    "elements",
+    Some(&HTTP_ENDPOINT),
+    ["EndOfStream"],
+    Some(Factory::Element(http_post_endpoint::create)),
+    None
+);
+class!(
     FACE_OVERLAY_FILTER,
     "FaceOverlayFilter",
     "filters",
@@ -274,6 +292,8 @@ static BUILT_IN: &[&ClassInfo] = &[
     &URI_ENDPOINT,
     &RECORDER_ENDPOINT,
     &PLAYER_ENDPOINT,
+    &HTTP_ENDPOINT,
+    &HTTP_POST_ENDPOINT,
     &FACE_OVERLAY_FILTER,
     &GSTREAMER_FILTER,
 ];

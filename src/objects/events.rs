@@ -50,6 +50,7 @@ pub fn kurento_event(event: &MediaEvent) -> Option<(String, Map<String, Value>)>
             json!({"oldState": connection_state_name(*old), "newState": connection_state_name(*new)}),
         ),
         MediaEvent::MediaSessionStarted => ("MediaSessionStarted", json!({})),
+        MediaEvent::MediaSessionTerminated => ("MediaSessionTerminated", json!({})),
         MediaEvent::MediaFlowIn { media, flowing } => (
             "MediaFlowInStateChanged",
             json!({"state": flow_state(*flowing), "padName": "default", "mediaType": media_kind_name(*media)}),

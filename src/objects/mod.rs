@@ -7,6 +7,7 @@ pub mod catalogue;
 pub mod events;
 mod face_overlay_filter;
 mod gstreamer_filter;
+pub mod http_post_endpoint;
 mod media_element;
 mod media_object;
 mod media_pipeline;
@@ -123,6 +124,8 @@ pub trait World: Send + Sync {
 pub struct Settings {
     pub webrtc: media::WebRtcSettings,
     pub image_limits: rheo_filter_sdk::LoadLimits,
+    /// `http://host:port` of this server as clients reach it (HttpPostEndpoint URLs).
+    pub http_base_url: String,
 }
 
 /// What one class's handler made of an operation.

@@ -2,17 +2,24 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use super::{Head, Site};
 use crate::control::Core;
+use crate::objects::http_post_endpoint;
 
-pub(super) async fn serve<S: AsyncWrite + Unpin>(
+pub(super) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
     head: &Head,
+    body_start: Vec<u8>,
     site: &Site,
     core: &Core,
 ) -> std::io::Result<()> {
+    if head.method == "POST" {
+        if let Some(token) = head.route().strip_prefix(http_post_endpoint::URL_PATH) {
+            return super::http_post::receive(stream, head, token, body_start).await;
+        }
+    }
     let with_body = head.method != "HEAD";
     if head.method != "GET" && head.method != "HEAD" {
         return respond(
@@ -121,6 +128,10 @@ pub(super) async fn respond<S: AsyncWrite + Unpin>(
         401 => "Unauthorized",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        410 => "Gone",
+        415 => "Unsupported Media Type",
         500 => "Internal Server Error",
         503 => "Service Unavailable",
         _ => "Error",

@@ -1,8 +1,11 @@
 //! WebSocket and HTTP on one port (and on the secure port over TLS): `/kurento` speaks
 //! JSON-RPC; `/healthz`, `/readyz`, `/metrics` and `/turn-credentials` are for operators and
-//! the demos; everything else is the demos' files.
+//! the demos; a POST to `/http-post/<token>` is an HttpPostEndpoint's upload; everything else is
+//! the demos' files.
 
 mod http;
+mod http_post;
+mod multipart;
 pub mod tls;
 mod ws;
 
@@ -209,17 +212,20 @@ where
         Ok(head) => head?,
         Err(_) => None,
     };
-    let Some(head) = head else {
+    let Some((head, body_start)) = head else {
         return http::respond(&mut stream, 400, "text/plain", b"bad request\n", false).await;
     };
     if head.is_websocket() {
         ws::serve(stream, peer, &head, core, &site, shutdown).await
     } else {
-        http::serve(stream, &head, &site, &core).await
+        http::serve(stream, &head, body_start, &site, &core).await
     }
 }
 
-async fn read_head<S: AsyncRead + Unpin>(stream: &mut S) -> std::io::Result<Option<Head>> {
+/// The request head, and the bytes after it that came with it (the start of a body).
+async fn read_head<S: AsyncRead + Unpin>(
+    stream: &mut S,
+) -> std::io::Result<Option<(Head, Vec<u8>)>> {
     let mut buf = Vec::with_capacity(1024);
     loop {
         let mut chunk = [0u8; 2048];
@@ -231,8 +237,8 @@ async fn read_head<S: AsyncRead + Unpin>(stream: &mut S) -> std::io::Result<Opti
         let mut headers = [httparse::EMPTY_HEADER; 64];
         let mut req = httparse::Request::new(&mut headers);
         match req.parse(&buf) {
-            Ok(httparse::Status::Complete(_)) => {
-                return Ok(Some(Head {
+            Ok(httparse::Status::Complete(head_len)) => {
+                let head = Head {
                     method: req.method.unwrap_or("GET").to_owned(),
                     path: req.path.unwrap_or("/").to_owned(),
                     headers: req
@@ -245,7 +251,8 @@ async fn read_head<S: AsyncRead + Unpin>(stream: &mut S) -> std::io::Result<Opti
                             )
                         })
                         .collect(),
-                }))
+                };
+                return Ok(Some((head, buf[head_len..].to_vec())));
             }
             Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD => continue,
             _ => return Ok(None),

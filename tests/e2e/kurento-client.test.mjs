@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 
 import kurento from 'kurento-client';
@@ -257,6 +257,31 @@ describe('kurento-client 7.3.0', () => {
       await page.close();
       if (existsSync(path)) rmSync(path);
     }
+  });
+
+  test('HttpPostEndpoint: getUrl, then a file uploaded as a form plays to its end', { timeout: 90000 }, async () => {
+    // with-rheo.sh gives the server /tmp as its media root, where it writes the sample at start.
+    await waitUntil(async () => existsSync('/tmp/rheo-sample.webm'), 30000, 'the sample video', 250);
+    const { client } = await connectClient();
+    const pipeline = await call(client, 'create', 'MediaPipeline');
+    const httpPost = await call(pipeline, 'create', 'HttpPostEndpoint', { disconnectionTimeout: 5 });
+    const url = await call(httpPost, 'getUrl');
+    assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/http-post\/[0-9a-f]{32}$/);
+    const started = once(httpPost, 'MediaSessionStarted', 20000, 'MediaSessionStarted');
+    const ended = once(httpPost, 'EndOfStream', 40000, "the endpoint's EndOfStream event");
+    // As an HTML form posts a file.
+    const form = new FormData();
+    form.append('file', new Blob([readFileSync('/tmp/rheo-sample.webm')], { type: 'video/webm' }), 'sample.webm');
+    const response = await fetch(url, { method: 'POST', body: form });
+    assert.equal(response.status, 200, await response.text());
+    await started;
+    await ended;
+    const again = await fetch(url, { method: 'POST', body: 'more' });
+    assert.equal(again.status, 410, 'one upload per endpoint');
+    await call(pipeline, 'release');
+    const gone = await fetch(url, { method: 'POST', body: 'more' });
+    assert.equal(gone.status, 404, 'the URL goes with the endpoint');
+    client.close();
   });
 
   test('reconnection keeps the session and its objects', { timeout: 60000 }, async () => {

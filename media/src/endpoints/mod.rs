@@ -1,5 +1,6 @@
 //! Endpoints: where media enters and leaves a pipeline.
 
+pub mod http_post;
 pub mod player;
 pub mod recorder;
 pub(crate) mod sdp;

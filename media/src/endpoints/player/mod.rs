@@ -30,6 +30,8 @@ pub use sample::{ensure_sample_video, SAMPLE_VIDEO_NAME, SAMPLE_VIDEO_SECONDS};
 
 /// Longest `play` waits for the source to open and its streams to be known.
 const OPEN_LIMIT: Duration = Duration::from_secs(15);
+/// Bytes of an upload queued ahead of the decoder before the uploader waits.
+const UPLOAD_QUEUE_BYTES: u64 = 2 << 20;
 
 /// Constructor options of a PlayerEndpoint.
 #[derive(Debug, Clone)]
@@ -50,13 +52,35 @@ pub struct VideoInfo {
     pub duration_ms: i64,
 }
 
+/// Where a player's media comes from.
+pub(crate) enum Source {
+    /// A URI, opened by `uridecodebin`.
+    Uri(PlayerOptions),
+    /// Bytes pushed into an appsrc as they arrive (HttpPostEndpoint's uploads).
+    Upload,
+}
+
+impl Source {
+    /// How errors name the source.
+    fn name(&self) -> &str {
+        match self {
+            Source::Uri(options) => &options.uri,
+            Source::Upload => "the upload",
+        }
+    }
+}
+
 struct Player {
     id: String,
     events: EventSink,
     graph: Graph,
     /// The media pipeline, whose running time the outputs carry.
     main: gst::Pipeline,
-    options: PlayerOptions,
+    source: Source,
+    /// The upload source's appsrc, while its playback pipeline exists.
+    upload: Mutex<Option<gst_app::AppSrc>>,
+    /// Whether the upload's streams were found and playback started (`None`: not yet).
+    upload_started: Arc<(Mutex<Option<crate::Result<()>>>, parking_lot::Condvar)>,
     audio: Arc<Output>,
     video: Arc<Output>,
     /// The player's own pipeline, from the first `play` to `stop`.
@@ -85,7 +109,7 @@ impl PlayerEndpoint {
         id: &str,
         options: PlayerOptions,
     ) -> crate::Result<Element> {
-        pipeline.add(id, |ctx| build(ctx, options))
+        pipeline.add(id, |ctx| build(ctx, Source::Uri(options)))
     }
 
     /// Opens the source (the first time, or after `stop`) and plays; resumes after `pause`.
@@ -101,6 +125,22 @@ impl PlayerEndpoint {
     /// Closes the source; the next `play` starts from the beginning.
     pub fn stop(&self) {
         self.inner.stop();
+    }
+
+    /// For an upload source: starts its pipeline and returns the appsrc the upload goes into.
+    pub(crate) fn begin_upload(&self) -> crate::Result<gst_app::AppSrc> {
+        self.inner.begin_upload()
+    }
+
+    /// For an upload source: waits (at most `limit`) until its streams are found and playback
+    /// starts, or that fails; `None` if neither happened in time.
+    pub(crate) fn wait_upload_started(&self, limit: Duration) -> Option<crate::Result<()>> {
+        let (outcome, changed) = &*self.inner.upload_started;
+        let mut outcome = outcome.lock();
+        if outcome.is_none() {
+            changed.wait_for(&mut outcome, limit);
+        }
+        outcome.clone()
     }
 
     pub fn state(&self) -> UriEndpointState {
@@ -164,9 +204,9 @@ impl PlayerEndpoint {
     }
 }
 
-fn build(
+pub(crate) fn build(
     ctx: &ElementContext,
-    options: PlayerOptions,
+    source: Source,
 ) -> crate::Result<(gst::Bin, PlayerEndpoint)> {
     // An empty bin: the element's place in the media pipeline (its media comes from outputs).
     let bin = ctx.new_bin("player")?;
@@ -175,7 +215,9 @@ fn build(
         events: ctx.events.clone(),
         graph: ctx.graph.clone(),
         main: ctx.pipeline.clone(),
-        options,
+        source,
+        upload: Mutex::new(None),
+        upload_started: Default::default(),
         audio: Output::new(
             &ctx.id,
             MediaKind::Audio,
@@ -239,7 +281,15 @@ impl Player {
     /// Builds the playback pipeline and prerolls it, so the streams and their formats are known
     /// (and the connections bound) before the first buffer plays.
     fn open(self: &Arc<Self>) -> crate::Result<gst::Pipeline> {
-        let uri = &self.options.uri;
+        let (playback, streams_known) = self.build_playback()?;
+        self.preroll(playback, streams_known)
+    }
+
+    /// The playback pipeline: the source, decoded as far as the outputs need, and a signal for
+    /// when all its streams are known.
+    fn build_playback(
+        self: &Arc<Self>,
+    ) -> crate::Result<(gst::Pipeline, std::sync::mpsc::Receiver<()>)> {
         let internal = |e: gst::glib::BoolError| err(ErrorKind::Internal, e.to_string());
         let playback = gst::Pipeline::with_name(&format!(
             "playback-{}",
@@ -250,31 +300,66 @@ impl Player {
             "video/x-vp8; video/x-h264; audio/x-opus; video/x-raw; audio/x-raw",
         )
         .map_err(internal)?;
-        let source = gst::ElementFactory::make("uridecodebin")
-            .property("uri", uri.as_str())
-            .property("caps", &keep)
-            .build()
-            .map_err(internal)?;
-        let cache_ms = self.options.network_cache_ms;
-        source.connect("source-setup", false, move |args| {
-            if let Some(src) = args.get(1).and_then(|v| v.get::<gst::Element>().ok()) {
-                if src.find_property("latency").is_some() {
-                    src.set_property("latency", cache_ms);
-                }
+        let decoder = match &self.source {
+            Source::Uri(options) => {
+                let source = gst::ElementFactory::make("uridecodebin")
+                    .property("uri", options.uri.as_str())
+                    .property("caps", &keep)
+                    .build()
+                    .map_err(internal)?;
+                let cache_ms = options.network_cache_ms;
+                source.connect("source-setup", false, move |args| {
+                    if let Some(src) = args.get(1).and_then(|v| v.get::<gst::Element>().ok()) {
+                        if src.find_property("latency").is_some() {
+                            src.set_property("latency", cache_ms);
+                        }
+                    }
+                    None
+                });
+                playback.add(&source).map_err(internal)?;
+                source
             }
-            None
-        });
-        playback.add(&source).map_err(internal)?;
+            Source::Upload => {
+                // Blocks the uploader when full: the upload goes no faster than playback.
+                let appsrc = gst_app::AppSrc::builder()
+                    .format(gst::Format::Bytes)
+                    .stream_type(gst_app::AppStreamType::Stream)
+                    .max_bytes(UPLOAD_QUEUE_BYTES)
+                    .block(true)
+                    .build();
+                let decodebin = gst::ElementFactory::make("decodebin")
+                    .property("caps", &keep)
+                    .build()
+                    .map_err(internal)?;
+                playback
+                    .add_many([appsrc.upcast_ref(), &decodebin])
+                    .map_err(internal)?;
+                appsrc.link(&decodebin).map_err(internal)?;
+                *self.upload.lock() = Some(appsrc);
+                decodebin
+            }
+        };
         let weak = Arc::downgrade(self);
-        source.connect_pad_added(move |source, pad| {
+        decoder.connect_pad_added(move |source, pad| {
             if let Some(player) = weak.upgrade() {
                 player.on_stream(source, pad);
             }
         });
         let (all_pads, streams_known) = std::sync::mpsc::sync_channel(1);
-        source.connect_no_more_pads(move |_| {
+        decoder.connect_no_more_pads(move |_| {
             let _ = all_pads.try_send(());
         });
+        Ok((playback, streams_known))
+    }
+
+    /// Takes the playback pipeline to PAUSED and waits until its streams are known and
+    /// prerolled (a live source goes on to PLAYING, as it prerolls nothing).
+    fn preroll(
+        self: &Arc<Self>,
+        playback: gst::Pipeline,
+        streams_known: std::sync::mpsc::Receiver<()>,
+    ) -> crate::Result<gst::Pipeline> {
+        let uri = self.source.name();
         let bus = playback.bus().expect("a pipeline has a bus");
         let fail = |e: crate::Error| {
             let _ = playback.set_state(gst::State::Null);
@@ -320,6 +405,59 @@ impl Player {
         watch_bus(Arc::downgrade(self), bus);
         self.graph.resolve();
         Ok(playback)
+    }
+
+    /// Starts the upload source's pipeline and returns the appsrc to push the upload into.
+    /// The streams become known, and playback starts, in the background as the bytes come;
+    /// a failure there is reported with an `Error` event.
+    fn begin_upload(self: &Arc<Self>) -> crate::Result<gst_app::AppSrc> {
+        if self.released.load(Ordering::SeqCst) {
+            return Err(err(ErrorKind::Internal, "endpoint released"));
+        }
+        if self.playback().is_some() {
+            return Err(err(
+                ErrorKind::InvalidArgument,
+                "the endpoint is already playing an upload",
+            ));
+        }
+        let (playback, streams_known) = self.build_playback()?;
+        let appsrc = self
+            .upload
+            .lock()
+            .clone()
+            .ok_or_else(|| err(ErrorKind::Internal, "the upload source has no appsrc"))?;
+        *self.playback.lock() = Some(playback.clone());
+        let player = self.clone();
+        std::thread::Builder::new()
+            .name("rheo-upload-start".into())
+            .spawn(move || {
+                let started = player
+                    .preroll(playback.clone(), streams_known)
+                    .and_then(|p| {
+                        p.set_state(gst::State::Playing)
+                            .map(|_| ())
+                            .map_err(|_| err(ErrorKind::Internal, "the upload cannot start"))
+                    });
+                {
+                    let (outcome, changed) = &*player.upload_started;
+                    *outcome.lock() = Some(started.clone());
+                    changed.notify_all();
+                }
+                if let Err(e) = started {
+                    let _ = playback.set_state(gst::State::Null);
+                    let mut current = player.playback.lock();
+                    if current.as_ref() == Some(&playback) {
+                        *current = None;
+                    }
+                    drop(current);
+                    player.upload.lock().take();
+                    if !player.released.load(Ordering::SeqCst) {
+                        player.on_error(e.message);
+                    }
+                }
+            })
+            .map_err(|e| err(ErrorKind::Internal, format!("cannot start the upload: {e}")))?;
+        Ok(appsrc)
     }
 
     /// A stream of the source: to an appsink as it is, or decoded, by what it is.
@@ -408,6 +546,7 @@ impl Player {
         if let Some(playback) = self.playback.lock().take() {
             let _ = playback.set_state(gst::State::Null);
         }
+        self.upload.lock().take();
         self.set_state(UriEndpointState::Stop);
     }
 
@@ -511,6 +650,7 @@ impl ElementKind for PlayerEndpoint {
         if let Some(playback) = self.inner.playback.lock().take() {
             let _ = playback.set_state(gst::State::Null);
         }
+        self.inner.upload.lock().take();
     }
 
     fn as_any(&self) -> &dyn Any {
