@@ -355,3 +355,72 @@ fn the_demo_sample_video_is_generated_once_and_complete() {
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_recorder_that_stops_on_end_of_stream_finishes_its_file_when_the_played_file_ends() {
+    init().unwrap();
+    let log = EventLog::new();
+    let pipeline = MediaPipeline::new("play-record", log.sink(), loopback_settings()).unwrap();
+    let player = PlayerEndpoint::create(
+        &pipeline,
+        "player",
+        PlayerOptions {
+            uri: format!("file://{}", sample("vp8.webm").display()),
+            network_cache_ms: 200,
+        },
+    )
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("rheo-play-record-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let recorder = |id: &str, stop_on_end_of_stream: bool| {
+        let rec = RecorderEndpoint::create(
+            &pipeline,
+            id,
+            RecorderOptions {
+                target: RecordTarget::File(dir.join(format!("{id}.webm"))),
+                profile: MediaProfile::from_kurento("WEBM").unwrap(),
+                stop_on_end_of_stream,
+            },
+        )
+        .unwrap();
+        player.connect(&rec, MediaKind::Video).unwrap();
+        player.connect(&rec, MediaKind::Audio).unwrap();
+        rec
+    };
+    let stopping = recorder("stopping", true);
+    let going_on = recorder("going-on", false);
+    player.player().unwrap().play().unwrap();
+    stopping.recorder().unwrap().record().unwrap();
+    going_on.recorder().unwrap().record().unwrap();
+    let stopped = |id: &'static str, wait: Duration| {
+        log.wait_for(wait, |e| {
+            e.element == id && matches!(e.event, MediaEvent::Stopped)
+        })
+        .is_some()
+    };
+    assert!(
+        stopped("stopping", Duration::from_secs(15)),
+        "the recorder did not stop at the end of the stream"
+    );
+    assert!(log
+        .wait_for(Duration::from_secs(5), |e| {
+            e.element == "player" && matches!(e.event, MediaEvent::EndOfStream)
+        })
+        .is_some());
+    let file = common::media_file::inspect(&dir.join("stopping.webm")).unwrap();
+    assert!(
+        // From the first keyframe after `record` (one each second) to the end of the 3 s file.
+        file.video_span().as_secs_f64() > 1.8 && file.video_frames >= 55,
+        "{:?} over {:?}",
+        file.video_frames,
+        file.video_span()
+    );
+    // Without the option, the recorder keeps recording after the end.
+    assert!(!stopped("going-on", Duration::from_millis(500)));
+    assert_eq!(
+        going_on.recorder().unwrap().state(),
+        UriEndpointState::Start
+    );
+    pipeline.release();
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -87,6 +87,7 @@ fn recorder_to(s: &Session, id: &str, target: RecordTarget, profile: &str) -> El
         RecorderOptions {
             target,
             profile: MediaProfile::from_kurento(profile).unwrap(),
+            stop_on_end_of_stream: false,
         },
     )
     .unwrap();

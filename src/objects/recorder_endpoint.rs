@@ -48,7 +48,11 @@ pub(super) fn create(new: &NewElement<'_>) -> Result<Built> {
     let element = media::RecorderEndpoint::create(
         new.pipeline,
         new.id,
-        media::RecorderOptions { target, profile },
+        media::RecorderOptions {
+            target,
+            profile,
+            stop_on_end_of_stream: stop_on_eos,
+        },
     )
     .map_err(values::media_error)?;
     Ok(Built {

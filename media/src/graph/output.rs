@@ -183,6 +183,11 @@ impl Consumer for AppSrcConsumer {
 /// How a output asks its upstream for a keyframe.
 pub type KeyframeFn = Box<dyn Fn() + Send + Sync>;
 
+/// Told when an output's stream ends for good (a played file's end).
+pub trait StreamEndListener: Send + Sync {
+    fn stream_ended(self: Arc<Self>, output: &Output);
+}
+
 struct Sub {
     id: u64,
     consumer: Arc<dyn Consumer>,
@@ -198,6 +203,7 @@ pub struct Output {
     keyframe: Mutex<Option<Arc<KeyframeFn>>>,
     derived: Mutex<HashMap<Format, Arc<Transcoder>>>,
     flow: Option<Arc<FlowTracker>>,
+    end_listeners: Mutex<Vec<Weak<dyn StreamEndListener>>>,
 }
 
 /// What outputs need from their pipeline to build transcoders.
@@ -231,7 +237,30 @@ impl Output {
             keyframe: Mutex::new(None),
             derived: Mutex::new(HashMap::new()),
             flow,
+            end_listeners: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Registers `listener` for the end of this stream (once per listener).
+    pub fn listen_for_end(&self, listener: Weak<dyn StreamEndListener>) {
+        let mut listeners = self.end_listeners.lock();
+        listeners.retain(|l| l.strong_count() > 0);
+        if !listeners.iter().any(|l| Weak::ptr_eq(l, &listener)) {
+            listeners.push(listener);
+        }
+    }
+
+    /// The stream has ended: tells the listeners (from any thread).
+    pub fn end_of_stream(&self) {
+        let listeners: Vec<_> = self
+            .end_listeners
+            .lock()
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect();
+        for listener in listeners {
+            listener.stream_ended(self);
+        }
     }
 
     pub fn format(&self) -> Option<Format> {
@@ -514,6 +543,7 @@ impl Transcoder {
             keyframe: Mutex::new(None),
             derived: Mutex::new(HashMap::new()),
             flow: None,
+            end_listeners: Mutex::new(Vec::new()),
         };
         if is_decoder {
             // A decoder produces a picture once its source sent a keyframe.

@@ -506,8 +506,14 @@ impl Player {
         let main = self.main.clone();
         let offset = self.offset.clone();
         let out = Arc::downgrade(&output);
+        let ended = out.clone();
         sink.set_callbacks(
             gst_app::AppSinkCallbacks::builder()
+                .eos(move |_| {
+                    if let Some(out) = ended.upgrade() {
+                        out.end_of_stream();
+                    }
+                })
                 .new_sample(move |s| {
                     let sample = s.pull_sample().map_err(|_| gst::FlowError::Flushing)?;
                     if let (Some(out), Some(buffer), Some(caps)) = (

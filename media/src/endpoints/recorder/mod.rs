@@ -25,7 +25,7 @@ pub use writer::RecordTarget;
 use crate::api_contract::*;
 use crate::graph::context::{ElementContext, Graph};
 use crate::graph::element::{Element, ElementKind, Input};
-use crate::graph::output::{AppSrcConsumer, Format, Output};
+use crate::graph::output::{AppSrcConsumer, Format, Output, StreamEndListener};
 use crate::graph::pipeline::MediaPipeline;
 use crate::{err, ErrorKind};
 use gate::{Admit, Gate};
@@ -42,6 +42,8 @@ use writer::Writer;
 pub struct RecorderOptions {
     pub target: RecordTarget,
     pub profile: MediaProfile,
+    /// Stop (finishing the file) when every stream recorded has ended, as a played file does.
+    pub stop_on_end_of_stream: bool,
 }
 
 /// One recorded media type.
@@ -77,6 +79,14 @@ struct Recorder {
     /// Counts the files started, so a late check applies only to the file it was made for.
     generation: AtomicU64,
     released: AtomicBool,
+    /// The sources bound to the inputs, and whether each one's stream has ended.
+    upstreams: Mutex<Vec<Upstream>>,
+}
+
+struct Upstream {
+    media: MediaKind,
+    output: Weak<Output>,
+    ended: bool,
 }
 
 /// A RecorderEndpoint's handle (see [`Element::recorder`]).
@@ -111,15 +121,7 @@ impl RecorderEndpoint {
 
     /// Finishes the file in the background; `Stopped` tells when it is complete.
     pub fn stop(&self) {
-        let inner = self.inner.clone();
-        let spawned = std::thread::Builder::new()
-            .name("rheo-rec-stop".into())
-            .spawn(move || {
-                let _ = inner.stop();
-            });
-        if spawned.is_err() {
-            let _ = self.inner.stop();
-        }
+        self.inner.stop_in_background();
     }
 
     /// Finishes the file and returns once it is complete on disk.
@@ -177,6 +179,7 @@ fn build(
         silent: Mutex::new(Vec::new()),
         generation: AtomicU64::new(0),
         released: AtomicBool::new(false),
+        upstreams: Mutex::new(Vec::new()),
     });
     for track in &inner.tracks {
         add_gate_probe(&inner, track);
@@ -269,6 +272,18 @@ fn is_h264_idr(buffer: &gst::BufferRef) -> bool {
 }
 
 impl Recorder {
+    fn stop_in_background(self: &Arc<Self>) {
+        let inner = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("rheo-rec-stop".into())
+            .spawn(move || {
+                let _ = inner.stop();
+            });
+        if spawned.is_err() {
+            let _ = self.stop();
+        }
+    }
+
     fn emit(&self, event: MediaEvent) {
         (self.events)(ElementEvent {
             element: self.id.clone(),
@@ -492,6 +507,26 @@ impl Recorder {
     }
 }
 
+impl StreamEndListener for Recorder {
+    fn stream_ended(self: Arc<Self>, output: &Output) {
+        let all_ended = {
+            let mut upstreams = self.upstreams.lock();
+            let Some(ended) = upstreams
+                .iter_mut()
+                .find(|u| std::ptr::eq(u.output.as_ptr(), output))
+            else {
+                return; // a source no longer bound
+            };
+            ended.ended = true;
+            upstreams.iter().all(|u| u.ended)
+        };
+        if all_ended && self.options.stop_on_end_of_stream {
+            tracing::debug!(recorder = %self.id, "every recorded stream ended: stopping");
+            self.stop_in_background();
+        }
+    }
+}
+
 impl ElementKind for RecorderEndpoint {
     fn input(&self, media: MediaKind) -> Input {
         let Some(track) = self.inner.tracks.iter().find(|t| t.media == media) else {
@@ -508,6 +543,19 @@ impl ElementKind for RecorderEndpoint {
     }
 
     fn on_input_bound(&self, media: MediaKind, upstream: Option<Arc<Output>>) {
+        {
+            let mut upstreams = self.inner.upstreams.lock();
+            upstreams.retain(|u| u.media != media);
+            if let Some(output) = &upstream {
+                upstreams.push(Upstream {
+                    media,
+                    output: Arc::downgrade(output),
+                    ended: false,
+                });
+                let listener: Weak<dyn StreamEndListener> = Arc::downgrade(&self.inner) as _;
+                output.listen_for_end(listener);
+            }
+        }
         let (Some(track), Some(native)) = (
             self.inner.tracks.iter().find(|t| t.media == media),
             upstream.and_then(|u| u.format()),
