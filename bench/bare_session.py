@@ -6,8 +6,10 @@ doing the same media work as Rheo, with nothing else around it.
   magicmirror:  webrtcbin -> rtpvp8depay -> vp8dec -> rheofaceoverlay -> vp8enc (realtime) -> rtpvp8pay -> webrtcbin
   record-webm:  loopback, and the depayloaded VP8 also -> webmmux -> filesink           (no transcoding)
   record-mp4:   H.264 loopback, and the depayloaded H.264 also -> fragmented mp4mux -> filesink
+  play-webm:    filesrc -> matroskademux -> clocksync (real time) -> rtpvp8pay -> webrtcbin
+                (the peer's own video is dropped; no transcoding)
 
-  bare_session.py <mode> [overlay image URI] [recording path]
+  bare_session.py <mode> [overlay image URI] [recording path, or the file to play]
 
 Signalling is JSON lines: stdin takes {"offer": sdp} and {"candidate": c, "mline": n};
 stdout gives {"answer": sdp} and {"candidate": c, "mline": n}. Used by bench/session_cpu.
@@ -82,6 +84,8 @@ def build(pt):
             "t. ! queue ! h264parse ! identity drop-allocation=true ! mp4mux fragment-duration=500 ! "
             f"filesink location={target} buffer-mode=unbuffered"
         )
+    elif mode == "play-webm":
+        return build_player(pt)
     else:
         desc = (
             "rtpvp8depay request-keyframe=true ! vp8dec threads=1 ! videoconvert ! video/x-raw,format=I420 ! "
@@ -93,6 +97,27 @@ def build(pt):
     bin_ = Gst.parse_bin_from_description(desc, True)
     pipe.add(bin_)
     chain_in = bin_
+    return bin_
+
+
+def build_player(pt):
+    # Built by hand: the demuxer's pad appears later, and a parsed bin would ghost the
+    # clocksync's sink pad meanwhile.
+    bin_ = Gst.Bin.new("player")
+    src = Gst.ElementFactory.make("filesrc")
+    src.set_property("location", target)
+    demux = Gst.ElementFactory.make("matroskademux")
+    pace = Gst.ElementFactory.make("clocksync")
+    # The file's timestamps start at 0 and the pipeline has been running: play from now.
+    pace.set_property("ts-offset", pipe.get_clock().get_time() - pipe.get_base_time())
+    pay = Gst.parse_launch(f"rtpvp8pay pt={pt} ssrc={ssrc} picture-id-mode=15-bit")
+    for e in (src, demux, pace, pay):
+        bin_.add(e)
+    src.link(demux)
+    pace.link(pay)
+    demux.connect("pad-added", lambda _, pad: pad.link(pace.get_static_pad("sink")))
+    bin_.add_pad(Gst.GhostPad.new("src", pay.get_static_pad("src")))
+    pipe.add(bin_)
     return bin_
 
 
@@ -125,8 +150,16 @@ def on_offer(text):
 
 
 def on_pad_added(_, pad):
-    if pad.get_direction() == Gst.PadDirection.SRC and chain_in is not None:
+    if pad.get_direction() != Gst.PadDirection.SRC:
+        return
+    if chain_in is not None:
         pad.link(chain_in.get_static_pad("sink"))
+    else:
+        drop = Gst.ElementFactory.make("fakesink")
+        drop.set_property("sync", False)
+        pipe.add(drop)
+        drop.sync_state_with_parent()
+        pad.link(drop.get_static_pad("sink"))
 
 
 def on_message(line):

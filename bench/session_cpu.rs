@@ -9,6 +9,7 @@
 //! cargo run --release --example session_cpu -- magicmirror 10
 //! cargo run --release --example session_cpu -- record-webm 10   (loopback + WEBM recording)
 //! cargo run --release --example session_cpu -- record-mp4 10    (H.264 in, loopback + MP4)
+//! cargo run --release --example session_cpu -- play-webm 10     (a VP8 WEBM played to the peer)
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -29,6 +30,24 @@ struct Figures {
     rss_mib: f64,
     /// Recording modes, Rheo only: how long `stopAndWait` took, and what the file holds.
     stop_and_wait: Option<(Duration, String)>,
+    /// Rheo only: its encoders and decoders at the end of the run (from /metrics).
+    codecs: Option<(f64, f64)>,
+}
+
+/// One unlabelled gauge of Rheo's /metrics.
+fn metric(addr: std::net::SocketAddr, name: &str) -> f64 {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or(f64::NAN)
 }
 
 fn ticks(pid: u32) -> u64 {
@@ -68,6 +87,7 @@ fn measure(pid: u32, peer: &TestPeer, setup: Duration, secs: u64) -> Figures {
         fps: (f1 - f0) as f64 / wall,
         rss_mib: rss_mib(pid),
         stop_and_wait: None,
+        codecs: None,
     }
 }
 
@@ -87,6 +107,23 @@ fn peer_config(mode: &str) -> PeerConfig {
     } else {
         config
     }
+}
+
+/// The file `play-webm` plays: 640x480@30 VP8, long enough for warm-up and measurement, made
+/// once per run.
+fn playback_file(secs: u64) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("rheo-bench-{}-play.webm", std::process::id()));
+    if !path.exists() {
+        let frames = (secs + 20) * 30;
+        common::run_to_eos(&format!(
+            "videotestsrc num-buffers={frames} pattern=ball ! \
+             video/x-raw,width=640,height=480,framerate=30/1 ! \
+             vp8enc deadline=1 cpu-used=8 target-bitrate=1500000 keyframe-max-dist=60 ! \
+             webmmux ! filesink location={}",
+            path.display()
+        ));
+    }
+    path
 }
 
 /// Where a recording mode writes, and its Kurento profile.
@@ -114,7 +151,7 @@ async fn run_rheo(root: &std::path::Path, mode: &str, secs: u64) -> Figures {
         .env("RUST_LOG", "warn")
         .spawn()
         .expect("target/release/rheo runs (cargo build --release first)");
-    let addr = format!("127.0.0.1:{port}").parse().unwrap();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     while std::net::TcpStream::connect(addr).is_err() {
         assert!(Instant::now() < deadline, "rheo did not start");
@@ -128,6 +165,13 @@ async fn run_rheo(root: &std::path::Path, mode: &str, secs: u64) -> Figures {
     let mut recorder = None;
     if mode == "loopback" {
         c.invoke(&w, "connect", json!({"sink": w})).await;
+    } else if mode == "play-webm" {
+        let uri = format!("file://{}", playback_file(secs).display());
+        let player = c
+            .create("PlayerEndpoint", json!({"mediaPipeline": p, "uri": uri}))
+            .await;
+        c.invoke(&player, "connect", json!({"sink": w})).await;
+        c.invoke(&player, "play", Value::Null).await;
     } else if let Some((path, profile)) = recording(mode) {
         let r = c
             .create(
@@ -190,6 +234,7 @@ async fn run_rheo(root: &std::path::Path, mode: &str, secs: u64) -> Figures {
         figures.stop_and_wait = Some((took, held));
         let _ = std::fs::remove_file(path);
     }
+    figures.codecs = Some((metric(addr, "rheo_encoders"), metric(addr, "rheo_decoders")));
     stop(&mut child);
     figures
 }
@@ -200,10 +245,14 @@ fn run_bare(root: &std::path::Path, mode: &str, secs: u64) -> Figures {
         root.join("web/magicmirror/img/hat.png").display()
     );
     let target = recording(mode).map(|(path, _)| path);
-    let target_arg = target
-        .as_ref()
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
+    let target_arg = if mode == "play-webm" {
+        playback_file(secs).display().to_string()
+    } else {
+        target
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    };
     let mut child = Command::new("/usr/bin/python3")
         .args([
             root.join("bench/bare_session.py").to_str().unwrap(),
@@ -268,8 +317,15 @@ fn main() {
         .to_owned();
     let secs: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(10);
     assert!(
-        ["loopback", "magicmirror", "record-webm", "record-mp4"].contains(&mode.as_str()),
-        "mode: loopback | magicmirror | record-webm | record-mp4"
+        [
+            "loopback",
+            "magicmirror",
+            "record-webm",
+            "record-mp4",
+            "play-webm"
+        ]
+        .contains(&mode.as_str()),
+        "mode: loopback | magicmirror | record-webm | record-mp4 | play-webm"
     );
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     gst::init().unwrap();
@@ -277,7 +333,7 @@ fn main() {
     let rheo = rt.block_on(run_rheo(&root, &mode, secs));
     let bare = run_bare(&root, &mode, secs);
     let codec = if mode == "record-mp4" { "H.264" } else { "VP8" };
-    println!("{mode} session, 640x480@30 {codec} in, {secs} s measured after warm-up:");
+    println!("{mode} session, 640x480@30 {codec}, {secs} s measured after warm-up:");
     println!("| server | CPU (% of one core) | output fps | RSS MiB | offer -> first frame back |");
     println!("|---|---|---|---|---|");
     for (name, f) in [("rheo", &rheo), ("bare gst pipeline", &bare)] {
@@ -293,6 +349,9 @@ fn main() {
         "CPU ratio rheo / bare: {:.2}",
         rheo.cpu_percent / bare.cpu_percent.max(0.01)
     );
+    if let Some((encoders, decoders)) = rheo.codecs {
+        println!("rheo's encoders: {encoders}, decoders: {decoders}");
+    }
     if let Some((took, held)) = rheo.stop_and_wait {
         println!(
             "stopAndWait -> complete file: {} ms; the file: {held}",

@@ -128,7 +128,12 @@ fn a_missing_or_broken_source_fails_at_play() {
     let pipeline = MediaPipeline::new("play-errors", log.sink(), loopback_settings()).unwrap();
     let text = std::env::temp_dir().join(format!("rheo-player-{}-text.webm", std::process::id()));
     std::fs::write(&text, "not a video\n").unwrap();
+    let server = FileServer::start(&sample("vp8.webm"));
     for (id, uri) in [
+        (
+            "not-found",
+            server.url.replace("sample.webm", "missing.webm"),
+        ),
         ("missing", "file:///nonexistent/rheo.webm".to_string()),
         ("text", format!("file://{}", text.display())),
         ("refused", "http://127.0.0.1:9/x.webm".to_string()),
@@ -144,6 +149,9 @@ fn a_missing_or_broken_source_fails_at_play() {
         .unwrap();
         let e = player.player().unwrap().play().unwrap_err();
         assert!(e.message.contains(&uri), "{uri}: {}", e.message);
+        if id == "not-found" {
+            assert!(e.message.contains("Not Found"), "{}", e.message);
+        }
         assert_eq!(player.player().unwrap().state(), UriEndpointState::Stop);
     }
     let _ = std::fs::remove_file(text);
@@ -188,6 +196,14 @@ impl FileServer {
                                 counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                             }
                             request.push_str(&line);
+                        }
+                        let first = request.lines().next().unwrap_or("");
+                        if !first.contains(" /sample.webm ") {
+                            let missing = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+                            if stream.write_all(missing.as_bytes()).is_err() {
+                                return;
+                            }
+                            continue;
                         }
                         let part = &body[start.min(body.len())..];
                         let head = if start > 0 {

@@ -39,7 +39,7 @@ pub struct PlayerOptions {
     /// `file://` (already checked against the media root by the caller), `http(s)://` or
     /// `rtsp://`.
     pub uri: String,
-    /// Buffering of network sources (RTSP latency), in milliseconds.
+    /// Buffering of network sources (RTSP latency, HTTP buffer duration), in milliseconds.
     pub network_cache_ms: u32,
 }
 
@@ -302,12 +302,15 @@ impl Player {
         .map_err(internal)?;
         let decoder = match &self.source {
             Source::Uri(options) => {
+                let cache_ms = options.network_cache_ms;
+                // Network streams are buffered this long before and while they play.
+                let buffer_ns = i64::from(cache_ms) * 1_000_000;
                 let source = gst::ElementFactory::make("uridecodebin")
                     .property("uri", options.uri.as_str())
                     .property("caps", &keep)
+                    .property("buffer-duration", buffer_ns)
                     .build()
                     .map_err(internal)?;
-                let cache_ms = options.network_cache_ms;
                 source.connect("source-setup", false, move |args| {
                     if let Some(src) = args.get(1).and_then(|v| v.get::<gst::Element>().ok()) {
                         if src.find_property("latency").is_some() {
