@@ -276,46 +276,66 @@ fn an_http_source_plays_and_seeks_with_ranges() {
     pipeline.release();
 }
 
-#[test]
-fn an_rtsp_camera_plays_and_release_tears_it_down() {
-    use std::io::BufRead;
-    /// Stops the RTSP server whatever happens to the test.
-    struct Server(std::process::Child);
-    impl Drop for Server {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let mut server = std::process::Command::new("/usr/bin/python3")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/rtsp_server.py"))
-        .arg(
-            "( videotestsrc is-live=true pattern=ball ! video/x-raw,width=640,height=480,framerate=30/1 \
-             ! vp8enc deadline=1 keyframe-max-dist=30 ! rtpvp8pay name=pay0 pt=96 )",
-        )
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("python3 runs tests/rtsp_server.py");
-    let mut lines = std::io::BufReader::new(server.stdout.take().unwrap()).lines();
-    let server = Server(server);
-    let ready = lines.next().unwrap().unwrap();
-    let port = ready.strip_prefix("ready ").expect("the server is ready");
-    let (said, heard) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in lines.map_while(|l| l.ok()) {
-            let _ = said.send(line);
-        }
-    });
+/// The RTSP server of the camera tests, stopped whatever happens to the test; it reports the
+/// TEARDOWN requests it gets.
+struct RtspCamera {
+    child: std::process::Child,
+    port: u16,
+    heard: std::sync::mpsc::Receiver<String>,
+}
 
+impl RtspCamera {
+    /// A live VP8 camera at rtsp://127.0.0.1:<port>/test (`port` 0: any free port).
+    fn start(port: u16) -> RtspCamera {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new("/usr/bin/python3")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/rtsp_server.py"))
+            .arg(
+                "( videotestsrc is-live=true pattern=ball ! video/x-raw,width=640,height=480,framerate=30/1 \
+                 ! vp8enc deadline=1 keyframe-max-dist=30 ! rtpvp8pay name=pay0 pt=96 )",
+            )
+            .arg(port.to_string())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 runs tests/rtsp_server.py");
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let ready = lines.next().unwrap().unwrap();
+        let port = ready
+            .strip_prefix("ready ")
+            .and_then(|p| p.parse().ok())
+            .expect("the server is ready");
+        let (said, heard) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in lines.map_while(|l| l.ok()) {
+                let _ = said.send(line);
+            }
+        });
+        RtspCamera { child, port, heard }
+    }
+
+    fn uri(&self) -> String {
+        format!("rtsp://127.0.0.1:{}/test", self.port)
+    }
+}
+
+impl Drop for RtspCamera {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A player of `camera` connected to a WebRtcEndpoint negotiated with a VP8 peer, playing.
+fn camera_session(name: &str, camera: &RtspCamera) -> (Session, Arc<TestPeer>) {
     init().unwrap();
     let log = EventLog::new();
-    let pipeline = MediaPipeline::new("play-rtsp", log.sink(), loopback_settings()).unwrap();
+    let pipeline = MediaPipeline::new(name, log.sink(), loopback_settings()).unwrap();
     let player = PlayerEndpoint::create(
         &pipeline,
         "player",
         PlayerOptions {
-            uri: format!("rtsp://127.0.0.1:{port}/test"),
+            uri: camera.uri(),
             network_cache_ms: 200,
         },
     )
@@ -323,21 +343,66 @@ fn an_rtsp_camera_plays_and_release_tears_it_down() {
     let endpoint = WebRtcEndpoint::create(&pipeline, "ep", WebRtcOptions::default()).unwrap();
     player.connect(&endpoint, MediaKind::Video).unwrap();
     let peer = Arc::new(TestPeer::new(PeerConfig::color(0xff3060a0)).unwrap());
-    let (_pump, _) = negotiate(&peer, &endpoint, &log);
+    let (pump, _) = negotiate(&peer, &endpoint, &log);
     player.player().unwrap().play().unwrap();
     assert!(
         peer.wait_frames(30, Duration::from_secs(20)),
         "no frames from the camera"
     );
-    assert_eq!(pipeline.decoder_count(), 0, "VP8 from the camera as it is");
-    pipeline.release();
-    let teardown = heard.recv_timeout(Duration::from_secs(10));
-    drop(server);
+    let session = Session {
+        pipeline,
+        player,
+        log,
+        peer: peer.clone(),
+        _pump: pump,
+    };
+    (session, peer)
+}
+
+#[test]
+fn an_rtsp_camera_plays_and_release_tears_it_down() {
+    let camera = RtspCamera::start(0);
+    let (s, _) = camera_session("play-rtsp", &camera);
     assert_eq!(
-        teardown.as_deref(),
+        s.pipeline.decoder_count(),
+        0,
+        "VP8 from the camera as it is"
+    );
+    s.pipeline.release();
+    assert_eq!(
+        camera
+            .heard
+            .recv_timeout(Duration::from_secs(10))
+            .as_deref(),
         Ok("teardown"),
         "release sends TEARDOWN"
     );
+}
+
+#[test]
+fn a_camera_that_drops_is_reported_and_reconnected() {
+    let camera = RtspCamera::start(0);
+    let port = camera.port;
+    let (s, peer) = camera_session("play-rtsp-drop", &camera);
+    drop(camera);
+    let reported = s.log.wait_for(Duration::from_secs(30), |e| {
+        e.element == "player"
+            && matches!(&e.event, MediaEvent::Error { description, .. } if description.contains("reconnecting"))
+    });
+    assert!(reported.is_some(), "no Error event when the camera dropped");
+    assert_eq!(
+        s.player.player().unwrap().state(),
+        UriEndpointState::Start,
+        "still playing, as far as the application is concerned"
+    );
+    let camera = RtspCamera::start(port);
+    let before = peer.frames_received();
+    assert!(
+        peer.wait_frames(before + 30, Duration::from_secs(30)),
+        "no frames after the camera came back"
+    );
+    s.pipeline.release();
+    drop(camera);
 }
 
 #[test]

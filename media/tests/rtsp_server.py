@@ -3,7 +3,7 @@
 payloader is named pay0) at rtsp://127.0.0.1:<port>/test. Prints "ready <port>" once listening,
 and "teardown" when a client sends TEARDOWN.
 
-  rtsp_server.py "<launch>"
+  rtsp_server.py "<launch>" [port]   (default: any free port)
 """
 import sys
 
@@ -16,7 +16,7 @@ from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
 Gst.init(None)
 server = GstRtspServer.RTSPServer.new()
 server.set_address("127.0.0.1")
-server.set_service("0")
+server.set_service(sys.argv[2] if len(sys.argv) > 2 else "0")
 factory = GstRtspServer.RTSPMediaFactory.new()
 factory.set_launch(sys.argv[1])
 factory.set_shared(True)

@@ -30,6 +30,9 @@ pub use sample::{ensure_sample_video, SAMPLE_VIDEO_NAME, SAMPLE_VIDEO_SECONDS};
 
 /// Longest `play` waits for the source to open and its streams to be known.
 const OPEN_LIMIT: Duration = Duration::from_secs(15);
+/// First pause before reopening a live source that dropped; it doubles up to the maximum.
+const RECONNECT_FIRST_WAIT: Duration = Duration::from_millis(500);
+const RECONNECT_MAX_WAIT: Duration = Duration::from_secs(5);
 /// Bytes of an upload queued ahead of the decoder before the uploader waits.
 const UPLOAD_QUEUE_BYTES: u64 = 2 << 20;
 
@@ -90,6 +93,10 @@ struct Player {
     /// after each start, resume or seek, shared by the streams so they stay in sync.
     offset: Arc<Mutex<Option<i128>>>,
     released: AtomicBool,
+    /// The source is live (an RTSP camera): it is reconnected when it drops.
+    live: AtomicBool,
+    /// A reconnection is under way: errors of the lost pipeline are not reported again.
+    reconnecting: AtomicBool,
 }
 
 /// A PlayerEndpoint's handle (see [`Element::player`]).
@@ -234,6 +241,8 @@ pub(crate) fn build(
         state: Mutex::new(UriEndpointState::Stop),
         offset: Arc::new(Mutex::new(None)),
         released: AtomicBool::new(false),
+        live: AtomicBool::new(false),
+        reconnecting: AtomicBool::new(false),
     });
     let _ = bin.sync_state_with_parent();
     Ok((bin, PlayerEndpoint { inner }))
@@ -266,7 +275,7 @@ impl Player {
             Some(p) => p,
             None => {
                 let p = self.open()?;
-                *self.playback.lock() = Some(p.clone());
+                self.adopt(&p);
                 p
             }
         };
@@ -373,6 +382,7 @@ impl Player {
             // A live source (an RTSP camera) sends nothing before PLAYING, so its streams
             // become known only then.
             Ok(gst::StateChangeSuccess::NoPreroll) => {
+                self.live.store(true, Ordering::SeqCst);
                 if playback.set_state(gst::State::Playing).is_err() {
                     return fail(open_error(uri, &bus, None));
                 }
@@ -405,9 +415,17 @@ impl Player {
                 format!("{uri}: no audio or video stream"),
             ));
         }
-        watch_bus(Arc::downgrade(self), bus);
         self.graph.resolve();
         Ok(playback)
+    }
+
+    /// Makes `playback` the player's pipeline and reports what its bus says.
+    fn adopt(self: &Arc<Self>, playback: &gst::Pipeline) {
+        *self.playback.lock() = Some(playback.clone());
+        watch_bus(
+            Arc::downgrade(self),
+            playback.bus().expect("a pipeline has a bus"),
+        );
     }
 
     /// Starts the upload source's pipeline and returns the appsrc to push the upload into.
@@ -437,6 +455,10 @@ impl Player {
                 let started = player
                     .preroll(playback.clone(), streams_known)
                     .and_then(|p| {
+                        watch_bus(
+                            Arc::downgrade(&player),
+                            p.bus().expect("a pipeline has a bus"),
+                        );
                         p.set_state(gst::State::Playing)
                             .map(|_| ())
                             .map_err(|_| err(ErrorKind::Internal, "the upload cannot start"))
@@ -563,6 +585,64 @@ impl Player {
         self.emit(MediaEvent::EndOfStream);
     }
 
+    /// An error of the playing pipeline: a live source that drops is reported and reconnected;
+    /// anything else is reported.
+    fn on_playback_error(self: &Arc<Self>, lost: &gst::Pipeline, description: String) {
+        let wanted = *self.state.lock() == UriEndpointState::Start;
+        if !(self.live.load(Ordering::SeqCst) && wanted) {
+            return self.on_error(description);
+        }
+        if self.reconnecting.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        self.on_error(format!("{description}; reconnecting"));
+        let player = self.clone();
+        let lost = lost.clone();
+        let spawned = std::thread::Builder::new()
+            .name("rheo-player-reconnect".into())
+            .spawn(move || {
+                player.reconnect(&lost);
+                player.reconnecting.store(false, Ordering::SeqCst);
+            });
+        if spawned.is_err() {
+            self.reconnecting.store(false, Ordering::SeqCst);
+        }
+    }
+
+    /// Reopens a lost live source, waiting longer between attempts, until it plays again or
+    /// the player is stopped, paused or released.
+    fn reconnect(self: &Arc<Self>, lost: &gst::Pipeline) {
+        let still_wanted = |player: &Self| {
+            !player.released.load(Ordering::SeqCst)
+                && *player.state.lock() == UriEndpointState::Start
+                && player.playback().as_ref() == Some(lost)
+        };
+        let _ = lost.set_state(gst::State::Null);
+        let mut wait = RECONNECT_FIRST_WAIT;
+        loop {
+            std::thread::sleep(wait);
+            if !still_wanted(self) {
+                return;
+            }
+            match self.open() {
+                Ok(playback) => {
+                    if !still_wanted(self) {
+                        let _ = playback.set_state(gst::State::Null);
+                        return;
+                    }
+                    *self.offset.lock() = None;
+                    self.adopt(&playback);
+                    if playback.set_state(gst::State::Playing).is_ok() {
+                        tracing::info!(player = %self.id, "the live source is back");
+                        return;
+                    }
+                }
+                Err(e) => tracing::debug!(player = %self.id, "reconnection failed: {}", e.message),
+            }
+            wait = (wait * 2).min(RECONNECT_MAX_WAIT);
+        }
+    }
+
     fn on_error(&self, description: String) {
         self.emit(MediaEvent::Error {
             description,
@@ -632,7 +712,11 @@ fn watch_bus(player: Weak<Player>, bus: gst::Bus) {
             }
             match msg.as_ref().map(|m| m.view()) {
                 Some(gst::MessageView::Eos(_)) => player.on_end_of_stream(),
-                Some(gst::MessageView::Error(e)) => player.on_error(e.error().to_string()),
+                Some(gst::MessageView::Error(e)) => {
+                    if let Some(playback) = player.playback() {
+                        player.on_playback_error(&playback, e.error().to_string());
+                    }
+                }
                 _ => {}
             }
         });
