@@ -62,6 +62,7 @@ async fn get_info_lists_modules_and_factories() {
             "HttpPostEndpoint",
             "PlayerEndpoint",
             "RecorderEndpoint",
+            "RtpEndpoint",
             "WebRtcEndpoint"
         ])
     );

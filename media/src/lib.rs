@@ -42,8 +42,9 @@ pub use endpoints::player::{
 pub use endpoints::recorder::{
     MediaProfile, RecordTarget, RecorderEndpoint, RecorderOptions, TRACK_WAIT,
 };
+pub use endpoints::rtp::RtpEndpoint;
 pub use endpoints::webrtc::{ice_addresses, traffic, WebRtcEndpoint};
-pub use endpoints::UriEndpoint;
+pub use endpoints::{SdpEndpoint, UriEndpoint};
 pub use filters::{FaceOverlay, FilterBin, PassThrough};
 pub use graph::element::Element;
 pub use graph::pipeline::MediaPipeline;

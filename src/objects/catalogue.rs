@@ -10,8 +10,8 @@ use rheo_filter_sdk::FilterInfo;
 
 use super::{
     face_overlay_filter, gstreamer_filter, http_post_endpoint, media_element, media_object,
-    media_pipeline, pass_through, player_endpoint, recorder_endpoint, sdk_filter, server_manager,
-    uri_endpoint, webrtc_endpoint, Factory, InvokeFn,
+    media_pipeline, pass_through, player_endpoint, recorder_endpoint, rtp_endpoint, sdk_filter,
+    sdp_endpoint, server_manager, uri_endpoint, webrtc_endpoint, Factory, InvokeFn,
 };
 
 /// One Kurento class.
@@ -184,7 +184,7 @@ class!(
     Some(&SESSION_ENDPOINT),
     [],
     None,
-    None
+    Some(sdp_endpoint::invoke)
 );
 class!(
     BASE_RTP_ENDPOINT,
@@ -193,7 +193,7 @@ class!(
     Some(&SDP_ENDPOINT),
     ["MediaStateChanged", "ConnectionStateChanged"],
     None,
-    None
+    Some(sdp_endpoint::invoke_base_rtp)
 );
 class!(
     WEBRTC_ENDPOINT,
@@ -211,6 +211,15 @@ class!(
     ],
     Some(Factory::Element(webrtc_endpoint::create)),
     Some(webrtc_endpoint::invoke)
+);
+class!(
+    RTP_ENDPOINT,
+    "RtpEndpoint",
+    "elements",
+    Some(&BASE_RTP_ENDPOINT),
+    ["OnKeySoftLimit"],
+    Some(Factory::Element(rtp_endpoint::create)),
+    None
 );
 class!(
     URI_ENDPOINT,
@@ -289,6 +298,7 @@ static BUILT_IN: &[&ClassInfo] = &[
     &SDP_ENDPOINT,
     &BASE_RTP_ENDPOINT,
     &WEBRTC_ENDPOINT,
+    &RTP_ENDPOINT,
     &URI_ENDPOINT,
     &RECORDER_ENDPOINT,
     &PLAYER_ENDPOINT,

@@ -1,14 +1,12 @@
-//! WebRtcEndpoint (with its SdpEndpoint and BaseRtpEndpoint members): SDP negotiation, ICE,
-//! STUN/TURN settings and connection state.
+//! WebRtcEndpoint's own members: ICE, STUN/TURN settings, keyframe requests (negotiation and
+//! media state are `sdp_endpoint`'s, shared with RtpEndpoint).
 
 use std::sync::Arc;
 
 use rheo_media as media;
 use serde_json::{json, Value};
 
-use super::{
-    args, stored_int_property, values, Args, Built, MediaObject, NewElement, Outcome, Result, World,
-};
+use super::{args, values, Args, Built, MediaObject, NewElement, Outcome, Result, World};
 use crate::protocol::KurentoError;
 
 pub(super) fn create(new: &NewElement<'_>) -> Result<Built> {
@@ -43,22 +41,7 @@ pub(super) fn invoke(
     args: Args<'_>,
 ) -> Result<Outcome> {
     let ep = endpoint(obj)?;
-    let sdp_result =
-        |r: media::Result<String>| r.map(|s| Some(Value::from(s))).map_err(values::media_error);
     let value = match op {
-        "processOffer" => sdp_result(ep.process_offer(args.str("offer")?))?,
-        "processAnswer" => sdp_result(ep.process_answer(args.str("answer")?))?,
-        "generateOffer" => {
-            let mut opts = media::OfferOptions { offer_to_receive_audio: true, offer_to_receive_video: true };
-            if args.raw("options").is_some() {
-                let o = Args::new(Some(args.complex("options", "kurento", "OfferOptions")?));
-                opts.offer_to_receive_audio = o.opt_bool("offerToReceiveAudio")?.unwrap_or(true);
-                opts.offer_to_receive_video = o.opt_bool("offerToReceiveVideo")?.unwrap_or(true);
-            }
-            sdp_result(ep.generate_offer(opts))?
-        }
-        "getLocalSessionDescriptor" => sdp_result(ep.local_description())?,
-        "getRemoteSessionDescriptor" => sdp_result(ep.remote_description())?,
         "gatherCandidates" => {
             ep.gather_candidates().map_err(values::media_error)?;
             None
@@ -102,10 +85,6 @@ pub(super) fn invoke(
             ep.set_turn_url(Some(url.to_owned()).filter(|u| !u.is_empty()));
             None
         }
-        _ if values::is_getter(op, "mediaState") => Some(Value::from(values::media_state_name(ep.media_state()))),
-        _ if values::is_getter(op, "connectionState") => {
-            Some(Value::from(values::connection_state_name(ep.connection_state())))
-        }
         _ if values::is_getter(op, "ICECandidatePairs") => Some(Value::Array(
             ep.candidate_pairs()
                 .into_iter()
@@ -125,21 +104,7 @@ pub(super) fn invoke(
                 })
                 .collect(),
         )),
-        _ => {
-            return stored_int_property(
-                obj,
-                op,
-                args,
-                &[
-                    ("minVideoRecvBandwidth", 0),
-                    ("minVideoSendBandwidth", 100),
-                    ("maxVideoSendBandwidth", 500),
-                    ("maxAudioRecvBandwidth", 0),
-                    ("maxVideoRecvBandwidth", 0),
-                    ("mtu", 1200),
-                ],
-            )
-        }
+        _ => return Ok(Outcome::NotMine),
     };
     Ok(value.into())
 }

@@ -3,10 +3,12 @@
 pub mod http_post;
 pub mod player;
 pub mod recorder;
+pub mod rtp;
+pub(crate) mod rtp_chains;
 pub(crate) mod sdp;
 pub mod webrtc;
 
-use crate::api_contract::UriEndpointState;
+use crate::api_contract::{ConnectionState, MediaState, OfferOptions, UriEndpointState};
 use crate::graph::element::Element;
 
 /// What recorders and players share (Kurento's UriEndpoint): the control plane drives either
@@ -50,5 +52,74 @@ impl Element {
             (_, Some(p)) => Some(p),
             _ => None,
         }
+    }
+}
+
+/// What WebRTC and plain RTP endpoints share (Kurento's SdpEndpoint and BaseRtpEndpoint): the
+/// control plane negotiates either through it.
+pub trait SdpEndpoint {
+    fn process_offer(&self, offer: &str) -> crate::Result<String>;
+    fn generate_offer(&self, options: OfferOptions) -> crate::Result<String>;
+    fn process_answer(&self, answer: &str) -> crate::Result<String>;
+    fn local_description(&self) -> crate::Result<String>;
+    fn remote_description(&self) -> crate::Result<String>;
+    fn media_state(&self) -> MediaState;
+    fn connection_state(&self) -> ConnectionState;
+}
+
+impl SdpEndpoint for webrtc::WebRtcEndpoint {
+    fn process_offer(&self, offer: &str) -> crate::Result<String> {
+        self.process_offer(offer)
+    }
+    fn generate_offer(&self, options: OfferOptions) -> crate::Result<String> {
+        self.generate_offer(options)
+    }
+    fn process_answer(&self, answer: &str) -> crate::Result<String> {
+        self.process_answer(answer)
+    }
+    fn local_description(&self) -> crate::Result<String> {
+        self.local_description()
+    }
+    fn remote_description(&self) -> crate::Result<String> {
+        self.remote_description()
+    }
+    fn media_state(&self) -> MediaState {
+        self.media_state()
+    }
+    fn connection_state(&self) -> ConnectionState {
+        self.connection_state()
+    }
+}
+
+impl SdpEndpoint for rtp::RtpEndpoint {
+    fn process_offer(&self, offer: &str) -> crate::Result<String> {
+        self.process_offer(offer)
+    }
+    fn generate_offer(&self, options: OfferOptions) -> crate::Result<String> {
+        self.generate_offer(options)
+    }
+    fn process_answer(&self, answer: &str) -> crate::Result<String> {
+        self.process_answer(answer)
+    }
+    fn local_description(&self) -> crate::Result<String> {
+        self.local_description()
+    }
+    fn remote_description(&self) -> crate::Result<String> {
+        self.remote_description()
+    }
+    fn media_state(&self) -> MediaState {
+        self.media_state()
+    }
+    fn connection_state(&self) -> ConnectionState {
+        self.connection_state()
+    }
+}
+
+impl Element {
+    /// The element as an SDP endpoint (WebRTC or plain RTP).
+    pub fn sdp_endpoint(&self) -> Option<&dyn SdpEndpoint> {
+        self.webrtc()
+            .map(|e| e as &dyn SdpEndpoint)
+            .or_else(|| self.rtp().map(|e| e as &dyn SdpEndpoint))
     }
 }

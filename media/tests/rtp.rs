@@ -1,0 +1,253 @@
+//! RtpEndpoint: plain RTP with GStreamer senders and receivers in this process, as the
+//! rtp-receiver tutorial pairs Rheo with `gst-launch-1.0`, and two RtpEndpoints offering and
+//! answering each other.
+
+mod common;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use gst::prelude::*;
+use rheo_media::*;
+
+/// The `m=` port of the first m-line of `sdp`.
+fn first_port(sdp: &str) -> u16 {
+    sdp.lines()
+        .find_map(|l| l.strip_prefix("m=")?.split(' ').nth(1)?.parse().ok())
+        .expect("an m-line with a port")
+}
+
+/// A running GStreamer pipeline, stopped when dropped.
+struct Running(gst::Pipeline);
+
+impl Running {
+    fn launch(description: &str) -> Running {
+        init().unwrap();
+        let pipeline = gst::parse::launch(description)
+            .unwrap()
+            .downcast::<gst::Pipeline>()
+            .unwrap();
+        pipeline.set_state(gst::State::Playing).unwrap();
+        Running(pipeline)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.set_state(gst::State::Null);
+    }
+}
+
+/// A free UDP port (for the external side's own sockets).
+fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn an_external_vp8_sender_reaches_a_browser_without_transcoding() {
+    init().unwrap();
+    let log = EventLog::new();
+    let pipeline = MediaPipeline::new("rtp-in", log.sink(), loopback_settings()).unwrap();
+    let rtp = RtpEndpoint::create(&pipeline, "rtp").unwrap();
+    let webrtc = WebRtcEndpoint::create(&pipeline, "ep", WebRtcOptions::default()).unwrap();
+    rtp.connect(&webrtc, MediaKind::Video).unwrap();
+    let sender_port = free_udp_port();
+    // As the rtp-receiver tutorial: the sender's description, video only, send only.
+    let offer = format!(
+        "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=sender\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=video {sender_port} RTP/AVPF 96\r\na=rtpmap:96 VP8/90000\r\na=rtcp-fb:96 nack pli\r\na=sendonly\r\n"
+    );
+    let answer = rtp.rtp().unwrap().process_offer(&offer).unwrap();
+    assert!(answer.contains("a=recvonly"), "{answer}");
+    assert!(answer.contains("c=IN IP4 127.0.0.1"), "{answer}");
+    let port = first_port(&answer);
+    assert!(port.is_multiple_of(2) && port > 0, "{answer}");
+    let _sender = Running::launch(&format!(
+        "videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate=30/1 ! \
+         vp8enc deadline=1 keyframe-max-dist=60 ! rtpvp8pay pt=96 ! udpsink host=127.0.0.1 port={port}"
+    ));
+    let peer = Arc::new(TestPeer::new(PeerConfig::color(0xff3060a0)).unwrap());
+    let (_pump, _) = negotiate(&peer, &webrtc, &log);
+    assert!(
+        peer.wait_frames(30, Duration::from_secs(20)),
+        "no frames from the RTP sender reached the browser"
+    );
+    assert_eq!(pipeline.decoder_count(), 0);
+    assert_eq!(pipeline.encoder_count(), 0);
+    assert_eq!(rtp.rtp().unwrap().media_state(), MediaState::Connected);
+    assert!(log
+        .snapshot()
+        .iter()
+        .any(|e| e.element == "rtp" && matches!(e.event, MediaEvent::MediaStateChanged { .. })));
+    pipeline.release();
+}
+
+#[test]
+fn a_browser_reaches_an_external_receiver() {
+    init().unwrap();
+    let log = EventLog::new();
+    let pipeline = MediaPipeline::new("rtp-out", log.sink(), loopback_settings()).unwrap();
+    let rtp = RtpEndpoint::create(&pipeline, "rtp").unwrap();
+    let webrtc = WebRtcEndpoint::create(&pipeline, "ep", WebRtcOptions::default()).unwrap();
+    webrtc.connect(&rtp, MediaKind::Video).unwrap();
+    let receiver_port = free_udp_port();
+    let frames = Arc::new(AtomicU64::new(0));
+    let receiver = Running::launch(&format!(
+        "udpsrc address=127.0.0.1 port={receiver_port} \
+         caps=\"application/x-rtp,media=video,encoding-name=VP8,clock-rate=90000,payload=96\" ! \
+         rtpvp8depay ! vp8dec ! appsink name=sink emit-signals=false sync=false"
+    ));
+    let counted = frames.clone();
+    receiver
+        .0
+        .by_name("sink")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap()
+        .set_callbacks(
+            gst_app::AppSinkCallbacks::builder()
+                .new_sample(move |s| {
+                    let _ = s.pull_sample();
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    Ok(gst::FlowSuccess::Ok)
+                })
+                .build(),
+        );
+    let offer = format!(
+        "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=receiver\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=video {receiver_port} RTP/AVPF 96\r\na=rtpmap:96 VP8/90000\r\na=rtcp-fb:96 nack pli\r\na=recvonly\r\n"
+    );
+    let answer = rtp.rtp().unwrap().process_offer(&offer).unwrap();
+    assert!(answer.contains("a=sendonly"), "{answer}");
+    let peer = Arc::new(TestPeer::new(PeerConfig::color(0xff3060a0)).unwrap());
+    let (_pump, _) = negotiate(&peer, &webrtc, &log);
+    assert!(
+        wait_until(Duration::from_secs(20), || frames.load(Ordering::SeqCst)
+            >= 30),
+        "{} frames reached the external receiver",
+        frames.load(Ordering::SeqCst)
+    );
+    assert_eq!(pipeline.encoder_count(), 0);
+    pipeline.release();
+}
+
+#[test]
+fn two_rtp_endpoints_offer_and_answer_and_carry_a_call_between_pipelines() {
+    init().unwrap();
+    let log = EventLog::new();
+    // Pipeline A: a browser's stream into an RtpEndpoint; pipeline B: an RtpEndpoint out to
+    // a second browser. A offers, B answers, as two media servers would.
+    let a = MediaPipeline::new("cascade-a", log.sink(), loopback_settings()).unwrap();
+    let b = MediaPipeline::new("cascade-b", log.sink(), loopback_settings()).unwrap();
+    let presenter = WebRtcEndpoint::create(&a, "presenter", WebRtcOptions::default()).unwrap();
+    let rtp_a = RtpEndpoint::create(&a, "rtp-a").unwrap();
+    let rtp_b = RtpEndpoint::create(&b, "rtp-b").unwrap();
+    let viewer = WebRtcEndpoint::create(&b, "viewer", WebRtcOptions::default()).unwrap();
+    presenter.connect(&rtp_a, MediaKind::Video).unwrap();
+    rtp_b.connect(&viewer, MediaKind::Video).unwrap();
+    let offer = rtp_a
+        .rtp()
+        .unwrap()
+        .generate_offer(OfferOptions {
+            offer_to_receive_audio: false,
+            offer_to_receive_video: false,
+        })
+        .unwrap();
+    let answer = rtp_b.rtp().unwrap().process_offer(&offer).unwrap();
+    rtp_a.rtp().unwrap().process_answer(&answer).unwrap();
+    assert_eq!(rtp_a.rtp().unwrap().remote_description().unwrap(), answer);
+    // The presenter sends a keyframe only when asked: the viewer, joining later, sees
+    // pictures only if its keyframe request travels B -> A -> presenter.
+    let presenting = Arc::new(
+        TestPeer::new(PeerConfig::color(0xff3060a0).with_keyframe_interval(100_000)).unwrap(),
+    );
+    let viewing = Arc::new(TestPeer::new(PeerConfig::color(0xff00ff00)).unwrap());
+    let (_p1, _) = negotiate(&presenting, &presenter, &log);
+    assert!(
+        wait_until(Duration::from_secs(20), || rtp_b
+            .rtp()
+            .unwrap()
+            .media_state()
+            == MediaState::Connected),
+        "no RTP from A reached B"
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    let (_p2, _) = negotiate(&viewing, &viewer, &log);
+    assert!(
+        viewing.wait_frames(30, Duration::from_secs(20)),
+        "the viewer on B got no frames from the presenter on A"
+    );
+    for p in [&a, &b] {
+        assert_eq!(p.encoder_count(), 0);
+        assert_eq!(p.decoder_count(), 0);
+    }
+    // Negotiation errors.
+    let again = rtp_a.rtp().unwrap().process_answer(&answer).unwrap_err();
+    assert_eq!(again.kind, ErrorKind::AnswerAlreadyProcessed);
+    a.release();
+    b.release();
+}
+
+#[test]
+fn hostile_descriptions_are_refused_without_harm() {
+    init().unwrap();
+    let log = EventLog::new();
+    let pipeline = MediaPipeline::new("rtp-hostile", log.sink(), loopback_settings()).unwrap();
+    // An answer whose m-lines do not match the offer (KMS #430 crashed on it).
+    let offerer = RtpEndpoint::create(&pipeline, "offerer").unwrap();
+    let o = offerer.rtp().unwrap();
+    assert_eq!(
+        o.process_answer("v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n")
+            .unwrap_err()
+            .kind,
+        ErrorKind::NoOfferGenerated
+    );
+    o.generate_offer(OfferOptions {
+        offer_to_receive_audio: true,
+        offer_to_receive_video: true,
+    })
+    .unwrap();
+    let one_line = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+                    m=video 5000 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n";
+    let e = o.process_answer(one_line).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::SdpNegotiation, "{}", e.message);
+    assert!(o.process_answer("garbage").is_err());
+    // A camera's H.264 with an absurd sprop-parameter-sets (kms-core PR #17) and unknown
+    // codecs: answered, what cannot be served rejected.
+    let camera = RtpEndpoint::create(&pipeline, "camera").unwrap();
+    let huge = "Z".repeat(100_000);
+    let offer = format!(
+        "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=cam\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=video 6000 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n\
+         a=fmtp:96 packetization-mode=1;sprop-parameter-sets={huge},{huge};profile-level-id=ffffff\r\na=sendonly\r\n\
+         m=audio 6002 RTP/AVP 97\r\na=rtpmap:97 MPEG4-GENERIC/44100\r\na=sendonly\r\n"
+    );
+    let answer = camera.rtp().unwrap().process_offer(&offer).unwrap();
+    let ports: Vec<&str> = answer
+        .lines()
+        .filter(|l| l.starts_with("m="))
+        .map(|l| l.split(' ').nth(1).unwrap())
+        .collect();
+    assert_eq!(ports.len(), 2, "{answer}");
+    assert_ne!(ports[0], "0", "H.264 is served: {answer}");
+    assert_eq!(
+        ports[1], "0",
+        "the unknown audio codec is rejected: {answer}"
+    );
+    assert_eq!(
+        camera
+            .rtp()
+            .unwrap()
+            .process_offer(&offer)
+            .unwrap_err()
+            .kind,
+        ErrorKind::AlreadyNegotiated
+    );
+    pipeline.release();
+}
