@@ -77,17 +77,43 @@ async fn rtp_endpoint_options_and_negotiation_errors_are_clear() {
     let (addr, _) = start_server(&[]).await;
     let mut c = Client::connect(addr).await;
     let p = c.create("MediaPipeline", Value::Null).await;
+    let sdes = |crypto: &str, key: &str| {
+        json!({"type": "RtpEndpoint", "constructorParams": {"mediaPipeline": p,
+               "crypto": {"__module__": "kurento", "__type__": "SDES",
+                          "crypto": crypto, "key": key}}})
+    };
+    let short = c
+        .request("create", sdes("AES_128_CM_HMAC_SHA1_80", "too short"))
+        .await;
+    assert!(
+        short["error"]["message"].as_str().unwrap().contains("30 bytes"),
+        "{short}"
+    );
+    let unknown = c.request("create", sdes("ROT13", "")).await;
+    assert!(
+        unknown["error"]["message"].as_str().unwrap().contains("ROT13"),
+        "{unknown}"
+    );
+    // As the Kurento tutorials give it: 30 characters of key and salt.
     let srtp = c
         .request(
             "create",
-            json!({"type": "RtpEndpoint", "constructorParams": {"mediaPipeline": p,
-                   "crypto": {"__module__": "kurento", "__type__": "SDES",
-                              "crypto": "AES_128_CM_HMAC_SHA1_80", "keyBase64": "x"}}}),
+            sdes("AES_128_CM_HMAC_SHA1_32", "0123456789abcdef0123456789abcd"),
         )
-        .await;
+        .await["result"]["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let secure = c.invoke(&srtp, "generateOffer", Value::Null).await["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(
-        srtp["error"]["message"].as_str().unwrap().contains("SDES"),
-        "{srtp}"
+        secure.contains("RTP/SAVPF")
+            && secure.contains(
+                "a=crypto:1 AES_CM_128_HMAC_SHA1_32 inline:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNk"
+            ),
+        "{secure}"
     );
     let rtp = c.create("RtpEndpoint", json!({"mediaPipeline": p})).await;
     let e = c

@@ -97,6 +97,10 @@ pub enum MediaEvent {
     MediaSessionStarted,
     /// An HttpPostEndpoint's upload ended (complete, or its connection lost for good).
     MediaSessionTerminated,
+    /// An SRTP key of an RtpEndpoint nears the end of its lifetime.
+    OnKeySoftLimit {
+        media: MediaKind,
+    },
     MediaFlowIn {
         media: MediaKind,
         flowing: bool,

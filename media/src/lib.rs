@@ -42,7 +42,7 @@ pub use endpoints::player::{
 pub use endpoints::recorder::{
     MediaProfile, RecordTarget, RecorderEndpoint, RecorderOptions, TRACK_WAIT,
 };
-pub use endpoints::rtp::RtpEndpoint;
+pub use endpoints::rtp::{RtpEndpoint, RtpOptions, SrtpKey, SrtpSuite};
 pub use endpoints::webrtc::{ice_addresses, traffic, WebRtcEndpoint};
 pub use endpoints::{SdpEndpoint, UriEndpoint};
 pub use filters::{FaceOverlay, FilterBin, PassThrough};

@@ -24,11 +24,17 @@ struct Running(gst::Pipeline);
 
 impl Running {
     fn launch(description: &str) -> Running {
+        Self::prepare(description, |_| {})
+    }
+
+    /// `configure` sets what gst-launch syntax cannot (a key buffer) before it plays.
+    fn prepare(description: &str, configure: impl FnOnce(&gst::Pipeline)) -> Running {
         init().unwrap();
         let pipeline = gst::parse::launch(description)
             .unwrap()
             .downcast::<gst::Pipeline>()
             .unwrap();
+        configure(&pipeline);
         pipeline.set_state(gst::State::Playing).unwrap();
         Running(pipeline)
     }
@@ -54,7 +60,7 @@ fn an_external_vp8_sender_reaches_a_browser_without_transcoding() {
     init().unwrap();
     let log = EventLog::new();
     let pipeline = MediaPipeline::new("rtp-in", log.sink(), loopback_settings()).unwrap();
-    let rtp = RtpEndpoint::create(&pipeline, "rtp").unwrap();
+    let rtp = RtpEndpoint::create(&pipeline, "rtp", RtpOptions::default()).unwrap();
     let webrtc = WebRtcEndpoint::create(&pipeline, "ep", WebRtcOptions::default()).unwrap();
     rtp.connect(&webrtc, MediaKind::Video).unwrap();
     let sender_port = free_udp_port();
@@ -93,7 +99,7 @@ fn a_browser_reaches_an_external_receiver() {
     init().unwrap();
     let log = EventLog::new();
     let pipeline = MediaPipeline::new("rtp-out", log.sink(), loopback_settings()).unwrap();
-    let rtp = RtpEndpoint::create(&pipeline, "rtp").unwrap();
+    let rtp = RtpEndpoint::create(&pipeline, "rtp", RtpOptions::default()).unwrap();
     let webrtc = WebRtcEndpoint::create(&pipeline, "ep", WebRtcOptions::default()).unwrap();
     webrtc.connect(&rtp, MediaKind::Video).unwrap();
     let receiver_port = free_udp_port();
@@ -146,8 +152,8 @@ fn two_rtp_endpoints_offer_and_answer_and_carry_a_call_between_pipelines() {
     let a = MediaPipeline::new("cascade-a", log.sink(), loopback_settings()).unwrap();
     let b = MediaPipeline::new("cascade-b", log.sink(), loopback_settings()).unwrap();
     let presenter = WebRtcEndpoint::create(&a, "presenter", WebRtcOptions::default()).unwrap();
-    let rtp_a = RtpEndpoint::create(&a, "rtp-a").unwrap();
-    let rtp_b = RtpEndpoint::create(&b, "rtp-b").unwrap();
+    let rtp_a = RtpEndpoint::create(&a, "rtp-a", RtpOptions::default()).unwrap();
+    let rtp_b = RtpEndpoint::create(&b, "rtp-b", RtpOptions::default()).unwrap();
     let viewer = WebRtcEndpoint::create(&b, "viewer", WebRtcOptions::default()).unwrap();
     presenter.connect(&rtp_a, MediaKind::Video).unwrap();
     rtp_b.connect(&viewer, MediaKind::Video).unwrap();
@@ -200,7 +206,7 @@ fn hostile_descriptions_are_refused_without_harm() {
     let log = EventLog::new();
     let pipeline = MediaPipeline::new("rtp-hostile", log.sink(), loopback_settings()).unwrap();
     // An answer whose m-lines do not match the offer (KMS #430 crashed on it).
-    let offerer = RtpEndpoint::create(&pipeline, "offerer").unwrap();
+    let offerer = RtpEndpoint::create(&pipeline, "offerer", RtpOptions::default()).unwrap();
     let o = offerer.rtp().unwrap();
     assert_eq!(
         o.process_answer("v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n")
@@ -220,7 +226,7 @@ fn hostile_descriptions_are_refused_without_harm() {
     assert!(o.process_answer("garbage").is_err());
     // A camera's H.264 with an absurd sprop-parameter-sets (kms-core PR #17) and unknown
     // codecs: answered, what cannot be served rejected.
-    let camera = RtpEndpoint::create(&pipeline, "camera").unwrap();
+    let camera = RtpEndpoint::create(&pipeline, "camera", RtpOptions::default()).unwrap();
     let huge = "Z".repeat(100_000);
     let offer = format!(
         "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=cam\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
@@ -249,5 +255,139 @@ fn hostile_descriptions_are_refused_without_harm() {
             .kind,
         ErrorKind::AlreadyNegotiated
     );
+    pipeline.release();
+}
+
+fn srtp_options(suite: SrtpSuite) -> RtpOptions {
+    RtpOptions {
+        crypto: Some(SrtpKey::random(suite).unwrap()),
+    }
+}
+
+#[test]
+fn two_srtp_endpoints_carry_a_call_encrypted() {
+    init().unwrap();
+    let log = EventLog::new();
+    let a = MediaPipeline::new("srtp-a", log.sink(), loopback_settings()).unwrap();
+    let b = MediaPipeline::new("srtp-b", log.sink(), loopback_settings()).unwrap();
+    let presenter = WebRtcEndpoint::create(&a, "presenter", WebRtcOptions::default()).unwrap();
+    let rtp_a = RtpEndpoint::create(&a, "rtp-a", srtp_options(SrtpSuite::Aes256Sha1_80)).unwrap();
+    let rtp_b = RtpEndpoint::create(&b, "rtp-b", srtp_options(SrtpSuite::Aes256Sha1_80)).unwrap();
+    let viewer = WebRtcEndpoint::create(&b, "viewer", WebRtcOptions::default()).unwrap();
+    presenter.connect(&rtp_a, MediaKind::Video).unwrap();
+    rtp_b.connect(&viewer, MediaKind::Video).unwrap();
+    let offer = rtp_a
+        .rtp()
+        .unwrap()
+        .generate_offer(OfferOptions {
+            offer_to_receive_audio: false,
+            offer_to_receive_video: false,
+        })
+        .unwrap();
+    assert!(
+        offer.contains("RTP/SAVPF") && offer.contains("a=crypto:1 AES_256_CM_HMAC_SHA1_80 inline:"),
+        "{offer}"
+    );
+    let answer = rtp_b.rtp().unwrap().process_offer(&offer).unwrap();
+    assert!(
+        answer.contains("a=crypto:1 AES_256_CM_HMAC_SHA1_80 inline:"),
+        "{answer}"
+    );
+    rtp_a.rtp().unwrap().process_answer(&answer).unwrap();
+    let presenting = Arc::new(TestPeer::new(PeerConfig::color(0xff3060a0)).unwrap());
+    let viewing = Arc::new(TestPeer::new(PeerConfig::color(0xff00ff00)).unwrap());
+    let (_p1, _) = negotiate(&presenting, &presenter, &log);
+    let (_p2, _) = negotiate(&viewing, &viewer, &log);
+    assert!(
+        viewing.wait_frames(30, Duration::from_secs(20)),
+        "no frames over SRTP"
+    );
+    assert!(!log
+        .snapshot()
+        .iter()
+        .any(|e| matches!(e.event, MediaEvent::Error { .. })));
+    a.release();
+    b.release();
+}
+
+/// An SRTP sender (srtpenc with `sender_key`) announcing `announced_key` in its offer, to an
+/// RtpEndpoint with SDES whose output goes to a browser; returns the browser's peer and the log.
+fn srtp_sender_to_browser(
+    name: &str,
+    sender_key: &SrtpKey,
+    announced_key: &SrtpKey,
+) -> (MediaPipeline, Arc<TestPeer>, Arc<EventLog>, Running, Pump) {
+    use base64::Engine;
+    init().unwrap();
+    let log = EventLog::new();
+    let pipeline = MediaPipeline::new(name, log.sink(), loopback_settings()).unwrap();
+    let rtp =
+        RtpEndpoint::create(&pipeline, "rtp", srtp_options(SrtpSuite::Aes128Sha1_80)).unwrap();
+    let webrtc = WebRtcEndpoint::create(&pipeline, "ep", WebRtcOptions::default()).unwrap();
+    rtp.connect(&webrtc, MediaKind::Video).unwrap();
+    let inline = base64::engine::general_purpose::STANDARD.encode(&announced_key.master);
+    let offer = format!(
+        "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=sender\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=video {} RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\n\
+         a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{inline}\r\na=sendonly\r\n",
+        free_udp_port()
+    );
+    let answer = rtp.rtp().unwrap().process_offer(&offer).unwrap();
+    assert!(
+        answer.contains("RTP/SAVPF") && answer.contains("a=crypto:1 AES_CM_128_HMAC_SHA1_80"),
+        "{answer}"
+    );
+    let port = first_port(&answer);
+    let key = sender_key.master.clone();
+    let sender = Running::prepare(&format!(
+        "videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate=30/1 ! \
+         vp8enc deadline=1 keyframe-max-dist=30 ! rtpvp8pay pt=96 ssrc=1234 ! \
+         application/x-rtp,ssrc=(uint)1234 ! srtpenc name=enc ! udpsink host=127.0.0.1 port={port}"
+    ), |p| {
+        let enc = p.by_name("enc").unwrap();
+        enc.set_property("key", gst::Buffer::from_slice(key));
+    });
+    let peer = Arc::new(TestPeer::new(PeerConfig::color(0xff3060a0)).unwrap());
+    let (pump, _) = negotiate(&peer, &webrtc, &log);
+    (pipeline, peer, log, sender, pump)
+}
+
+#[test]
+fn an_external_srtp_sender_reaches_a_browser() {
+    let key = SrtpKey::random(SrtpSuite::Aes128Sha1_80).unwrap();
+    let (pipeline, peer, _log, _sender, _pump) = srtp_sender_to_browser("srtp-in", &key, &key);
+    assert!(
+        peer.wait_frames(30, Duration::from_secs(20)),
+        "no frames from the SRTP sender"
+    );
+    pipeline.release();
+}
+
+#[test]
+fn a_wrong_srtp_key_gives_no_media_and_an_error() {
+    let used = SrtpKey::random(SrtpSuite::Aes128Sha1_80).unwrap();
+    let announced = SrtpKey::random(SrtpSuite::Aes128Sha1_80).unwrap();
+    let (pipeline, peer, log, _sender, _pump) =
+        srtp_sender_to_browser("srtp-wrong", &used, &announced);
+    let error = log.wait_for(Duration::from_secs(20), |e| {
+        e.element == "rtp"
+            && matches!(&e.event, MediaEvent::Error { kind, .. } if kind == "SRTP_DECRYPT_ERROR")
+    });
+    assert!(error.is_some(), "no Error event for the wrong key");
+    assert_eq!(peer.frames_received(), 0);
+    pipeline.release();
+}
+
+#[test]
+fn an_srtp_endpoint_rejects_plain_rtp_m_lines() {
+    init().unwrap();
+    let log = EventLog::new();
+    let pipeline = MediaPipeline::new("srtp-plain", log.sink(), loopback_settings()).unwrap();
+    let rtp =
+        RtpEndpoint::create(&pipeline, "rtp", srtp_options(SrtpSuite::Aes128Sha1_32)).unwrap();
+    let offer = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+                 m=video 5000 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n";
+    let answer = rtp.rtp().unwrap().process_offer(offer).unwrap();
+    assert!(answer.contains("m=video 0 RTP/AVP 96"), "{answer}");
     pipeline.release();
 }

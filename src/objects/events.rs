@@ -51,6 +51,10 @@ pub fn kurento_event(event: &MediaEvent) -> Option<(String, Map<String, Value>)>
         ),
         MediaEvent::MediaSessionStarted => ("MediaSessionStarted", json!({})),
         MediaEvent::MediaSessionTerminated => ("MediaSessionTerminated", json!({})),
+        MediaEvent::OnKeySoftLimit { media } => (
+            "OnKeySoftLimit",
+            json!({"mediaType": media_kind_name(*media)}),
+        ),
         MediaEvent::MediaFlowIn { media, flowing } => (
             "MediaFlowInStateChanged",
             json!({"state": flow_state(*flowing), "padName": "default", "mediaType": media_kind_name(*media)}),

@@ -55,6 +55,8 @@ pub(super) struct LocalMLine {
     pub ssrc: Option<u32>,
     /// For a rejected m-line: its media name and formats as offered.
     pub rejected: Option<(String, String)>,
+    /// SDES: the `a=crypto` line with Rheo's key.
+    pub crypto: Option<String>,
 }
 
 /// The description text: `v=0` … with `address` as the connection address of every m-line.
@@ -89,6 +91,9 @@ pub(super) fn write(
             Dir::RecvOnly => "a=recvonly\r\n",
             Dir::Inactive => "a=inactive\r\n",
         };
+        if let Some(crypto) = &m.crypto {
+            out += crypto;
+        }
         if let Some(ssrc) = m.ssrc {
             out += &format!("a=ssrc:{ssrc} cname:rheo\r\n");
         }
@@ -184,6 +189,7 @@ mod tests {
                 dir: Dir::SendRecv,
                 ssrc: Some(1234),
                 rejected: None,
+                crypto: None,
             },
             LocalMLine {
                 media: MediaKind::Audio,
@@ -193,6 +199,7 @@ mod tests {
                 dir: Dir::Inactive,
                 ssrc: None,
                 rejected: Some(("audio".into(), "0 8".into())),
+                crypto: None,
             },
         ];
         let text = write("127.0.0.1".parse().unwrap(), 7, 1, &lines);

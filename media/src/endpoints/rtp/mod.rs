@@ -4,7 +4,10 @@
 //! next port, keyframe requests (PLI/FIR) both ways.
 
 mod description;
+mod srtp;
 mod transport;
+
+pub use srtp::{SrtpKey, SrtpSuite};
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -28,6 +31,15 @@ use transport::Session;
 
 /// Jitter buffer of received streams: enough for a LAN or a camera, short for a call.
 const LATENCY_MS: u32 = 100;
+/// SRTP packets arriving this long without one decrypting mean a wrong key.
+const UNDECRYPTABLE_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Constructor options of an RtpEndpoint.
+#[derive(Debug, Clone, Default)]
+pub struct RtpOptions {
+    /// SDES-SRTP: Rheo's key (what it sends is encrypted with it); `None` for plain RTP.
+    pub crypto: Option<SrtpKey>,
+}
 
 fn random_u32() -> u32 {
     let mut bytes = [0u8; 4];
@@ -85,6 +97,11 @@ struct Inner {
     depayloaders: Mutex<HashMap<MediaKind, gst::Element>>,
     media_state: Mutex<MediaState>,
     released: AtomicBool,
+    crypto: Option<SrtpKey>,
+    /// The remote side's SRTP keys, by rtpbin session.
+    remote_keys: Mutex<HashMap<u32, SrtpKey>>,
+    /// Packets that left an SRTP decoder (none while packets arrive: a wrong key).
+    decrypted: std::sync::atomic::AtomicU64,
 }
 
 /// An RtpEndpoint's handle (see [`Element::rtp`]).
@@ -99,8 +116,12 @@ impl Element {
 }
 
 impl RtpEndpoint {
-    pub fn create(pipeline: &MediaPipeline, id: &str) -> crate::Result<Element> {
-        pipeline.add(id, build)
+    pub fn create(
+        pipeline: &MediaPipeline,
+        id: &str,
+        options: RtpOptions,
+    ) -> crate::Result<Element> {
+        pipeline.add(id, |ctx| build(ctx, options))
     }
 
     /// Kurento processOffer: the answer, with one port pair per m-line Rheo serves and the
@@ -125,16 +146,29 @@ impl RtpEndpoint {
                 let line = analysed.iter().find(|l| l.index == index);
                 let usable =
                     line.filter(|l| !l.rejected && l.media != MediaKind::Data && l.codec.is_some());
-                let Some(line) = usable else {
+                // With SDES, an m-line without a key of Rheo's suite cannot be served, and
+                // without it a secure one cannot.
+                let remote_key = i.crypto.as_ref().map(|k| srtp::remote_key(m, k.suite));
+                let secure = proto.contains("SAVP");
+                let keys_fit = match &remote_key {
+                    Some(found) => found.is_some(),
+                    None => !secure,
+                };
+                let Some(line) = usable.filter(|_| keys_fit) else {
                     let formats: Vec<&str> = m.formats().collect();
                     answer.push(rejected(m.media().unwrap_or("video"), &proto, &formats));
                     continue;
                 };
+                let remote_key = remote_key.flatten();
                 let codec = line.codec.clone().expect("usable");
                 let dir = description::reversed(line.dir);
                 let remote = description::remote_address(&msg, index);
                 let ssrc = matches!(dir, Dir::SendRecv | Dir::SendOnly).then(random_u32);
                 let session = i.open(line.media, vec![codec.clone()])?;
+                let crypto = remote_key.map(|(tag, key)| {
+                    i.remote_keys.lock().insert(session.index, key);
+                    i.crypto.as_ref().expect("keys fit").sdp_line(tag)
+                });
                 answer.push(LocalMLine {
                     media: line.media,
                     port: session.rtp_port,
@@ -143,6 +177,7 @@ impl RtpEndpoint {
                     dir,
                     ssrc,
                     rejected: None,
+                    crypto,
                 });
                 started.push((session, codec, dir, remote, ssrc));
             }
@@ -202,7 +237,12 @@ impl RtpEndpoint {
             offered.push(LocalMLine {
                 media,
                 port: session.rtp_port,
-                proto: "RTP/AVPF".into(),
+                proto: if i.crypto.is_some() {
+                    "RTP/SAVPF"
+                } else {
+                    "RTP/AVPF"
+                }
+                .into(),
                 codecs,
                 dir: if receive {
                     Dir::SendRecv
@@ -211,6 +251,7 @@ impl RtpEndpoint {
                 },
                 ssrc: Some(random_u32()),
                 rejected: None,
+                crypto: i.crypto.as_ref().map(|k| k.sdp_line(1)),
             });
             sessions.push(session);
         }
@@ -277,7 +318,9 @@ impl RtpEndpoint {
                         .then(|| (c.clone(), l.dir))
                 });
             match chosen {
-                Some((codec, remote_dir)) => {
+                Some((codec, remote_dir))
+                    if i.accepts_remote_key(&msg, index as u32, session.index) =>
+                {
                     let mut dir = description::reversed(remote_dir);
                     if offered.dir == Dir::SendOnly && dir == Dir::SendRecv {
                         dir = Dir::SendOnly;
@@ -285,7 +328,7 @@ impl RtpEndpoint {
                     let remote = description::remote_address(&msg, index as u32);
                     plan.push((session, codec, dir, remote, offered.ssrc));
                 }
-                None => i.close(session),
+                _ => i.close(session),
             }
         }
         for (session, codec, dir, remote, ssrc) in plan {
@@ -344,10 +387,11 @@ fn rejected(media: &str, proto: &str, formats: &[&str]) -> LocalMLine {
         dir: Dir::Inactive,
         ssrc: None,
         rejected: Some((media.to_owned(), formats.join(" "))),
+        crypto: None,
     }
 }
 
-fn build(ctx: &ElementContext) -> crate::Result<(gst::Bin, RtpEndpoint)> {
+fn build(ctx: &ElementContext, options: RtpOptions) -> crate::Result<(gst::Bin, RtpEndpoint)> {
     let bin = gst::Bin::with_name(&ctx.unique_name("rtp"));
     let rtpbin = rtp_chains::make("rtpbin")?;
     rtpbin.set_property("latency", LATENCY_MS);
@@ -378,7 +422,11 @@ fn build(ctx: &ElementContext) -> crate::Result<(gst::Bin, RtpEndpoint)> {
         depayloaders: Mutex::new(HashMap::new()),
         media_state: Mutex::new(MediaState::Disconnected),
         released: AtomicBool::new(false),
+        crypto: options.crypto,
+        remote_keys: Mutex::new(HashMap::new()),
+        decrypted: std::sync::atomic::AtomicU64::new(0),
     });
+
     for media in [MediaKind::Audio, MediaKind::Video] {
         let weak = Arc::downgrade(&inner);
         inner.output(media).set_keyframe_fn(Some(Box::new(move || {
@@ -438,7 +486,12 @@ impl Inner {
     fn open(self: &Arc<Self>, media: MediaKind, codecs: Vec<Codec>) -> crate::Result<Session> {
         let id = self.outputs.next() as u32;
         let port = transport::free_port_pair(self.settings.min_port, self.settings.max_port)?;
-        let session = transport::open_session(&self.bin, &self.rtpbin, id, media, port, codecs)?;
+        let decoder = match self.crypto {
+            Some(_) => Some(self.srtp_decoder(id)?),
+            None => None,
+        };
+        let session =
+            transport::open_session(&self.bin, &self.rtpbin, id, media, port, codecs, decoder)?;
         let state = Arc::downgrade(self);
         session
             .rtp_pad()
@@ -458,7 +511,7 @@ impl Inner {
     /// Starts a negotiated session: what it receives (its codec) and, when it sends, the
     /// payloader of `codec` to the remote address.
     fn start(
-        &self,
+        self: &Arc<Self>,
         session: Session,
         codec: &Codec,
         dir: Dir,
@@ -487,11 +540,16 @@ impl Inner {
             payloader = Some(chain);
         }
         if let Some(remote) = remote {
+            let encoder = match &self.crypto {
+                Some(key) => Some(self.srtp_encoder(key, session.media)?),
+                None => None,
+            };
             session.send_to(
                 &self.bin,
                 &self.rtpbin,
                 remote,
                 payloader.as_ref().map(|c| &c.payloader),
+                encoder.as_ref(),
             )?;
         }
         if let Some(chain) = &payloader {
@@ -505,12 +563,92 @@ impl Inner {
         Ok(())
     }
 
+    /// With SDES, the srtpdec of session `session`: the remote key is looked up when the first
+    /// packet comes, and what leaves it is counted (none leaving means a wrong key).
+    fn srtp_decoder(self: &Arc<Self>, session: u32) -> crate::Result<gst::Element> {
+        let keys = Arc::downgrade(self);
+        let dec = srtp::decoder(move || keys.upgrade()?.remote_key(session))?;
+        let counted = Arc::downgrade(self);
+        if let Some(pad) = dec.static_pad("rtp_src") {
+            pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+                if let Some(inner) = counted.upgrade() {
+                    inner.decrypted.fetch_add(1, Ordering::Relaxed);
+                }
+                gst::PadProbeReturn::Ok
+            });
+        }
+        Ok(dec)
+    }
+
+    /// With SDES, the srtpenc of what a session of `media` sends, reporting its key's soft
+    /// limit.
+    fn srtp_encoder(
+        self: &Arc<Self>,
+        key: &SrtpKey,
+        media: MediaKind,
+    ) -> crate::Result<gst::Element> {
+        let enc = srtp::encoder(key)?;
+        let weak = Arc::downgrade(self);
+        enc.connect("soft-limit", false, move |_| {
+            if let Some(inner) = weak.upgrade() {
+                inner.emit(MediaEvent::OnKeySoftLimit { media });
+            }
+            None
+        });
+        Ok(enc)
+    }
+
+    /// The remote SRTP key of `session`, when known.
+    fn remote_key(&self, session: u32) -> Option<SrtpKey> {
+        self.remote_keys.lock().get(&session).cloned()
+    }
+
+    /// With SDES, whether m-line `index` of the remote description has a key of Rheo's suite
+    /// (then kept for `session`); without, whether the m-line is plain RTP.
+    fn accepts_remote_key(&self, msg: &gst_sdp::SDPMessageRef, index: u32, session: u32) -> bool {
+        let Some(m) = msg.media(index) else {
+            return false;
+        };
+        match &self.crypto {
+            None => !m.proto().unwrap_or("").contains("SAVP"),
+            Some(ours) => match srtp::remote_key(m, ours.suite) {
+                Some((_, key)) => {
+                    self.remote_keys.lock().insert(session, key);
+                    true
+                }
+                None => false,
+            },
+        }
+    }
+
+    /// SRTP packets came and none decrypted: the keys do not match.
+    fn check_decryption(self: &Arc<Self>) {
+        let weak = Arc::downgrade(self);
+        let _ = std::thread::Builder::new()
+            .name("rheo-srtp-check".into())
+            .spawn(move || {
+                std::thread::sleep(UNDECRYPTABLE_AFTER);
+                let Some(inner) = weak.upgrade() else { return };
+                if !inner.released.load(Ordering::SeqCst)
+                    && inner.decrypted.load(Ordering::Relaxed) == 0
+                {
+                    inner.emit(MediaEvent::Error {
+                        description: "SRTP packets arrive but none can be decrypted: the \
+                                      remote key does not match"
+                            .into(),
+                        code: 0,
+                        kind: "SRTP_DECRYPT_ERROR".into(),
+                    });
+                }
+            });
+    }
+
     fn after_negotiation(&self) {
         self.emit(MediaEvent::MediaSessionStarted);
         self.graph.resolve();
     }
 
-    fn on_first_packet(&self) {
+    fn on_first_packet(self: &Arc<Self>) {
         let changed = {
             let mut state = self.media_state.lock();
             let old = *state;
@@ -522,6 +660,9 @@ impl Inner {
                 old,
                 new: MediaState::Connected,
             });
+            if self.crypto.is_some() {
+                self.check_decryption();
+            }
         }
     }
 

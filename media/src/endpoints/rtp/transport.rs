@@ -54,7 +54,8 @@ pub(super) struct Session {
     rtcp_src: gst::Element,
 }
 
-/// The rtpbin session `id` of `bin`'s `rtpbin`, receiving on `rtp_port` and the port after it.
+/// The rtpbin session `id` of `bin`'s `rtpbin`, receiving on `rtp_port` and the port after it;
+/// with `decoder` (an srtpdec), SRTP decrypted on the way in.
 pub(super) fn open_session(
     bin: &gst::Bin,
     rtpbin: &gst::Element,
@@ -62,7 +63,9 @@ pub(super) fn open_session(
     media: MediaKind,
     rtp_port: u16,
     codecs: Vec<Codec>,
+    decoder: Option<gst::Element>,
 ) -> crate::Result<Session> {
+    let secure = decoder.is_some();
     let internal = |e: gst::glib::BoolError| err(ErrorKind::Internal, e.to_string());
     let udpsrc = |port: u16, caps: &str| -> crate::Result<gst::Element> {
         let src = rtp_chains::make("udpsrc")?;
@@ -76,20 +79,41 @@ pub(super) fn open_session(
             .map_err(|_| err(ErrorKind::Internal, format!("cannot bind UDP port {port}")))?;
         Ok(src)
     };
-    let rtp_src = udpsrc(rtp_port, "application/x-rtp")?;
-    let rtcp_src = udpsrc(rtp_port + 1, "application/x-rtcp")?;
-    let link = |src: &gst::Element, pad: &str| -> crate::Result<()> {
+    let (rtp_caps, rtcp_caps) = if secure {
+        ("application/x-srtp", "application/x-srtcp")
+    } else {
+        ("application/x-rtp", "application/x-rtcp")
+    };
+    let rtp_src = udpsrc(rtp_port, rtp_caps)?;
+    let rtcp_src = udpsrc(rtp_port + 1, rtcp_caps)?;
+    if let Some(decoder) = &decoder {
+        bin.add(decoder).map_err(internal)?;
+    }
+    let link = |src: &gst::Element, kind: &str| -> crate::Result<()> {
+        let pad = format!("recv_{kind}_sink_{id}");
         let sink = rtpbin
-            .request_pad_simple(pad)
+            .request_pad_simple(&pad)
             .ok_or_else(|| err(ErrorKind::Internal, format!("rtpbin {pad}")))?;
-        src.static_pad("src")
-            .expect("udpsrc src")
-            .link(&sink)
+        let mut from = src.static_pad("src").expect("udpsrc src");
+        if let Some(decoder) = &decoder {
+            let into = decoder
+                .static_pad(&format!("{kind}_sink"))
+                .expect("srtpdec sink");
+            from.link(&into)
+                .map_err(|e| err(ErrorKind::Internal, format!("srtpdec: {e:?}")))?;
+            from = decoder
+                .static_pad(&format!("{kind}_src"))
+                .expect("srtpdec src");
+        }
+        from.link(&sink)
             .map(|_| ())
             .map_err(|e| err(ErrorKind::Internal, format!("{pad}: {e:?}")))
     };
-    link(&rtp_src, &format!("recv_rtp_sink_{id}"))?;
-    link(&rtcp_src, &format!("recv_rtcp_sink_{id}"))?;
+    link(&rtp_src, "rtp")?;
+    link(&rtcp_src, "rtcp")?;
+    if let Some(decoder) = &decoder {
+        let _ = decoder.sync_state_with_parent();
+    }
     Ok(Session {
         index: id,
         media,
@@ -125,13 +149,14 @@ impl Session {
     }
 
     /// Starts sending RTCP (and, with `payloader`, RTP) to `remote`, from the receiving
-    /// sockets.
+    /// sockets; with `encoder` (an srtpenc), encrypted.
     pub fn send_to(
         &self,
         bin: &gst::Bin,
         rtpbin: &gst::Element,
         remote: RemoteAddress,
         payloader: Option<&gst::Element>,
+        encoder: Option<&gst::Element>,
     ) -> crate::Result<()> {
         let host = remote.address.to_string();
         let udpsink = |from: &gst::Element, port: u16| -> crate::Result<gst::Element> {
@@ -147,10 +172,25 @@ impl Session {
                 .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
             Ok(sink)
         };
-        let link = |pad: gst::Pad, sink: &gst::Element| -> crate::Result<()> {
-            pad.link(&sink.static_pad("sink").expect("udpsink sink"))
+        if let Some(encoder) = encoder {
+            bin.add(encoder)
+                .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
+        }
+        let link = |pad: gst::Pad, kind: &str, sink: &gst::Element| -> crate::Result<()> {
+            let mut from = pad;
+            if let Some(encoder) = encoder {
+                let into = encoder
+                    .request_pad_simple(&format!("{kind}_sink_0"))
+                    .ok_or_else(|| err(ErrorKind::Internal, "srtpenc sink"))?;
+                from.link(&into)
+                    .map_err(|e| err(ErrorKind::Internal, format!("srtpenc: {e:?}")))?;
+                from = encoder
+                    .static_pad(&format!("{kind}_src_0"))
+                    .ok_or_else(|| err(ErrorKind::Internal, "srtpenc src"))?;
+            }
+            from.link(&sink.static_pad("sink").expect("udpsink sink"))
                 .map(|_| ())
-                .map_err(|e| err(ErrorKind::Internal, format!("{}: {e:?}", pad.name())))?;
+                .map_err(|e| err(ErrorKind::Internal, format!("{}: {e:?}", from.name())))?;
             let _ = sink.sync_state_with_parent();
             Ok(())
         };
@@ -159,7 +199,7 @@ impl Session {
         let rtcp_pad = rtpbin
             .request_pad_simple(&format!("send_rtcp_src_{id}"))
             .ok_or_else(|| err(ErrorKind::Internal, "rtpbin send_rtcp_src"))?;
-        link(rtcp_pad, &rtcp_sink)?;
+        link(rtcp_pad, "rtcp", &rtcp_sink)?;
         if let Some(payloader) = payloader {
             let rtp_sink = udpsink(&self.rtp_src, remote.rtp_port)?;
             let send_sink = rtpbin
@@ -173,7 +213,10 @@ impl Session {
             let send_src = rtpbin
                 .static_pad(&format!("send_rtp_src_{id}"))
                 .ok_or_else(|| err(ErrorKind::Internal, "rtpbin send_rtp_src"))?;
-            link(send_src, &rtp_sink)?;
+            link(send_src, "rtp", &rtp_sink)?;
+        }
+        if let Some(encoder) = encoder {
+            let _ = encoder.sync_state_with_parent();
         }
         Ok(())
     }
