@@ -86,12 +86,18 @@ async fn rtp_endpoint_options_and_negotiation_errors_are_clear() {
         .request("create", sdes("AES_128_CM_HMAC_SHA1_80", "too short"))
         .await;
     assert!(
-        short["error"]["message"].as_str().unwrap().contains("30 bytes"),
+        short["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("30 bytes"),
         "{short}"
     );
     let unknown = c.request("create", sdes("ROT13", "")).await;
     assert!(
-        unknown["error"]["message"].as_str().unwrap().contains("ROT13"),
+        unknown["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("ROT13"),
         "{unknown}"
     );
     // As the Kurento tutorials give it: 30 characters of key and salt.

@@ -142,12 +142,26 @@ fn bad_sdp_is_rejected_and_pipeline_keeps_working() {
         m=video 9 UDP/TLS/RTP/SAVPF 98\r\nc=IN IP4 0.0.0.0\r\na=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\n\
         a=fingerprint:sha-256 43:26:45:4F:78:31:DF:17:60:AE:99:F9:D9:A0:45:81:67:47:E2:BE:04:78:A3:B0:F5:D9:F7:5C:ED:90:D4:A0\r\n\
         a=setup:actpass\r\na=mid:1\r\na=sendrecv\r\na=rtcp-mux\r\na=rtpmap:98 VP9/90000\r\n";
+    // As KMS: answered with every m-line rejected (port 0), not an error.
     let ep2 = WebRtcEndpoint::create(&p, "bad2", WebRtcOptions::default()).unwrap();
-    let e = ep2.webrtc().unwrap().process_offer(vp9_only).unwrap_err();
-    assert_eq!(e.kind, ErrorKind::SdpNegotiation);
-    // No half-built pads on the failed endpoints.
+    let answer = ep2.webrtc().unwrap().process_offer(vp9_only).unwrap();
+    let ports: Vec<&str> = answer
+        .lines()
+        .filter(|l| l.starts_with("m="))
+        .map(|l| l.split(' ').nth(1).unwrap())
+        .collect();
+    assert_eq!(ports, ["0", "0"], "{answer}");
+    assert!(answer.contains("a=mid:1"), "{answer}");
+    assert_eq!(
+        ep2.webrtc().unwrap().remote_description().unwrap(),
+        vp9_only
+    );
+    // Nothing built for it.
     let dot = ep2.gstreamer_dot();
-    assert!(!dot.contains("sink_0"), "failed endpoint kept a sink pad");
+    assert!(
+        !dot.contains("sink_0"),
+        "the rejected offer left a sink pad"
+    );
     // The failed endpoint can still negotiate, and the pipeline works.
     let good = WebRtcEndpoint::create(&p, "good", WebRtcOptions::default()).unwrap();
     good.connect(&good, MediaKind::Video).unwrap();
@@ -640,5 +654,19 @@ fn queries_and_connections_go_on_while_an_endpoint_negotiates() {
     // A second negotiation is refused, and the first one's result stands.
     assert!(ep.webrtc().unwrap().process_offer(&offer).is_err());
     assert_eq!(ep.webrtc().unwrap().local_description().unwrap(), answer);
+    p.release();
+}
+
+#[test]
+fn a_plain_rtp_offer_is_answered_rejected_as_kms_does() {
+    init().unwrap();
+    let log = EventLog::new();
+    let p = MediaPipeline::new("webrtc-plain-rtp", log.sink(), loopback_settings()).unwrap();
+    let ep = WebRtcEndpoint::create(&p, "ep", WebRtcOptions::default()).unwrap();
+    let offer = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+                 m=video 5000 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n";
+    let answer = ep.webrtc().unwrap().process_offer(offer).unwrap();
+    assert!(answer.contains("m=video 0 RTP/AVP 96"), "{answer}");
+    assert_eq!(ep.webrtc().unwrap().remote_description().unwrap(), offer);
     p.release();
 }

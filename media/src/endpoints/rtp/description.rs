@@ -108,8 +108,9 @@ fn codec_lines(c: &Codec) -> String {
             "a=rtpmap:{pt} VP8/90000\r\na=rtcp-fb:{pt} nack\r\na=rtcp-fb:{pt} nack pli\r\na=rtcp-fb:{pt} ccm fir\r\n"
         ),
         Format::H264 => format!(
-            "a=rtpmap:{pt} H264/90000\r\na=fmtp:{pt} packetization-mode=1;profile-level-id=42e01f;level-asymmetry-allowed=1\r\n\
-             a=rtcp-fb:{pt} nack\r\na=rtcp-fb:{pt} nack pli\r\na=rtcp-fb:{pt} ccm fir\r\n"
+            "a=rtpmap:{pt} H264/90000\r\na=fmtp:{pt} packetization-mode={};profile-level-id=42e01f;level-asymmetry-allowed=1\r\n\
+             a=rtcp-fb:{pt} nack\r\na=rtcp-fb:{pt} nack pli\r\na=rtcp-fb:{pt} ccm fir\r\n",
+            if c.single_nal { 0 } else { 1 }
         ),
         Format::Opus => format!(
             "a=rtpmap:{pt} opus/48000/2\r\na=fmtp:{pt} minptime=10;useinbandfec=1\r\n"
@@ -125,6 +126,7 @@ pub(super) fn offered_codecs(media: MediaKind) -> Vec<Codec> {
         pt,
         clock_rate,
         rtx_pt: None,
+        single_nal: false,
     };
     match media {
         MediaKind::Audio => vec![codec(Format::Opus, 111, 48000)],

@@ -5,6 +5,9 @@ use crate::api_contract::MediaKind;
 use crate::graph::output::Format;
 use crate::{err, ErrorKind, Result};
 
+/// Why an offer with nothing to serve is refused (WebRtcEndpoint answers it rejected instead).
+pub const NO_SUPPORTED_CODEC: &str = "offer has no supported codec (VP8, H264, OPUS)";
+
 pub const TWCC_URI: &str =
     "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01";
 
@@ -22,6 +25,9 @@ pub struct Codec {
     pub pt: u32,
     pub clock_rate: i32,
     pub rtx_pt: Option<u32>,
+    /// H.264 packetization-mode 0 (one NAL unit per packet; also what an fmtp without the
+    /// parameter means).
+    pub single_nal: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -117,7 +123,8 @@ pub fn analyse(msg: &gst_sdp::SDPMessageRef) -> Vec<MLine> {
         let pts: Vec<u32> = m.formats().filter_map(|f| f.parse().ok()).collect();
         let mut codec = None;
         if media != MediaKind::Data {
-            let mut h264: Option<(u32, i32, bool)> = None;
+            // The best H.264 so far: its payload type, clock rate, and rank.
+            let mut h264: Option<(u32, i32, (bool, bool))> = None;
             for &pt in &pts {
                 let Some((name, clock, _ch)) = rtpmap(m, pt) else {
                     continue;
@@ -129,22 +136,25 @@ pub fn analyse(msg: &gst_sdp::SDPMessageRef) -> Vec<MLine> {
                             pt,
                             clock_rate: clock,
                             rtx_pt: None,
+                            single_nal: false,
                         });
                     }
                     (MediaKind::Video, "H264") => {
                         let f = fmtp(m, pt);
-                        if fmtp_param(&f, "packetization-mode") != Some("1") {
-                            continue;
-                        }
-                        // Prefer constrained baseline (what x264/openh264 and Chromium share).
+                        let mode1 = match fmtp_param(&f, "packetization-mode") {
+                            Some("1") => true,
+                            None | Some("0") => false,
+                            Some(_) => continue, // interleaved mode 2
+                        };
+                        // Prefer mode 1, then constrained baseline (what x264/openh264 and
+                        // Chromium share).
                         let plid = fmtp_param(&f, "profile-level-id")
                             .unwrap_or("")
                             .to_ascii_lowercase();
                         let cb = plid.starts_with("42e0") || plid.starts_with("4200");
-                        match h264 {
-                            None => h264 = Some((pt, clock, cb)),
-                            Some((_, _, false)) if cb => h264 = Some((pt, clock, cb)),
-                            _ => {}
+                        let rank = (mode1, cb);
+                        if h264.is_none_or(|(_, _, best)| rank > best) {
+                            h264 = Some((pt, clock, rank));
                         }
                     }
                     (MediaKind::Audio, "OPUS") if codec.is_none() => {
@@ -153,18 +163,20 @@ pub fn analyse(msg: &gst_sdp::SDPMessageRef) -> Vec<MLine> {
                             pt,
                             clock_rate: clock,
                             rtx_pt: None,
+                            single_nal: false,
                         });
                     }
                     _ => {}
                 }
             }
             if codec.is_none() {
-                if let Some((pt, clock, _)) = h264 {
+                if let Some((pt, clock, (mode1, _))) = h264 {
                     codec = Some(Codec {
                         format: Format::H264,
                         pt,
                         clock_rate: clock,
                         rtx_pt: None,
+                        single_nal: !mode1,
                     });
                 }
             }
@@ -208,7 +220,7 @@ pub fn codec_caps(ml: &MLine, c: &Codec, ssrc: Option<u32>) -> gst::Caps {
         .field("clock-rate", c.clock_rate)
         .field("payload", c.pt as i32);
     if c.format == Format::H264 {
-        b = b.field("packetization-mode", "1");
+        b = b.field("packetization-mode", if c.single_nal { "0" } else { "1" });
     }
     if c.format == Format::Opus {
         b = b.field("encoding-params", "2");
@@ -269,12 +281,28 @@ pub fn plan_answer(
         .iter()
         .any(|m| m.media == MediaKind::Data && !m.rejected);
     if plan.is_empty() && !(data && data_channels) {
-        return Err(err(
-            ErrorKind::SdpNegotiation,
-            "offer has no supported codec (VP8, H264, OPUS)",
-        ));
+        return Err(err(ErrorKind::SdpNegotiation, NO_SUPPORTED_CODEC));
     }
     Ok(plan)
+}
+
+/// The answer KMS gives to an offer none of whose m-lines it can serve: every m-line rejected
+/// (port 0), with its mid, instead of an error.
+pub fn rejecting_answer(offer: &gst_sdp::SDPMessageRef) -> String {
+    let mut out = "v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\ns=Rheo\r\nt=0 0\r\n".to_owned();
+    for m in offer.medias() {
+        let formats: Vec<&str> = m.formats().collect();
+        out += &format!(
+            "m={} 0 {} {}\r\nc=IN IP4 0.0.0.0\r\na=inactive\r\n",
+            m.media().unwrap_or("video"),
+            m.proto().unwrap_or("RTP/AVP"),
+            formats.join(" ")
+        );
+        if let Some(mid) = m.attribute_val("mid") {
+            out += &format!("a=mid:{mid}\r\n");
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -317,8 +345,22 @@ mod tests {
             a=rtpmap:104 H264/90000\r\na=fmtp:104 packetization-mode=1;profile-level-id=42e01f\r\n";
         let ml = analyse(&parse(text).unwrap());
         let c = ml[0].codec.as_ref().unwrap();
-        assert_eq!((c.format, c.pt), (Format::H264, 104));
+        assert_eq!((c.format, c.pt, c.single_nal), (Format::H264, 104, false));
         assert_eq!(ml[0].dir, Dir::RecvOnly);
+        // Without packetization-mode (mode 0, as some cameras write it), still H.264.
+        let mode0 = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n\
+            m=video 9 RTP/AVP 97\r\na=rtpmap:97 H264/90000\r\na=fmtp:97 profile-level-id=42e01f\r\n";
+        let ml = analyse(&parse(mode0).unwrap());
+        let c = ml[0].codec.as_ref().unwrap();
+        assert_eq!((c.format, c.pt, c.single_nal), (Format::H264, 97, true));
+        assert_eq!(
+            codec_caps(&ml[0], c, None)
+                .structure(0)
+                .unwrap()
+                .get::<&str>("packetization-mode")
+                .unwrap(),
+            "0"
+        );
         assert!(parse("hello").is_err());
         assert!(parse("").is_err());
     }
@@ -337,6 +379,7 @@ mod tests {
                 pt: 96,
                 clock_rate: 90000,
                 rtx_pt: None,
+                single_nal: false,
             }),
             twcc_id: None,
             rejected: false,

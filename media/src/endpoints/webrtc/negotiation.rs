@@ -128,6 +128,18 @@ impl WebRtcEndpoint {
         })?;
         let outcome = self.answer(offer);
         let mut neg = i.neg.lock();
+        // Nothing in the offer Rheo can serve (a plain RTP/AVP offer, unknown codecs): every
+        // m-line is answered rejected, as KMS does, rather than failing.
+        let unservable = matches!(&outcome, Err(e) if e.message == sdp::NO_SUPPORTED_CODEC);
+        if unservable {
+            if let Ok(msg) = sdp::parse(offer) {
+                let text = sdp::rejecting_answer(&msg);
+                neg.phase = Phase::Negotiated;
+                neg.local = Some(text.clone());
+                neg.remote = Some(offer.to_string());
+                return Ok(text);
+            }
+        }
         match outcome {
             Ok((text, answer, mlines)) => {
                 neg.phase = Phase::Negotiated;
@@ -153,7 +165,14 @@ impl WebRtcEndpoint {
     ) -> crate::Result<(String, gst_webrtc::WebRTCSessionDescription, Vec<MLine>)> {
         let i = &self.inner;
         let msg = sdp::parse(offer)?;
-        let mlines = sdp::analyse(&msg);
+        let mut mlines = sdp::analyse(&msg);
+        // WebRTC media is DTLS-SRTP: a plain RTP m-line (RTP/AVP) has nothing Rheo can serve.
+        for ml in &mut mlines {
+            let proto = msg.media(ml.index).and_then(|m| m.proto()).unwrap_or("");
+            if !(proto.contains("SAVP") || proto.contains("DTLS")) {
+                ml.codec = None;
+            }
+        }
         let plan = sdp::plan_answer(
             &mlines,
             i.opts.recvonly,
@@ -291,12 +310,14 @@ impl WebRtcEndpoint {
                         pt: 96,
                         clock_rate: 90000,
                         rtx_pt: None,
+                        single_nal: false,
                     },
                     sdp::Codec {
                         format: Format::H264,
                         pt: 102,
                         clock_rate: 90000,
                         rtx_pt: None,
+                        single_nal: false,
                     },
                 ]
             } else {
@@ -305,6 +326,7 @@ impl WebRtcEndpoint {
                     pt: 111,
                     clock_rate: 48000,
                     rtx_pt: None,
+                    single_nal: false,
                 }]
             };
             let mut caps = gst::Caps::new_empty();
