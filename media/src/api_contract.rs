@@ -97,6 +97,12 @@ pub enum MediaEvent {
     MediaSessionStarted,
     /// An HttpPostEndpoint's upload ended (complete, or its connection lost for good).
     MediaSessionTerminated,
+    DataChannelOpened {
+        channel_id: i32,
+    },
+    DataChannelClosed {
+        channel_id: i32,
+    },
     /// An SRTP key of an RtpEndpoint nears the end of its lifetime.
     OnKeySoftLimit {
         media: MediaKind,
@@ -230,6 +236,16 @@ pub struct WebRtcOptions {
     pub recvonly: bool,
     pub sendonly: bool,
     pub use_data_channels: bool,
+}
+
+/// Kurento createDataChannel's parameters.
+#[derive(Debug, Clone, Default)]
+pub struct DataChannelOptions {
+    pub label: String,
+    pub ordered: bool,
+    pub max_packet_lifetime_ms: Option<u32>,
+    pub max_retransmits: Option<u32>,
+    pub protocol: String,
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -670,3 +670,60 @@ fn a_plain_rtp_offer_is_answered_rejected_as_kms_does() {
     assert_eq!(ep.webrtc().unwrap().remote_description().unwrap(), offer);
     p.release();
 }
+
+fn data_endpoint(p: &MediaPipeline, id: &str) -> Element {
+    WebRtcEndpoint::create(
+        p,
+        id,
+        WebRtcOptions {
+            use_data_channels: true,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn data_channels_echo_in_a_loopback_and_carry_a_chat_between_endpoints() {
+    init().unwrap();
+    let log = EventLog::new();
+    let p = MediaPipeline::new("data-channels", log.sink(), loopback_settings()).unwrap();
+    // The hello-world-data-channel loopback.
+    let echo = data_endpoint(&p, "echo");
+    echo.connect(&echo, MediaKind::Data).unwrap();
+    let peer = Arc::new(TestPeer::new(PeerConfig::color(0xff3060a0)).unwrap());
+    let channel = peer.create_data_channel("dataChannel");
+    let (_pump, _) = negotiate(&peer, &echo, &log);
+    assert!(channel.wait_open(T), "the channel did not open");
+    for text in ["one", "two", "three"] {
+        channel.send_text(text);
+    }
+    channel.send_bytes(&[1, 2, 3]);
+    assert_eq!(
+        channel.wait_messages(4, T),
+        ["one", "two", "three", "<3 bytes>"],
+        "echoed in order, text and binary"
+    );
+    assert!(log
+        .wait_for(T, |e| e.element == "echo"
+            && matches!(e.event, MediaEvent::DataChannelOpened { .. }))
+        .is_some());
+
+    // A one-to-one chat: each endpoint's messages go to the other.
+    let (alice, bob) = (data_endpoint(&p, "alice"), data_endpoint(&p, "bob"));
+    alice.connect(&bob, MediaKind::Data).unwrap();
+    bob.connect(&alice, MediaKind::Data).unwrap();
+    let alice_peer = Arc::new(TestPeer::new(PeerConfig::color(0xff00ff00)).unwrap());
+    let bob_peer = Arc::new(TestPeer::new(PeerConfig::color(0xffff0000)).unwrap());
+    let alice_channel = alice_peer.create_data_channel("chat");
+    let bob_channel = bob_peer.create_data_channel("chat");
+    let (_p1, _) = negotiate(&alice_peer, &alice, &log);
+    let (_p2, _) = negotiate(&bob_peer, &bob, &log);
+    assert!(alice_channel.wait_open(T) && bob_channel.wait_open(T));
+    alice_channel.send_text("hello bob");
+    bob_channel.send_text("hello alice");
+    assert_eq!(bob_channel.wait_messages(1, T), ["hello bob"]);
+    assert_eq!(alice_channel.wait_messages(1, T), ["hello alice"]);
+
+    p.release();
+}

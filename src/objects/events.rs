@@ -51,6 +51,12 @@ pub fn kurento_event(event: &MediaEvent) -> Option<(String, Map<String, Value>)>
         ),
         MediaEvent::MediaSessionStarted => ("MediaSessionStarted", json!({})),
         MediaEvent::MediaSessionTerminated => ("MediaSessionTerminated", json!({})),
+        MediaEvent::DataChannelOpened { channel_id } => {
+            ("DataChannelOpened", json!({"channelId": channel_id}))
+        }
+        MediaEvent::DataChannelClosed { channel_id } => {
+            ("DataChannelClosed", json!({"channelId": channel_id}))
+        }
         MediaEvent::OnKeySoftLimit { media } => (
             "OnKeySoftLimit",
             json!({"mediaType": media_kind_name(*media)}),

@@ -59,8 +59,23 @@ pub(super) fn invoke(
             ep.request_keyframe();
             None
         }
-        "createDataChannel" | "closeDataChannel" => {
-            return Err(KurentoError::operation_not_supported(format!("{op}: data channels are not supported yet")))
+        "createDataChannel" => {
+            let non_negative = |v: Option<i64>| v.filter(|n| *n >= 0).map(|n| n.min(i64::from(u32::MAX)) as u32);
+            let options = media::DataChannelOptions {
+                label: args.opt_str("label")?.unwrap_or("").to_owned(),
+                ordered: args.opt_bool("ordered")?.unwrap_or(true),
+                max_packet_lifetime_ms: non_negative(args.opt_int("maxPacketLifeTime")?),
+                max_retransmits: non_negative(args.opt_int("maxRetransmits")?),
+                protocol: args.opt_str("protocol")?.unwrap_or("").to_owned(),
+            };
+            ep.create_data_channel(options).map_err(values::media_error)?;
+            None
+        }
+        "closeDataChannel" => {
+            let id = i32::try_from(args.int("channelId")?)
+                .map_err(|_| KurentoError::marshall("'channelId' is out of range"))?;
+            ep.close_data_channel(id).map_err(values::media_error)?;
+            None
         }
         _ if values::is_getter(op, "stunServerAddress") => {
             Some(Value::from(ep.settings().stun_server_address.unwrap_or_default()))

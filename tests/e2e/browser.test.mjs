@@ -65,6 +65,7 @@ describe('browser demos', () => {
       assert.ok(links.some((h) => h.includes('magicmirror')), `links: ${links}`);
       assert.ok(links.some((h) => h.includes('recorder')), `links: ${links}`);
       assert.ok(links.some((h) => h.includes('player')), `links: ${links}`);
+      assert.ok(links.some((h) => h.includes('datachannel')), `links: ${links}`);
       const hat = await page.request.get(`${HTTP_URL}/magicmirror/img/hat.png`);
       assert.equal(hat.status(), 200);
       assert.match(hat.headers()['content-type'] || '', /image\/png/);
@@ -253,6 +254,25 @@ describe('browser demos', () => {
       assert.equal(await page.textContent('#player-state'), 'end of stream');
       assert.ok(positionBefore < 7000, `the seek starts before 7 s (${positionBefore} ms)`);
       assert.ok(framesAfterSeek < 110, `${framesAfterSeek} frames between the seek to 8 s and the end`);
+      await stopDemo(page);
+    } finally {
+      await page.close();
+    }
+  });
+
+  test('data channel page echoes typed messages', { timeout: 90000 }, async () => {
+    const page = await startDemo('datachannel');
+    try {
+      await page.waitForFunction(() => window.demoState.channel && window.demoState.channel.state === 'open',
+        null, { timeout: 20000 });
+      for (const text of ['hello', 'rheo']) {
+        await page.fill('#message', text);
+        await page.click('#send');
+      }
+      await page.waitForFunction(() => window.demoState.channel.received.length >= 2, null, { timeout: 20000 });
+      const channel = await page.evaluate(() => window.demoState.channel);
+      assert.deepEqual(channel.received, ['hello', 'rheo']);
+      assert.equal(await page.locator('#received li').count(), 2);
       await stopDemo(page);
     } finally {
       await page.close();

@@ -56,12 +56,12 @@ async function newPeerPage(name) {
  * The Kurento Node tutorial flow, with an optional filter between the endpoint's output and its
  * input. Returns once the page decodes more than 30 frames of the returned video.
  */
-async function loopbackCall(page, { buildGraph, name }) {
+async function loopbackCall(page, { buildGraph, name, webRtcParams = {}, peer = {} }) {
   const { client } = await connectClient();
   let pipeline;
   try {
     pipeline = await call(client, 'create', 'MediaPipeline');
-    const webRtc = await call(pipeline, 'create', 'WebRtcEndpoint');
+    const webRtc = await call(pipeline, 'create', 'WebRtcEndpoint', webRtcParams);
 
     // Local candidates from the page go to the endpoint, also before the offer (as the tutorial
     // flushes its queue right after creating the endpoint).
@@ -74,7 +74,7 @@ async function loopbackCall(page, { buildGraph, name }) {
         else candidatesSent++;
       });
     });
-    await installPeer(page);
+    await installPeer(page, peer);
 
     await buildGraph({ pipeline, webRtc });
 
@@ -282,6 +282,53 @@ describe('kurento-client 7.3.0', () => {
     const gone = await fetch(url, { method: 'POST', body: 'more' });
     assert.equal(gone.status, 404, 'the URL goes with the endpoint');
     client.close();
+  });
+
+  test('hello-world-data-channel: the loopback echoes the data channel, text and binary', { timeout: 90000 }, async () => {
+    const page = await newPeerPage('kc-datachannel');
+    let client;
+    try {
+      let opened = null;
+      let pipeline;
+      ({ client, pipeline } = await loopbackCall(page, {
+        name: 'kc-datachannel',
+        webRtcParams: { useDataChannels: true },
+        peer: { dataChannel: true },
+        buildGraph: async ({ webRtc }) => {
+          webRtc.on('DataChannelOpened', (event) => { opened = event; });
+          await call(webRtc, 'connect', webRtc);
+        },
+      }));
+      await page.waitForFunction(() => window.peer.channel.readyState === 'open', null, { timeout: 20000 });
+      await waitUntil(() => opened, 20000, 'the DataChannelOpened event');
+      assert.equal(typeof opened.channelId, 'number');
+      // In order, up to the announced 64 KiB; the browser itself refuses more.
+      const big = 'x'.repeat(60000);
+      const refused = await page.evaluate((big) => {
+        for (const m of ['one', 'two', 'three']) window.peer.channel.send(m);
+        window.peer.channel.send(new Uint8Array([1, 2, 3, 4, 5]).buffer);
+        window.peer.channel.send(big);
+        try {
+          window.peer.channel.send('y'.repeat(100000));
+          return null;
+        } catch (e) {
+          return e.name;
+        }
+      }, big);
+      assert.equal(refused, 'TypeError', 'a 100 kB message is over the announced max-message-size');
+      assert.equal(await page.evaluate(() => window.peer.pc.sctp.maxMessageSize), 65536);
+      const messages = await waitUntil(async () => {
+        const m = await page.evaluate(() => window.peer.messages);
+        return m.length >= 5 ? m : null;
+      }, 20000, 'the echoed messages', 200);
+      console.log(`[kc-datachannel] opened ${JSON.stringify(opened)}, echoed ${messages.length} messages`);
+      assert.deepEqual(messages.slice(0, 4), ['one', 'two', 'three', { bytes: 5 }]);
+      assert.equal(messages[4].length, big.length);
+      await call(pipeline, 'release');
+    } finally {
+      if (client) client.close();
+      await page.close();
+    }
   });
 
   test('reconnection keeps the session and its objects', { timeout: 60000 }, async () => {

@@ -9,14 +9,15 @@
 //   { state, error, remoteFrames, mediaState, flowOut, iceState, icePath, pipeline, webRtc }
 //
 // `receiveOnly: true` (the player) opens no camera: the browser offers to receive audio and
-// video only.
+// video only. `dataChannel: true` creates the endpoint with `useDataChannels` and opens a channel
+// before the offer (`ctx.channel`), as kurento-utils does.
 //
 // `?ice=relay` sends everything through the TURN relay (iceTransportPolicy "relay"): a way to
 // check that the relay works before relying on it.
 
 import { KurentoConnection, KurentoError, defaultServerUrl, fetchIceServers } from './kurento-jsonrpc.js';
 
-export function setupLoopbackDemo({ buildGraph, afterOffer, title, receiveOnly = false }) {
+export function setupLoopbackDemo({ buildGraph, afterOffer, title, receiveOnly = false, dataChannel = false }) {
   const $ = (id) => document.getElementById(id);
   const localVideo = $('local-video');
   const remoteVideo = $('remote-video');
@@ -161,6 +162,7 @@ export function setupLoopbackDemo({ buildGraph, afterOffer, title, receiveOnly =
       const pc = new RTCPeerConnection({ iceServers, iceTransportPolicy: relayOnly ? 'relay' : 'all' });
       if (relayOnly) log('ICE: relay only (?ice=relay)');
       s.pc = pc;
+      s.channel = dataChannel ? pc.createDataChannel('dataChannel') : null;
       if (receiveOnly) {
         pc.addTransceiver('video', { direction: 'recvonly' });
         if (wantAudio) pc.addTransceiver('audio', { direction: 'recvonly' });
@@ -214,7 +216,8 @@ export function setupLoopbackDemo({ buildGraph, afterOffer, title, receiveOnly =
       s.rpc.subscribe(s.pipeline, 'Error', (d) => showError(new Error(`Pipeline error: ${d.description || d.type}`)))
         .catch((e) => log(`subscribe Error (pipeline) failed: ${e.message}`));
 
-      s.webRtc = await s.rpc.create('WebRtcEndpoint', { mediaPipeline: s.pipeline });
+      s.webRtc = await s.rpc.create('WebRtcEndpoint',
+        dataChannel ? { mediaPipeline: s.pipeline, useDataChannels: true } : { mediaPipeline: s.pipeline });
       demoState.webRtc = s.webRtc;
       if (s.stopped) return;
 
@@ -250,7 +253,7 @@ export function setupLoopbackDemo({ buildGraph, afterOffer, title, receiveOnly =
       };
       for (const c of localCandidates.splice(0)) sendCandidate(c);
 
-      const ctx = { rpc: s.rpc, pipeline: s.pipeline, webRtc: s.webRtc, log, showError, setState };
+      const ctx = { rpc: s.rpc, pipeline: s.pipeline, webRtc: s.webRtc, channel: s.channel, log, showError, setState };
       if (buildGraph) await buildGraph(ctx);
       if (s.stopped) return;
 

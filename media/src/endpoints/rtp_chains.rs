@@ -33,7 +33,12 @@ pub(crate) fn payloader(
             p
         }
         Format::Opus => make("rtpopuspay")?,
-        Format::RawVideo => return Err(err(ErrorKind::Internal, "cannot payload raw video")),
+        Format::RawVideo | Format::Data => {
+            return Err(err(
+                ErrorKind::Internal,
+                "only VP8, H.264 and Opus go over RTP",
+            ))
+        }
     };
     pay.set_property("pt", pt);
     pay.set_property("ssrc", ssrc);

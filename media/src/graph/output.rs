@@ -21,6 +21,9 @@ use crate::graph::flow::{FlowDir, FlowTracker};
 use crate::{err, ErrorKind, Result};
 
 /// A media format carried between elements.
+/// The media type of data channel messages inside Rheo.
+pub const DATA_CAPS: &str = "application/x-rheo-data";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
     Vp8,
@@ -28,12 +31,16 @@ pub enum Format {
     Opus,
     /// Decoded video, I420.
     RawVideo,
+    /// Data channel messages: one buffer per message, its caps saying whether it is text or
+    /// binary and which channel label it came from.
+    Data,
 }
 
 impl Format {
     pub fn media(self) -> MediaKind {
         match self {
             Format::Opus => MediaKind::Audio,
+            Format::Data => MediaKind::Data,
             _ => MediaKind::Video,
         }
     }
@@ -52,6 +59,7 @@ impl Format {
             Format::RawVideo => gst::Caps::builder("video/x-raw")
                 .field("format", "I420")
                 .build(),
+            Format::Data => gst::Caps::builder(DATA_CAPS).build(),
         }
     }
     /// `native` if `accepted` lists it, else the first accepted format (reached by transcoding).
@@ -68,6 +76,7 @@ impl Format {
             Format::H264 => "H264",
             Format::Opus => "OPUS",
             Format::RawVideo => "RAW",
+            Format::Data => "DATA",
         }
     }
 }

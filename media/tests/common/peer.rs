@@ -444,6 +444,32 @@ impl TestPeer {
         })
     }
 
+    /// A data channel opened from this side, as a browser's `createDataChannel` before the
+    /// offer (the offer then has its m=application line).
+    pub fn create_data_channel(&self, label: &str) -> PeerChannel {
+        let channel = self
+            .webrtcbin
+            .emit_by_name::<gst_webrtc::WebRTCDataChannel>(
+                "create-data-channel",
+                &[&label, &None::<gst::Structure>],
+            );
+        let received: Arc<(Mutex<Vec<String>>, Condvar)> = Arc::default();
+        let store = received.clone();
+        channel.connect_on_message_string(move |_, text| {
+            let (list, changed) = &*store;
+            list.lock().unwrap().push(text.unwrap_or("").to_owned());
+            changed.notify_all();
+        });
+        let store = received.clone();
+        channel.connect_on_message_data(move |_, bytes| {
+            let (list, changed) = &*store;
+            let n = bytes.map_or(0, |b| b.len());
+            list.lock().unwrap().push(format!("<{n} bytes>"));
+            changed.notify_all();
+        });
+        PeerChannel { channel, received }
+    }
+
     /// Creates and applies the local offer; returns its SDP text.
     pub fn create_offer(&self) -> Result<String, String> {
         let reply = promise_wait(&self.webrtcbin, "create-offer", None)?.ok_or("no offer")?;
@@ -646,5 +672,52 @@ impl TestPeer {
 impl Drop for TestPeer {
     fn drop(&mut self) {
         let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+/// A data channel of a [`TestPeer`], with the messages it received (binary ones as
+/// `<n bytes>`).
+pub struct PeerChannel {
+    pub channel: gst_webrtc::WebRTCDataChannel,
+    received: Arc<(Mutex<Vec<String>>, Condvar)>,
+}
+
+impl PeerChannel {
+    pub fn wait_open(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while self.channel.ready_state() != gst_webrtc::WebRTCDataChannelState::Open {
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        true
+    }
+
+    pub fn send_text(&self, text: &str) {
+        self.channel
+            .send_string_full(Some(text))
+            .expect("the channel sends");
+    }
+
+    pub fn send_bytes(&self, bytes: &[u8]) {
+        self.channel
+            .send_data_full(Some(&gst::glib::Bytes::from(bytes)))
+            .expect("the channel sends");
+    }
+
+    /// Waits until `n` messages arrived; returns those received by then.
+    pub fn wait_messages(&self, n: usize, timeout: Duration) -> Vec<String> {
+        let (list, changed) = &*self.received;
+        let deadline = Instant::now() + timeout;
+        let mut got = list.lock().unwrap();
+        while got.len() < n {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            got = changed.wait_timeout(got, deadline - now).unwrap().0;
+        }
+        got.clone()
     }
 }

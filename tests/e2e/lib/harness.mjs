@@ -249,11 +249,18 @@ export async function startTcpProxy(targetUrl) {
  * offer, passes local candidates to `window.rheoSendCandidate` (exposed by the test), queues
  * remote candidates until the answer is applied, and reports decoded frames.
  */
-export async function installPeer(page, { audio = true } = {}) {
-  await page.evaluate(async (audio) => {
+export async function installPeer(page, { audio = true, dataChannel = false } = {}) {
+  await page.evaluate(async ({ audio, dataChannel }) => {
     const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio });
     const pc = new RTCPeerConnection();
     for (const t of stream.getTracks()) pc.addTrack(t, stream);
+    // As kurento-utils with `dataChannels: true`: one channel, opened before the offer.
+    const channel = dataChannel ? pc.createDataChannel('dataChannel') : null;
+    const messages = [];
+    if (channel) {
+      channel.binaryType = 'arraybuffer';
+      channel.onmessage = (ev) => messages.push(typeof ev.data === 'string' ? ev.data : { bytes: ev.data.byteLength });
+    }
     const video = document.createElement('video');
     video.autoplay = true;
     video.muted = true;
@@ -282,6 +289,8 @@ export async function installPeer(page, { audio = true } = {}) {
     window.peer = {
       pc,
       video,
+      channel,
+      messages,
       async offer() {
         const offer = await pc.createOffer();
         await pc.setLocalDescription(offer);
@@ -311,7 +320,7 @@ export async function installPeer(page, { audio = true } = {}) {
         return { framesDecoded, frameWidth, frameHeight, ice: pc.iceConnectionState };
       },
     };
-  }, audio);
+  }, { audio, dataChannel });
 }
 
 // ---- pixel analysis (runs in the page) ---------------------------------------------------------

@@ -118,6 +118,7 @@ impl MediaProfile {
             Format::Opus => Some("opusparse"),
             Format::Vp8 => None,
             Format::RawVideo => Some("videoconvert ! jpegenc"),
+            Format::Data => None,
         }
     }
 }

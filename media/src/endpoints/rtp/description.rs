@@ -115,7 +115,7 @@ fn codec_lines(c: &Codec) -> String {
         Format::Opus => format!(
             "a=rtpmap:{pt} opus/48000/2\r\na=fmtp:{pt} minptime=10;useinbandfec=1\r\n"
         ),
-        Format::RawVideo => String::new(),
+        Format::RawVideo | Format::Data => String::new(),
     }
 }
 

@@ -27,7 +27,7 @@ use crate::graph::output::{AppSrcConsumer, Format, Output, OutputContext};
 use crate::graph::pipeline::MediaPipeline;
 use crate::{err, ErrorKind};
 use description::{LocalMLine, RemoteAddress};
-use transport::Session;
+use transport::{random_u32, Session};
 
 /// Jitter buffer of received streams: enough for a LAN or a camera, short for a call.
 const LATENCY_MS: u32 = 100;
@@ -39,23 +39,6 @@ const UNDECRYPTABLE_AFTER: std::time::Duration = std::time::Duration::from_secs(
 pub struct RtpOptions {
     /// SDES-SRTP: Rheo's key (what it sends is encrypted with it); `None` for plain RTP.
     pub crypto: Option<SrtpKey>,
-}
-
-fn random_u32() -> u32 {
-    let mut bytes = [0u8; 4];
-    if getrandom(&mut bytes).is_err() {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .subsec_nanos();
-        return nanos ^ std::process::id().rotate_left(16);
-    }
-    u32::from_ne_bytes(bytes)
-}
-
-fn getrandom(buf: &mut [u8]) -> std::io::Result<()> {
-    use std::io::Read;
-    std::fs::File::open("/dev/urandom")?.read_exact(buf)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

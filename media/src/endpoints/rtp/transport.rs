@@ -18,6 +18,24 @@ const DEFAULT_PORTS: (u16, u16) = (20_000, 59_999);
 /// Even ports tried before giving up.
 const PORT_ATTEMPTS: usize = 200;
 
+/// Random bits for SSRCs, ports and session ids (not secrets).
+pub(super) fn random_u32() -> u32 {
+    let mut bytes = [0u8; 4];
+    if getrandom(&mut bytes).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .subsec_nanos();
+        return nanos ^ std::process::id().rotate_left(16);
+    }
+    u32::from_ne_bytes(bytes)
+}
+
+fn getrandom(buf: &mut [u8]) -> std::io::Result<()> {
+    use std::io::Read;
+    std::fs::File::open("/dev/urandom")?.read_exact(buf)
+}
+
 /// A free even port whose successor is free too, in `[min, max]`.
 pub(super) fn free_port_pair(min: Option<u16>, max: Option<u16>) -> crate::Result<u16> {
     let (min, max) = (
@@ -29,7 +47,7 @@ pub(super) fn free_port_pair(min: Option<u16>, max: Option<u16>) -> crate::Resul
         return Err(err(ErrorKind::Internal, "the RTP port range is too small"));
     }
     let pairs = u32::from((max - first) / 2).max(1);
-    let start = super::random_u32() % pairs;
+    let start = random_u32() % pairs;
     for attempt in 0..PORT_ATTEMPTS.min(pairs as usize) {
         let port = first + (((start + attempt as u32) % pairs) * 2) as u16;
         let free = |p: u16| UdpSocket::bind((Ipv4Addr::UNSPECIFIED, p)).is_ok();
@@ -132,7 +150,7 @@ impl Session {
             Format::Vp8 => ("video", "VP8"),
             Format::H264 => ("video", "H264"),
             Format::Opus => ("audio", "OPUS"),
-            Format::RawVideo => return None,
+            Format::RawVideo | Format::Data => return None,
         };
         let mut caps = gst::Caps::builder("application/x-rtp")
             .field("media", media)

@@ -213,6 +213,7 @@ pub fn codec_caps(ml: &MLine, c: &Codec, ssrc: Option<u32>) -> gst::Caps {
         Format::H264 => ("video", "H264"),
         Format::Opus => ("audio", "OPUS"),
         Format::RawVideo => ("video", "RAW"),
+        Format::Data => ("application", "DATA"),
     };
     let mut b = gst::Caps::builder("application/x-rtp")
         .field("media", media)

@@ -80,6 +80,8 @@ pub(crate) struct WrtcInner {
     pub(super) recv_ssrcs: Mutex<HashMap<u32, MediaKind>>,
     pub(super) states: Mutex<States>,
     pub(super) released: AtomicBool,
+    /// With `useDataChannels`.
+    pub(super) data: Option<super::channels::DataChannels>,
 }
 
 /// The WebRTC side of an [`Element`] created by `create_webrtc_endpoint`.
@@ -181,7 +183,10 @@ pub(super) fn build(
     let flow = ctx.flow.clone();
     let audio_hub = Output::new(id, MediaKind::Audio, ctx.hubs.clone(), Some(flow.clone()));
     let video_hub = Output::new(id, MediaKind::Video, ctx.hubs.clone(), Some(flow.clone()));
-    let inner = Arc::new(WrtcInner {
+    let data_output = opts
+        .use_data_channels
+        .then(|| Output::new(id, MediaKind::Data, ctx.hubs.clone(), None));
+    let inner = Arc::new_cyclic(|weak: &std::sync::Weak<WrtcInner>| WrtcInner {
         id: id.to_string(),
         bin: bin.clone(),
         webrtcbin: webrtcbin.clone(),
@@ -210,6 +215,22 @@ pub(super) fn build(
             pair: None,
         }),
         released: AtomicBool::new(false),
+        data: data_output.map(|output| {
+            let endpoint = weak.clone();
+            super::channels::DataChannels::new(output, move |bytes, binary, label| {
+                if let Some(i) = endpoint.upgrade() {
+                    i.send_message(bytes, binary, label);
+                }
+            })
+        }),
+    });
+    let weak = Arc::downgrade(&inner);
+    webrtcbin.connect("on-data-channel", false, move |args| {
+        let channel = args.get(1)?.get::<gst_webrtc::WebRTCDataChannel>().ok()?;
+        if let Some(i) = weak.upgrade() {
+            i.adopt_channel(channel);
+        }
+        None
     });
     for media in [MediaKind::Audio, MediaKind::Video] {
         let weak = Arc::downgrade(&inner);
@@ -267,7 +288,7 @@ impl WrtcInner {
         match media {
             MediaKind::Audio => Some(&self.audio_hub),
             MediaKind::Video => Some(&self.video_hub),
-            MediaKind::Data => None,
+            MediaKind::Data => self.data.as_ref().map(|d| &d.output),
         }
     }
 
@@ -282,7 +303,10 @@ impl WrtcInner {
 impl ElementKind for WebRtcEndpoint {
     fn input(&self, media: MediaKind) -> Input {
         if media == MediaKind::Data {
-            return Input::Absent;
+            return match &self.inner.data {
+                Some(data) => Input::Any(data.input.clone()),
+                None => Input::Absent,
+            };
         }
         if self.inner.neg.lock().phase != Phase::Negotiated {
             return if self.inner.opts.recvonly {
@@ -307,6 +331,9 @@ impl ElementKind for WebRtcEndpoint {
 
     fn release(&self) {
         self.inner.released.store(true, Ordering::SeqCst);
+        if let Some(data) = &self.inner.data {
+            data.input.stop();
+        }
         self.inner.send.lock().clear();
         self.inner.recv_depayloaders.lock().clear();
         let _ = self.inner.bin.set_state(gst::State::Null);
@@ -319,6 +346,26 @@ impl ElementKind for WebRtcEndpoint {
 }
 
 impl WebRtcEndpoint {
+    /// Kurento createDataChannel (after negotiation, with `useDataChannels`).
+    pub fn create_data_channel(&self, options: DataChannelOptions) -> crate::Result<()> {
+        let mut s = gst::Structure::builder("config").field("ordered", options.ordered);
+        if let Some(ms) = options.max_packet_lifetime_ms {
+            s = s.field("max-packet-lifetime", ms);
+        }
+        if let Some(n) = options.max_retransmits {
+            s = s.field("max-retransmits", n);
+        }
+        if !options.protocol.is_empty() {
+            s = s.field("protocol", options.protocol.as_str());
+        }
+        self.inner.create_data_channel(&options.label, s.build())
+    }
+
+    /// Kurento closeDataChannel.
+    pub fn close_data_channel(&self, channel_id: i32) -> crate::Result<()> {
+        self.inner.close_data_channel(channel_id)
+    }
+
     pub fn settings(&self) -> WebRtcSettings {
         self.inner.settings.lock().clone()
     }

@@ -2,6 +2,8 @@
 //! (depay ! appsink): the server picks codec and payload type from the offer and sets them as
 //! transceiver codec preferences, which is what Chromium interoperates with.
 
+mod channels;
+mod data;
 mod endpoint;
 mod ice;
 pub mod ice_addresses;

@@ -110,6 +110,15 @@ impl WrtcInner {
                 }
             }
         }
+        // Messages flow once the description has data channels.
+        if let Some(data) = &self.data {
+            if remote
+                .iter()
+                .any(|m| m.media == MediaKind::Data && !m.rejected)
+            {
+                data.output.set_format(Some(Format::Data));
+            }
+        }
         self.emit(MediaEvent::MediaSessionStarted);
         self.graph.resolve();
     }
@@ -179,6 +188,12 @@ impl WebRtcEndpoint {
             i.opts.sendonly,
             i.opts.use_data_channels,
         )?;
+        if let Some(data) = &i.data {
+            data.remote_max_message.store(
+                super::data::max_message_size(&msg),
+                std::sync::atomic::Ordering::Relaxed,
+            );
+        }
         let desc = gst_webrtc::WebRTCSessionDescription::new(gst_webrtc::WebRTCSDPType::Offer, msg);
         i.promise("set-remote-description", Some(desc.to_value()))
             .map_err(|e| err(ErrorKind::SdpNegotiation, e.message))?;
@@ -223,6 +238,11 @@ impl WebRtcEndpoint {
             let answer = reply
                 .get::<gst_webrtc::WebRTCSessionDescription>("answer")
                 .map_err(|_| err(ErrorKind::SdpNegotiation, "create-answer gave no answer"))?;
+            let answer = if i.data.is_some() {
+                super::data::announce_max_message_size(&answer)
+            } else {
+                answer
+            };
             i.promise("set-local-description", Some(answer.to_value()))?;
             Ok(answer)
         };

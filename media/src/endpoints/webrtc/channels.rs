@@ -1,0 +1,98 @@
+//! The data channel state of a WebRtcEndpoint (`useDataChannels`): its channels, its DATA
+//! output, and its DATA input, which queues messages to a thread that sends them in order
+//! (never from webrtcbin's callbacks). `data.rs` runs the channels.
+
+use std::sync::atomic::AtomicUsize;
+use std::sync::{mpsc, Arc};
+
+use gst_webrtc::WebRTCDataChannel;
+use parking_lot::Mutex;
+
+use crate::graph::output::{Consumer, Output, DATA_CAPS};
+
+/// What a peer may receive when its description does not say (RFC 8841).
+pub(super) const DEFAULT_MAX_MESSAGE_SIZE: usize = 65_536;
+/// What Rheo announces it takes whole: webrtcbin 1.22 hands larger messages over in 64 KiB
+/// pieces, so the limit is said out loud and the browser refuses bigger ones itself.
+pub(super) const ANNOUNCED_MAX_MESSAGE_SIZE: usize = 65_536;
+
+pub(super) struct Channel {
+    pub id: i32,
+    pub label: String,
+    pub channel: WebRTCDataChannel,
+    pub open_reported: bool,
+}
+
+/// The data side of an endpoint with `useDataChannels`.
+pub(super) struct DataChannels {
+    pub output: Arc<Output>,
+    pub input: Arc<DataInput>,
+    pub channels: Mutex<Vec<Channel>>,
+    /// The remote side's `a=max-message-size`.
+    pub remote_max_message: AtomicUsize,
+}
+
+impl DataChannels {
+    /// `send` sends one message (its bytes, whether binary, its label) on a channel.
+    pub fn new(
+        output: Arc<Output>,
+        send: impl Fn(&[u8], bool, &str) + Send + 'static,
+    ) -> DataChannels {
+        DataChannels {
+            output,
+            input: DataInput::start(send),
+            channels: Mutex::new(Vec::new()),
+            remote_max_message: AtomicUsize::new(DEFAULT_MAX_MESSAGE_SIZE),
+        }
+    }
+}
+
+/// One message: its bytes, whether it is binary, the label of its channel.
+pub(super) fn message_caps(binary: bool, label: &str) -> gst::Caps {
+    gst::Caps::builder(DATA_CAPS)
+        .field("binary", binary)
+        .field("label", label)
+        .build()
+}
+
+/// The DATA input: messages queued to a thread that sends them in order.
+pub(super) struct DataInput {
+    queue: Mutex<Option<mpsc::Sender<(gst::Buffer, gst::Caps)>>>,
+}
+
+impl DataInput {
+    fn start(send: impl Fn(&[u8], bool, &str) + Send + 'static) -> Arc<DataInput> {
+        let (tx, rx) = mpsc::channel::<(gst::Buffer, gst::Caps)>();
+        let spawned = std::thread::Builder::new()
+            .name("rheo-data-send".into())
+            .spawn(move || {
+                for (buffer, caps) in rx {
+                    let Ok(map) = buffer.map_readable() else {
+                        continue;
+                    };
+                    let s = caps.structure(0);
+                    let binary = s.and_then(|s| s.get::<bool>("binary").ok()).unwrap_or(true);
+                    let label = s
+                        .and_then(|s| s.get::<String>("label").ok())
+                        .unwrap_or_default();
+                    send(map.as_slice(), binary, &label);
+                }
+            });
+        Arc::new(DataInput {
+            queue: Mutex::new(spawned.ok().map(|_| tx)),
+        })
+    }
+
+    /// Stops the sending thread (release).
+    pub fn stop(&self) {
+        self.queue.lock().take();
+    }
+}
+
+impl Consumer for DataInput {
+    fn push(&self, buffer: &gst::Buffer, caps: &gst::CapsRef) {
+        if let Some(queue) = &*self.queue.lock() {
+            let _ = queue.send((buffer.clone(), caps.to_owned()));
+        }
+    }
+}
