@@ -4,50 +4,20 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
+use common::process::RheoProcess;
+use common::{get, get_over};
+
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use rheo_media::test_peer::{PeerConfig, TestPeer};
 use serde_json::{json, Value};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
-
-/// `GET path` over `stream`; returns (status, body).
-async fn get_over<S: AsyncRead + AsyncWrite + Unpin>(
-    mut stream: S,
-    host: &str,
-    path: &str,
-) -> (u16, String) {
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    tokio::time::timeout(common::TIMEOUT, stream.read_to_end(&mut raw))
-        .await
-        .expect("reply within the timeout")
-        .unwrap();
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
-}
-
-async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let stream = TcpStream::connect(addr).await.unwrap();
-    get_over(stream, &addr.to_string(), path).await
-}
 
 /// The first frame the server sends on a WebSocket to `path`, which must be a close frame.
 async fn close_frame_of(addr: SocketAddr, path: &str) -> (CloseCode, String) {
@@ -344,92 +314,9 @@ async fn image_uris_are_confined_to_the_media_root_and_allowed_schemes() {
         .await;
 }
 
-/// The real binary, with stderr collected line by line.
-struct Rheo {
-    child: Child,
-    lines: std::sync::mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Rheo {
-    fn spawn(args: &[&str], env: &[(&str, &str)]) -> Rheo {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rheo"));
-        cmd.args(args)
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("rheo starts");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Rheo {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Waits for a stderr line containing `needle`; returns it.
-    fn wait_line(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + common::TIMEOUT;
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if line.contains(needle) {
-                        return line;
-                    }
-                }
-                Err(_) => break,
-            }
-        }
-        panic!("no '{needle}' in rheo's output:\n{}", self.seen.join("\n"));
-    }
-
-    /// The plain listener's address, from the "listening" log line.
-    fn plain_addr(&mut self) -> SocketAddr {
-        let line = self.wait_line("scheme=\"http/ws\"");
-        let addr = line
-            .split("addr=")
-            .nth(1)
-            .unwrap()
-            .split(' ')
-            .next()
-            .unwrap();
-        addr.parse().unwrap()
-    }
-
-    fn wait_exit(&mut self) -> std::process::ExitStatus {
-        let deadline = Instant::now() + common::TIMEOUT;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "rheo did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Rheo {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_closes_clients_releases_pipelines_and_exits_cleanly() {
-    let mut rheo = Rheo::spawn(
+    let mut rheo = RheoProcess::spawn(
         &[
             "--bind",
             "127.0.0.1",
@@ -499,7 +386,7 @@ fn the_config_file_sits_under_env_and_flags_and_bad_values_stop_start_up() {
     .unwrap();
     // The file's port 1 is overridden by the environment; its log format applies; an empty
     // variable counts as unset.
-    let mut rheo = Rheo::spawn(
+    let mut rheo = RheoProcess::spawn(
         &["--config", file.to_str().unwrap()],
         &[
             ("RHEO_PORT", "0"),
