@@ -3,6 +3,7 @@
 //
 // Environment: RHEO_HTTP_URL (http://host:port; the pages find /kurento on the same host).
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 
@@ -66,6 +67,7 @@ describe('browser demos', () => {
       assert.ok(links.some((h) => h.includes('recorder')), `links: ${links}`);
       assert.ok(links.some((h) => h.includes('player')), `links: ${links}`);
       assert.ok(links.some((h) => h.includes('datachannel')), `links: ${links}`);
+      assert.ok(links.some((h) => h.includes('rtpreceiver')), `links: ${links}`);
       const hat = await page.request.get(`${HTTP_URL}/magicmirror/img/hat.png`);
       assert.equal(hat.status(), 200);
       assert.match(hat.headers()['content-type'] || '', /image\/png/);
@@ -278,6 +280,39 @@ describe('browser demos', () => {
       await page.close();
     }
   });
+
+  for (const srtp of [false, true]) {
+    test(`rtp receiver page shows what gst-launch-1.0 sends${srtp ? ' over SRTP' : ''}`, { timeout: 90000 }, async () => {
+      const page = await browser.newPage();
+      tracePage(page, `rtpreceiver${srtp ? '-srtp' : ''}`);
+      let sender = null;
+      try {
+        await page.goto(`${HTTP_URL}/rtpreceiver/`, { timeout: 20000 });
+        await page.waitForFunction(() => window.demoState && window.demoState.state === 'idle', null, { timeout: 10000 });
+        if (srtp) await page.check('#srtp');
+        await page.click('#start');
+        await page.waitForFunction(
+          () => (window.demoState.rtp && window.demoState.rtp.port) || window.demoState.error,
+          null, { timeout: MEDIA_TIMEOUT, polling: 250 });
+        const rtp = await page.evaluate(() => window.demoState.rtp);
+        assert.equal(await page.evaluate(() => window.demoState.error), null);
+        assert.equal(await page.textContent('#command'), rtp.command);
+        console.log(`[rtpreceiver] ${rtp.command}`);
+        // The command shown on the page, run as a user would.
+        sender = spawn('gst-launch-1.0', rtp.args, { stdio: 'ignore' });
+        await page.waitForFunction(() => window.demoState.remoteFrames > 30 || window.demoState.error,
+          null, { timeout: MEDIA_TIMEOUT, polling: 250 });
+        const state = await page.evaluate(() => window.demoState);
+        assert.equal(state.error, null, `the page shows an error: ${state.error}`);
+        assert.equal(state.rtp.state, 'receiving');
+        await page.screenshot({ path: artifact(`rtpreceiver${srtp ? '-srtp' : ''}.png`) });
+        await stopDemo(page);
+      } finally {
+        if (sender) sender.kill();
+        await page.close();
+      }
+    });
+  }
 
   test('player page reports a missing file', { timeout: 60000 }, async () => {
     const page = await browser.newPage();
