@@ -8,8 +8,10 @@ doing the same media work as Rheo, with nothing else around it.
   record-mp4:   H.264 loopback, and the depayloaded H.264 also -> fragmented mp4mux -> filesink
   play-webm:    filesrc -> matroskademux -> clocksync (real time) -> rtpvp8pay -> webrtcbin
                 (the peer's own video is dropped; no transcoding)
+  rtp-in:       udpsrc (plain RTP VP8) -> rtpjitterbuffer -> rtpvp8depay -> rtpvp8pay -> webrtcbin
+                (the peer's own video is dropped; no transcoding)
 
-  bare_session.py <mode> [overlay image URI] [recording path, or the file to play]
+  bare_session.py <mode> [overlay image URI] [recording path, the file to play, or the RTP port]
 
 Signalling is JSON lines: stdin takes {"offer": sdp} and {"candidate": c, "mline": n};
 stdout gives {"answer": sdp} and {"candidate": c, "mline": n}. Used by bench/session_cpu.
@@ -86,6 +88,13 @@ def build(pt):
         )
     elif mode == "play-webm":
         return build_player(pt)
+    elif mode == "rtp-in":
+        desc = (
+            f"udpsrc address=127.0.0.1 port={target} "
+            "caps=\"application/x-rtp,media=video,encoding-name=VP8,clock-rate=90000,payload=96\" ! "
+            "rtpjitterbuffer latency=100 ! rtpvp8depay ! "
+            f"rtpvp8pay pt={pt} ssrc={ssrc} picture-id-mode=15-bit"
+        )
     else:
         desc = (
             "rtpvp8depay request-keyframe=true ! vp8dec threads=1 ! videoconvert ! video/x-raw,format=I420 ! "
@@ -96,7 +105,7 @@ def build(pt):
         )
     bin_ = Gst.parse_bin_from_description(desc, True)
     pipe.add(bin_)
-    chain_in = bin_
+    chain_in = bin_ if bin_.get_static_pad("sink") else None
     return bin_
 
 

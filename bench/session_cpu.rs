@@ -10,6 +10,7 @@
 //! cargo run --release --example session_cpu -- record-webm 10   (loopback + WEBM recording)
 //! cargo run --release --example session_cpu -- record-mp4 10    (H.264 in, loopback + MP4)
 //! cargo run --release --example session_cpu -- play-webm 10     (a VP8 WEBM played to the peer)
+//! cargo run --release --example session_cpu -- rtp-in 10        (plain RTP VP8 in, to the peer)
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -126,6 +127,38 @@ fn playback_file(secs: u64) -> std::path::PathBuf {
     path
 }
 
+/// `rtp-in`: the external RTP sender, in this process (not counted): 640x480@30 VP8 at
+/// 1.5 Mb/s to `port` on 127.0.0.1, until dropped.
+struct RtpSender(gst::Pipeline);
+
+impl RtpSender {
+    fn start(port: u16) -> RtpSender {
+        use gst::prelude::*;
+        let pipeline = gst::parse::launch(&format!(
+            "videotestsrc is-live=true pattern=ball ! video/x-raw,width=640,height=480,framerate=30/1 ! \
+             vp8enc deadline=1 cpu-used=8 target-bitrate=1500000 keyframe-max-dist=60 ! \
+             rtpvp8pay pt=96 ! udpsink host=127.0.0.1 port={port}"
+        ))
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+        pipeline.set_state(gst::State::Playing).unwrap();
+        RtpSender(pipeline)
+    }
+}
+
+impl Drop for RtpSender {
+    fn drop(&mut self) {
+        use gst::prelude::*;
+        let _ = self.0.set_state(gst::State::Null);
+    }
+}
+
+/// The sender's description (VP8, send only) for `rtp-in`.
+const RTP_SENDER_OFFER: &str =
+    "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=sender\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+     m=video 5004 RTP/AVPF 96\r\na=rtpmap:96 VP8/90000\r\na=rtcp-fb:96 nack pli\r\na=sendonly\r\n";
+
 /// Where a recording mode writes, and its Kurento profile.
 fn recording(mode: &str) -> Option<(std::path::PathBuf, &'static str)> {
     let (ext, profile) = match mode {
@@ -163,8 +196,24 @@ async fn run_rheo(root: &std::path::Path, mode: &str, secs: u64) -> Figures {
         .create("WebRtcEndpoint", json!({"mediaPipeline": p}))
         .await;
     let mut recorder = None;
+    let mut _sender = None;
     if mode == "loopback" {
         c.invoke(&w, "connect", json!({"sink": w})).await;
+    } else if mode == "rtp-in" {
+        let rtp = c.create("RtpEndpoint", json!({"mediaPipeline": p})).await;
+        c.invoke(&rtp, "connect", json!({"sink": w, "mediaType": "VIDEO"}))
+            .await;
+        let answer = c
+            .invoke(&rtp, "processOffer", json!({"offer": RTP_SENDER_OFFER}))
+            .await["value"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let port: u16 = answer
+            .lines()
+            .find_map(|l| l.strip_prefix("m=video ")?.split(' ').next()?.parse().ok())
+            .unwrap();
+        _sender = Some(RtpSender::start(port));
     } else if mode == "play-webm" {
         let uri = format!("file://{}", playback_file(secs).display());
         let player = c
@@ -245,8 +294,17 @@ fn run_bare(root: &std::path::Path, mode: &str, secs: u64) -> Figures {
         root.join("web/magicmirror/img/hat.png").display()
     );
     let target = recording(mode).map(|(path, _)| path);
+    let rtp_port = (mode == "rtp-in").then(|| {
+        std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    });
     let target_arg = if mode == "play-webm" {
         playback_file(secs).display().to_string()
+    } else if let Some(port) = rtp_port {
+        port.to_string()
     } else {
         target
             .as_ref()
@@ -283,6 +341,7 @@ fn run_bare(root: &std::path::Path, mode: &str, secs: u64) -> Figures {
             }
         }
     });
+    let _sender = rtp_port.map(RtpSender::start);
     while !peer.wait_frames(1, Duration::from_millis(20)) {
         for (mline, cand) in peer.take_local_candidates() {
             writeln!(to_child, "{}", json!({"candidate": cand, "mline": mline})).unwrap();
@@ -295,6 +354,7 @@ fn run_bare(root: &std::path::Path, mode: &str, secs: u64) -> Figures {
     let setup = started.elapsed();
     peer.wait_frames(60, Duration::from_secs(20));
     let figures = measure(child.id(), &peer, setup, secs);
+    drop(_sender);
     drop(to_child);
     stop(&mut child);
     if let Some(path) = target {
@@ -322,10 +382,11 @@ fn main() {
             "magicmirror",
             "record-webm",
             "record-mp4",
-            "play-webm"
+            "play-webm",
+            "rtp-in"
         ]
         .contains(&mode.as_str()),
-        "mode: loopback | magicmirror | record-webm | record-mp4 | play-webm"
+        "mode: loopback | magicmirror | record-webm | record-mp4 | play-webm | rtp-in"
     );
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     gst::init().unwrap();
