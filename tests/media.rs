@@ -566,3 +566,66 @@ async fn image_overlay_filter_draws_where_asked() {
     assert!(green.is_some(), "the image is gone after removeImage");
     c.ok("release", json!({"object": p})).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn latency_stats_give_the_loopback_stats_tutorial_its_e2e_latency() {
+    let (addr, _) = start_server(&[]).await;
+    let mut c = Client::connect(addr).await;
+    let p = c.create("MediaPipeline", Value::Null).await;
+    let w = c
+        .create("WebRtcEndpoint", json!({"mediaPipeline": p}))
+        .await;
+    let f = c
+        .create(
+            "GStreamerFilter",
+            json!({"mediaPipeline": p, "command": "videoflip method=horizontal-flip"}),
+        )
+        .await;
+    c.loop_through(&w, &f).await;
+    let peer = Arc::new(TestPeer::new(PeerConfig::color(0xff3060a0)).unwrap());
+    c.negotiate_with_peer(&w, &peer, |p| p.wait_frames(30, MEDIA_TIMEOUT))
+        .await;
+    let typed = |stats: &Value, ty: &str| -> Option<Value> {
+        stats
+            .as_object()?
+            .values()
+            .find(|s| s["type"] == ty)
+            .cloned()
+    };
+    // Off (the default): no latency entries.
+    let stats = c
+        .invoke(&w, "getStats", json!({"mediaType": "VIDEO"}))
+        .await["value"]
+        .clone();
+    assert!(typed(&stats, "endpoint").is_none(), "{stats}");
+    assert!(typed(&stats, "inboundrtp").is_some(), "{stats}");
+
+    c.invoke(&p, "setLatencyStats", json!({"latencyStats": true}))
+        .await;
+    assert_eq!(
+        c.invoke(&p, "getLatencyStats", Value::Null).await["value"],
+        true
+    );
+    peer.wait_frames(peer.frames_received() + 30, MEDIA_TIMEOUT);
+    let stats = c
+        .invoke(&w, "getStats", json!({"mediaType": "VIDEO"}))
+        .await["value"]
+        .clone();
+    let endpoint = typed(&stats, "endpoint").expect("an endpoint entry");
+    assert_eq!(endpoint["__type__"], "EndpointStats");
+    let e2e = &endpoint["E2ELatency"][0];
+    assert_eq!(e2e["type"], "VIDEO");
+    let avg_ns = e2e["avg"].as_f64().unwrap();
+    // From the receiving endpoint's depayloader, through the filter, to the sending one.
+    assert!(avg_ns > 0.0 && avg_ns < 1e9, "E2E latency {avg_ns} ns");
+    let filter = c.invoke(&f, "getStats", Value::Null).await["value"].clone();
+    let element = typed(&filter, "element").expect("an element entry for the filter");
+    assert_eq!(element["__type__"], "ElementStats");
+    assert!(element["inputLatency"][0]["avg"].as_f64().unwrap() > 0.0);
+
+    c.invoke(&p, "setLatencyStats", json!({"latencyStats": false}))
+        .await;
+    let stats = c.invoke(&w, "getStats", Value::Null).await["value"].clone();
+    assert!(typed(&stats, "endpoint").is_none(), "{stats}");
+    c.ok("release", json!({"object": p})).await;
+}

@@ -45,7 +45,16 @@ pub(super) fn invoke(
         )),
         "getGstreamerDot" => Some(Value::from(element.gstreamer_dot())),
         "dumpGstreamerDot" => None,
-        "getStats" => Some(stats(element, values::opt_media_kind(args, "mediaType")?)),
+        "getStats" => {
+            let mut all = stats(element, values::opt_media_kind(args, "mediaType")?);
+            latency_stats(
+                obj,
+                element,
+                values::opt_media_kind(args, "mediaType")?,
+                &mut all,
+            );
+            Some(all)
+        }
         "setAudioFormat" | "setVideoFormat" => {
             return Err(KurentoError::operation_not_supported(format!(
                 "{op}: Rheo negotiates formats per connection; forcing caps is not supported"
@@ -213,6 +222,46 @@ fn connections(obj: &MediaObject, args: Args<'_>, as_source: bool) -> Result<Val
 }
 
 /// `getStats`: Kurento's RTC inbound/outbound stream stats, keyed by their id.
+/// With the pipeline's `latencyStats` on: the `element` entry (ElementStats, `inputLatency`), or
+/// for endpoints the `endpoint` entry (EndpointStats, also `E2ELatency`), in nanoseconds.
+fn latency_stats(
+    obj: &MediaObject,
+    element: &media::Element,
+    kind: Option<media::MediaKind>,
+    all: &mut Value,
+) {
+    let latencies: Vec<Value> = element
+        .input_latencies()
+        .into_iter()
+        .filter(|(m, _)| kind.is_none_or(|k| k == *m))
+        .map(|(m, avg)| {
+            json!({"__module__": "kurento", "__type__": "MediaLatencyStat",
+                   "name": format!("{}_{}", obj.id, values::media_kind_name(m)),
+                   "type": values::media_kind_name(m), "avg": avg})
+        })
+        .collect();
+    if latencies.is_empty() {
+        return;
+    }
+    let now = values::now_millis();
+    let endpoint = obj.class.is_a(&super::catalogue::ENDPOINT);
+    let (ty, class) = if endpoint {
+        ("endpoint", "EndpointStats")
+    } else {
+        ("element", "ElementStats")
+    };
+    let id = format!("{}_{ty}", obj.id);
+    let mut entry = json!({"__module__": "kurento", "__type__": class, "id": id, "type": ty,
+                           "timestamp": now as f64 / 1000.0, "timestampMillis": now,
+                           "inputLatency": latencies.clone()});
+    if endpoint {
+        entry["E2ELatency"] = Value::Array(latencies);
+    }
+    if let Some(map) = all.as_object_mut() {
+        map.insert(id, entry);
+    }
+}
+
 fn stats(element: &media::Element, kind: Option<media::MediaKind>) -> Value {
     let now = values::now_millis();
     let mut out = Map::new();

@@ -42,7 +42,9 @@ pub(super) fn invoke(
             Some(stored_property(obj, "latencyStats", Value::from(false)))
         }
         _ if values::is_setter(op, "latencyStats") => {
-            store_property(obj, "latencyStats", Value::from(args.bool("latencyStats")?));
+            let on = args.bool("latencyStats")?;
+            store_property(obj, "latencyStats", Value::from(on));
+            pipeline.set_latency_stats(on);
             None
         }
         _ => return Ok(Outcome::NotMine),

@@ -86,6 +86,11 @@ describe('browser demos', () => {
       console.log(`[helloworld] remote ${frame.width}x${frame.height}, hat-coloured pixels ${frame.total}`);
       assert.ok(frame.totalFraction <= NO_HAT_MAX_FRACTION,
         `no hat colour without the filter (found ${frame.total} px)`);
+      // The loopback-stats figure: end-to-end latency inside the server, from getStats.
+      await page.waitForFunction(() => window.demoState.e2eLatencyMs > 0, null, { timeout: 15000, polling: 250 });
+      const latency = await page.evaluate(() => window.demoState.e2eLatencyMs);
+      console.log(`[helloworld] E2E latency in the server ${latency.toFixed(2)} ms`);
+      assert.ok(latency < 1000, `E2E latency ${latency} ms`);
       await stopDemo(page);
     } finally {
       await page.close();

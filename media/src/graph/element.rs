@@ -111,6 +111,12 @@ impl Element {
         &self.inner.flow
     }
 
+    /// With the pipeline's latency stats on: the average time, in nanoseconds, buffers took
+    /// from entering the pipeline to reaching this element's input, per media type.
+    pub fn input_latencies(&self) -> Vec<(MediaKind, f64)> {
+        self.inner.flow.latencies()
+    }
+
     fn pipeline(&self) -> crate::Result<Arc<dyn ElementHost>> {
         self.inner
             .pipeline

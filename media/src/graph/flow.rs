@@ -1,6 +1,7 @@
 //! MediaFlowIn/Out tracking: flowing when buffers pass, NOT_FLOWING after ~2 s without.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::api_contract::{ElementEvent, EventSink, MediaEvent, MediaKind};
@@ -26,11 +27,19 @@ struct Slot {
     flowing: AtomicBool,
 }
 
-/// Per element: in/out × audio/video.
+/// Weight of the newest sample in the latency averages.
+const LATENCY_WEIGHT: f64 = 0.1;
+
+/// Per element: in/out × audio/video, and (with the pipeline's latency stats on) how old
+/// buffers are when they reach the element's inputs.
 pub struct FlowTracker {
     element: String,
     events: EventSink,
     slots: [Slot; 4],
+    /// The pipeline's `latencyStats`.
+    latency_on: Arc<AtomicBool>,
+    /// Moving averages of input latency in nanoseconds: audio, video.
+    latency: parking_lot::Mutex<[Option<f64>; 2]>,
 }
 
 fn idx(dir: FlowDir, media: MediaKind) -> Option<usize> {
@@ -43,12 +52,44 @@ fn idx(dir: FlowDir, media: MediaKind) -> Option<usize> {
 }
 
 impl FlowTracker {
-    pub fn new(element: &str, events: EventSink) -> Self {
+    pub fn new(element: &str, events: EventSink, latency_on: Arc<AtomicBool>) -> Self {
         Self {
             element: element.to_string(),
             events,
             slots: Default::default(),
+            latency_on,
+            latency: parking_lot::Mutex::new([None; 2]),
         }
+    }
+
+    pub fn latency_on(&self) -> bool {
+        self.latency_on.load(Ordering::Relaxed)
+    }
+
+    /// Streaming thread: a buffer reached an input `ns` nanoseconds after it entered the
+    /// pipeline.
+    pub fn record_latency(&self, media: MediaKind, ns: u64) {
+        let i = match media {
+            MediaKind::Audio => 0,
+            MediaKind::Video => 1,
+            MediaKind::Data => return,
+        };
+        let mut avg = self.latency.lock();
+        let sample = ns as f64;
+        avg[i] = Some(avg[i].map_or(sample, |a| a + LATENCY_WEIGHT * (sample - a)));
+    }
+
+    pub fn clear_latencies(&self) {
+        *self.latency.lock() = [None; 2];
+    }
+
+    /// The average input latency per media type, in nanoseconds.
+    pub fn latencies(&self) -> Vec<(MediaKind, f64)> {
+        let avg = self.latency.lock();
+        [(MediaKind::Audio, avg[0]), (MediaKind::Video, avg[1])]
+            .into_iter()
+            .filter_map(|(m, a)| Some((m, a?)))
+            .collect()
     }
 
     /// Streaming thread: a buffer passed.

@@ -179,6 +179,12 @@ impl Consumer for AppSrcConsumer {
         }
         if let Some((flow, media)) = &self.flow {
             flow.mark(FlowDir::In, *media);
+            if flow.latency_on() {
+                // Buffers carry the running time at which they entered the pipeline.
+                if let (Some(pts), Some(now)) = (buffer.pts(), self.appsrc.current_running_time()) {
+                    flow.record_latency(*media, now.nseconds().saturating_sub(pts.nseconds()));
+                }
+            }
         }
         let _ = self.appsrc.push_buffer(buffer.clone());
     }

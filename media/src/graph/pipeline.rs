@@ -36,6 +36,8 @@ pub(crate) struct PipelineInner {
     pub elements: Mutex<HashMap<String, Element>>,
     bus_thread: Mutex<Option<JoinHandle<()>>>,
     released: AtomicBool,
+    /// Kurento's `latencyStats`: the elements measure input latency while it is on.
+    latency_stats: Arc<AtomicBool>,
 }
 
 /// One Kurento MediaPipeline.
@@ -45,6 +47,19 @@ pub struct MediaPipeline {
 }
 
 impl MediaPipeline {
+    /// Kurento's `latencyStats`: while on, elements measure how long buffers took to reach
+    /// their inputs (`Element::input_latencies`).
+    pub fn set_latency_stats(&self, on: bool) {
+        self.inner
+            .latency_stats
+            .store(on, std::sync::atomic::Ordering::Relaxed);
+        if !on {
+            for element in self.inner.elements.lock().values() {
+                element.flow().clear_latencies();
+            }
+        }
+    }
+
     pub fn new(id: &str, events: EventSink, settings: WebRtcSettings) -> Result<Self> {
         crate::init()?;
         let pipeline =
@@ -67,6 +82,7 @@ impl MediaPipeline {
             elements: Mutex::new(HashMap::new()),
             bus_thread: Mutex::new(None),
             released: AtomicBool::new(false),
+            latency_stats: Arc::new(AtomicBool::new(false)),
         });
         pipeline
             .set_state(gst::State::Playing)
@@ -133,7 +149,11 @@ impl MediaPipeline {
             hubs: self.inner.ctx.clone(),
             events: self.inner.events.clone(),
             settings: self.inner.settings.clone(),
-            flow: Arc::new(FlowTracker::new(id, self.inner.events.clone())),
+            flow: Arc::new(FlowTracker::new(
+                id,
+                self.inner.events.clone(),
+                self.inner.latency_stats.clone(),
+            )),
             graph: Graph(self.host()),
         };
         let (bin, kind) = build(&ctx)?;
