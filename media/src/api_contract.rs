@@ -238,6 +238,20 @@ pub struct WebRtcOptions {
     pub use_data_channels: bool,
 }
 
+/// One data channel's counters (Kurento's RTCDataChannelStats).
+#[derive(Debug, Clone)]
+pub struct DataChannelStats {
+    pub id: i32,
+    pub label: String,
+    pub protocol: String,
+    /// connecting, open, closing or closed.
+    pub state: &'static str,
+    pub messages_sent: u64,
+    pub bytes_sent: u64,
+    pub messages_received: u64,
+    pub bytes_received: u64,
+}
+
 /// Kurento createDataChannel's parameters.
 #[derive(Debug, Clone, Default)]
 pub struct DataChannelOptions {

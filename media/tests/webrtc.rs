@@ -708,6 +708,12 @@ fn data_channels_echo_in_a_loopback_and_carry_a_chat_between_endpoints() {
         .wait_for(T, |e| e.element == "echo"
             && matches!(e.event, MediaEvent::DataChannelOpened { .. }))
         .is_some());
+    let stats = echo.webrtc().unwrap().data_channel_stats();
+    assert_eq!(stats.len(), 1, "{stats:?}");
+    let s = &stats[0];
+    assert_eq!((s.label.as_str(), s.state), ("dataChannel", "open"));
+    assert_eq!((s.messages_received, s.messages_sent), (4, 4), "{s:?}");
+    assert_eq!((s.bytes_received, s.bytes_sent), (14, 14), "{s:?}");
 
     // A one-to-one chat: each endpoint's messages go to the other.
     let (alice, bob) = (data_endpoint(&p, "alice"), data_endpoint(&p, "bob"));

@@ -47,6 +47,7 @@ pub(super) fn invoke(
         "dumpGstreamerDot" => None,
         "getStats" => {
             let mut all = stats(element, values::opt_media_kind(args, "mediaType")?);
+            data_channel_stats(element, &mut all);
             latency_stats(
                 obj,
                 element,
@@ -222,6 +223,27 @@ fn connections(obj: &MediaObject, args: Args<'_>, as_source: bool) -> Result<Val
 }
 
 /// `getStats`: Kurento's RTC inbound/outbound stream stats, keyed by their id.
+/// A WebRtcEndpoint's `datachannel` entries (RTCDataChannelStats).
+fn data_channel_stats(element: &media::Element, all: &mut Value) {
+    let Some(endpoint) = element.webrtc() else {
+        return;
+    };
+    let now = values::now_millis();
+    for c in endpoint.data_channel_stats() {
+        let id = format!("datachannel_{}", c.id);
+        let entry = json!({"__module__": "kurento", "__type__": "RTCDataChannelStats",
+                           "id": id, "type": "datachannel",
+                           "timestamp": now as f64 / 1000.0, "timestampMillis": now,
+                           "label": c.label, "protocol": c.protocol, "datachannelid": c.id,
+                           "state": c.state, "messagesSent": c.messages_sent,
+                           "bytesSent": c.bytes_sent, "messagesReceived": c.messages_received,
+                           "bytesReceived": c.bytes_received});
+        if let Some(map) = all.as_object_mut() {
+            map.insert(id, entry);
+        }
+    }
+}
+
 /// With the pipeline's `latencyStats` on: the `element` entry (ElementStats, `inputLatency`), or
 /// for endpoints the `endpoint` entry (EndpointStats, also `E2ELatency`), in nanoseconds.
 fn latency_stats(

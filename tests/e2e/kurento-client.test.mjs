@@ -290,7 +290,8 @@ describe('kurento-client 7.3.0', () => {
     try {
       let opened = null;
       let pipeline;
-      ({ client, pipeline } = await loopbackCall(page, {
+      let webRtc;
+      ({ client, pipeline, webRtc } = await loopbackCall(page, {
         name: 'kc-datachannel',
         webRtcParams: { useDataChannels: true },
         peer: { dataChannel: true },
@@ -324,6 +325,12 @@ describe('kurento-client 7.3.0', () => {
       console.log(`[kc-datachannel] opened ${JSON.stringify(opened)}, echoed ${messages.length} messages`);
       assert.deepEqual(messages.slice(0, 4), ['one', 'two', 'three', { bytes: 5 }]);
       assert.equal(messages[4].length, big.length);
+      const stats = Object.values(await call(webRtc, 'getStats'));
+      const channelStats = stats.find((s) => s.type === 'datachannel');
+      assert.ok(channelStats, `a datachannel entry in ${JSON.stringify(stats.map((s) => s.type))}`);
+      assert.equal(channelStats.label, 'dataChannel');
+      assert.equal(channelStats.messagesReceived, 5);
+      assert.equal(channelStats.messagesSent, 5);
       await call(pipeline, 'release');
     } finally {
       if (client) client.close();

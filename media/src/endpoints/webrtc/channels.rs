@@ -21,6 +21,30 @@ pub(super) struct Channel {
     pub label: String,
     pub channel: WebRTCDataChannel,
     pub open_reported: bool,
+    pub counters: Arc<Counters>,
+}
+
+/// Messages and bytes each way on one channel (getStats' `datachannel` entries).
+#[derive(Default)]
+pub(super) struct Counters {
+    pub messages_sent: std::sync::atomic::AtomicU64,
+    pub bytes_sent: std::sync::atomic::AtomicU64,
+    pub messages_received: std::sync::atomic::AtomicU64,
+    pub bytes_received: std::sync::atomic::AtomicU64,
+}
+
+impl Counters {
+    pub fn received(&self, bytes: usize) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.messages_received.fetch_add(1, Relaxed);
+        self.bytes_received.fetch_add(bytes as u64, Relaxed);
+    }
+
+    pub fn sent(&self, bytes: usize) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.messages_sent.fetch_add(1, Relaxed);
+        self.bytes_sent.fetch_add(bytes as u64, Relaxed);
+    }
 }
 
 /// The data side of an endpoint with `useDataChannels`.

@@ -10,7 +10,8 @@ use gst::prelude::*;
 use gst_webrtc::{WebRTCDataChannel, WebRTCDataChannelState};
 
 use super::channels::{
-    message_caps, Channel, DataChannels, ANNOUNCED_MAX_MESSAGE_SIZE, DEFAULT_MAX_MESSAGE_SIZE,
+    message_caps, Channel, Counters, DataChannels, ANNOUNCED_MAX_MESSAGE_SIZE,
+    DEFAULT_MAX_MESSAGE_SIZE,
 };
 use super::endpoint::WrtcInner;
 use crate::api_contract::*;
@@ -28,9 +29,12 @@ impl WrtcInner {
         let label = channel
             .property::<Option<String>>("label")
             .unwrap_or_default();
+        let counters = Arc::new(Counters::default());
         let output = Arc::downgrade(&data.output);
         let text_label = label.clone();
+        let counted = counters.clone();
         channel.connect_on_message_string(move |_, text| {
+            counted.received(text.map_or(0, str::len));
             if let (Some(output), Some(text)) = (output.upgrade(), text) {
                 let buffer = gst::Buffer::from_slice(text.as_bytes().to_vec());
                 output.push(&buffer, &message_caps(false, &text_label));
@@ -38,7 +42,9 @@ impl WrtcInner {
         });
         let output = Arc::downgrade(&data.output);
         let binary_label = label.clone();
+        let counted = counters.clone();
         channel.connect_on_message_data(move |_, bytes| {
+            counted.received(bytes.map_or(0, |b| b.len()));
             if let (Some(output), Some(bytes)) = (output.upgrade(), bytes) {
                 let buffer = gst::Buffer::from_slice(bytes.to_vec());
                 output.push(&buffer, &message_caps(true, &binary_label));
@@ -62,6 +68,7 @@ impl WrtcInner {
             label,
             channel,
             open_reported: false,
+            counters,
         });
         // webrtcbin 1.22 may open a channel before a handler is connected (F8).
         if open {
@@ -167,9 +174,12 @@ impl WrtcInner {
                 .filter(open)
                 .find(|c| c.label == label)
                 .or_else(|| channels.iter().find(open))
-                .map(|c| c.channel.clone())
+                .map(|c| (c.channel.clone(), c.counters.clone()))
         };
-        let Some(channel) = channel else { return };
+        let Some((channel, counters)) = channel else {
+            return;
+        };
+        counters.sent(bytes.len());
         let sent = if binary {
             channel.send_data_full(Some(&gst::glib::Bytes::from(bytes)))
         } else {
@@ -213,4 +223,36 @@ pub(super) fn announce_max_message_size(
         }
     }
     gst_webrtc::WebRTCSessionDescription::new(answer.type_(), sdp)
+}
+
+impl WrtcInner {
+    /// getStats' `datachannel` entries: one per channel.
+    pub(super) fn data_channel_stats(&self) -> Vec<DataChannelStats> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let Some(data) = self.data() else {
+            return Vec::new();
+        };
+        data.channels
+            .lock()
+            .iter()
+            .map(|c| DataChannelStats {
+                id: c.id,
+                label: c.label.clone(),
+                protocol: c
+                    .channel
+                    .property::<Option<String>>("protocol")
+                    .unwrap_or_default(),
+                state: match c.channel.ready_state() {
+                    WebRTCDataChannelState::Connecting => "connecting",
+                    WebRTCDataChannelState::Open => "open",
+                    WebRTCDataChannelState::Closing => "closing",
+                    _ => "closed",
+                },
+                messages_sent: c.counters.messages_sent.load(Relaxed),
+                bytes_sent: c.counters.bytes_sent.load(Relaxed),
+                messages_received: c.counters.messages_received.load(Relaxed),
+                bytes_received: c.counters.bytes_received.load(Relaxed),
+            })
+            .collect()
+    }
 }

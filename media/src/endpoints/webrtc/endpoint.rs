@@ -366,6 +366,11 @@ impl WebRtcEndpoint {
         self.inner.close_data_channel(channel_id)
     }
 
+    /// The data channels' counters (empty without `useDataChannels`).
+    pub fn data_channel_stats(&self) -> Vec<DataChannelStats> {
+        self.inner.data_channel_stats()
+    }
+
     pub fn settings(&self) -> WebRtcSettings {
         self.inner.settings.lock().clone()
     }
