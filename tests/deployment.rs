@@ -561,3 +561,22 @@ async fn tls_uses_a_configured_certificate_and_key_or_kurentos_combined_file() {
         .expect("mismatched key refused");
     assert!(err.contains("RHEO_TLS_CERTIFICATE"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_malformed_request_gets_400_and_a_silent_connection_no_answer() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (addr, _) = common::start_server(&[]).await;
+    let mut bad = TcpStream::connect(addr).await.unwrap();
+    bad.write_all(b"NOT HTTP AT ALL\r\n\r\n").await.unwrap();
+    let mut answer = String::new();
+    bad.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    // A client that closes its writing side before any request (as a browser's unused
+    // preconnection ends) gets nothing written back.
+    let mut silent = TcpStream::connect(addr).await.unwrap();
+    silent.shutdown().await.unwrap();
+    let mut nothing = Vec::new();
+    silent.read_to_end(&mut nothing).await.unwrap();
+    assert!(nothing.is_empty(), "{}", String::from_utf8_lossy(&nothing));
+    assert_eq!(get(addr, "/healthz").await.0, 200);
+}

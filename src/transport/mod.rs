@@ -208,12 +208,19 @@ async fn handle<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let head = match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_head(&mut stream)).await {
-        Ok(head) => head?,
-        Err(_) => None,
+    // A connection that closes or stays idle before its request (a browser's preconnected
+    // socket) is closed without an answer: a 400 written to it would be read as the answer to
+    // the request the browser sends on it later.
+    let start = match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_head(&mut stream)).await {
+        Ok(start) => start?,
+        Err(_) => return Ok(()),
     };
-    let Some((head, body_start)) = head else {
-        return http::respond(&mut stream, 400, "text/plain", b"bad request\n", false).await;
+    let (head, body_start) = match start {
+        RequestStart::Head(head, body_start) => (head, body_start),
+        RequestStart::Closed => return Ok(()),
+        RequestStart::Malformed => {
+            return http::respond(&mut stream, 400, "text/plain", b"bad request\n", true).await
+        }
     };
     if head.is_websocket() {
         ws::serve(stream, peer, &head, core, &site, shutdown).await
@@ -222,16 +229,27 @@ where
     }
 }
 
-/// The request head, and the bytes after it that came with it (the start of a body).
-async fn read_head<S: AsyncRead + Unpin>(
-    stream: &mut S,
-) -> std::io::Result<Option<(Head, Vec<u8>)>> {
+/// How a connection's first request began.
+enum RequestStart {
+    /// The request head, and the bytes after it that came with it (the start of a body).
+    Head(Head, Vec<u8>),
+    /// The client closed before sending a request.
+    Closed,
+    /// Not an HTTP request head, or one too long.
+    Malformed,
+}
+
+async fn read_head<S: AsyncRead + Unpin>(stream: &mut S) -> std::io::Result<RequestStart> {
     let mut buf = Vec::with_capacity(1024);
     loop {
         let mut chunk = [0u8; 2048];
         let n = stream.read(&mut chunk).await?;
         if n == 0 {
-            return Ok(None);
+            return Ok(if buf.is_empty() {
+                RequestStart::Closed
+            } else {
+                RequestStart::Malformed
+            });
         }
         buf.extend_from_slice(&chunk[..n]);
         let mut headers = [httparse::EMPTY_HEADER; 64];
@@ -252,10 +270,10 @@ async fn read_head<S: AsyncRead + Unpin>(
                         })
                         .collect(),
                 };
-                return Ok(Some((head, buf[head_len..].to_vec())));
+                return Ok(RequestStart::Head(head, buf[head_len..].to_vec()));
             }
             Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD => continue,
-            _ => return Ok(None),
+            _ => return Ok(RequestStart::Malformed),
         }
     }
 }
