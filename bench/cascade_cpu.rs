@@ -1,0 +1,206 @@
+//! Benchmark (not a test): what relaying one stream between two Rheo servers costs. One server
+//! sending a presenter's 640x480@30 VP8 straight to a viewer, against the same call split over
+//! two release servers joined by an SRTP RtpEndpoint pair (`docs/SCALE-OUT.md`); the servers'
+//! CPU (user+sys from /proc) is measured side by side in one run.
+//!
+//! cargo build --release --workspace && cargo run --release --example cascade_cpu -- 10
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::net::SocketAddr;
+use std::process::{Child, Command};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::Client;
+use rheo_media::test_peer::{PeerConfig, TestPeer};
+use serde_json::{json, Value};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let f: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+        + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+}
+
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Server {
+    fn start(root: &std::path::Path) -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(root.join("target/release/rheo"))
+            .args([
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--network-interfaces",
+                "lo",
+            ])
+            .env("RUST_LOG", "warn")
+            .spawn()
+            .expect("target/release/rheo runs (cargo build --release first)");
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let deadline = Instant::now() + WAIT;
+        while std::net::TcpStream::connect(addr).is_err() {
+            assert!(Instant::now() < deadline, "rheo did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Server { child, addr }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+fn presenter_peer() -> Arc<TestPeer> {
+    Arc::new(TestPeer::new(PeerConfig::image(common::face_image().to_str().unwrap())).unwrap())
+}
+
+/// Negotiates `peer` with `w`, done once ICE chose a path (the presenter receives nothing).
+async fn connect_presenter(c: &mut Client, w: &str, peer: &Arc<TestPeer>) {
+    c.negotiate_with_peer(w, peer, |p| {
+        let deadline = Instant::now() + WAIT;
+        while p.selected_pair().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        p.selected_pair().is_some()
+    })
+    .await;
+}
+
+/// CPU % of each of `pids` over `secs`, and the viewer's frame rate.
+fn measure(pids: &[u32], viewer: &TestPeer, secs: u64) -> (Vec<f64>, f64) {
+    viewer.wait_frames(viewer.frames_received() + 60, WAIT);
+    let before: Vec<u64> = pids.iter().map(|p| ticks(*p)).collect();
+    let (f0, start) = (viewer.frames_received(), Instant::now());
+    std::thread::sleep(Duration::from_secs(secs));
+    let wall = start.elapsed().as_secs_f64();
+    let cpu = pids
+        .iter()
+        .zip(before)
+        .map(|(p, t0)| (ticks(*p) - t0) as f64 / 100.0 / wall * 100.0)
+        .collect();
+    (cpu, (viewer.frames_received() - f0) as f64 / wall)
+}
+
+async fn direct(root: &std::path::Path, secs: u64) -> (f64, f64) {
+    let s = Server::start(root);
+    let mut c = Client::connect(s.addr).await;
+    let p = c.create("MediaPipeline", Value::Null).await;
+    let presenter = c
+        .create("WebRtcEndpoint", json!({"mediaPipeline": p}))
+        .await;
+    let viewer = c
+        .create("WebRtcEndpoint", json!({"mediaPipeline": p}))
+        .await;
+    c.invoke(
+        &presenter,
+        "connect",
+        json!({"sink": viewer, "mediaType": "VIDEO"}),
+    )
+    .await;
+    let presenting = presenter_peer();
+    connect_presenter(&mut c, &presenter, &presenting).await;
+    let viewing = Arc::new(TestPeer::new(PeerConfig::color(0xff00ff00)).unwrap());
+    c.negotiate_with_peer(&viewer, &viewing, |p| p.wait_frames(30, WAIT))
+        .await;
+    let pid = s.child.id();
+    let (cpu, fps) = tokio::task::spawn_blocking(move || measure(&[pid], &viewing, secs))
+        .await
+        .unwrap();
+    (cpu[0], fps)
+}
+
+async fn relayed(root: &std::path::Path, secs: u64) -> (f64, f64, f64) {
+    let (a, b) = (Server::start(root), Server::start(root));
+    let mut ca = Client::connect(a.addr).await;
+    let mut cb = Client::connect(b.addr).await;
+    let srtp = |p: &str| {
+        json!({"mediaPipeline": p, "crypto": {"__module__": "kurento", "__type__": "SDES",
+               "crypto": "AES_128_CM_HMAC_SHA1_80"}})
+    };
+    let pa = ca.create("MediaPipeline", Value::Null).await;
+    let presenter = ca
+        .create("WebRtcEndpoint", json!({"mediaPipeline": pa}))
+        .await;
+    let out = ca.create("RtpEndpoint", srtp(&pa)).await;
+    ca.invoke(
+        &presenter,
+        "connect",
+        json!({"sink": out, "mediaType": "VIDEO"}),
+    )
+    .await;
+    let pb = cb.create("MediaPipeline", Value::Null).await;
+    let inbound = cb.create("RtpEndpoint", srtp(&pb)).await;
+    let viewer = cb
+        .create("WebRtcEndpoint", json!({"mediaPipeline": pb}))
+        .await;
+    cb.invoke(
+        &inbound,
+        "connect",
+        json!({"sink": viewer, "mediaType": "VIDEO"}),
+    )
+    .await;
+    let options = json!({"options": {"__module__": "kurento", "__type__": "OfferOptions",
+                                      "offerToReceiveAudio": false, "offerToReceiveVideo": false}});
+    let offer = ca.invoke(&out, "generateOffer", options).await["value"].clone();
+    let answer = cb
+        .invoke(&inbound, "processOffer", json!({"offer": offer}))
+        .await["value"]
+        .clone();
+    ca.invoke(&out, "processAnswer", json!({"answer": answer}))
+        .await;
+    let presenting = presenter_peer();
+    connect_presenter(&mut ca, &presenter, &presenting).await;
+    let viewing = Arc::new(TestPeer::new(PeerConfig::color(0xff00ff00)).unwrap());
+    cb.negotiate_with_peer(&viewer, &viewing, |p| p.wait_frames(30, WAIT))
+        .await;
+    let pids = [a.child.id(), b.child.id()];
+    let (cpu, fps) = tokio::task::spawn_blocking(move || measure(&pids, &viewing, secs))
+        .await
+        .unwrap();
+    (cpu[0], cpu[1], fps)
+}
+
+fn main() {
+    let secs: u64 = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
+    gst::init().unwrap();
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (one, fps_one) = rt.block_on(direct(&root, secs));
+    let (a, b, fps_relay) = rt.block_on(relayed(&root, secs));
+    println!("presenter -> viewer, 640x480@30 VP8, {secs} s measured:");
+    println!("| set-up | server CPU (% of one core) | viewer fps |");
+    println!("|---|---|---|");
+    println!("| one server | {one:.1} | {fps_one:.1} |");
+    println!(
+        "| relayed A -> B (SRTP) | A {a:.1} + B {b:.1} = {:.1} | {fps_relay:.1} |",
+        a + b
+    );
+    println!("CPU added by the relay: {:.1} % of a core", a + b - one);
+}
