@@ -5,9 +5,6 @@ use crate::api_contract::MediaKind;
 use crate::graph::output::Format;
 use crate::{err, ErrorKind, Result};
 
-/// Why an offer with nothing to serve is refused (WebRtcEndpoint answers it rejected instead).
-pub const NO_SUPPORTED_CODEC: &str = "offer has no supported codec (VP8, H264, OPUS)";
-
 pub const TWCC_URI: &str =
     "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01";
 
@@ -282,7 +279,10 @@ pub fn plan_answer(
         .iter()
         .any(|m| m.media == MediaKind::Data && !m.rejected);
     if plan.is_empty() && !(data && data_channels) {
-        return Err(err(ErrorKind::SdpNegotiation, NO_SUPPORTED_CODEC));
+        return Err(err(
+            ErrorKind::SdpNegotiation,
+            "offer has no supported codec (VP8, H264, OPUS)",
+        ));
     }
     Ok(plan)
 }

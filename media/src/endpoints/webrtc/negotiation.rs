@@ -124,6 +124,14 @@ impl WrtcInner {
     }
 }
 
+/// What processOffer answers.
+pub(super) enum Answer {
+    /// webrtcbin's answer (text and description), and the offer's m-lines.
+    Negotiated(String, gst_webrtc::WebRTCSessionDescription, Vec<MLine>),
+    /// Nothing in the offer can be served: every m-line rejected.
+    Rejected(String),
+}
+
 impl WebRtcEndpoint {
     /// Kurento processOffer: returns the SDP answer.
     pub fn process_offer(&self, offer: &str) -> crate::Result<String> {
@@ -137,20 +145,14 @@ impl WebRtcEndpoint {
         })?;
         let outcome = self.answer(offer);
         let mut neg = i.neg.lock();
-        // Nothing in the offer Rheo can serve (a plain RTP/AVP offer, unknown codecs): every
-        // m-line is answered rejected, as KMS does, rather than failing.
-        let unservable = matches!(&outcome, Err(e) if e.message == sdp::NO_SUPPORTED_CODEC);
-        if unservable {
-            if let Ok(msg) = sdp::parse(offer) {
-                let text = sdp::rejecting_answer(&msg);
+        match outcome {
+            Ok(Answer::Rejected(text)) => {
                 neg.phase = Phase::Negotiated;
                 neg.local = Some(text.clone());
                 neg.remote = Some(offer.to_string());
-                return Ok(text);
+                Ok(text)
             }
-        }
-        match outcome {
-            Ok((text, answer, mlines)) => {
+            Ok(Answer::Negotiated(text, answer, mlines)) => {
                 neg.phase = Phase::Negotiated;
                 neg.local = Some(text.clone());
                 neg.remote = Some(offer.to_string());
@@ -166,12 +168,8 @@ impl WebRtcEndpoint {
         }
     }
 
-    /// processOffer's work with webrtcbin: the answer's text and description, and the offer's
-    /// m-lines. Runs without the negotiation lock.
-    pub(super) fn answer(
-        &self,
-        offer: &str,
-    ) -> crate::Result<(String, gst_webrtc::WebRTCSessionDescription, Vec<MLine>)> {
+    /// processOffer's work with webrtcbin. Runs without the negotiation lock.
+    pub(super) fn answer(&self, offer: &str) -> crate::Result<Answer> {
         let i = &self.inner;
         let msg = sdp::parse(offer)?;
         let mut mlines = sdp::analyse(&msg);
@@ -182,12 +180,16 @@ impl WebRtcEndpoint {
                 ml.codec = None;
             }
         }
-        let plan = sdp::plan_answer(
+        // Nothing in the offer Rheo can serve (a plain RTP/AVP offer, unknown codecs): every
+        // m-line is answered rejected, as KMS does, rather than failing; webrtcbin is not used.
+        let Ok(plan) = sdp::plan_answer(
             &mlines,
             i.opts.recvonly,
             i.opts.sendonly,
             i.opts.use_data_channels,
-        )?;
+        ) else {
+            return Ok(Answer::Rejected(sdp::rejecting_answer(&msg)));
+        };
         if let Some(data) = &i.data {
             data.remote_max_message.store(
                 super::data::max_message_size(&msg),
@@ -257,7 +259,7 @@ impl WebRtcEndpoint {
             .sdp()
             .as_text()
             .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
-        Ok((text, answer, mlines))
+        Ok(Answer::Negotiated(text, answer, mlines))
     }
 
     /// Kurento generateOffer (server as offerer). Offers VP8 (96) + H264 (102) and Opus (111).
