@@ -59,7 +59,7 @@ impl Session {
 /// Pushes `bytes` in 16 KiB pieces, as the HTTP side does with a request body.
 fn push_all(upload: &Upload, bytes: &[u8]) {
     for chunk in bytes.chunks(16 << 10) {
-        upload.push(chunk).unwrap();
+        upload.push(chunk.to_vec()).unwrap();
     }
 }
 
@@ -149,7 +149,7 @@ fn an_upload_that_is_not_media_is_an_error_event() {
     let _ = text
         .as_bytes()
         .chunks(4096)
-        .try_for_each(|chunk| upload.push(chunk));
+        .try_for_each(|chunk| upload.push(chunk.to_vec()));
     let refused = upload.finish().unwrap_err();
     assert!(
         refused.message.contains("the upload"),

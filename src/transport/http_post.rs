@@ -158,7 +158,7 @@ impl<S: AsyncRead + Unpin> Body<'_, S> {
                     }
                     let take = self.buf.len().min(*left as usize);
                     *left -= take as u64;
-                    return Ok(Some(self.buf.drain(..take).collect()));
+                    return Ok(Some(take_front(&mut self.buf, take)));
                 }
                 Framing::UntilClose => {
                     if self.buf.is_empty() && !fill(self.stream, &mut self.buf).await? {
@@ -189,7 +189,7 @@ impl<S: AsyncRead + Unpin> Body<'_, S> {
                     if *left == 0 {
                         self.framing = Framing::Chunked(ChunkState::DataEnd);
                     }
-                    return Ok(Some(self.buf.drain(..take).collect()));
+                    return Ok(Some(take_front(&mut self.buf, take)));
                 }
                 Framing::Chunked(ChunkState::DataEnd) => {
                     if !self.line().await?.is_empty() {
@@ -221,10 +221,17 @@ impl<S: AsyncRead + Unpin> Body<'_, S> {
 
 /// Reads more of the connection into `buf`; false at its end.
 async fn fill<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut Vec<u8>) -> std::io::Result<bool> {
-    let mut chunk = vec![0u8; READ_SIZE];
-    let n = stream.read(&mut chunk).await?;
-    buf.extend_from_slice(&chunk[..n]);
-    Ok(n > 0)
+    buf.reserve(READ_SIZE);
+    Ok(stream.read_buf(buf).await? > 0)
+}
+
+/// The first `n` bytes of `buf`, leaving the rest; without copying when that is all of it.
+fn take_front(buf: &mut Vec<u8>, n: usize) -> Vec<u8> {
+    if n == buf.len() {
+        return std::mem::take(buf);
+    }
+    let rest = buf.split_off(n);
+    std::mem::replace(buf, rest)
 }
 
 fn invalid(why: String) -> std::io::Error {
@@ -240,7 +247,7 @@ fn feed(upload: Upload) -> (mpsc::Sender<Vec<u8>>, Feeder) {
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(QUEUED_PIECES);
     let task = tokio::task::spawn_blocking(move || {
         while let Some(piece) = rx.blocking_recv() {
-            upload.push(&piece).map_err(|e| e.message)?;
+            upload.push(piece).map_err(|e| e.message)?;
         }
         Ok(upload)
     });

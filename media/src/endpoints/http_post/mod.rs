@@ -124,9 +124,9 @@ pub struct Upload {
 impl Upload {
     /// Pushes the next bytes of the file; waits while the decoder is behind. Fails once the
     /// endpoint cannot take more (an undecodable upload, a release).
-    pub fn push(&self, bytes: &[u8]) -> crate::Result<()> {
+    pub fn push(&self, bytes: Vec<u8>) -> crate::Result<()> {
         self.appsrc
-            .push_buffer(gst::Buffer::from_slice(bytes.to_vec()))
+            .push_buffer(gst::Buffer::from_mut_slice(bytes))
             .map(|_| ())
             .map_err(|e| err(ErrorKind::InvalidArgument, format!("upload refused: {e:?}")))
     }
