@@ -7,72 +7,17 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+mod release_server;
 
-use std::net::SocketAddr;
-use std::process::{Child, Command};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::Client;
+use release_server::{cpu_ticks, ReleaseServer};
 use rheo_media::test_peer::{PeerConfig, TestPeer};
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(20);
-
-fn ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let f: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
-    f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
-        + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
-}
-
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Server {
-    fn start(root: &std::path::Path) -> Server {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(root.join("target/release/rheo"))
-            .args([
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                &port.to_string(),
-                "--network-interfaces",
-                "lo",
-            ])
-            .env("RUST_LOG", "warn")
-            .spawn()
-            .expect("target/release/rheo runs (cargo build --release first)");
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let deadline = Instant::now() + WAIT;
-        while std::net::TcpStream::connect(addr).is_err() {
-            assert!(Instant::now() < deadline, "rheo did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Server { child, addr }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
-    }
-}
 
 fn presenter_peer() -> Arc<TestPeer> {
     Arc::new(TestPeer::new(PeerConfig::image(common::face_image().to_str().unwrap())).unwrap())
@@ -93,20 +38,20 @@ async fn connect_presenter(c: &mut Client, w: &str, peer: &Arc<TestPeer>) {
 /// CPU % of each of `pids` over `secs`, and the viewer's frame rate.
 fn measure(pids: &[u32], viewer: &TestPeer, secs: u64) -> (Vec<f64>, f64) {
     viewer.wait_frames(viewer.frames_received() + 60, WAIT);
-    let before: Vec<u64> = pids.iter().map(|p| ticks(*p)).collect();
+    let before: Vec<u64> = pids.iter().map(|p| cpu_ticks(*p)).collect();
     let (f0, start) = (viewer.frames_received(), Instant::now());
     std::thread::sleep(Duration::from_secs(secs));
     let wall = start.elapsed().as_secs_f64();
     let cpu = pids
         .iter()
         .zip(before)
-        .map(|(p, t0)| (ticks(*p) - t0) as f64 / 100.0 / wall * 100.0)
+        .map(|(p, t0)| (cpu_ticks(*p) - t0) as f64 / 100.0 / wall * 100.0)
         .collect();
     (cpu, (viewer.frames_received() - f0) as f64 / wall)
 }
 
 async fn direct(root: &std::path::Path, secs: u64) -> (f64, f64) {
-    let s = Server::start(root);
+    let s = ReleaseServer::start(root);
     let mut c = Client::connect(s.addr).await;
     let p = c.create("MediaPipeline", Value::Null).await;
     let presenter = c
@@ -126,7 +71,7 @@ async fn direct(root: &std::path::Path, secs: u64) -> (f64, f64) {
     let viewing = Arc::new(TestPeer::new(PeerConfig::color(0xff00ff00)).unwrap());
     c.negotiate_with_peer(&viewer, &viewing, |p| p.wait_frames(30, WAIT))
         .await;
-    let pid = s.child.id();
+    let pid = s.pid();
     let (cpu, fps) = tokio::task::spawn_blocking(move || measure(&[pid], &viewing, secs))
         .await
         .unwrap();
@@ -134,7 +79,7 @@ async fn direct(root: &std::path::Path, secs: u64) -> (f64, f64) {
 }
 
 async fn relayed(root: &std::path::Path, secs: u64) -> (f64, f64, f64) {
-    let (a, b) = (Server::start(root), Server::start(root));
+    let (a, b) = (ReleaseServer::start(root), ReleaseServer::start(root));
     let mut ca = Client::connect(a.addr).await;
     let mut cb = Client::connect(b.addr).await;
     let srtp = |p: &str| {
@@ -177,7 +122,7 @@ async fn relayed(root: &std::path::Path, secs: u64) -> (f64, f64, f64) {
     let viewing = Arc::new(TestPeer::new(PeerConfig::color(0xff00ff00)).unwrap());
     cb.negotiate_with_peer(&viewer, &viewing, |p| p.wait_frames(30, WAIT))
         .await;
-    let pids = [a.child.id(), b.child.id()];
+    let pids = [a.pid(), b.pid()];
     let (cpu, fps) = tokio::task::spawn_blocking(move || measure(&pids, &viewing, secs))
         .await
         .unwrap();

@@ -6,14 +6,14 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+mod release_server;
 
-use std::net::SocketAddr;
-use std::process::{Child, Command};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::Client;
 use gst::prelude::*;
+use release_server::ReleaseServer;
 use rheo_media::test_peer::{PeerChannel, PeerConfig, TestPeer};
 use serde_json::{json, Value};
 
@@ -53,35 +53,9 @@ fn measure(channel: &PeerChannel) -> Figures {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 async fn through_rheo(root: &std::path::Path) -> Figures {
-    let port = free_port();
-    let mut child: Child = Command::new(root.join("target/release/rheo"))
-        .args([
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--network-interfaces",
-            "lo",
-        ])
-        .env("RUST_LOG", "warn")
-        .spawn()
-        .expect("target/release/rheo runs (cargo build --release first)");
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(addr).is_err() {
-        assert!(Instant::now() < deadline, "rheo did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let mut c = Client::connect(addr).await;
+    let server = ReleaseServer::start(root);
+    let mut c = Client::connect(server.addr).await;
     let p = c.create("MediaPipeline", Value::Null).await;
     let w = c
         .create(
@@ -98,8 +72,7 @@ async fn through_rheo(root: &std::path::Path) -> Figures {
     let figures = tokio::task::spawn_blocking(move || measure(&channel))
         .await
         .unwrap();
-    let _ = Command::new("kill").arg(child.id().to_string()).status();
-    let _ = child.wait();
+    drop(server);
     figures
 }
 

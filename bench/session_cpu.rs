@@ -14,13 +14,15 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+mod release_server;
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::Client;
+use release_server::{cpu_ticks, stop, ReleaseServer};
 use rheo_media::test_peer::{PeerConfig, TestPeer};
 use serde_json::{json, Value};
 
@@ -51,18 +53,6 @@ fn metric(addr: std::net::SocketAddr, name: &str) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-fn ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let f: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
-    f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
-        + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
-}
-
 fn rss_mib(pid: u32) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
@@ -75,10 +65,10 @@ fn rss_mib(pid: u32) -> f64 {
 
 /// Measures `pid` for `secs` once media flows.
 fn measure(pid: u32, peer: &TestPeer, setup: Duration, secs: u64) -> Figures {
-    let (t0, f0, start) = (ticks(pid), peer.frames_received(), Instant::now());
+    let (t0, f0, start) = (cpu_ticks(pid), peer.frames_received(), Instant::now());
     std::thread::sleep(Duration::from_secs(secs));
     let (t1, f1, wall) = (
-        ticks(pid),
+        cpu_ticks(pid),
         peer.frames_received(),
         start.elapsed().as_secs_f64(),
     );
@@ -90,14 +80,6 @@ fn measure(pid: u32, peer: &TestPeer, setup: Duration, secs: u64) -> Figures {
         stop_and_wait: None,
         codecs: None,
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The peer of every run: the face photo, as VP8 or (for MP4 recording) H.264.
@@ -171,25 +153,8 @@ fn recording(mode: &str) -> Option<(std::path::PathBuf, &'static str)> {
 }
 
 async fn run_rheo(root: &std::path::Path, mode: &str, secs: u64) -> Figures {
-    let port = free_port();
-    let mut child = Command::new(root.join("target/release/rheo"))
-        .args([
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--network-interfaces",
-            "lo",
-        ])
-        .env("RUST_LOG", "warn")
-        .spawn()
-        .expect("target/release/rheo runs (cargo build --release first)");
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(addr).is_err() {
-        assert!(Instant::now() < deadline, "rheo did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let server = ReleaseServer::start(root);
+    let addr = server.addr;
     let mut c = Client::connect(addr).await;
     let p = c.create("MediaPipeline", Value::Null).await;
     let w = c
@@ -209,10 +174,7 @@ async fn run_rheo(root: &std::path::Path, mode: &str, secs: u64) -> Figures {
             .as_str()
             .unwrap()
             .to_owned();
-        let port: u16 = answer
-            .lines()
-            .find_map(|l| l.strip_prefix("m=video ")?.split(' ').next()?.parse().ok())
-            .unwrap();
+        let port = common::video_port(&answer).expect("a video port in the answer");
         _sender = Some(RtpSender::start(port));
     } else if mode == "play-webm" {
         let uri = format!("file://{}", playback_file(secs).display());
@@ -257,7 +219,7 @@ async fn run_rheo(root: &std::path::Path, mode: &str, secs: u64) -> Figures {
     if let Some((r, _)) = &recorder {
         c.invoke(r, "record", Value::Null).await;
     }
-    let pid = child.id();
+    let pid = server.pid();
     let peer2 = peer.clone();
     let mut figures = tokio::task::spawn_blocking(move || {
         peer2.wait_frames(60, Duration::from_secs(20));
@@ -284,7 +246,6 @@ async fn run_rheo(root: &std::path::Path, mode: &str, secs: u64) -> Figures {
         let _ = std::fs::remove_file(path);
     }
     figures.codecs = Some((metric(addr, "rheo_encoders"), metric(addr, "rheo_decoders")));
-    stop(&mut child);
     figures
 }
 
@@ -361,11 +322,6 @@ fn run_bare(root: &std::path::Path, mode: &str, secs: u64) -> Figures {
         let _ = std::fs::remove_file(path);
     }
     figures
-}
-
-fn stop(child: &mut Child) {
-    let _ = Command::new("kill").arg(child.id().to_string()).status();
-    let _ = child.wait();
 }
 
 fn main() {

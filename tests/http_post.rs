@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use common::{run_to_eos, start_server, Client, ScratchDir, MEDIA_TIMEOUT};
+use common::{parse_response, run_to_eos, start_server, Client, ScratchDir, MEDIA_TIMEOUT};
 use rheo_media::test_peer::{PeerConfig, TestPeer};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -61,19 +61,8 @@ async fn post(addr: SocketAddr, path: &str, body: Body<'_>) -> (u16, String) {
     let _ = stream.write_all(&payload).await;
     let mut response = Vec::new();
     let _ = stream.read_to_end(&mut response).await;
-    let text = String::from_utf8_lossy(&response).into_owned();
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split("\r\n\r\n")
-        .nth(1)
-        .unwrap_or("")
-        .trim()
-        .to_owned();
-    (status, body)
+    let (status, body) = parse_response(&response);
+    (status, body.trim().to_owned())
 }
 
 /// A 2 s VP8/Opus WEBM.

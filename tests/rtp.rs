@@ -6,7 +6,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{start_server, Client, MEDIA_TIMEOUT};
+use common::{start_server, video_port, Client, MEDIA_TIMEOUT};
 use gst::prelude::*;
 use rheo_media::test_peer::{PeerConfig, TestPeer};
 use serde_json::{json, Value};
@@ -30,10 +30,7 @@ async fn the_rtp_receiver_tutorial_shows_an_rtp_sender_in_the_browser() {
         .as_str()
         .unwrap()
         .to_owned();
-    let port: u16 = answer
-        .lines()
-        .find_map(|l| l.strip_prefix("m=video ")?.split(' ').next()?.parse().ok())
-        .expect("a video port in the answer");
+    let port = video_port(&answer).expect("a video port in the answer");
     assert!(
         (42000..=42100).contains(&port),
         "the configured range: {answer}"

@@ -20,6 +20,12 @@ struct Session {
 
 /// A player of `file` connected to a WebRtcEndpoint negotiated with a VP8 peer.
 fn session(name: &str, file: &Path) -> Session {
+    session_of(name, format!("file://{}", file.display()), true)
+}
+
+/// A player of `uri` connected (video, and audio with `audio`) to a WebRtcEndpoint negotiated
+/// with a VP8 peer.
+fn session_of(name: &str, uri: String, audio: bool) -> Session {
     init().unwrap();
     let log = EventLog::new();
     let pipeline = MediaPipeline::new(name, log.sink(), loopback_settings()).unwrap();
@@ -27,15 +33,19 @@ fn session(name: &str, file: &Path) -> Session {
         &pipeline,
         "player",
         PlayerOptions {
-            uri: format!("file://{}", file.display()),
+            uri,
             network_cache_ms: 200,
         },
     )
     .unwrap();
     let endpoint = WebRtcEndpoint::create(&pipeline, "ep", WebRtcOptions::default()).unwrap();
     player.connect(&endpoint, MediaKind::Video).unwrap();
-    player.connect(&endpoint, MediaKind::Audio).unwrap();
-    let peer = Arc::new(TestPeer::new(PeerConfig::color(0xff3060a0).with_audio()).unwrap());
+    let mut config = PeerConfig::color(0xff3060a0);
+    if audio {
+        player.connect(&endpoint, MediaKind::Audio).unwrap();
+        config = config.with_audio();
+    }
+    let peer = Arc::new(TestPeer::new(config).unwrap());
     let (pump, _) = negotiate(&peer, &endpoint, &log);
     Session {
         pipeline,
@@ -327,42 +337,20 @@ impl Drop for RtspCamera {
 }
 
 /// A player of `camera` connected to a WebRtcEndpoint negotiated with a VP8 peer, playing.
-fn camera_session(name: &str, camera: &RtspCamera) -> (Session, Arc<TestPeer>) {
-    init().unwrap();
-    let log = EventLog::new();
-    let pipeline = MediaPipeline::new(name, log.sink(), loopback_settings()).unwrap();
-    let player = PlayerEndpoint::create(
-        &pipeline,
-        "player",
-        PlayerOptions {
-            uri: camera.uri(),
-            network_cache_ms: 200,
-        },
-    )
-    .unwrap();
-    let endpoint = WebRtcEndpoint::create(&pipeline, "ep", WebRtcOptions::default()).unwrap();
-    player.connect(&endpoint, MediaKind::Video).unwrap();
-    let peer = Arc::new(TestPeer::new(PeerConfig::color(0xff3060a0)).unwrap());
-    let (pump, _) = negotiate(&peer, &endpoint, &log);
-    player.player().unwrap().play().unwrap();
+fn camera_session(name: &str, camera: &RtspCamera) -> Session {
+    let s = session_of(name, camera.uri(), false);
+    s.player.player().unwrap().play().unwrap();
     assert!(
-        peer.wait_frames(30, Duration::from_secs(20)),
+        s.peer.wait_frames(30, Duration::from_secs(20)),
         "no frames from the camera"
     );
-    let session = Session {
-        pipeline,
-        player,
-        log,
-        peer: peer.clone(),
-        _pump: pump,
-    };
-    (session, peer)
+    s
 }
 
 #[test]
 fn an_rtsp_camera_plays_and_release_tears_it_down() {
     let camera = RtspCamera::start(0);
-    let (s, _) = camera_session("play-rtsp", &camera);
+    let s = camera_session("play-rtsp", &camera);
     assert_eq!(
         s.pipeline.decoder_count(),
         0,
@@ -383,7 +371,8 @@ fn an_rtsp_camera_plays_and_release_tears_it_down() {
 fn a_camera_that_drops_is_reported_and_reconnected() {
     let camera = RtspCamera::start(0);
     let port = camera.port;
-    let (s, peer) = camera_session("play-rtsp-drop", &camera);
+    let s = camera_session("play-rtsp-drop", &camera);
+    let peer = s.peer.clone();
     drop(camera);
     let reported = s.log.wait_for(Duration::from_secs(30), |e| {
         e.element == "player"

@@ -143,17 +143,28 @@ fn a_browser_reaches_an_external_receiver() {
     pipeline.release();
 }
 
-#[test]
-fn two_rtp_endpoints_offer_and_answer_and_carry_a_call_between_pipelines() {
+/// Pipeline A: a browser's stream into an RtpEndpoint; pipeline B: an RtpEndpoint out to a
+/// second browser. A offers (video, sending only), B answers, as two media servers would.
+struct Relay {
+    log: Arc<EventLog>,
+    a: MediaPipeline,
+    b: MediaPipeline,
+    presenter: Element,
+    viewer: Element,
+    rtp_a: Element,
+    rtp_b: Element,
+    offer: String,
+    answer: String,
+}
+
+fn relay(name: &str, options: impl Fn() -> RtpOptions) -> Relay {
     init().unwrap();
     let log = EventLog::new();
-    // Pipeline A: a browser's stream into an RtpEndpoint; pipeline B: an RtpEndpoint out to
-    // a second browser. A offers, B answers, as two media servers would.
-    let a = MediaPipeline::new("cascade-a", log.sink(), loopback_settings()).unwrap();
-    let b = MediaPipeline::new("cascade-b", log.sink(), loopback_settings()).unwrap();
+    let a = MediaPipeline::new(&format!("{name}-a"), log.sink(), loopback_settings()).unwrap();
+    let b = MediaPipeline::new(&format!("{name}-b"), log.sink(), loopback_settings()).unwrap();
     let presenter = WebRtcEndpoint::create(&a, "presenter", WebRtcOptions::default()).unwrap();
-    let rtp_a = RtpEndpoint::create(&a, "rtp-a", RtpOptions::default()).unwrap();
-    let rtp_b = RtpEndpoint::create(&b, "rtp-b", RtpOptions::default()).unwrap();
+    let rtp_a = RtpEndpoint::create(&a, "rtp-a", options()).unwrap();
+    let rtp_b = RtpEndpoint::create(&b, "rtp-b", options()).unwrap();
     let viewer = WebRtcEndpoint::create(&b, "viewer", WebRtcOptions::default()).unwrap();
     presenter.connect(&rtp_a, MediaKind::Video).unwrap();
     rtp_b.connect(&viewer, MediaKind::Video).unwrap();
@@ -167,6 +178,32 @@ fn two_rtp_endpoints_offer_and_answer_and_carry_a_call_between_pipelines() {
         .unwrap();
     let answer = rtp_b.rtp().unwrap().process_offer(&offer).unwrap();
     rtp_a.rtp().unwrap().process_answer(&answer).unwrap();
+    Relay {
+        log,
+        a,
+        b,
+        presenter,
+        viewer,
+        rtp_a,
+        rtp_b,
+        offer,
+        answer,
+    }
+}
+
+#[test]
+fn two_rtp_endpoints_offer_and_answer_and_carry_a_call_between_pipelines() {
+    let Relay {
+        log,
+        a,
+        b,
+        presenter,
+        viewer,
+        rtp_a,
+        rtp_b,
+        answer,
+        ..
+    } = relay("cascade", RtpOptions::default);
     assert_eq!(rtp_a.rtp().unwrap().remote_description().unwrap(), answer);
     // The presenter sends a keyframe only when asked: the viewer, joining later, sees
     // pictures only if its keyframe request travels B -> A -> presenter.
@@ -266,34 +303,24 @@ fn srtp_options(suite: SrtpSuite) -> RtpOptions {
 
 #[test]
 fn two_srtp_endpoints_carry_a_call_encrypted() {
-    init().unwrap();
-    let log = EventLog::new();
-    let a = MediaPipeline::new("srtp-a", log.sink(), loopback_settings()).unwrap();
-    let b = MediaPipeline::new("srtp-b", log.sink(), loopback_settings()).unwrap();
-    let presenter = WebRtcEndpoint::create(&a, "presenter", WebRtcOptions::default()).unwrap();
-    let rtp_a = RtpEndpoint::create(&a, "rtp-a", srtp_options(SrtpSuite::Aes256Sha1_80)).unwrap();
-    let rtp_b = RtpEndpoint::create(&b, "rtp-b", srtp_options(SrtpSuite::Aes256Sha1_80)).unwrap();
-    let viewer = WebRtcEndpoint::create(&b, "viewer", WebRtcOptions::default()).unwrap();
-    presenter.connect(&rtp_a, MediaKind::Video).unwrap();
-    rtp_b.connect(&viewer, MediaKind::Video).unwrap();
-    let offer = rtp_a
-        .rtp()
-        .unwrap()
-        .generate_offer(OfferOptions {
-            offer_to_receive_audio: false,
-            offer_to_receive_video: false,
-        })
-        .unwrap();
+    let Relay {
+        log,
+        a,
+        b,
+        presenter,
+        viewer,
+        offer,
+        answer,
+        ..
+    } = relay("srtp", || srtp_options(SrtpSuite::Aes256Sha1_80));
     assert!(
         offer.contains("RTP/SAVPF") && offer.contains("a=crypto:1 AES_256_CM_HMAC_SHA1_80 inline:"),
         "{offer}"
     );
-    let answer = rtp_b.rtp().unwrap().process_offer(&offer).unwrap();
     assert!(
         answer.contains("a=crypto:1 AES_256_CM_HMAC_SHA1_80 inline:"),
         "{answer}"
     );
-    rtp_a.rtp().unwrap().process_answer(&answer).unwrap();
     let presenting = Arc::new(TestPeer::new(PeerConfig::color(0xff3060a0)).unwrap());
     let viewing = Arc::new(TestPeer::new(PeerConfig::color(0xff00ff00)).unwrap());
     let (_p1, _) = negotiate(&presenting, &presenter, &log);

@@ -33,7 +33,12 @@ pub async fn get_over<S: AsyncRead + AsyncWrite + Unpin>(
         .await
         .expect("reply within the timeout")
         .unwrap();
-    let text = String::from_utf8_lossy(&raw).into_owned();
+    parse_response(&raw)
+}
+
+/// The status and body of a raw HTTP/1.1 response (status 0 when there is none).
+pub fn parse_response(raw: &[u8]) -> (u16, String) {
+    let text = String::from_utf8_lossy(raw);
     let status = text
         .split(' ')
         .nth(1)
@@ -44,6 +49,12 @@ pub async fn get_over<S: AsyncRead + AsyncWrite + Unpin>(
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default();
     (status, body)
+}
+
+/// The port of the first `m=video` line of a session description.
+pub fn video_port(sdp: &str) -> Option<u16> {
+    sdp.lines()
+        .find_map(|l| l.strip_prefix("m=video ")?.split(' ').next()?.parse().ok())
 }
 
 pub async fn get(addr: SocketAddr, path: &str) -> (u16, String) {

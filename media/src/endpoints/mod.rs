@@ -67,53 +67,37 @@ pub trait SdpEndpoint {
     fn connection_state(&self) -> ConnectionState;
 }
 
-impl SdpEndpoint for webrtc::WebRtcEndpoint {
-    fn process_offer(&self, offer: &str) -> crate::Result<String> {
-        self.process_offer(offer)
-    }
-    fn generate_offer(&self, options: OfferOptions) -> crate::Result<String> {
-        self.generate_offer(options)
-    }
-    fn process_answer(&self, answer: &str) -> crate::Result<String> {
-        self.process_answer(answer)
-    }
-    fn local_description(&self) -> crate::Result<String> {
-        self.local_description()
-    }
-    fn remote_description(&self) -> crate::Result<String> {
-        self.remote_description()
-    }
-    fn media_state(&self) -> MediaState {
-        self.media_state()
-    }
-    fn connection_state(&self) -> ConnectionState {
-        self.connection_state()
-    }
+/// Both endpoints have these as inherent methods of the same names.
+macro_rules! sdp_endpoint_by_inherent_methods {
+    ($endpoint:ty) => {
+        impl SdpEndpoint for $endpoint {
+            fn process_offer(&self, offer: &str) -> crate::Result<String> {
+                self.process_offer(offer)
+            }
+            fn generate_offer(&self, options: OfferOptions) -> crate::Result<String> {
+                self.generate_offer(options)
+            }
+            fn process_answer(&self, answer: &str) -> crate::Result<String> {
+                self.process_answer(answer)
+            }
+            fn local_description(&self) -> crate::Result<String> {
+                self.local_description()
+            }
+            fn remote_description(&self) -> crate::Result<String> {
+                self.remote_description()
+            }
+            fn media_state(&self) -> MediaState {
+                self.media_state()
+            }
+            fn connection_state(&self) -> ConnectionState {
+                self.connection_state()
+            }
+        }
+    };
 }
 
-impl SdpEndpoint for rtp::RtpEndpoint {
-    fn process_offer(&self, offer: &str) -> crate::Result<String> {
-        self.process_offer(offer)
-    }
-    fn generate_offer(&self, options: OfferOptions) -> crate::Result<String> {
-        self.generate_offer(options)
-    }
-    fn process_answer(&self, answer: &str) -> crate::Result<String> {
-        self.process_answer(answer)
-    }
-    fn local_description(&self) -> crate::Result<String> {
-        self.local_description()
-    }
-    fn remote_description(&self) -> crate::Result<String> {
-        self.remote_description()
-    }
-    fn media_state(&self) -> MediaState {
-        self.media_state()
-    }
-    fn connection_state(&self) -> ConnectionState {
-        self.connection_state()
-    }
-}
+sdp_endpoint_by_inherent_methods!(webrtc::WebRtcEndpoint);
+sdp_endpoint_by_inherent_methods!(rtp::RtpEndpoint);
 
 impl Element {
     /// The element as an SDP endpoint (WebRTC or plain RTP).
