@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{face_image, start_server, Client, MEDIA_TIMEOUT};
+use common::{face_image, start_server, Client, ScratchDir, MEDIA_TIMEOUT};
 use rheo_media::test_peer::{PeerConfig, TestPeer};
 use serde_json::{json, Value};
 
@@ -119,7 +119,7 @@ fn solid_blue_block(f: &rheo_media::test_peer::Frame, size: usize) -> Option<(us
 
 #[tokio::test(flavor = "multi_thread")]
 async fn magic_mirror_draws_the_overlay_on_the_face() {
-    let dir = common::ScratchDir::new("mm");
+    let dir = ScratchDir::new("mm");
     let png = dir.join("blue.png");
     solid_png(&png, 0xff0000ff);
     let (mut c, p, w) = common::endpoint_session(&[]).await;
@@ -351,7 +351,7 @@ async fn host_candidates_announce_the_external_ipv4() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn chroma_filter_replaces_the_key_colour_with_the_background() {
-    let dir = common::ScratchDir::new("chroma");
+    let dir = ScratchDir::new("chroma");
     let png = dir.join("blue.png");
     solid_png(&png, 0xff2030d0);
     let (mut c, p, w) = common::endpoint_session(&[]).await;
@@ -506,7 +506,7 @@ fn qr_png(path: &std::path::Path, data: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn zbar_filter_reports_codes_to_the_client() {
-    let dir = common::ScratchDir::new("zbar");
+    let dir = ScratchDir::new("zbar");
     let png = dir.join("qr.png");
     qr_png(&png, "RHEO QR TEST");
     let (mut c, p, w) = common::endpoint_session(&[]).await;
@@ -526,7 +526,7 @@ async fn zbar_filter_reports_codes_to_the_client() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn image_overlay_filter_draws_where_asked() {
-    let dir = common::ScratchDir::new("overlay");
+    let dir = ScratchDir::new("overlay");
     let png = dir.join("blue.png");
     solid_png(&png, 0xff0000ff);
     let (mut c, p, w) = common::endpoint_session(&[]).await;
@@ -627,5 +627,130 @@ async fn latency_stats_give_the_loopback_stats_tutorial_its_e2e_latency() {
         .await;
     let stats = c.invoke(&w, "getStats", Value::Null).await["value"].clone();
     assert!(typed(&stats, "endpoint").is_none(), "{stats}");
+    c.ok("release", json!({"object": p})).await;
+}
+
+/// The show-data-channel tutorial: WebRtcEndpoint (data channels) → KmsShowData → the same
+/// endpoint; what the browser types on its channel appears on its returned video.
+#[tokio::test(flavor = "multi_thread")]
+async fn show_data_draws_what_the_data_channel_says_on_the_video() {
+    let (addr, _) = start_server(&[]).await;
+    let mut c = Client::connect(addr).await;
+    let p = c.create("MediaPipeline", Value::Null).await;
+    let w = c
+        .create(
+            "WebRtcEndpoint",
+            json!({"mediaPipeline": p, "useDataChannels": true}),
+        )
+        .await;
+    let show = c
+        .create(
+            "datachannelexample.KmsShowData",
+            json!({"mediaPipeline": p}),
+        )
+        .await;
+    assert!(show.ends_with("_datachannelexample.KmsShowData"), "{show}");
+    let described = c.ok("describe", json!({"object": show})).await;
+    assert_eq!(
+        described["hierarchy"],
+        json!(["kurento.MediaElement", "kurento.MediaObject"])
+    );
+    c.loop_through(&w, &show).await;
+    let peer = Arc::new(TestPeer::new(PeerConfig::color(0xff3060a0)).unwrap());
+    let channel = peer.create_data_channel("dataChannel");
+    c.negotiate_with_peer(&w, &peer, |p| p.wait_frames(10, MEDIA_TIMEOUT))
+        .await;
+    // Nothing drawn before a message: the bottom of the picture is the peer's colour.
+    let bottom = |fr: &rheo_media::test_peer::Frame| {
+        let rows = fr.height * 3 / 4..fr.height;
+        let (mut bright, mut dark) = (0, 0);
+        for y in rows {
+            for x in 0..fr.width {
+                let o = (y * fr.width + x) * 3;
+                let px = &fr.rgb[o..o + 3];
+                bright += usize::from(px.iter().all(|&v| v > 200));
+                dark += usize::from(px.iter().all(|&v| v < 50));
+            }
+        }
+        (bright, dark)
+    };
+    assert_eq!(bottom(&peer.last_frame().unwrap()), (0, 0));
+    let open = tokio::task::spawn_blocking(move || {
+        let open = channel.wait_open(MEDIA_TIMEOUT);
+        channel.send_text("Hello from the data channel");
+        open
+    })
+    .await
+    .unwrap();
+    assert!(open, "the channel opened");
+    let peer2 = peer.clone();
+    let drawn = tokio::task::spawn_blocking(move || {
+        peer2.wait_frame_where(MEDIA_TIMEOUT, |fr| {
+            let (bright, dark) = bottom(fr);
+            bright > 100 && dark > 1000
+        })
+    })
+    .await
+    .unwrap();
+    assert!(drawn.is_some(), "white text on a dark box at the bottom");
+    let [r, g, b] = drawn.unwrap().mean_rgb(0, 0, 200, 100);
+    assert!(
+        (r - 48.0).abs() < 30.0 && (g - 96.0).abs() < 30.0 && (b - 160.0).abs() < 30.0,
+        "the rest of the picture is untouched: {r} {g} {b}"
+    );
+    c.ok("release", json!({"object": p})).await;
+}
+
+/// The send-data-channel tutorial: PlayerEndpoint (a clip with a QR code) → KmsSendData →
+/// WebRtcEndpoint (data channels); the browser receives the code over its channel.
+#[tokio::test(flavor = "multi_thread")]
+async fn send_data_sends_the_codes_of_a_played_clip_over_the_data_channel() {
+    let root = ScratchDir::new("send-data");
+    let clip = root.join("qr.webm");
+    common::run_to_eos(&format!(
+        "videotestsrc pattern=white num-buffers=90 ! video/x-raw,width=640,height=480,framerate=30/1 ! \
+         qroverlay data=\"RHEO SEND DATA\" x=50 y=50 pixel-size=6 ! videoconvert ! \
+         vp8enc deadline=1 ! webmmux ! filesink location={}",
+        clip.display()
+    ));
+    let (addr, _) = start_server(&["--media-root", root.to_str().unwrap()]).await;
+    let mut c = Client::connect(addr).await;
+    let p = c.create("MediaPipeline", Value::Null).await;
+    let w = c
+        .create(
+            "WebRtcEndpoint",
+            json!({"mediaPipeline": p, "useDataChannels": true}),
+        )
+        .await;
+    let player = c
+        .create(
+            "PlayerEndpoint",
+            json!({"mediaPipeline": p, "uri": format!("file://{}", clip.display())}),
+        )
+        .await;
+    let send = c.create("KmsSendData", json!({"mediaPipeline": p})).await;
+    assert!(send.ends_with("_datachannelexample.KmsSendData"), "{send}");
+    c.invoke(&player, "connect", json!({"sink": send})).await;
+    c.invoke(&send, "connect", json!({"sink": w})).await;
+    let peer = Arc::new(TestPeer::new(PeerConfig::color(0xff000000)).unwrap());
+    let channel = Arc::new(peer.create_data_channel("dataChannel"));
+    let opened = channel.clone();
+    c.negotiate_with_peer(&w, &peer, move |_| opened.wait_open(MEDIA_TIMEOUT))
+        .await;
+    c.invoke(&player, "play", Value::Null).await;
+    let peer2 = peer.clone();
+    let (messages, frames) = tokio::task::spawn_blocking(move || {
+        let messages = channel.wait_messages(1, MEDIA_TIMEOUT);
+        (messages, peer2.wait_frames(10, MEDIA_TIMEOUT))
+    })
+    .await
+    .unwrap();
+    assert!(frames, "the clip reaches the browser too");
+    let first = messages.first().expect("a message over the data channel");
+    assert!(
+        first.starts_with("Code detected in time ")
+            && first.ends_with(", type QR-Code, symbol RHEO SEND DATA"),
+        "{first}"
+    );
     c.ok("release", json!({"object": p})).await;
 }

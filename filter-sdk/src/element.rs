@@ -10,6 +10,8 @@
 //!   event's fields, complex values with `__module__`/`__type__`)} for each `ctx.emit`.
 //! * [`ERROR_MESSAGE`] `rheo-filter-error` {`description`: string} when `process` fails or
 //!   panics (at most once per second per element); the frame passes through unchanged.
+//! * [`DATA_MESSAGE`] `rheo-data` {`text`: string} or {`binary`: bytes} for each message the
+//!   filter sends while no data sink ([`set_data_sink`]) takes them.
 //!
 //! GObject property `params` (string, JSON object of constructor params, set before READY):
 //! how `gst-launch-1.0` builds the filter. Images named in it load (blocking) in the READY
@@ -34,7 +36,9 @@ use gst_video::subclass::prelude::*;
 use parking_lot::Mutex;
 
 use super::json::{args_from_json, load_images, value_to_json, value_to_json_untyped};
-use super::{Args, Context, FilterError, FilterInfo, Frame, PixelFormat, Value, VideoFilter};
+use super::{
+    Args, Context, DataMessage, FilterError, FilterInfo, Frame, PixelFormat, Value, VideoFilter,
+};
 use crate::image::LoadLimits;
 
 /// Name of the element message carrying an event emitted by the filter.
@@ -42,6 +46,9 @@ pub const EVENT_MESSAGE: &str = "rheo-event";
 /// Name of the element message posted when `process` fails or panics.
 pub const ERROR_MESSAGE: &str = "rheo-filter-error";
 
+/// Name of the element message carrying a data message the filter sent, when no data sink is
+/// set: {`text`: string} or {`binary`: bytes}.
+pub const DATA_MESSAGE: &str = "rheo-data";
 /// Minimum interval between two [`ERROR_MESSAGE`]s of one element.
 const ERROR_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -209,31 +216,34 @@ pub fn instantiate(class: &str, args: &Args) -> Result<gst::Element, FilterError
     Ok(element)
 }
 
-/// Collects events raised during one call; posted once the filter lock is released.
+/// Collects what one call raises (events, regions, data messages); delivered once the filter
+/// lock is released.
 #[derive(Default)]
-struct Collector(
-    Vec<(&'static str, Vec<(&'static str, Value)>)>,
-    /// Regions read from the frame's metadata, then regions the filter adds.
-    RegionsIo,
-);
-
-#[derive(Default)]
-struct RegionsIo {
+struct Collector {
+    events: Vec<(&'static str, Vec<(&'static str, Value)>)>,
+    /// Regions read from the frame's metadata.
     incoming: Vec<Region>,
+    /// Regions the filter adds.
     outgoing: Vec<Region>,
+    /// Messages for the DATA output.
+    data: Vec<DataMessage>,
 }
 
 impl Context for Collector {
     fn emit(&mut self, event: &'static str, fields: Vec<(&'static str, Value)>) {
-        self.0.push((event, fields));
+        self.events.push((event, fields));
     }
 
     fn regions(&self) -> &[Region] {
-        &self.1.incoming
+        &self.incoming
     }
 
     fn add_region(&mut self, region: Region) {
-        self.1.outgoing.push(region);
+        self.outgoing.push(region);
+    }
+
+    fn send_data(&mut self, message: DataMessage) {
+        self.data.push(message);
     }
 }
 
@@ -260,22 +270,40 @@ fn with_filter<R>(
 ) -> Result<R, FilterError> {
     let fe = as_filter(element)?;
     let imp = fe.imp();
-    let mut events = Collector::default();
+    let mut collected = Collector::default();
     let r = {
         let mut guard = imp.filter.lock();
         let filter = guard
             .as_deref_mut()
             .ok_or_else(|| FilterError::Failed("the filter is not built yet (no params)".into()))?;
-        std::panic::catch_unwind(AssertUnwindSafe(|| f(filter, &mut events))).unwrap_or_else(|p| {
-            Err(FilterError::Failed(format!(
-                "filter panicked: {}",
-                panic_text(&*p)
-            )))
-        })
+        std::panic::catch_unwind(AssertUnwindSafe(|| f(filter, &mut collected))).unwrap_or_else(
+            |p| {
+                Err(FilterError::Failed(format!(
+                    "filter panicked: {}",
+                    panic_text(&*p)
+                )))
+            },
+        )
     };
-    imp.post_events(events);
+    imp.deliver(collected);
     r
 }
+
+/// Hands a message from the element's DATA input to its filter ([`VideoFilter::receive_data`]).
+/// Frames wait meanwhile.
+pub fn receive_data(element: &gst::Element, message: &DataMessage) -> Result<(), FilterError> {
+    with_filter(element, |f, ctx| f.receive_data(message, ctx))
+}
+
+/// Where the messages the element's filter sends ([`Context::send_data`]) go. Without a sink
+/// they are posted on the bus as [`DATA_MESSAGE`]s (what `gst-launch-1.0 -m` shows).
+pub fn set_data_sink(element: &gst::Element, sink: Option<DataSink>) -> Result<(), FilterError> {
+    *as_filter(element)?.imp().data_sink.lock() = sink;
+    Ok(())
+}
+
+/// Receives the messages a filter sends, on the thread that ran the filter.
+pub type DataSink = Box<dyn Fn(DataMessage) + Send + Sync>;
 
 /// Runs `method` on the element's filter (args validated and images loaded by the caller).
 /// Takes the filter lock, so frames wait meanwhile: the method must be quick.
@@ -376,6 +404,8 @@ mod imp {
         class: OnceLock<Option<&'static ClassData>>,
         /// The frame counters of this element's filter class.
         counters: OnceLock<std::sync::Arc<crate::frame_counters::FrameCounters>>,
+        /// Where sent data messages go (else the bus).
+        pub(super) data_sink: Mutex<Option<DataSink>>,
     }
 
     #[glib::object_subclass]
@@ -396,17 +426,39 @@ mod imp {
                 .map(|c| c.info)
         }
 
-        pub(super) fn post_events(&self, events: Collector) {
+        /// Posts the events a call raised and sends its data messages.
+        pub(super) fn deliver(&self, collected: Collector) {
             let Some(info) = self.info() else { return };
-            for (name, fields) in events.0 {
+            for (name, fields) in collected.events {
                 let s = gst::Structure::builder(EVENT_MESSAGE)
                     .field("event", name)
                     .field("data", event_json(info, name, &fields))
                     .build();
-                let _ = self
-                    .obj()
-                    .post_message(gst::message::Element::builder(s).src(&*self.obj()).build());
+                self.post(s);
             }
+            if collected.data.is_empty() {
+                return;
+            }
+            let sink = self.data_sink.lock();
+            for message in collected.data {
+                match &*sink {
+                    Some(sink) => sink(message),
+                    None => self.post(match message {
+                        DataMessage::Text(text) => gst::Structure::builder(DATA_MESSAGE)
+                            .field("text", text)
+                            .build(),
+                        DataMessage::Binary(bytes) => gst::Structure::builder(DATA_MESSAGE)
+                            .field("binary", glib::Bytes::from_owned(bytes))
+                            .build(),
+                    }),
+                }
+            }
+        }
+
+        fn post(&self, s: gst::Structure) {
+            let _ = self
+                .obj()
+                .post_message(gst::message::Element::builder(s).src(&*self.obj()).build());
         }
 
         fn report_error(&self, description: String) {
@@ -419,12 +471,11 @@ mod imp {
                 }
                 *last = Some(now);
             }
-            let s = gst::Structure::builder(ERROR_MESSAGE)
-                .field("description", description)
-                .build();
-            let _ = self
-                .obj()
-                .post_message(gst::message::Element::builder(s).src(&*self.obj()).build());
+            self.post(
+                gst::Structure::builder(ERROR_MESSAGE)
+                    .field("description", description)
+                    .build(),
+            );
         }
 
         fn build_from_params(&self) -> Result<(), gst::ErrorMessage> {
@@ -529,8 +580,10 @@ mod imp {
             let pts = frame.buffer().pts().map(|t| t.nseconds());
             let strides: Vec<usize> = frame.plane_stride().iter().map(|s| *s as usize).collect();
             let n_planes = frame.n_planes() as usize;
-            let mut events = Collector::default();
-            events.1.incoming = regions_of(frame.buffer());
+            let mut collected = Collector {
+                incoming: regions_of(frame.buffer()),
+                ..Collector::default()
+            };
             let outcome = {
                 let mut guard = self.filter.lock();
                 let Some(filter) = guard.as_deref_mut() else {
@@ -559,7 +612,7 @@ mod imp {
                     .get_or_init(|| crate::frame_counters::counters_for(info.class));
                 let r = crate::frame_counters::while_processing(counters, || {
                     std::panic::catch_unwind(AssertUnwindSafe(|| {
-                        filter.process(&mut f, &mut events)
+                        filter.process(&mut f, &mut collected)
                     }))
                 });
                 let r = match r {
@@ -580,7 +633,7 @@ mod imp {
                 }
                 r
             };
-            let regions = std::mem::take(&mut events.1.outgoing);
+            let regions = std::mem::take(&mut collected.outgoing);
             if !regions.is_empty() {
                 // SAFETY: in-place transforms get a writable buffer; metadata is not memory, so
                 // adding it while the frame is mapped is allowed, and the reference does not
@@ -594,7 +647,7 @@ mod imp {
                     );
                 }
             }
-            self.post_events(events);
+            self.deliver(collected);
             if let Err(e) = outcome {
                 self.report_error(format!("{}: process failed: {e}", info.class));
             }
@@ -607,7 +660,7 @@ mod imp {
 mod tests {
     use super::*;
     use crate::registry::{self, Registration};
-    use crate::{ComplexType, DefaultValue, Event, Method, Param, Property, Type};
+    use crate::{ComplexType, DataUse, DefaultValue, Event, Method, Param, Parent, Property, Type};
     use gst_app::{AppSink, AppSrc};
 
     const T: gst::ClockTime = gst::ClockTime::from_seconds(10);
@@ -719,6 +772,8 @@ mod tests {
             doc: "",
         }],
         format: PixelFormat::Bgr,
+        data: DataUse::None,
+        parent: Parent::Filter,
     };
 
     struct TestFilter {
@@ -807,12 +862,14 @@ mod tests {
         module: "filters",
         class: "SdkI420TestFilter",
         element: "rheosdktesti420",
-        description: "Sets luma to 200 and chroma to 90",
+        description: "Sets luma to 200 and chroma to 90; echoes data messages",
         constructor: &[],
         methods: &[],
         properties: &[],
         events: &[],
         format: PixelFormat::I420,
+        data: DataUse::ReceivesAndSends,
+        parent: Parent::Filter,
     };
 
     struct I420Filter;
@@ -837,6 +894,20 @@ mod tests {
                 let rows = if i == 0 { h } else { h.div_ceil(2) };
                 data[..*stride * rows].fill(if i == 0 { 200 } else { 90 });
             }
+            Ok(())
+        }
+        fn receive_data(
+            &mut self,
+            message: &DataMessage,
+            ctx: &mut dyn Context,
+        ) -> Result<(), FilterError> {
+            if message.bytes() == b"panic" {
+                panic!("asked to");
+            }
+            ctx.send_data(match message {
+                DataMessage::Text(t) => DataMessage::Text(format!("echo {t}")),
+                DataMessage::Binary(b) => DataMessage::Binary([b"echo ", &b[..]].concat()),
+            });
             Ok(())
         }
     }
@@ -1124,5 +1195,47 @@ mod tests {
         }
         assert!(from_invoke);
         pipeline.set_state(gst::State::Null).unwrap();
+    }
+
+    #[test]
+    fn data_messages_reach_the_filter_and_what_it_sends_reaches_the_sink_or_the_bus() {
+        setup();
+        let e = instantiate("SdkI420TestFilter", &Args::default()).unwrap();
+        let pipeline = gst::Pipeline::new();
+        pipeline.add(&e).unwrap();
+        let bus = pipeline.bus().unwrap();
+
+        // No sink: the bus carries them (what gst-launch-1.0 -m prints).
+        receive_data(&e, &DataMessage::Text("hello".into())).unwrap();
+        receive_data(&e, &DataMessage::Binary(vec![0, 1])).unwrap();
+        let posted: Vec<gst::Structure> = std::iter::from_fn(|| bus.pop())
+            .filter_map(|m| m.structure().map(|s| s.to_owned()))
+            .filter(|s| s.name() == DATA_MESSAGE)
+            .collect();
+        assert_eq!(posted.len(), 2);
+        assert_eq!(posted[0].get::<String>("text").unwrap(), "echo hello");
+        let binary = posted[1].get::<glib::Bytes>("binary").unwrap();
+        assert_eq!(&binary[..], b"echo \x00\x01");
+
+        // With a sink: in order, nothing on the bus.
+        let got = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let into = got.clone();
+        set_data_sink(&e, Some(Box::new(move |m| into.lock().push(m)))).unwrap();
+        for text in ["a", "b", "c"] {
+            receive_data(&e, &DataMessage::Text(text.into())).unwrap();
+        }
+        let texts: Vec<String> = got.lock().iter().map(|m| m.text().into_owned()).collect();
+        assert_eq!(texts, ["echo a", "echo b", "echo c"]);
+        assert!(bus.pop().is_none());
+
+        // A panic while taking a message is an error; the filter keeps working.
+        let err = receive_data(&e, &DataMessage::Text("panic".into())).unwrap_err();
+        assert!(err.to_string().contains("asked to"), "{err}");
+        receive_data(&e, &DataMessage::Text("d".into())).unwrap();
+        assert_eq!(got.lock().len(), 4);
+
+        // An element that is not an SDK filter is refused.
+        let identity = gst::ElementFactory::make("identity").build().unwrap();
+        assert!(receive_data(&identity, &DataMessage::Text("x".into())).is_err());
     }
 }

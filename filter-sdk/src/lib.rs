@@ -33,8 +33,8 @@ mod value;
 pub mod worker;
 
 pub use element::{
-    get_property, info_of, instantiate, invoke, register, set_property, FilterElement,
-    ERROR_MESSAGE, EVENT_MESSAGE,
+    get_property, info_of, instantiate, invoke, receive_data, register, set_data_sink,
+    set_property, DataSink, FilterElement, DATA_MESSAGE, ERROR_MESSAGE, EVENT_MESSAGE,
 };
 pub use image::{load_image, ImageError, LoadLimits, OverlayImage};
 pub use json::{args_from_json, load_images, value_to_json};
@@ -153,6 +153,68 @@ pub enum PixelFormat {
     I420,
 }
 
+/// What a filter does with data channel messages (Kurento's DATA connections).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataUse {
+    /// None: the element has no DATA input or output.
+    None,
+    /// It takes messages ([`VideoFilter::receive_data`]) from a DATA connection into it.
+    Receives,
+    /// It sends messages ([`Context::send_data`]) to the elements connected from its DATA
+    /// output.
+    Sends,
+    /// Both.
+    ReceivesAndSends,
+}
+
+impl DataUse {
+    /// Whether the element has a DATA input.
+    pub fn receives(self) -> bool {
+        matches!(self, DataUse::Receives | DataUse::ReceivesAndSends)
+    }
+
+    /// Whether the element has a DATA output.
+    pub fn sends(self) -> bool {
+        matches!(self, DataUse::Sends | DataUse::ReceivesAndSends)
+    }
+}
+
+/// The Kurento class a filter's class extends (what `describe` reports as its hierarchy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parent {
+    /// `kurento.Filter` (every vision filter of Kurento).
+    Filter,
+    /// `kurento.MediaElement` (e.g. Kurento's `KmsShowData` and `KmsSendData`).
+    MediaElement,
+}
+
+/// A data channel message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataMessage {
+    /// A text message (UTF-8).
+    Text(String),
+    /// A binary message.
+    Binary(Vec<u8>),
+}
+
+impl DataMessage {
+    /// The message's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            DataMessage::Text(t) => t.as_bytes(),
+            DataMessage::Binary(b) => b,
+        }
+    }
+
+    /// The message as text (binary messages decoded as UTF-8, invalid bytes replaced).
+    pub fn text(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            DataMessage::Text(t) => std::borrow::Cow::Borrowed(t),
+            DataMessage::Binary(b) => String::from_utf8_lossy(b),
+        }
+    }
+}
+
 /// Everything clients and GStreamer know about a filter.
 #[derive(Debug)]
 pub struct FilterInfo {
@@ -174,6 +236,10 @@ pub struct FilterInfo {
     pub events: &'static [Event],
     /// Pixel format of the frames `process` receives.
     pub format: PixelFormat,
+    /// Whether it takes or sends data channel messages.
+    pub data: DataUse,
+    /// The Kurento class it extends.
+    pub parent: Parent,
 }
 
 /// One video frame, writable in place.
@@ -223,6 +289,46 @@ impl<'a> Frame<'a> {
         };
         Ok(opencv::boxed_ref::BoxedRefMut::from(mat))
     }
+
+    /// One plane of an I420 frame (0: Y, full size; 1: U, 2: V, half size rounded up) as a
+    /// one-channel OpenCV Mat sharing the frame's memory, borrowed from the frame.
+    pub fn plane_mat(
+        &mut self,
+        index: usize,
+    ) -> opencv::Result<opencv::boxed_ref::BoxedRefMut<'_, opencv::core::Mat>> {
+        if self.format != PixelFormat::I420 || index >= self.planes.len().min(3) {
+            return Err(opencv::Error::new(
+                opencv::core::StsBadArg,
+                "plane_mat needs an I420 frame and a plane index below 3",
+            ));
+        }
+        let (cols, rows) = if index == 0 {
+            (self.width as usize, self.height as usize)
+        } else {
+            (
+                self.width.div_ceil(2) as usize,
+                self.height.div_ceil(2) as usize,
+            )
+        };
+        let (data, stride) = &mut self.planes[index];
+        if *stride < cols || data.len() < *stride * rows {
+            return Err(opencv::Error::new(
+                opencv::core::StsBadSize,
+                "plane smaller than its size",
+            ));
+        }
+        // SAFETY: as in `bgr_mat`: the Mat views `data` (checked large enough) and borrows `self`.
+        let mat = unsafe {
+            opencv::core::Mat::new_rows_cols_with_data_unsafe(
+                rows as i32,
+                cols as i32,
+                opencv::core::CV_8UC1,
+                data.as_mut_ptr().cast(),
+                *stride,
+            )?
+        };
+        Ok(opencv::boxed_ref::BoxedRefMut::from(mat))
+    }
 }
 
 /// What `process` and `invoke` can do besides touching pixels.
@@ -241,6 +347,13 @@ pub trait Context {
     /// `process`).
     fn add_region(&mut self, region: Region) {
         let _ = region;
+    }
+
+    /// Sends a message from the element's DATA output (filters declaring [`DataUse::Sends`]):
+    /// it reaches the elements connected from it, e.g. a browser's data channel through a
+    /// WebRtcEndpoint. Delivered once the call returns, in order.
+    fn send_data(&mut self, message: DataMessage) {
+        let _ = message;
     }
 }
 
@@ -309,6 +422,17 @@ pub trait VideoFilter: Send + 'static {
     ) -> Result<Value, FilterError> {
         let _ = (args, ctx);
         Err(FilterError::NoSuchMethod(method.to_owned()))
+    }
+
+    /// Takes a message that arrived on the element's DATA input (filters declaring
+    /// [`DataUse::Receives`]), in order, on the sender's thread: keep it quick.
+    fn receive_data(
+        &mut self,
+        message: &DataMessage,
+        ctx: &mut dyn Context,
+    ) -> Result<(), FilterError> {
+        let _ = (message, ctx);
+        Ok(())
     }
 
     /// Reads a declared property.

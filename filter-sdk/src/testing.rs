@@ -17,7 +17,7 @@
 
 use opencv::prelude::*;
 
-use super::{Context, FilterError, Frame, PixelFormat, Region, Value};
+use super::{Context, DataMessage, FilterError, Frame, PixelFormat, Region, Value};
 
 /// A frame's pixels, owned by the test. [`OwnedFrame::frame`] lends them as the [`Frame`] that
 /// `process` takes, so the test can look at them afterwards.
@@ -133,6 +133,8 @@ pub struct RecordingContext {
     pub incoming: Vec<Region>,
     /// The regions the filter added.
     pub added: Vec<Region>,
+    /// The data messages the filter sent, in order.
+    pub sent: Vec<DataMessage>,
 }
 
 impl RecordingContext {
@@ -157,6 +159,7 @@ impl RecordingContext {
     pub fn clear(&mut self) {
         self.events.clear();
         self.added.clear();
+        self.sent.clear();
     }
 }
 
@@ -171,6 +174,10 @@ impl Context for RecordingContext {
 
     fn add_region(&mut self, region: Region) {
         self.added.push(region);
+    }
+
+    fn send_data(&mut self, message: DataMessage) {
+        self.sent.push(message);
     }
 }
 
@@ -221,6 +228,8 @@ mod tests {
         ctx.emit("Lost", vec![]);
         ctx.emit("Found", vec![("count", Value::Int(2))]);
         ctx.add_region(face.clone());
+        ctx.send_data(DataMessage::Text("hi".into()));
+        assert_eq!(ctx.sent, vec![DataMessage::Text("hi".into())]);
         assert_eq!(ctx.events_named("Found").len(), 2);
         assert_eq!(
             ctx.events_named("Found")[1],
@@ -228,6 +237,6 @@ mod tests {
         );
         assert_eq!(ctx.added, vec![face]);
         ctx.clear();
-        assert!(ctx.events.is_empty() && ctx.added.is_empty());
+        assert!(ctx.events.is_empty() && ctx.added.is_empty() && ctx.sent.is_empty());
     }
 }

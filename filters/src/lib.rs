@@ -18,6 +18,8 @@ pub mod faceoverlay;
 pub mod imageoverlay;
 pub mod platedetector;
 pub mod pointerdetector;
+pub mod senddata;
+pub mod showdata;
 pub mod zbar;
 
 pub use faceoverlay::{FaceOverlay, OverlayGeometry};
@@ -35,6 +37,8 @@ pub fn builtin() -> Vec<Registration> {
         Registration::of::<zbar::ZBarFilter>(),
         Registration::of::<facemeta::KmsDetectFaces>(),
         Registration::of::<facemeta::KmsShowFaces>(),
+        Registration::of::<senddata::KmsSendData>(),
+        Registration::of::<showdata::KmsShowData>(),
         Registration::of::<platedetector::PlateDetectorFilter>(),
         Registration::of::<pointerdetector::PointerDetectorFilter>(),
         // ---- end of the list ----

@@ -321,7 +321,10 @@ pub fn all_classes() -> &'static [&'static ClassInfo] {
             all.push(Box::leak(Box::new(ClassInfo {
                 name: info.class,
                 module: info.module,
-                parent: Some(&FILTER),
+                parent: Some(match info.parent {
+                    rheo_filter_sdk::Parent::Filter => &FILTER,
+                    rheo_filter_sdk::Parent::MediaElement => &MEDIA_ELEMENT,
+                }),
                 events: Box::leak(events.into_boxed_slice()),
                 factory: Some(Factory::Element(sdk_filter::create)),
                 invoke: Some(sdk_filter::invoke),

@@ -15,6 +15,7 @@ use rheo_filter_sdk::{
     Args, Context, DefaultValue, Event, FilterError, FilterInfo, Frame, Method, Param, PixelFormat,
     Type, Value, VideoFilter,
 };
+use rheo_filter_sdk::{DataUse, Parent};
 
 /// Above this share of edge pixels (in %) the level becomes `HIGH`…
 pub const HIGH_ABOVE: f64 = 8.0;
@@ -64,6 +65,8 @@ pub static INFO: FilterInfo = FilterInfo {
         doc: "The share of edge pixels crossed a level boundary",
     }],
     format: PixelFormat::Bgr,
+    data: DataUse::None,
+    parent: Parent::Filter,
 };
 
 /// The filter: one per element.

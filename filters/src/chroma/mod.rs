@@ -31,6 +31,7 @@ use rheo_filter_sdk::{
     Args, ComplexType, Context, DefaultValue as ParamDefault, FilterError, FilterInfo, Frame,
     Method, Param, PixelFormat, Type, Value, VideoFilter,
 };
+use rheo_filter_sdk::{DataUse, Parent};
 
 use key::{KeyModel, Samples, Spill, CHROMA_MIN_S, CHROMA_MIN_V};
 
@@ -116,6 +117,8 @@ pub static INFO: FilterInfo = FilterInfo {
     properties: &[],
     events: &[],
     format: PixelFormat::Bgr,
+    data: DataUse::None,
+    parent: Parent::Filter,
 };
 
 /// The calibration window as the client gave it (position clamped to ≥ 0).

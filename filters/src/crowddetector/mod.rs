@@ -58,6 +58,7 @@ use rheo_filter_sdk::{
     Args, ComplexType, Context, DefaultValue, Event, FilterError, FilterInfo, Frame, Param,
     PixelFormat, Property, Type, Value, VideoFilter,
 };
+use rheo_filter_sdk::{DataUse, Parent};
 
 /// Frames averaged uniformly to bootstrap the background.
 pub const LEARN_FRAMES: u64 = 30;
@@ -259,6 +260,8 @@ pub static INFO: FilterInfo = FilterInfo {
         },
     ],
     format: PixelFormat::Bgr,
+    data: DataUse::None,
+    parent: Parent::Filter,
 };
 
 /// The configuration of one ROI.

@@ -13,6 +13,7 @@ use rheo_filter_sdk::worker::LatestFrameWorker;
 use rheo_filter_sdk::{
     Args, Context, FilterError, FilterInfo, Frame, PixelFormat, Region, VideoFilter,
 };
+use rheo_filter_sdk::{DataUse, Parent};
 
 /// Frames are analysed at this width (Kurento's face detector's size).
 const DETECTION_WIDTH: u32 = 320;
@@ -31,6 +32,8 @@ pub static DETECT_INFO: FilterInfo = FilterInfo {
     properties: &[],
     events: &[],
     format: PixelFormat::I420,
+    data: DataUse::None,
+    parent: Parent::Filter,
 };
 
 /// KmsShowFaces's interface.
@@ -44,6 +47,8 @@ pub static SHOW_INFO: FilterInfo = FilterInfo {
     properties: &[],
     events: &[],
     format: PixelFormat::I420,
+    data: DataUse::None,
+    parent: Parent::Filter,
 };
 
 /// A downscaled grey frame for the detector.

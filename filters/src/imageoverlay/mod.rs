@@ -28,6 +28,7 @@ use rheo_filter_sdk::{
     Args, Context, FilterError, FilterInfo, Frame, Image, Method, Param, PixelFormat, Type, Value,
     VideoFilter,
 };
+use rheo_filter_sdk::{DataUse, Parent};
 
 /// Frame sizes whose resized pixels each image keeps.
 const CACHED_SIZES: usize = 4;
@@ -108,6 +109,8 @@ pub static INFO: FilterInfo = FilterInfo {
     properties: &[],
     events: &[],
     format: PixelFormat::Bgr,
+    data: DataUse::None,
+    parent: Parent::Filter,
 };
 
 /// An image resized and placed for one frame size.

@@ -46,6 +46,7 @@ use rheo_filter_sdk::{
     Args, Context, Event, FilterError, FilterInfo, Frame, Method, Param, PixelFormat, Type, Value,
     VideoFilter,
 };
+use rheo_filter_sdk::{DataUse, Parent};
 
 const PLATE_WIDTH: Param = Param {
     name: "plateWidthPercentage",
@@ -79,6 +80,8 @@ pub static INFO: FilterInfo = FilterInfo {
         doc: "A plate was read consistently over several frames",
     }],
     format: PixelFormat::Bgr,
+    data: DataUse::None,
+    parent: Parent::Filter,
 };
 
 /// Kurento's default `plateWidthPercentage`.

@@ -41,6 +41,7 @@ use rheo_filter_sdk::{
     Args, ComplexType, Context, DefaultValue, Event, FilterError, FilterInfo, Frame, Image, Method,
     Param, PixelFormat, Type, Value, VideoFilter,
 };
+use rheo_filter_sdk::{DataUse, Parent};
 
 /// Frames whose calibration region is kept for `trackColorFromCalibrationRegion`.
 pub const CALIBRATION_FRAMES: usize = 3;
@@ -194,6 +195,8 @@ pub static INFO: FilterInfo = FilterInfo {
         },
     ],
     format: PixelFormat::Bgr,
+    data: DataUse::None,
+    parent: Parent::Filter,
 };
 
 /// One window of the layout.

@@ -21,7 +21,7 @@
 
 mod ffi;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::collections::HashMap;
 
@@ -31,6 +31,7 @@ use rheo_filter_sdk::{
     Args, Context, Event, FilterError, FilterInfo, Frame, Param, PixelFormat, Type, Value,
     VideoFilter,
 };
+use rheo_filter_sdk::{DataUse, Parent};
 
 pub use ffi::Symbol;
 
@@ -73,6 +74,8 @@ pub static INFO: FilterInfo = FilterInfo {
         doc: "A code was read: a new one, or one still in view a second after its last event",
     }],
     format: PixelFormat::I420,
+    data: DataUse::None,
+    parent: Parent::Filter,
 };
 
 /// Per-(type, value) de-duplication on stream time.

@@ -29,7 +29,7 @@ impl Context for Events {
 
 /// One I420 640x480 frame (packed planes) of a white picture with the given QR codes
 /// (data, x %, y %) drawn by `qroverlay`, case kept.
-fn qr_frame(codes: &[(&str, f32, f32)]) -> Vec<u8> {
+pub(crate) fn qr_frame(codes: &[(&str, f32, f32)]) -> Vec<u8> {
     qr_frame_on("white", codes)
 }
 
@@ -69,7 +69,7 @@ fn qr_frame_on(pattern: &str, codes: &[(&str, f32, f32)]) -> Vec<u8> {
     buf
 }
 
-fn white_frame() -> Vec<u8> {
+pub(crate) fn white_frame() -> Vec<u8> {
     let mut f = vec![235u8; (W * H) as usize];
     f.resize((W * H * 3 / 2) as usize, 128);
     f

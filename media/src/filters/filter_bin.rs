@@ -7,6 +7,7 @@ use std::sync::{Arc, Weak};
 use gst::prelude::*;
 use parking_lot::Mutex;
 
+use super::filter_data::FilterData;
 use super::forward::Forward;
 use crate::api_contract::*;
 use crate::graph::context::ElementContext;
@@ -25,6 +26,8 @@ pub struct FilterBin {
     upstream: Arc<Mutex<Option<Weak<Output>>>>,
     filter: gst::Element,
     kind: FilterKind,
+    /// DATA input and output, for SDK filters that declare them.
+    data: FilterData,
 }
 
 /// What is inside a [`FilterBin`].
@@ -161,14 +164,17 @@ impl ElementKind for FilterBin {
         match media {
             MediaKind::Audio => Input::Any(self.audio.consumer.clone()),
             MediaKind::Video => Input::Fixed(Format::RawVideo, self.consumer.clone()),
-            MediaKind::Data => Input::Absent,
+            MediaKind::Data => match &self.data.input {
+                Some(input) => Input::Any(input.clone()),
+                None => Input::Absent,
+            },
         }
     }
     fn output(&self, media: MediaKind) -> Option<Arc<Output>> {
         match media {
             MediaKind::Audio => Some(self.audio.output.clone()),
             MediaKind::Video => Some(self.video_hub.clone()),
-            MediaKind::Data => None,
+            MediaKind::Data => self.data.output.clone(),
         }
     }
     fn on_input_bound(&self, media: MediaKind, upstream: Option<Arc<Output>>) {
@@ -349,6 +355,13 @@ fn build_filter_bin(
                 .build(),
         );
         let consumer = AppSrcConsumer::new(appsrc, false, Some((flow.clone(), MediaKind::Video)));
+        let data = match kind {
+            FilterKind::Sdk(info) => FilterData::attach(ctx, &filter, info),
+            _ => FilterData {
+                input: None,
+                output: None,
+            },
+        };
         Ok(FilterBin {
             audio: Forward::new(ctx, MediaKind::Audio),
             video_hub,
@@ -356,6 +369,7 @@ fn build_filter_bin(
             upstream,
             filter: filter.clone(),
             kind,
+            data,
         })
     };
     match build() {

@@ -1,6 +1,7 @@
 //! Elements that work on the media between endpoints: PassThrough and the video filters.
 
 mod filter_bin;
+mod filter_data;
 mod forward;
 mod passthrough;
 pub(crate) mod vision;

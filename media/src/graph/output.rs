@@ -20,10 +20,29 @@ use crate::api_contract::{ElementEvent, EventSink, MediaEvent, MediaKind};
 use crate::graph::flow::{FlowDir, FlowTracker};
 use crate::{err, ErrorKind, Result};
 
-/// A media format carried between elements.
 /// The media type of data channel messages inside Rheo.
 pub const DATA_CAPS: &str = "application/x-rheo-data";
 
+/// The caps of one data message: whether it is binary, and the label of its channel (empty
+/// when it comes from an element, not a channel).
+pub fn data_message_caps(binary: bool, label: &str) -> gst::Caps {
+    gst::Caps::builder(DATA_CAPS)
+        .field("binary", binary)
+        .field("label", label)
+        .build()
+}
+
+/// What [`data_message_caps`] says: (binary, label). Missing fields mean binary, no label.
+pub fn data_message_kind(caps: &gst::CapsRef) -> (bool, String) {
+    let s = caps.structure(0);
+    let binary = s.and_then(|s| s.get::<bool>("binary").ok()).unwrap_or(true);
+    let label = s
+        .and_then(|s| s.get::<String>("label").ok())
+        .unwrap_or_default();
+    (binary, label)
+}
+
+/// A media format carried between elements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
     Vp8,

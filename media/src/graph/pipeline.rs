@@ -209,7 +209,8 @@ impl ElementHost for PipelineInner {
         sink: &Element,
         media: MediaKind,
     ) -> Result<Option<String>> {
-        // Data channels are not bridged yet: the connection is recorded, as KMS accepts it.
+        // A DATA connection is recorded even where an end has no data side, as KMS accepts it;
+        // it carries messages once both ends have one.
         if media != MediaKind::Data {
             if matches!(sink.input(media), Input::Absent) {
                 return Err(err(

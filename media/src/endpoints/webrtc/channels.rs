@@ -8,7 +8,7 @@ use std::sync::{mpsc, Arc};
 use gst_webrtc::WebRTCDataChannel;
 use parking_lot::Mutex;
 
-use crate::graph::output::{Consumer, Output, DATA_CAPS};
+use crate::graph::output::{data_message_kind, Consumer, Output};
 
 /// What a peer may receive when its description does not say (RFC 8841).
 pub(super) const DEFAULT_MAX_MESSAGE_SIZE: usize = 65_536;
@@ -71,14 +71,6 @@ impl DataChannels {
     }
 }
 
-/// One message: its bytes, whether it is binary, the label of its channel.
-pub(super) fn message_caps(binary: bool, label: &str) -> gst::Caps {
-    gst::Caps::builder(DATA_CAPS)
-        .field("binary", binary)
-        .field("label", label)
-        .build()
-}
-
 /// The DATA input: messages queued to a thread that sends them in order.
 pub(super) struct DataInput {
     queue: Mutex<Option<mpsc::Sender<(gst::Buffer, gst::Caps)>>>,
@@ -94,11 +86,7 @@ impl DataInput {
                     let Ok(map) = buffer.map_readable() else {
                         continue;
                     };
-                    let s = caps.structure(0);
-                    let binary = s.and_then(|s| s.get::<bool>("binary").ok()).unwrap_or(true);
-                    let label = s
-                        .and_then(|s| s.get::<String>("label").ok())
-                        .unwrap_or_default();
+                    let (binary, label) = data_message_kind(&caps);
                     send(map.as_slice(), binary, &label);
                 }
             });

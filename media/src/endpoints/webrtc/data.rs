@@ -10,11 +10,11 @@ use gst::prelude::*;
 use gst_webrtc::{WebRTCDataChannel, WebRTCDataChannelState};
 
 use super::channels::{
-    message_caps, Channel, Counters, DataChannels, ANNOUNCED_MAX_MESSAGE_SIZE,
-    DEFAULT_MAX_MESSAGE_SIZE,
+    Channel, Counters, DataChannels, ANNOUNCED_MAX_MESSAGE_SIZE, DEFAULT_MAX_MESSAGE_SIZE,
 };
 use super::endpoint::WrtcInner;
 use crate::api_contract::*;
+use crate::graph::output::data_message_caps;
 use crate::{err, ErrorKind};
 
 impl WrtcInner {
@@ -37,7 +37,7 @@ impl WrtcInner {
             counted.received(text.map_or(0, str::len));
             if let (Some(output), Some(text)) = (output.upgrade(), text) {
                 let buffer = gst::Buffer::from_slice(text.as_bytes().to_vec());
-                output.push(&buffer, &message_caps(false, &text_label));
+                output.push(&buffer, &data_message_caps(false, &text_label));
             }
         });
         let output = Arc::downgrade(&data.output);
@@ -47,7 +47,7 @@ impl WrtcInner {
             counted.received(bytes.map_or(0, |b| b.len()));
             if let (Some(output), Some(bytes)) = (output.upgrade(), bytes) {
                 let buffer = gst::Buffer::from_slice(bytes.to_vec());
-                output.push(&buffer, &message_caps(true, &binary_label));
+                output.push(&buffer, &data_message_caps(true, &binary_label));
             }
         });
         let weak = Arc::downgrade(self);
