@@ -124,21 +124,29 @@ fn run(filters: Vec<Registration>) -> ExitCode {
     })
 }
 
-/// Generates the player demo's sample video in the media root on first start, off the startup
-/// path (it takes a few seconds of CPU).
+/// Generates the demos' sample videos (the player's, the send-data demo's QR clip) in the media
+/// root on first start, off the startup path (they take a few seconds of CPU).
 fn prepare_sample_video(config: &Config) {
     let Some(root) = config.media_root.clone() else {
         info!(
-            "no media root configured: the player demo's sample video ({}) is not generated",
-            rheo_media::SAMPLE_VIDEO_NAME
+            "no media root configured: the demos' sample videos ({}, {}) are not generated",
+            rheo_media::SAMPLE_VIDEO_NAME,
+            rheo_media::QR_SAMPLE_VIDEO_NAME
         );
         return;
     };
     let spawned = std::thread::Builder::new()
         .name("sample-video".into())
-        .spawn(move || match rheo_media::ensure_sample_video(&root) {
-            Ok(path) => info!(path = %path.display(), "player demo sample video ready"),
-            Err(e) => warn!("cannot write the player demo's sample video: {}", e.message),
+        .spawn(move || {
+            for ensure in [
+                rheo_media::ensure_sample_video,
+                rheo_media::ensure_qr_sample_video,
+            ] {
+                match ensure(&root) {
+                    Ok(path) => info!(path = %path.display(), "demo sample video ready"),
+                    Err(e) => warn!("cannot write a demo's sample video: {}", e.message),
+                }
+            }
         });
     if let Err(e) = spawned {
         warn!("cannot start the sample video thread: {e}");

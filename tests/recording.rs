@@ -234,3 +234,107 @@ async fn a_vanished_client_leaves_a_complete_file() {
         "{f:?}"
     );
 }
+
+/// setVideoFormat: the recorder gets H.264 at 15 fps from a browser that sends VP8 at 30 fps;
+/// asking for what the endpoint sends removes the stage again.
+#[tokio::test(flavor = "multi_thread")]
+async fn set_video_format_reshapes_what_connections_receive() {
+    let root = ScratchDir::new("video-format");
+    let (addr, _) = start_server(&["--media-root", root.to_str().unwrap()]).await;
+    let mut c = Client::connect(addr).await;
+    let p = c.create("MediaPipeline", Value::Null).await;
+    let w = c
+        .create("WebRtcEndpoint", json!({"mediaPipeline": p}))
+        .await;
+    for (caps, code) in [
+        (json!({"codec": "VP9"}), 40001),
+        (json!({"codec": "MPEG2"}), 40001),
+        (
+            json!({"codec": "H264", "framerate": {"numerator": 0, "denominator": 1}}),
+            40001,
+        ),
+        (
+            json!({"codec": "H264", "framerate": {"numerator": 1000, "denominator": 1}}),
+            40001,
+        ),
+        (json!({"codec": "H264", "framerate": "fast"}), 40001),
+        (json!("H264"), 40001),
+    ] {
+        let e = c
+            .invoke_err(&w, "setVideoFormat", json!({"caps": caps}))
+            .await;
+        assert_eq!(e["code"], code, "{caps}: {e}");
+    }
+    let e = c
+        .invoke_err(
+            &w,
+            "setAudioFormat",
+            json!({"caps": {"codec": "PCMU", "bitrate": 64000}}),
+        )
+        .await;
+    assert_eq!(e["code"], 40001, "{e}");
+    c.invoke(
+        &w,
+        "setAudioFormat",
+        json!({"caps": {"codec": "OPUS", "bitrate": 32000}}),
+    )
+    .await;
+
+    c.invoke(
+        &w,
+        "setVideoFormat",
+        json!({"caps": {"__module__": "kurento", "__type__": "VideoCaps", "codec": "H264",
+                        "framerate": {"__module__": "kurento", "__type__": "Fraction",
+                                      "numerator": 15, "denominator": 1}}}),
+    )
+    .await;
+    let uri = format!("file://{}/shaped.mkv", root.display());
+    let r = recorder(&mut c, &p, &uri, Some("MKV_VIDEO_ONLY")).await["result"]["value"]
+        .as_str()
+        .expect("recorder created")
+        .to_owned();
+    c.invoke(&w, "connect", json!({"sink": r, "mediaType": "VIDEO"}))
+        .await;
+    let peer = Arc::new(TestPeer::new(PeerConfig::color(0xff2080c0)).unwrap());
+    c.negotiate_with_peer(&w, &peer, |_| true).await;
+    let deadline = tokio::time::Instant::now() + MEDIA_TIMEOUT;
+    while c
+        .invoke(&r, "isMediaFlowingIn", json!({"mediaType": "VIDEO"}))
+        .await["value"]
+        != true
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no video reached the recorder"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    c.invoke(&r, "record", Value::Null).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        c.invoke(&w, "isMediaTranscoding", json!({"mediaType": "VIDEO"}))
+            .await["value"],
+        true
+    );
+    c.invoke(&r, "stopAndWait", Value::Null).await;
+    let path = root.join("shaped.mkv");
+    let f = tokio::task::spawn_blocking(move || inspect(&path))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(f.codecs, ["video/x-h264"], "{f:?}");
+    let fps = f.video_frames as f64 / f.video_span().as_secs_f64();
+    assert!((12.0..=17.0).contains(&fps), "{fps} fps: {f:?}");
+
+    // What the endpoint sends anyway: no stage. (The recorder goes first: its file is H.264,
+    // so it would keep an encoder of its own.)
+    c.ok("release", json!({"object": r})).await;
+    c.invoke(&w, "setVideoFormat", json!({"caps": {"codec": "VP8"}}))
+        .await;
+    assert_eq!(
+        c.invoke(&w, "isMediaTranscoding", json!({"mediaType": "VIDEO"}))
+            .await["value"],
+        false
+    );
+    c.ok("release", json!({"object": p})).await;
+}

@@ -36,8 +36,8 @@ pub use endpoints::http_post::{
     upload_target, HttpPostEndpoint, HttpPostOptions, Upload, UploadRefused, UploadTarget,
 };
 pub use endpoints::player::{
-    ensure_sample_video, PlayerEndpoint, PlayerOptions, VideoInfo, SAMPLE_VIDEO_NAME,
-    SAMPLE_VIDEO_SECONDS,
+    ensure_qr_sample_video, ensure_sample_video, PlayerEndpoint, PlayerOptions, VideoInfo,
+    QR_SAMPLE_TEXT, QR_SAMPLE_VIDEO_NAME, SAMPLE_VIDEO_NAME, SAMPLE_VIDEO_SECONDS,
 };
 pub use endpoints::recorder::{
     MediaProfile, RecordTarget, RecorderEndpoint, RecorderOptions, TRACK_WAIT,
@@ -47,7 +47,9 @@ pub use endpoints::webrtc::{ice_addresses, traffic, WebRtcEndpoint};
 pub use endpoints::{SdpEndpoint, UriEndpoint};
 pub use filters::{FaceOverlay, FilterBin, PassThrough};
 pub use graph::element::Element;
+pub use graph::output::Format;
 pub use graph::pipeline::MediaPipeline;
+pub use graph::shape::{VideoFormat, MAX_FRAMERATE};
 
 use once_cell::sync::OnceCell;
 

@@ -427,6 +427,42 @@ fn the_demo_sample_video_is_generated_once_and_complete() {
 }
 
 #[test]
+fn the_send_data_demo_clip_shows_its_qr_code_throughout() {
+    use gst::prelude::*;
+    init().unwrap();
+    let dir = std::env::temp_dir().join(format!("rheo-qr-sample-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = ensure_qr_sample_video(&dir).unwrap();
+    assert_eq!(path, dir.join(QR_SAMPLE_VIDEO_NAME));
+    // GStreamer's own zbar element reads it, in every second of the clip.
+    let pipeline = gst::parse::launch(&format!(
+        "filesrc location={} ! matroskademux ! vp8dec ! videoconvert ! zbar cache=false ! fakesink",
+        path.display()
+    ))
+    .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let bus = pipeline.bus().unwrap();
+    let mut seconds = std::collections::BTreeSet::new();
+    while let Some(msg) = bus.timed_pop(gst::ClockTime::from_seconds(30)) {
+        match msg.view() {
+            gst::MessageView::Element(e) => {
+                let s = e.structure().unwrap();
+                if s.name() == "barcode" {
+                    assert_eq!(s.get::<&str>("symbol").unwrap(), QR_SAMPLE_TEXT);
+                    seconds.insert(s.get::<u64>("timestamp").unwrap() / 1_000_000_000);
+                }
+            }
+            gst::MessageView::Eos(_) => break,
+            gst::MessageView::Error(e) => panic!("{}", e.error()),
+            _ => {}
+        }
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    assert_eq!(seconds.len() as u32, SAMPLE_VIDEO_SECONDS, "{seconds:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn a_recorder_that_stops_on_end_of_stream_finishes_its_file_when_the_played_file_ends() {
     init().unwrap();
     let log = EventLog::new();

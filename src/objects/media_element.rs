@@ -56,10 +56,13 @@ pub(super) fn invoke(
             );
             Some(all)
         }
-        "setAudioFormat" | "setVideoFormat" => {
-            return Err(KurentoError::operation_not_supported(format!(
-                "{op}: Rheo negotiates formats per connection; forcing caps is not supported"
-            )))
+        "setVideoFormat" => {
+            super::media_format::set_video_format(element, args)?;
+            None
+        }
+        "setAudioFormat" => {
+            super::media_format::set_audio_format(args)?;
+            None
         }
         _ => {
             return stored_int_property(

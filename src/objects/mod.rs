@@ -9,6 +9,7 @@ mod face_overlay_filter;
 mod gstreamer_filter;
 pub mod http_post_endpoint;
 mod media_element;
+mod media_format;
 mod media_object;
 mod media_pipeline;
 mod pass_through;

@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 
 import {
   FACE_BOX, HAT_BOX, HAT_MIN_FRACTION, HTTP_URL, NO_HAT_MAX_FRACTION, analyseVideoFrame, artifact,
-  launchChromium, saveDataUrl, tracePage, waitUntil,
+  captionPixels, launchChromium, saveDataUrl, tracePage, waitUntil,
 } from './lib/harness.mjs';
 
 const MEDIA_TIMEOUT = 45000;
@@ -280,6 +280,49 @@ describe('browser demos', () => {
       const channel = await page.evaluate(() => window.demoState.channel);
       assert.deepEqual(channel.received, ['hello', 'rheo']);
       assert.equal(await page.locator('#received li').count(), 2);
+      await stopDemo(page);
+    } finally {
+      await page.close();
+    }
+  });
+
+  test('show data page draws the typed text on the returned video', { timeout: 90000 }, async () => {
+    const page = await startDemo('showdata');
+    try {
+      await page.waitForFunction(() => window.demoState.channel && window.demoState.channel.state === 'open',
+        null, { timeout: 20000 });
+      await page.fill('#message', 'Rheo shows this');
+      await page.click('#send');
+      const drawn = await waitUntil(async () => {
+        const c = await captionPixels(page, '#remote-video');
+        return c && c.bright > 0.001 && c.dark > 0.01 ? c : null;
+      }, 20000, 'the caption on the returned video', 200);
+      console.log(`[showdata] caption pixels ${JSON.stringify(drawn)}`);
+      await page.screenshot({ path: artifact('showdata.png') });
+      // An empty text clears it.
+      await page.fill('#message', '');
+      await page.click('#send');
+      await waitUntil(async () => {
+        const c = await captionPixels(page, '#remote-video');
+        return c && c.dark < drawn.dark / 4;
+      }, 20000, 'the caption to go', 200);
+      await stopDemo(page);
+    } finally {
+      await page.close();
+    }
+  });
+
+  test('send data page lists the codes read in the QR clip', { timeout: 90000 }, async () => {
+    await waitUntil(async () => existsSync('/tmp/rheo-qr-sample.webm'), 30000, 'the QR sample clip', 250);
+    const page = await startDemo('senddata');
+    try {
+      await page.waitForFunction(() => window.demoState.channel && window.demoState.channel.received.length > 0,
+        null, { timeout: 20000 });
+      const state = await page.evaluate(() => window.demoState);
+      console.log(`[senddata] received ${JSON.stringify(state.channel.received.slice(0, 3))}`);
+      assert.match(state.channel.received[0], /type QR-Code, symbol Hello from Rheo: a QR code read in the video$/);
+      assert.ok(await page.locator('#received li').count() >= 1);
+      await page.screenshot({ path: artifact('senddata.png') });
       await stopDemo(page);
     } finally {
       await page.close();

@@ -14,10 +14,13 @@ import kurento from 'kurento-client';
 // Module filters, as the Kurento tutorials register them (the strict client checks getInfo).
 kurento.register('kurento-module-crowddetector');
 kurento.register('kurento-module-chroma');
+// Kurento publishes datachannelexample's client for Java only; this is its Node equivalent.
+kurento.register(datachannelexample);
 
+import { datachannelexample } from './lib/datachannelexample.mjs';
 import {
-  HTTP_URL, WS_URL, analyseVideoFrame, artifact, call, callForError, installPeer, launchChromium,
-  once, saveDataUrl, startTcpProxy, tracePage, waitUntil, withTimeout,
+  HTTP_URL, WS_URL, analyseVideoFrame, artifact, call, callForError, captionPixels, installPeer,
+  launchChromium, once, saveDataUrl, startTcpProxy, tracePage, waitUntil, withTimeout,
 } from './lib/harness.mjs';
 
 const CONNECT_TIMEOUT = 20000;
@@ -256,6 +259,71 @@ describe('kurento-client 7.3.0', () => {
     } finally {
       await page.close();
       if (existsSync(path)) rmSync(path);
+    }
+  });
+
+  test('show-data-channel: the text the page sends is drawn on its video by KmsShowData', { timeout: 90000 }, async () => {
+    const page = await newPeerPage('kc-showdata');
+    let client;
+    try {
+      let pipeline;
+      ({ client, pipeline } = await loopbackCall(page, {
+        name: 'kc-showdata',
+        webRtcParams: { useDataChannels: true },
+        peer: { dataChannel: true },
+        buildGraph: async ({ pipeline, webRtc }) => {
+          const showData = await call(pipeline, 'create', 'KmsShowData');
+          assert.ok(showData.id.endsWith('_datachannelexample.KmsShowData'), showData.id);
+          await call(webRtc, 'connect', showData);
+          await call(showData, 'connect', webRtc);
+        },
+      }));
+      const before = await captionPixels(page, '#peer-remote');
+      await page.waitForFunction(() => window.peer.channel.readyState === 'open', null, { timeout: 20000 });
+      await page.evaluate(() => window.peer.channel.send('Hello from kurento-client'));
+      const drawn = await waitUntil(async () => {
+        const c = await captionPixels(page, '#peer-remote');
+        return c && c.bright > 0.001 && c.dark > 0.01 ? c : null;
+      }, 20000, 'the caption on the returned video', 200);
+      console.log(`[kc-showdata] bottom quarter before ${JSON.stringify(before)}, after ${JSON.stringify(drawn)}`);
+      await page.screenshot({ path: artifact('kc-showdata-caption.png') });
+      await call(pipeline, 'release');
+    } finally {
+      if (client) client.close();
+      await page.close();
+    }
+  });
+
+  test('send-data-channel: KmsSendData sends the QR code of a played clip to the page', { timeout: 90000 }, async () => {
+    // with-rheo.sh gives the server /tmp as its media root, where it writes the QR clip at start.
+    await waitUntil(async () => existsSync('/tmp/rheo-qr-sample.webm'), 30000, 'the QR sample clip', 250);
+    const page = await newPeerPage('kc-senddata');
+    let client;
+    try {
+      let pipeline;
+      ({ client, pipeline } = await loopbackCall(page, {
+        name: 'kc-senddata',
+        webRtcParams: { useDataChannels: true },
+        peer: { dataChannel: true },
+        buildGraph: async ({ pipeline, webRtc }) => {
+          const player = await call(pipeline, 'create', 'PlayerEndpoint', { uri: 'file:///tmp/rheo-qr-sample.webm' });
+          const sendData = await call(pipeline, 'create', 'KmsSendData');
+          await call(player, 'connect', sendData);
+          await call(sendData, 'connect', webRtc);
+          await call(player, 'play');
+        },
+      }));
+      const messages = await waitUntil(async () => {
+        const m = await page.evaluate(() => window.peer.messages);
+        return m.length ? m : null;
+      }, 20000, 'a code over the data channel', 200);
+      console.log(`[kc-senddata] ${messages.length} messages, first: ${messages[0]}`);
+      assert.match(messages[0],
+        /^Code detected in time \d+, type QR-Code, symbol Hello from Rheo: a QR code read in the video$/);
+      await call(pipeline, 'release');
+    } finally {
+      if (client) client.close();
+      await page.close();
     }
   });
 

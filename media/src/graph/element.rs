@@ -9,6 +9,7 @@ use gst::prelude::*;
 use crate::api_contract::*;
 use crate::graph::flow::{FlowDir, FlowTracker};
 use crate::graph::output::{AppSrcConsumer, Consumer, Format, Output};
+use crate::graph::shape::{Shaping, VideoFormat};
 use crate::{err, ErrorKind};
 
 /// What an element's input of one media type takes.
@@ -60,6 +61,8 @@ pub(crate) trait ElementHost: Send + Sync {
     fn drop_connections_of(&self, id: &str);
     /// Binds every connection whose formats became known.
     fn resolve(&self);
+    /// Unbinds and binds again the connections from `id` for `media` (its output changed).
+    fn rebind_outputs(&self, id: &str, media: MediaKind);
     fn remove_bin(&self, bin: &gst::Element);
     fn forget(&self, id: &str);
 }
@@ -71,6 +74,8 @@ pub(crate) struct ElementInner {
     pub flow: Arc<FlowTracker>,
     pub kind: Box<dyn ElementKind>,
     released: AtomicBool,
+    /// `setVideoFormat`.
+    video_shaping: parking_lot::Mutex<Shaping>,
 }
 
 /// A media element of a pipeline.
@@ -95,6 +100,7 @@ impl Element {
                 flow,
                 kind,
                 released: AtomicBool::new(false),
+                video_shaping: parking_lot::Mutex::new(Shaping::default()),
             }),
         }
     }
@@ -174,7 +180,8 @@ impl Element {
     /// True when media of this type entering or leaving this element goes through a decoder or
     /// an encoder.
     pub fn is_media_transcoding(&self, media: MediaKind) -> bool {
-        let out = self.output(media).map(|h| h.transcoding()).unwrap_or(false);
+        let shaped = media == MediaKind::Video && self.inner.video_shaping.lock().active();
+        let out = shaped || self.output(media).map(|h| h.transcoding()).unwrap_or(false);
         let input = self
             .inner
             .pipeline
@@ -208,8 +215,9 @@ impl Element {
         if let Some(p) = &p {
             p.drop_connections_of(self.id());
         }
+        self.inner.video_shaping.lock().tear_down();
         for media in [MediaKind::Audio, MediaKind::Video] {
-            if let Some(h) = self.output(media) {
+            if let Some(h) = self.inner.kind.output(media) {
                 h.shutdown();
             }
         }
@@ -233,7 +241,27 @@ impl Element {
         self.inner.kind.on_input_bound(media, upstream)
     }
 
+    /// The output connections from this element take: its own, or the stage that shapes it
+    /// (`setVideoFormat`).
     pub(crate) fn output(&self, media: MediaKind) -> Option<Arc<Output>> {
-        self.inner.kind.output(media)
+        let own = self.inner.kind.output(media)?;
+        if media != MediaKind::Video || self.is_released() {
+            return Some(own);
+        }
+        Some(self.inner.video_shaping.lock().output(own))
+    }
+
+    /// Kurento setVideoFormat: every connection from this element gets its video in `format`
+    /// (`None`: as the element makes it). Existing connections are re-bound.
+    pub fn set_video_format(&self, format: Option<VideoFormat>) -> crate::Result<()> {
+        if self.inner.kind.output(MediaKind::Video).is_none() {
+            return Err(err(
+                ErrorKind::InvalidArgument,
+                format!("{} has no video output to shape", self.id()),
+            ));
+        }
+        self.inner.video_shaping.lock().ask(format);
+        self.pipeline()?.rebind_outputs(self.id(), MediaKind::Video);
+        Ok(())
     }
 }

@@ -1,10 +1,11 @@
 //! The media graph: pipelines, elements and the kind trait, the outputs that fan media out
 //! between elements (decoding and encoding once per source when a sink needs it), media-flow
-//! tracking and teardown.
+//! tracking, output shaping (`setVideoFormat`) and teardown.
 
 pub(crate) mod context;
 pub(crate) mod element;
 pub(crate) mod flow;
 pub(crate) mod output;
 pub(crate) mod pipeline;
+pub(crate) mod shape;
 pub(crate) mod teardown;

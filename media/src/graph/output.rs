@@ -657,13 +657,9 @@ impl Transcoder {
     }
 
     fn decoder(src: &Arc<Output>, native: Format) -> Result<Arc<Transcoder>> {
-        let dec = match native {
-            Format::Vp8 => "vp8dec name=first threads=1",
-            Format::H264 => "h264parse name=first ! avdec_h264 max-threads=1",
-            _ => return Err(err(ErrorKind::Connect, "cannot decode this format")),
-        };
         let chain = format!(
-            "{dec} ! videoconvert ! video/x-raw,format=I420 ! identity name=last silent=true"
+            "{} name=first ! videoconvert ! video/x-raw,format=I420 ! identity name=last silent=true",
+            decode_chain(native)?
         );
         let t = Self::build(src, native, Format::RawVideo, &chain, true)?;
         src.derived.lock().insert(Format::RawVideo, t.clone());
@@ -671,26 +667,44 @@ impl Transcoder {
     }
 
     fn encoder(raw: &Arc<Output>, codec: Format) -> Result<Arc<Transcoder>> {
-        // Realtime settings only: GStreamer's encoder defaults are tuned for offline quality.
-        let enc = match codec {
-            Format::Vp8 => {
-                "videoconvert name=first ! vp8enc deadline=1 cpu-used=8 threads=1 end-usage=cbr \
-                 target-bitrate=1500000 keyframe-max-dist=60 error-resilient=partitions \
-                 lag-in-frames=0 ! identity name=last silent=true"
-            }
-            Format::H264 => {
-                "videoconvert name=first ! x264enc tune=zerolatency speed-preset=ultrafast \
-                 threads=1 bitrate=1500 key-int-max=60 ! video/x-h264,profile=constrained-baseline \
-                 ! h264parse config-interval=-1 name=last"
-            }
-            _ => return Err(err(ErrorKind::Connect, "cannot encode this format")),
-        };
-        let t = Self::build(raw, Format::RawVideo, codec, enc, false)?;
+        let chain = format!(
+            "videoconvert name=first ! {} ! identity name=last silent=true",
+            encode_chain(codec)?
+        );
+        let t = Self::build(raw, Format::RawVideo, codec, &chain, false)?;
         raw.derived.lock().insert(codec, t.clone());
         Ok(t)
     }
 
-    fn teardown(&self) {
+    /// `setVideoFormat`'s stage: `src`'s stream (in `native`) decoded, at `framerate` if given,
+    /// and encoded to `target` unless raw. Not shared: it belongs to one element's output.
+    pub(crate) fn shaper(
+        src: &Arc<Output>,
+        native: Format,
+        target: Format,
+        framerate: Option<(i32, i32)>,
+    ) -> Result<Arc<Transcoder>> {
+        let mut parts = Vec::new();
+        if !native.is_raw() {
+            parts.push(decode_chain(native)?.to_owned());
+        }
+        parts.push("videoconvert".to_owned());
+        if let Some((num, den)) = framerate {
+            parts.push(format!("videorate ! video/x-raw,framerate={num}/{den}"));
+        }
+        if target.is_raw() {
+            parts.push("videoconvert ! video/x-raw,format=I420".to_owned());
+        } else {
+            parts.push(encode_chain(target)?.to_owned());
+        }
+        let chain = format!(
+            "identity name=first silent=true ! {} ! identity name=last silent=true",
+            parts.join(" ! ")
+        );
+        Self::build(src, native, target, &chain, target.is_raw())
+    }
+
+    pub(crate) fn teardown(&self) {
         if self.torn_down.swap(true, Ordering::SeqCst) {
             return;
         }
@@ -715,6 +729,29 @@ impl Transcoder {
                 bin: self.bin.name().to_string(),
             },
         });
+    }
+}
+
+/// A decoder for `native`, as a gst-launch chain.
+fn decode_chain(native: Format) -> Result<&'static str> {
+    match native {
+        Format::Vp8 => Ok("vp8dec threads=1"),
+        Format::H264 => Ok("h264parse ! avdec_h264 max-threads=1"),
+        _ => Err(err(ErrorKind::Connect, "cannot decode this format")),
+    }
+}
+
+/// An encoder to `codec` from raw video, as a gst-launch chain. Realtime settings only:
+/// GStreamer's encoder defaults are tuned for offline quality.
+fn encode_chain(codec: Format) -> Result<&'static str> {
+    match codec {
+        Format::Vp8 => Ok("vp8enc deadline=1 cpu-used=8 threads=1 end-usage=cbr \
+             target-bitrate=1500000 keyframe-max-dist=60 error-resilient=partitions \
+             lag-in-frames=0"),
+        Format::H264 => Ok("x264enc tune=zerolatency speed-preset=ultrafast \
+             threads=1 bitrate=1500 key-int-max=60 ! video/x-h264,profile=constrained-baseline \
+             ! h264parse config-interval=-1"),
+        _ => Err(err(ErrorKind::Connect, "cannot encode this format")),
     }
 }
 

@@ -320,6 +320,23 @@ impl ElementHost for PipelineInner {
         self.resolve_locked(&mut graph);
     }
 
+    fn rebind_outputs(&self, id: &str, media: MediaKind) {
+        let mut graph = self.graph.lock();
+        let els = self.elements.lock().clone();
+        for ((sink_id, kind), conn) in graph.iter_mut() {
+            if *kind != media || conn.source.id() != id {
+                continue;
+            }
+            if let Some(sub) = conn.sub.take() {
+                sub.cancel();
+                if let Some(sink) = els.get(sink_id) {
+                    sink.on_input_bound(media, None);
+                }
+            }
+        }
+        self.resolve_locked(&mut graph);
+    }
+
     fn input_transcoding(&self, id: &str, media: MediaKind) -> bool {
         let graph = self.graph.lock();
         graph

@@ -379,3 +379,32 @@ export async function analyseVideoFrame(page, selector, box) {
     };
   }, { selector, box });
 }
+
+/**
+ * Count, in the bottom quarter of a <video>'s current frame, the near-white and near-black
+ * pixels: KmsShowData's caption (white text on a dark box). Returns {bright, dark} as fractions
+ * of the frame's pixels, or null before the video has a frame.
+ */
+export async function captionPixels(page, selector) {
+  return page.evaluate((selector) => {
+    const video = document.querySelector(selector);
+    if (!video || !video.videoWidth) return null;
+    const w = video.videoWidth;
+    const h = video.videoHeight;
+    const canvas = document.createElement('canvas');
+    canvas.width = w;
+    canvas.height = h;
+    const g = canvas.getContext('2d', { willReadFrequently: true });
+    g.drawImage(video, 0, 0, w, h);
+    const top = Math.floor(h * 0.75);
+    const px = g.getImageData(0, top, w, h - top).data;
+    let bright = 0;
+    let dark = 0;
+    for (let i = 0; i < px.length; i += 4) {
+      const [r, gr, b] = [px[i], px[i + 1], px[i + 2]];
+      if (r > 200 && gr > 200 && b > 200) bright++;
+      if (r < 50 && gr < 50 && b < 50) dark++;
+    }
+    return { bright: bright / (w * h), dark: dark / (w * h) };
+  }, selector);
+}

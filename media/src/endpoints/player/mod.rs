@@ -26,7 +26,10 @@ use crate::graph::pipeline::MediaPipeline;
 use crate::{err, ErrorKind};
 
 mod sample;
-pub use sample::{ensure_sample_video, SAMPLE_VIDEO_NAME, SAMPLE_VIDEO_SECONDS};
+pub use sample::{
+    ensure_qr_sample_video, ensure_sample_video, QR_SAMPLE_TEXT, QR_SAMPLE_VIDEO_NAME,
+    SAMPLE_VIDEO_NAME, SAMPLE_VIDEO_SECONDS,
+};
 
 /// Longest `play` waits for the source to open and its streams to be known.
 const OPEN_LIMIT: Duration = Duration::from_secs(15);
