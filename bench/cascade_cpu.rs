@@ -1,7 +1,9 @@
 //! Benchmark (not a test): what relaying one stream between two Rheo servers costs. One server
 //! sending a presenter's 640x480@30 VP8 straight to a viewer, against the same call split over
 //! two release servers joined by an SRTP RtpEndpoint pair (`docs/SCALE-OUT.md`); the servers'
-//! CPU (user+sys from /proc) is measured side by side in one run.
+//! CPU (user+sys from /proc) and the frames' latency from the presenter's encoder input to the
+//! viewer's decoder output (frame numbers drawn into the pictures) are measured side by side in
+//! one run.
 //!
 //! cargo build --release --workspace && cargo run --release --example cascade_cpu -- 10
 
@@ -20,7 +22,8 @@ use serde_json::{json, Value};
 const WAIT: Duration = Duration::from_secs(20);
 
 fn presenter_peer() -> Arc<TestPeer> {
-    Arc::new(TestPeer::new(PeerConfig::image(common::face_image().to_str().unwrap())).unwrap())
+    let face = common::face_image();
+    Arc::new(TestPeer::new(PeerConfig::image(face.to_str().unwrap()).with_frame_code()).unwrap())
 }
 
 /// Negotiates `peer` with `w`, done once ICE chose a path (the presenter receives nothing).
@@ -35,8 +38,18 @@ async fn connect_presenter(c: &mut Client, w: &str, peer: &Arc<TestPeer>) {
     .await;
 }
 
-/// CPU % of each of `pids` over `secs`, and the viewer's frame rate.
-fn measure(pids: &[u32], viewer: &TestPeer, secs: u64) -> (Vec<f64>, f64) {
+/// What one set-up measured.
+struct Measured {
+    /// CPU % of one core, per server.
+    cpu: Vec<f64>,
+    fps: f64,
+    /// Median and 90th percentile frame latency, ms.
+    latency: (f64, f64),
+}
+
+/// CPU % of each of `pids` over `secs`, the viewer's frame rate, and the latency of the frames
+/// the viewer received meanwhile.
+fn measure(pids: &[u32], presenter: &TestPeer, viewer: &TestPeer, secs: u64) -> Measured {
     viewer.wait_frames(viewer.frames_received() + 60, WAIT);
     let before: Vec<u64> = pids.iter().map(|p| cpu_ticks(*p)).collect();
     let (f0, start) = (viewer.frames_received(), Instant::now());
@@ -47,10 +60,30 @@ fn measure(pids: &[u32], viewer: &TestPeer, secs: u64) -> (Vec<f64>, f64) {
         .zip(before)
         .map(|(p, t0)| (cpu_ticks(*p) - t0) as f64 / 100.0 / wall * 100.0)
         .collect();
-    (cpu, (viewer.frames_received() - f0) as f64 / wall)
+    let mut latencies: Vec<f64> = viewer
+        .frame_arrivals(start)
+        .into_iter()
+        .filter_map(|(code, arrived)| {
+            let sent = presenter.frame_sent_at(code)?;
+            let ms = arrived.checked_duration_since(sent)?.as_secs_f64() * 1000.0;
+            // A code from the previous turn of the counter would read as ~34 s.
+            (ms < 5000.0).then_some(ms)
+        })
+        .collect();
+    latencies.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        latencies
+            .get(((latencies.len() as f64 - 1.0) * q) as usize)
+            .copied()
+    };
+    Measured {
+        cpu,
+        fps: (viewer.frames_received() - f0) as f64 / wall,
+        latency: (at(0.5).unwrap_or(f64::NAN), at(0.9).unwrap_or(f64::NAN)),
+    }
 }
 
-async fn direct(root: &std::path::Path, secs: u64) -> (f64, f64) {
+async fn direct(root: &std::path::Path, secs: u64) -> Measured {
     let s = ReleaseServer::start(root);
     let mut c = Client::connect(s.addr).await;
     let p = c.create("MediaPipeline", Value::Null).await;
@@ -72,13 +105,12 @@ async fn direct(root: &std::path::Path, secs: u64) -> (f64, f64) {
     c.negotiate_with_peer(&viewer, &viewing, |p| p.wait_frames(30, WAIT))
         .await;
     let pid = s.pid();
-    let (cpu, fps) = tokio::task::spawn_blocking(move || measure(&[pid], &viewing, secs))
+    tokio::task::spawn_blocking(move || measure(&[pid], &presenting, &viewing, secs))
         .await
-        .unwrap();
-    (cpu[0], fps)
+        .unwrap()
 }
 
-async fn relayed(root: &std::path::Path, secs: u64) -> (f64, f64, f64) {
+async fn relayed(root: &std::path::Path, secs: u64) -> Measured {
     let (a, b) = (ReleaseServer::start(root), ReleaseServer::start(root));
     let mut ca = Client::connect(a.addr).await;
     let mut cb = Client::connect(b.addr).await;
@@ -123,10 +155,9 @@ async fn relayed(root: &std::path::Path, secs: u64) -> (f64, f64, f64) {
     cb.negotiate_with_peer(&viewer, &viewing, |p| p.wait_frames(30, WAIT))
         .await;
     let pids = [a.pid(), b.pid()];
-    let (cpu, fps) = tokio::task::spawn_blocking(move || measure(&pids, &viewing, secs))
+    tokio::task::spawn_blocking(move || measure(&pids, &presenting, &viewing, secs))
         .await
-        .unwrap();
-    (cpu[0], cpu[1], fps)
+        .unwrap()
 }
 
 fn main() {
@@ -137,15 +168,26 @@ fn main() {
     gst::init().unwrap();
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let (one, fps_one) = rt.block_on(direct(&root, secs));
-    let (a, b, fps_relay) = rt.block_on(relayed(&root, secs));
+    let one = rt.block_on(direct(&root, secs));
+    let relay = rt.block_on(relayed(&root, secs));
+    let (a, b) = (relay.cpu[0], relay.cpu[1]);
     println!("presenter -> viewer, 640x480@30 VP8, {secs} s measured:");
-    println!("| set-up | server CPU (% of one core) | viewer fps |");
-    println!("|---|---|---|");
-    println!("| one server | {one:.1} | {fps_one:.1} |");
+    println!("| set-up | server CPU (% of one core) | viewer fps | latency median / p90 (ms) |");
+    println!("|---|---|---|---|");
     println!(
-        "| relayed A -> B (SRTP) | A {a:.1} + B {b:.1} = {:.1} | {fps_relay:.1} |",
-        a + b
+        "| one server | {:.1} | {:.1} | {:.0} / {:.0} |",
+        one.cpu[0], one.fps, one.latency.0, one.latency.1
     );
-    println!("CPU added by the relay: {:.1} % of a core", a + b - one);
+    println!(
+        "| relayed A -> B (SRTP) | A {a:.1} + B {b:.1} = {:.1} | {:.1} | {:.0} / {:.0} |",
+        a + b,
+        relay.fps,
+        relay.latency.0,
+        relay.latency.1
+    );
+    println!(
+        "added by the relay: {:.1} % of a core, {:.0} ms median latency",
+        a + b - one.cpu[0],
+        relay.latency.0 - one.latency.0
+    );
 }

@@ -39,7 +39,8 @@ $('message-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
   const text = input.value;
   if (!channel || channel.readyState !== 'open') return;
-  // An empty text clears what is shown.
-  channel.send(text);
+  // A blank text clears what is shown. It goes as one space: not every stack delivers empty
+  // data channel messages.
+  channel.send(text.trim() === '' ? ' ' : text);
   window.demoState.channel.sent.push(text);
 });

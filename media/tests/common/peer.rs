@@ -190,6 +190,21 @@ impl Frame {
         }
         [sum[0] / n, sum[1] / n, sum[2] / n]
     }
+    /// The frame number of a frame-coded picture (`None` when the picture is too small to
+    /// carry one).
+    pub fn frame_code(&self) -> Option<u32> {
+        let width = FRAME_CODE_BITS * FRAME_CODE_BLOCK;
+        if self.width < width || self.height < FRAME_CODE_BLOCK {
+            return None;
+        }
+        // Grey from RGB, enough to tell the white squares from the black ones.
+        let luma: Vec<u8> = self.rgb[..self.width * 3 * FRAME_CODE_BLOCK]
+            .chunks_exact(3)
+            .map(|p| ((u16::from(p[0]) + u16::from(p[1]) + u16::from(p[2])) / 3) as u8)
+            .collect();
+        Some(read_frame_code(&luma, self.width))
+    }
+
     pub fn mean_rgb_all(&self) -> [f64; 3] {
         self.mean_rgb(0, 0, self.width, self.height)
     }
@@ -201,7 +216,12 @@ struct Received {
     first_at: Option<Instant>,
     last: Option<Frame>,
     audio_buffers: u64,
+    /// Frame codes read in received pictures, with when each arrived (the latest ones).
+    arrivals: std::collections::VecDeque<(u32, Instant)>,
 }
+
+/// Arrivals kept: a minute of 30 fps video.
+const ARRIVALS_KEPT: usize = 1800;
 
 struct Shared {
     received: Mutex<Received>,
@@ -210,6 +230,8 @@ struct Shared {
     /// The remote side's candidates: `a=candidate` lines of its description and trickled ones.
     remote_candidates: Mutex<Vec<String>>,
     keep_frames_from: AtomicU64,
+    /// With frame codes: when each code (frame number modulo 2^FRAME_CODE_BITS) was sent.
+    sent_at: Mutex<Vec<Option<Instant>>>,
 }
 
 pub struct TestPeer {
@@ -287,22 +309,6 @@ impl TestPeer {
             .downcast::<gst::Pipeline>()
             .map_err(|_| "not a pipeline".to_string())?;
         pipeline.set_property("name", "test-peer");
-        if let Some(identity) = pipeline.by_name("framecode") {
-            let stride = (w as usize).next_multiple_of(4);
-            let next = std::sync::atomic::AtomicU32::new(0);
-            identity.static_pad("src").expect("identity src").add_probe(
-                gst::PadProbeType::BUFFER,
-                move |_, info| {
-                    if let Some(buffer) = info.buffer_mut() {
-                        if let Ok(mut map) = buffer.make_mut().map_writable() {
-                            let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            write_frame_code(map.as_mut_slice(), stride, n);
-                        }
-                    }
-                    gst::PadProbeReturn::Ok
-                },
-            );
-        }
         let webrtcbin = pipeline.by_name("peer").ok_or("no webrtcbin")?;
         if cfg.loopback_only {
             // Tests talk over loopback only (libnice skips it unless told).
@@ -320,7 +326,27 @@ impl TestPeer {
             local_candidates: Mutex::new(Vec::new()),
             remote_candidates: Mutex::new(Vec::new()),
             keep_frames_from: AtomicU64::new(0),
+            sent_at: Mutex::new(vec![None; 1 << FRAME_CODE_BITS]),
         });
+        if let Some(identity) = pipeline.by_name("framecode") {
+            let stride = (w as usize).next_multiple_of(4);
+            let next = std::sync::atomic::AtomicU32::new(0);
+            let shared = shared.clone();
+            identity.static_pad("src").expect("identity src").add_probe(
+                gst::PadProbeType::BUFFER,
+                move |_, info| {
+                    if let Some(buffer) = info.buffer_mut() {
+                        if let Ok(mut map) = buffer.make_mut().map_writable() {
+                            let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            write_frame_code(map.as_mut_slice(), stride, n);
+                            let code = n as usize % (1 << FRAME_CODE_BITS);
+                            shared.sent_at.lock().unwrap()[code] = Some(Instant::now());
+                        }
+                    }
+                    gst::PadProbeReturn::Ok
+                },
+            );
+        }
         let sh = shared.clone();
         webrtcbin.connect("on-ice-candidate", false, move |args| {
             let mline = args[1].get::<u32>().unwrap_or(0);
@@ -389,11 +415,18 @@ impl TestPeer {
                                             }
                                         }
                                         if rgb.len() == w * h * 3 {
-                                            r.last = Some(Frame {
+                                            let frame = Frame {
                                                 width: w,
                                                 height: h,
                                                 rgb,
-                                            });
+                                            };
+                                            if let Some(code) = frame.frame_code() {
+                                                if r.arrivals.len() == ARRIVALS_KEPT {
+                                                    r.arrivals.pop_front();
+                                                }
+                                                r.arrivals.push_back((code, Instant::now()));
+                                            }
+                                            r.last = Some(frame);
                                         }
                                     }
                                 }
@@ -637,6 +670,24 @@ impl TestPeer {
             r = self.shared.cv.wait_timeout(r, deadline - now).unwrap().0;
         }
         true
+    }
+
+    /// With frame codes: when this peer sent the frame whose code is `code`.
+    pub fn frame_sent_at(&self, code: u32) -> Option<Instant> {
+        let sent = self.shared.sent_at.lock().unwrap();
+        sent.get(code as usize).copied().flatten()
+    }
+
+    /// The frame codes read in the pictures received since `since`, with when each arrived
+    /// (the first arrival of each code).
+    pub fn frame_arrivals(&self, since: Instant) -> Vec<(u32, Instant)> {
+        let r = self.shared.received.lock().unwrap();
+        let mut seen = std::collections::HashSet::new();
+        r.arrivals
+            .iter()
+            .filter(|(code, at)| *at >= since && seen.insert(*code))
+            .copied()
+            .collect()
     }
 
     pub fn frames_received(&self) -> u64 {

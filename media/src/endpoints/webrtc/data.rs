@@ -35,8 +35,9 @@ impl WrtcInner {
         let counted = counters.clone();
         channel.connect_on_message_string(move |_, text| {
             counted.received(text.map_or(0, str::len));
-            if let (Some(output), Some(text)) = (output.upgrade(), text) {
-                let buffer = gst::Buffer::from_slice(text.as_bytes().to_vec());
+            // An empty message (WebRTC's "string empty") arrives as None: it is a message too.
+            if let Some(output) = output.upgrade() {
+                let buffer = gst::Buffer::from_slice(text.unwrap_or_default().as_bytes().to_vec());
                 output.push(&buffer, &data_message_caps(false, &text_label));
             }
         });
@@ -45,8 +46,8 @@ impl WrtcInner {
         let counted = counters.clone();
         channel.connect_on_message_data(move |_, bytes| {
             counted.received(bytes.map_or(0, |b| b.len()));
-            if let (Some(output), Some(bytes)) = (output.upgrade(), bytes) {
-                let buffer = gst::Buffer::from_slice(bytes.to_vec());
+            if let Some(output) = output.upgrade() {
+                let buffer = gst::Buffer::from_slice(bytes.map_or_else(Vec::new, |b| b.to_vec()));
                 output.push(&buffer, &data_message_caps(true, &binary_label));
             }
         });
