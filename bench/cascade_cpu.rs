@@ -175,18 +175,18 @@ fn main() {
     println!("| set-up | server CPU (% of one core) | viewer fps | latency median / p90 (ms) |");
     println!("|---|---|---|---|");
     println!(
-        "| one server | {:.1} | {:.1} | {:.0} / {:.0} |",
+        "| one server | {:.1} | {:.1} | {:.1} / {:.1} |",
         one.cpu[0], one.fps, one.latency.0, one.latency.1
     );
     println!(
-        "| relayed A -> B (SRTP) | A {a:.1} + B {b:.1} = {:.1} | {:.1} | {:.0} / {:.0} |",
+        "| relayed A -> B (SRTP) | A {a:.1} + B {b:.1} = {:.1} | {:.1} | {:.1} / {:.1} |",
         a + b,
         relay.fps,
         relay.latency.0,
         relay.latency.1
     );
     println!(
-        "added by the relay: {:.1} % of a core, {:.0} ms median latency",
+        "added by the relay: {:.1} % of a core, {:.1} ms median latency",
         a + b - one.cpu[0],
         relay.latency.0 - one.latency.0
     );
