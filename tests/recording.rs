@@ -265,20 +265,35 @@ async fn set_video_format_reshapes_what_connections_receive() {
             .await;
         assert_eq!(e["code"], code, "{caps}: {e}");
     }
-    let e = c
-        .invoke_err(
-            &w,
-            "setAudioFormat",
-            json!({"caps": {"codec": "PCMU", "bitrate": 64000}}),
-        )
-        .await;
-    assert_eq!(e["code"], 40001, "{e}");
+    for caps in [
+        json!({"codec": "G722"}),
+        json!({"codec": "OPUS", "bitrate": 10}),
+        json!({"codec": "OPUS", "bitrate": -5}),
+        json!({"bitrate": 32000}),
+    ] {
+        let e = c
+            .invoke_err(&w, "setAudioFormat", json!({"caps": caps}))
+            .await;
+        assert_eq!(e["code"], 40001, "{caps}: {e}");
+    }
+    // Accepted; nothing is built while no connection takes the audio.
+    c.invoke(
+        &w,
+        "setAudioFormat",
+        json!({"caps": {"codec": "PCMU", "bitrate": 0}}),
+    )
+    .await;
     c.invoke(
         &w,
         "setAudioFormat",
         json!({"caps": {"codec": "OPUS", "bitrate": 32000}}),
     )
     .await;
+    assert_eq!(
+        c.invoke(&w, "isMediaTranscoding", json!({"mediaType": "AUDIO"}))
+            .await["value"],
+        false
+    );
 
     c.invoke(
         &w,

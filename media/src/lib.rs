@@ -49,7 +49,7 @@ pub use filters::{FaceOverlay, FilterBin, PassThrough};
 pub use graph::element::Element;
 pub use graph::output::Format;
 pub use graph::pipeline::MediaPipeline;
-pub use graph::shape::{VideoFormat, MAX_FRAMERATE};
+pub use graph::shape::{OutputFormat, MAX_FRAMERATE, OPUS_BITRATES};
 
 use once_cell::sync::OnceCell;
 

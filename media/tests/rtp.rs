@@ -418,3 +418,158 @@ fn an_srtp_endpoint_rejects_plain_rtp_m_lines() {
     assert!(answer.contains("m=video 0 RTP/AVP 96"), "{answer}");
     pipeline.release();
 }
+
+/// Counts the buffers an appsink named `sink` in `running` receives.
+fn count_samples(running: &Running) -> Arc<AtomicU64> {
+    let count = Arc::new(AtomicU64::new(0));
+    let counted = count.clone();
+    running
+        .0
+        .by_name("sink")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap()
+        .set_callbacks(
+            gst_app::AppSinkCallbacks::builder()
+                .new_sample(move |s| {
+                    let _ = s.pull_sample();
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    Ok(gst::FlowSuccess::Ok)
+                })
+                .build(),
+        );
+    count
+}
+
+#[test]
+fn an_external_pcmu_sender_is_heard_by_a_browser_through_one_decoder_and_one_opus_encoder() {
+    init().unwrap();
+    let log = EventLog::new();
+    let pipeline = MediaPipeline::new("pcmu-in", log.sink(), loopback_settings()).unwrap();
+    let rtp = RtpEndpoint::create(&pipeline, "rtp", RtpOptions::default()).unwrap();
+    let webrtc = WebRtcEndpoint::create(&pipeline, "ep", WebRtcOptions::default()).unwrap();
+    rtp.connect(&webrtc, MediaKind::Audio).unwrap();
+    // A SIP gateway's offer: G.711 by its static payload types, no rtpmap.
+    let offer = format!(
+        "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=gateway\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=audio {} RTP/AVP 0 8\r\na=sendonly\r\n",
+        free_udp_port()
+    );
+    let answer = rtp.rtp().unwrap().process_offer(&offer).unwrap();
+    assert!(
+        answer.contains("m=audio") && answer.contains("a=rtpmap:0 PCMU/8000"),
+        "{answer}"
+    );
+    let port = first_port(&answer);
+    let _sender = Running::launch(&format!(
+        "audiotestsrc is-live=true wave=sine ! audio/x-raw,rate=8000,channels=1 ! mulawenc ! \
+         rtppcmupay pt=0 ! udpsink host=127.0.0.1 port={port}"
+    ));
+    let peer = Arc::new(TestPeer::new(PeerConfig::color(0xff3060a0).with_audio()).unwrap());
+    let (_pump, _) = negotiate(&peer, &webrtc, &log);
+    assert!(
+        peer.wait_audio(50, Duration::from_secs(20)),
+        "no audio from the PCMU sender reached the browser"
+    );
+    assert_eq!((pipeline.decoder_count(), pipeline.encoder_count()), (1, 1));
+    assert!(rtp.is_media_transcoding(MediaKind::Audio));
+    pipeline.release();
+}
+
+#[test]
+fn a_browser_is_heard_by_an_external_pcma_receiver() {
+    init().unwrap();
+    let log = EventLog::new();
+    let pipeline = MediaPipeline::new("pcma-out", log.sink(), loopback_settings()).unwrap();
+    let rtp = RtpEndpoint::create(&pipeline, "rtp", RtpOptions::default()).unwrap();
+    let webrtc = WebRtcEndpoint::create(&pipeline, "ep", WebRtcOptions::default()).unwrap();
+    webrtc.connect(&rtp, MediaKind::Audio).unwrap();
+    let receiver_port = free_udp_port();
+    let receiver = Running::launch(&format!(
+        "udpsrc address=127.0.0.1 port={receiver_port} \
+         caps=\"application/x-rtp,media=audio,encoding-name=PCMA,clock-rate=8000,payload=8\" ! \
+         rtppcmadepay ! alawdec ! appsink name=sink emit-signals=false sync=false"
+    ));
+    let buffers = count_samples(&receiver);
+    let offer = format!(
+        "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=phone\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=audio {receiver_port} RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\na=recvonly\r\n"
+    );
+    let answer = rtp.rtp().unwrap().process_offer(&offer).unwrap();
+    assert!(
+        answer.contains("a=rtpmap:8 PCMA/8000") && answer.contains("a=sendonly"),
+        "{answer}"
+    );
+    let peer = Arc::new(TestPeer::new(PeerConfig::color(0xff3060a0).with_audio()).unwrap());
+    let (_pump, _) = negotiate(&peer, &webrtc, &log);
+    assert!(
+        wait_until(Duration::from_secs(20), || buffers.load(Ordering::SeqCst)
+            >= 50),
+        "{} audio buffers reached the external receiver",
+        buffers.load(Ordering::SeqCst)
+    );
+    assert_eq!((pipeline.decoder_count(), pipeline.encoder_count()), (1, 1));
+    pipeline.release();
+}
+
+#[test]
+fn set_audio_format_re_encodes_a_browsers_opus_at_the_asked_bitrate() {
+    init().unwrap();
+    let log = EventLog::new();
+    let pipeline = MediaPipeline::new("opus-bitrate", log.sink(), loopback_settings()).unwrap();
+    let rtp = RtpEndpoint::create(&pipeline, "rtp", RtpOptions::default()).unwrap();
+    let webrtc = WebRtcEndpoint::create(&pipeline, "ep", WebRtcOptions::default()).unwrap();
+    webrtc
+        .set_output_format(
+            MediaKind::Audio,
+            Some(OutputFormat::audio(Format::Opus, Some(12_000)).unwrap()),
+        )
+        .unwrap();
+    assert!(OutputFormat::audio(Format::Opus, Some(1)).is_err());
+    assert!(OutputFormat::audio(Format::Vp8, None).is_err());
+    webrtc.connect(&rtp, MediaKind::Audio).unwrap();
+    let receiver_port = free_udp_port();
+    let receiver = Running::launch(&format!(
+        "udpsrc address=127.0.0.1 port={receiver_port} ! appsink name=sink emit-signals=false sync=false"
+    ));
+    let bytes = Arc::new(AtomicU64::new(0));
+    let packets = Arc::new(AtomicU64::new(0));
+    let (counted_bytes, counted_packets) = (bytes.clone(), packets.clone());
+    receiver
+        .0
+        .by_name("sink")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap()
+        .set_callbacks(
+            gst_app::AppSinkCallbacks::builder()
+                .new_sample(move |s| {
+                    let sample = s.pull_sample().map_err(|_| gst::FlowError::Flushing)?;
+                    let size = sample.buffer().map_or(0, |b| b.size());
+                    counted_bytes.fetch_add(size as u64, Ordering::SeqCst);
+                    counted_packets.fetch_add(1, Ordering::SeqCst);
+                    Ok(gst::FlowSuccess::Ok)
+                })
+                .build(),
+        );
+    let offer = format!(
+        "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=receiver\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=audio {receiver_port} RTP/AVP 111\r\na=rtpmap:111 opus/48000/2\r\na=recvonly\r\n"
+    );
+    rtp.rtp().unwrap().process_offer(&offer).unwrap();
+    let peer = Arc::new(TestPeer::new(PeerConfig::color(0xff3060a0).with_audio()).unwrap());
+    let (_pump, _) = negotiate(&peer, &webrtc, &log);
+    assert!(
+        wait_until(Duration::from_secs(20), || packets.load(Ordering::SeqCst)
+            >= 200),
+        "{} packets reached the receiver",
+        packets.load(Ordering::SeqCst)
+    );
+    // 20 ms packets: at 12 kb/s about 30 bytes of Opus each (plus 12 of RTP header); the
+    // browser's own stream (opusenc's default, 64 kb/s and more) is several times that.
+    let mean = bytes.load(Ordering::SeqCst) / packets.load(Ordering::SeqCst);
+    assert!(mean < 80, "{mean} bytes per packet");
+    assert!(webrtc.is_media_transcoding(MediaKind::Audio));
+    assert_eq!((pipeline.decoder_count(), pipeline.encoder_count()), (0, 1));
+    pipeline.release();
+}

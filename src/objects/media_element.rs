@@ -61,7 +61,7 @@ pub(super) fn invoke(
             None
         }
         "setAudioFormat" => {
-            super::media_format::set_audio_format(args)?;
+            super::media_format::set_audio_format(element, args)?;
             None
         }
         _ => {

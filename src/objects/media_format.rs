@@ -30,30 +30,34 @@ pub(super) fn set_video_format(element: &media::Element, args: Args<'_>) -> Resu
         Some(Value::Object(fraction)) => Some(fraction_of(fraction)?),
         Some(_) => return Err(KurentoError::arg_type("framerate", "Fraction")),
     };
-    let wanted = media::VideoFormat::new(format, framerate).map_err(values::media_error)?;
+    let wanted = media::OutputFormat::video(format, framerate).map_err(values::media_error)?;
     element
-        .set_video_format(Some(wanted))
+        .set_output_format(media::MediaKind::Video, Some(wanted))
         .map_err(values::media_error)
 }
 
-/// `setAudioFormat(caps)`: Rheo carries audio as Opus from end to end, so OPUS is what every
-/// element already sends; other codecs are refused rather than silently ignored.
-pub(super) fn set_audio_format(args: Args<'_>) -> Result<()> {
+/// `setAudioFormat(caps)`: connections from the element get Opus (at the caps' bitrate when it
+/// has one), PCMU, PCMA or raw audio.
+pub(super) fn set_audio_format(element: &media::Element, args: Args<'_>) -> Result<()> {
     let caps = args.complex("caps", "kurento", "AudioCaps")?;
     let caps_args = Args::new(Some(caps));
-    match codec_of(&caps_args, &AUDIO_CODECS)? {
-        "OPUS" => {
-            if let Some(bitrate) = caps_args.opt_int("bitrate")? {
-                if bitrate < 0 {
-                    return Err(KurentoError::marshall("'bitrate' must not be negative"));
-                }
-            }
-            Ok(())
-        }
-        other => Err(KurentoError::marshall(format!(
-            "audio codec {other}: Rheo elements send Opus audio (OPUS is the one accepted)"
-        ))),
-    }
+    let format = match codec_of(&caps_args, &AUDIO_CODECS)? {
+        "OPUS" => media::Format::Opus,
+        "PCMU" => media::Format::Pcmu,
+        "PCMA" => media::Format::Pcma,
+        _ => media::Format::RawAudio,
+    };
+    // Kurento's clients send 0 for "no bitrate asked".
+    let bitrate = match caps_args.opt_int("bitrate")? {
+        None | Some(0) => None,
+        Some(b) => Some(u32::try_from(b).map_err(|_| {
+            KurentoError::marshall(format!("'bitrate' {b} is not a bitrate in b/s"))
+        })?),
+    };
+    let wanted = media::OutputFormat::audio(format, bitrate).map_err(values::media_error)?;
+    element
+        .set_output_format(media::MediaKind::Audio, Some(wanted))
+        .map_err(values::media_error)
 }
 
 fn codec_of<'a>(caps: &Args<'a>, allowed: &[&str]) -> Result<&'a str> {

@@ -33,10 +33,12 @@ pub(crate) fn payloader(
             p
         }
         Format::Opus => make("rtpopuspay")?,
-        Format::RawVideo | Format::Data => {
+        Format::Pcmu => make("rtppcmupay")?,
+        Format::Pcma => make("rtppcmapay")?,
+        Format::RawVideo | Format::RawAudio | Format::Data => {
             return Err(err(
                 ErrorKind::Internal,
-                "only VP8, H.264 and Opus go over RTP",
+                "only VP8, H.264, Opus, PCMU and PCMA go over RTP",
             ))
         }
     };
@@ -139,6 +141,14 @@ pub(crate) fn receive_chain(
         "OPUS" => {
             chain.push(make("rtpopusdepay")?);
             Format::Opus.caps()
+        }
+        "PCMU" => {
+            chain.push(make("rtppcmudepay")?);
+            Format::Pcmu.caps()
+        }
+        "PCMA" => {
+            chain.push(make("rtppcmadepay")?);
+            Format::Pcma.caps()
         }
         _ => {
             let f = make("fakesink")?;

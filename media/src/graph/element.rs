@@ -9,7 +9,7 @@ use gst::prelude::*;
 use crate::api_contract::*;
 use crate::graph::flow::{FlowDir, FlowTracker};
 use crate::graph::output::{AppSrcConsumer, Consumer, Format, Output};
-use crate::graph::shape::{Shaping, VideoFormat};
+use crate::graph::shape::{OutputFormat, Shaping};
 use crate::{err, ErrorKind};
 
 /// What an element's input of one media type takes.
@@ -74,7 +74,8 @@ pub(crate) struct ElementInner {
     pub flow: Arc<FlowTracker>,
     pub kind: Box<dyn ElementKind>,
     released: AtomicBool,
-    /// `setVideoFormat`.
+    /// `setAudioFormat`, `setVideoFormat`.
+    audio_shaping: parking_lot::Mutex<Shaping>,
     video_shaping: parking_lot::Mutex<Shaping>,
 }
 
@@ -100,6 +101,7 @@ impl Element {
                 flow,
                 kind,
                 released: AtomicBool::new(false),
+                audio_shaping: parking_lot::Mutex::new(Shaping::default()),
                 video_shaping: parking_lot::Mutex::new(Shaping::default()),
             }),
         }
@@ -136,7 +138,8 @@ impl Element {
     /// `sink` takes it (DATA always: such links are recorded).
     pub fn can_connect(&self, sink: &Element, media: MediaKind) -> bool {
         media == MediaKind::Data
-            || (!matches!(sink.input(media), Input::Absent) && self.output(media).is_some())
+            || (!matches!(sink.input(media), Input::Absent)
+                && self.inner.kind.output(media).is_some())
     }
 
     pub fn connect(&self, sink: &Element, media: MediaKind) -> crate::Result<Option<String>> {
@@ -180,8 +183,13 @@ impl Element {
     /// True when media of this type entering or leaving this element goes through a decoder or
     /// an encoder.
     pub fn is_media_transcoding(&self, media: MediaKind) -> bool {
-        let shaped = media == MediaKind::Video && self.inner.video_shaping.lock().active();
-        let out = shaped || self.output(media).map(|h| h.transcoding()).unwrap_or(false);
+        let shaped = self.shaping(media).is_some_and(|s| s.lock().active());
+        let out = shaped
+            || self
+                .inner
+                .kind
+                .output(media)
+                .is_some_and(|h| h.transcoding());
         let input = self
             .inner
             .pipeline
@@ -215,6 +223,7 @@ impl Element {
         if let Some(p) = &p {
             p.drop_connections_of(self.id());
         }
+        self.inner.audio_shaping.lock().tear_down();
         self.inner.video_shaping.lock().tear_down();
         for media in [MediaKind::Audio, MediaKind::Video] {
             if let Some(h) = self.inner.kind.output(media) {
@@ -241,27 +250,48 @@ impl Element {
         self.inner.kind.on_input_bound(media, upstream)
     }
 
-    /// The output connections from this element take: its own, or the stage that shapes it
-    /// (`setVideoFormat`).
-    pub(crate) fn output(&self, media: MediaKind) -> Option<Arc<Output>> {
-        let own = self.inner.kind.output(media)?;
-        if media != MediaKind::Video || self.is_released() {
-            return Some(own);
+    fn shaping(&self, media: MediaKind) -> Option<&parking_lot::Mutex<Shaping>> {
+        match media {
+            MediaKind::Audio => Some(&self.inner.audio_shaping),
+            MediaKind::Video => Some(&self.inner.video_shaping),
+            MediaKind::Data => None,
         }
-        Some(self.inner.video_shaping.lock().output(own))
     }
 
-    /// Kurento setVideoFormat: every connection from this element gets its video in `format`
-    /// (`None`: as the element makes it). Existing connections are re-bound.
-    pub fn set_video_format(&self, format: Option<VideoFormat>) -> crate::Result<()> {
-        if self.inner.kind.output(MediaKind::Video).is_none() {
+    /// The output connections from this element take: its own, or the stage that shapes it
+    /// (`setAudioFormat`, `setVideoFormat`).
+    pub(crate) fn output(&self, media: MediaKind) -> Option<Arc<Output>> {
+        let own = self.inner.kind.output(media)?;
+        match self.shaping(media) {
+            Some(shaping) if !self.is_released() => Some(shaping.lock().output(own)),
+            _ => Some(own),
+        }
+    }
+
+    /// Kurento setAudioFormat / setVideoFormat: every connection from this element gets its
+    /// `media` in `format` (`None`: as the element makes it). Existing connections are re-bound.
+    pub fn set_output_format(
+        &self,
+        media: MediaKind,
+        format: Option<OutputFormat>,
+    ) -> crate::Result<()> {
+        let shaping = self
+            .shaping(media)
+            .filter(|_| self.inner.kind.output(media).is_some())
+            .ok_or_else(|| {
+                err(
+                    ErrorKind::InvalidArgument,
+                    format!("{} has no {media:?} output to shape", self.id()),
+                )
+            })?;
+        if format.is_some_and(|f| f.format.media() != media) {
             return Err(err(
                 ErrorKind::InvalidArgument,
-                format!("{} has no video output to shape", self.id()),
+                format!("not a {media:?} format"),
             ));
         }
-        self.inner.video_shaping.lock().ask(format);
-        self.pipeline()?.rebind_outputs(self.id(), MediaKind::Video);
+        shaping.lock().ask(format);
+        self.pipeline()?.rebind_outputs(self.id(), media);
         Ok(())
     }
 }

@@ -1,6 +1,6 @@
 //! The media graph: pipelines, elements and the kind trait, the outputs that fan media out
 //! between elements (decoding and encoding once per source when a sink needs it), media-flow
-//! tracking, output shaping (`setVideoFormat`) and teardown.
+//! tracking, output shaping (`setAudioFormat`, `setVideoFormat`) and teardown.
 
 pub(crate) mod context;
 pub(crate) mod element;

@@ -48,8 +48,14 @@ pub enum Format {
     Vp8,
     H264,
     Opus,
+    /// G.711 µ-law (8 kHz, mono), as RTP peers and SIP gateways send it.
+    Pcmu,
+    /// G.711 A-law (8 kHz, mono).
+    Pcma,
     /// Decoded video, I420.
     RawVideo,
+    /// Decoded audio, 16-bit 48 kHz stereo (what the audio encoders start from).
+    RawAudio,
     /// Data channel messages: one buffer per message, its caps saying whether it is text or
     /// binary and which channel label it came from.
     Data,
@@ -58,13 +64,21 @@ pub enum Format {
 impl Format {
     pub fn media(self) -> MediaKind {
         match self {
-            Format::Opus => MediaKind::Audio,
+            Format::Opus | Format::Pcmu | Format::Pcma | Format::RawAudio => MediaKind::Audio,
             Format::Data => MediaKind::Data,
-            _ => MediaKind::Video,
+            Format::Vp8 | Format::H264 | Format::RawVideo => MediaKind::Video,
         }
     }
     pub fn is_raw(self) -> bool {
-        matches!(self, Format::RawVideo)
+        matches!(self, Format::RawVideo | Format::RawAudio)
+    }
+    /// The decoded format of `media`, through which every transcoding of it goes.
+    pub fn raw(media: MediaKind) -> Option<Format> {
+        match media {
+            MediaKind::Video => Some(Format::RawVideo),
+            MediaKind::Audio => Some(Format::RawAudio),
+            MediaKind::Data => None,
+        }
     }
     /// Generic caps used for appsrc/appsink boundaries.
     pub fn caps(self) -> gst::Caps {
@@ -75,8 +89,14 @@ impl Format {
                 .field("alignment", "au")
                 .build(),
             Format::Opus => gst::Caps::builder("audio/x-opus").build(),
+            Format::Pcmu => gst::Caps::builder("audio/x-mulaw").build(),
+            Format::Pcma => gst::Caps::builder("audio/x-alaw").build(),
             Format::RawVideo => gst::Caps::builder("video/x-raw")
                 .field("format", "I420")
+                .build(),
+            Format::RawAudio => gst::Caps::builder("audio/x-raw")
+                .field("format", "S16LE")
+                .field("layout", "interleaved")
                 .build(),
             Format::Data => gst::Caps::builder(DATA_CAPS).build(),
         }
@@ -89,12 +109,25 @@ impl Format {
             accepted.first().copied().unwrap_or(native)
         }
     }
+    /// The RTP media and encoding names of an RTP-carried format.
+    pub fn rtp_names(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            Format::Vp8 => Some(("video", "VP8")),
+            Format::H264 => Some(("video", "H264")),
+            Format::Opus => Some(("audio", "OPUS")),
+            Format::Pcmu => Some(("audio", "PCMU")),
+            Format::Pcma => Some(("audio", "PCMA")),
+            Format::RawVideo | Format::RawAudio | Format::Data => None,
+        }
+    }
     pub fn codec_name(self) -> &'static str {
         match self {
             Format::Vp8 => "VP8",
             Format::H264 => "H264",
             Format::Opus => "OPUS",
-            Format::RawVideo => "RAW",
+            Format::Pcmu => "PCMU",
+            Format::Pcma => "PCMA",
+            Format::RawVideo | Format::RawAudio => "RAW",
             Format::Data => "DATA",
         }
     }
@@ -404,23 +437,19 @@ impl Output {
         if native.media() != want.media() {
             return Err(err(ErrorKind::Connect, "media types differ"));
         }
-        if want.media() == MediaKind::Audio {
-            return Err(err(
-                ErrorKind::Connect,
-                "audio transcoding is not supported",
-            ));
-        }
+        let raw = Format::raw(want.media())
+            .ok_or_else(|| err(ErrorKind::Connect, "data messages are not transcoded"))?;
         if let Some(t) = self.derived.lock().get(&want) {
             return Ok(t.output.clone());
         }
-        let t = if want.is_raw() {
+        let t = if want == raw {
             Transcoder::decoder(self, native)?
-        } else if native.is_raw() {
+        } else if native == raw {
             Transcoder::encoder(self, want)?
         } else {
             // encoded -> raw -> other codec: share the decoder, add one encoder.
-            let raw = self.stream_for(Format::RawVideo)?;
-            Transcoder::encoder(&raw, want)?
+            let raw_hub = self.stream_for(raw)?;
+            Transcoder::encoder(&raw_hub, want)?
         };
         // An encoder derived via the raw hub is registered on the raw hub; record it here too so
         // lookups by this hub find it.
@@ -447,11 +476,14 @@ impl Output {
             t.teardown();
         }
         // The raw hub may now be unused too (its encoders were removed above).
-        let raw = self.derived.lock().get(&Format::RawVideo).cloned();
+        let Some(raw_format) = Format::raw(self.media) else {
+            return;
+        };
+        let raw = self.derived.lock().get(&raw_format).cloned();
         if let Some(raw) = raw {
             raw.output.gc_encoders();
             if raw.output.consumer_count() == 0 && raw.output.derived.lock().is_empty() {
-                let t = self.derived.lock().remove(&Format::RawVideo);
+                let t = self.derived.lock().remove(&raw_format);
                 if let Some(t) = t {
                     t.teardown();
                 }
@@ -657,45 +689,65 @@ impl Transcoder {
     }
 
     fn decoder(src: &Arc<Output>, native: Format) -> Result<Arc<Transcoder>> {
+        let raw = Format::raw(native.media())
+            .ok_or_else(|| err(ErrorKind::Connect, "cannot decode this format"))?;
         let chain = format!(
-            "{} name=first ! videoconvert ! video/x-raw,format=I420 ! identity name=last silent=true",
-            decode_chain(native)?
+            "identity name=first silent=true ! {} ! {} ! identity name=last silent=true",
+            decode_chain(native)?,
+            raw_chain(raw)
         );
-        let t = Self::build(src, native, Format::RawVideo, &chain, true)?;
-        src.derived.lock().insert(Format::RawVideo, t.clone());
+        let t = Self::build(src, native, raw, &chain, true)?;
+        src.derived.lock().insert(raw, t.clone());
         Ok(t)
     }
 
-    fn encoder(raw: &Arc<Output>, codec: Format) -> Result<Arc<Transcoder>> {
+    fn encoder(raw_hub: &Arc<Output>, codec: Format) -> Result<Arc<Transcoder>> {
+        let raw = Format::raw(codec.media())
+            .ok_or_else(|| err(ErrorKind::Connect, "cannot encode this format"))?;
+        let convert = if raw == Format::RawAudio {
+            "audioconvert name=first ! audioresample"
+        } else {
+            "videoconvert name=first"
+        };
         let chain = format!(
-            "videoconvert name=first ! {} ! identity name=last silent=true",
+            "{convert} ! {} ! identity name=last silent=true",
             encode_chain(codec)?
         );
-        let t = Self::build(raw, Format::RawVideo, codec, &chain, false)?;
-        raw.derived.lock().insert(codec, t.clone());
+        let t = Self::build(raw_hub, raw, codec, &chain, false)?;
+        raw_hub.derived.lock().insert(codec, t.clone());
         Ok(t)
     }
 
-    /// `setVideoFormat`'s stage: `src`'s stream (in `native`) decoded, at `framerate` if given,
-    /// and encoded to `target` unless raw. Not shared: it belongs to one element's output.
+    /// `setVideoFormat`'s or `setAudioFormat`'s stage: `src`'s stream (in `native`) decoded,
+    /// at the asked frame rate, and encoded to the asked codec (at the asked bitrate) unless raw.
+    /// Not shared: it belongs to one element's output.
     pub(crate) fn shaper(
         src: &Arc<Output>,
         native: Format,
         target: Format,
         framerate: Option<(i32, i32)>,
+        bitrate: Option<u32>,
     ) -> Result<Arc<Transcoder>> {
+        let raw = Format::raw(target.media())
+            .ok_or_else(|| err(ErrorKind::Connect, "cannot shape this format"))?;
         let mut parts = Vec::new();
         if !native.is_raw() {
             parts.push(decode_chain(native)?.to_owned());
         }
-        parts.push("videoconvert".to_owned());
+        if raw == Format::RawAudio {
+            parts.push("audioconvert ! audioresample".to_owned());
+        } else {
+            parts.push("videoconvert".to_owned());
+        }
         if let Some((num, den)) = framerate {
             parts.push(format!("videorate ! video/x-raw,framerate={num}/{den}"));
         }
-        if target.is_raw() {
-            parts.push("videoconvert ! video/x-raw,format=I420".to_owned());
-        } else {
-            parts.push(encode_chain(target)?.to_owned());
+        match (target, bitrate) {
+            (t, _) if t.is_raw() => parts.push(raw_chain(raw).to_owned()),
+            (Format::Opus, Some(bitrate)) => parts.push(format!(
+                "audio/x-raw,rate=48000 ! opusenc frame-size=20 bitrate={bitrate} ! opusparse"
+            )),
+            _ => parts.push(encode_chain(target)?.to_owned()),
         }
         let chain = format!(
             "identity name=first silent=true ! {} ! identity name=last silent=true",
@@ -737,11 +789,23 @@ fn decode_chain(native: Format) -> Result<&'static str> {
     match native {
         Format::Vp8 => Ok("vp8dec threads=1"),
         Format::H264 => Ok("h264parse ! avdec_h264 max-threads=1"),
+        Format::Opus => Ok("opusdec plc=true"),
+        Format::Pcmu => Ok("mulawdec"),
+        Format::Pcma => Ok("alawdec"),
         _ => Err(err(ErrorKind::Connect, "cannot decode this format")),
     }
 }
 
-/// An encoder to `codec` from raw video, as a gst-launch chain. Realtime settings only:
+/// Converts decoded media to `raw`'s layout, as a gst-launch chain.
+fn raw_chain(raw: Format) -> &'static str {
+    if raw == Format::RawAudio {
+        "audioconvert ! audioresample ! audio/x-raw,format=S16LE,rate=48000,channels=2"
+    } else {
+        "videoconvert ! video/x-raw,format=I420"
+    }
+}
+
+/// An encoder to `codec` from raw media, as a gst-launch chain. Realtime settings only:
 /// GStreamer's encoder defaults are tuned for offline quality.
 fn encode_chain(codec: Format) -> Result<&'static str> {
     match codec {
@@ -751,6 +815,9 @@ fn encode_chain(codec: Format) -> Result<&'static str> {
         Format::H264 => Ok("x264enc tune=zerolatency speed-preset=ultrafast \
              threads=1 bitrate=1500 key-int-max=60 ! video/x-h264,profile=constrained-baseline \
              ! h264parse config-interval=-1"),
+        Format::Opus => Ok("audio/x-raw,rate=48000 ! opusenc frame-size=20 ! opusparse"),
+        Format::Pcmu => Ok("audio/x-raw,rate=8000,channels=1 ! mulawenc"),
+        Format::Pcma => Ok("audio/x-raw,rate=8000,channels=1 ! alawenc"),
         _ => Err(err(ErrorKind::Connect, "cannot encode this format")),
     }
 }

@@ -218,7 +218,7 @@ impl ElementHost for PipelineInner {
                     format!("{} has no {media:?} input", sink.id()),
                 ));
             }
-            if source.output(media).is_none() {
+            if source.inner.kind.output(media).is_none() {
                 return Err(err(
                     ErrorKind::Connect,
                     format!("{} has no {media:?} output", source.id()),

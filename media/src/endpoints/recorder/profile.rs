@@ -118,7 +118,8 @@ impl MediaProfile {
             Format::Opus => Some("opusparse"),
             Format::Vp8 => None,
             Format::RawVideo => Some("videoconvert ! jpegenc"),
-            Format::Data => None,
+            // Audio is recorded as Opus (`accepts`): others arrive transcoded.
+            Format::Pcmu | Format::Pcma | Format::RawAudio | Format::Data => None,
         }
     }
 }

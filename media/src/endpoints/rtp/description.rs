@@ -115,7 +115,9 @@ fn codec_lines(c: &Codec) -> String {
         Format::Opus => format!(
             "a=rtpmap:{pt} opus/48000/2\r\na=fmtp:{pt} minptime=10;useinbandfec=1\r\n"
         ),
-        Format::RawVideo | Format::Data => String::new(),
+        Format::Pcmu => format!("a=rtpmap:{pt} PCMU/8000\r\n"),
+        Format::Pcma => format!("a=rtpmap:{pt} PCMA/8000\r\n"),
+        Format::RawVideo | Format::RawAudio | Format::Data => String::new(),
     }
 }
 
@@ -129,7 +131,12 @@ pub(super) fn offered_codecs(media: MediaKind) -> Vec<Codec> {
         single_nal: false,
     };
     match media {
-        MediaKind::Audio => vec![codec(Format::Opus, 111, 48000)],
+        // G.711 after Opus: what SIP gateways and IP phones send (transcoded for WebRTC peers).
+        MediaKind::Audio => vec![
+            codec(Format::Opus, 111, 48000),
+            codec(Format::Pcmu, 0, 8000),
+            codec(Format::Pcma, 8, 8000),
+        ],
         _ => vec![
             codec(Format::Vp8, 96, 90000),
             codec(Format::H264, 103, 90000),

@@ -10,7 +10,6 @@ use super::description::RemoteAddress;
 use crate::api_contract::MediaKind;
 use crate::endpoints::rtp_chains;
 use crate::endpoints::sdp::Codec;
-use crate::graph::output::Format;
 use crate::{err, ErrorKind};
 
 /// Ports tried when no range is configured.
@@ -146,18 +145,13 @@ impl Session {
     /// The caps rtpbin needs for payload type `pt` of this session.
     pub fn pt_caps(&self, pt: u32) -> Option<gst::Caps> {
         let c = self.codecs.iter().find(|c| c.pt == pt)?;
-        let (media, name) = match c.format {
-            Format::Vp8 => ("video", "VP8"),
-            Format::H264 => ("video", "H264"),
-            Format::Opus => ("audio", "OPUS"),
-            Format::RawVideo | Format::Data => return None,
-        };
+        let (media, name) = c.format.rtp_names()?;
         let mut caps = gst::Caps::builder("application/x-rtp")
             .field("media", media)
             .field("encoding-name", name)
             .field("clock-rate", c.clock_rate)
             .field("payload", c.pt as i32);
-        if c.format != Format::Opus {
+        if c.format.media() == MediaKind::Video {
             // rtpsession turns keyframe requests into PLI/FIR only for such payloads.
             caps = caps
                 .field("rtcp-fb-nack-pli", true)

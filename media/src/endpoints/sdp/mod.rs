@@ -67,6 +67,15 @@ fn rtpmap(m: &gst_sdp::SDPMediaRef, pt: u32) -> Option<(String, i32, Option<i32>
     None
 }
 
+/// RFC 3551's static payload types Rheo takes, which offers may list without an rtpmap.
+fn static_rtpmap(pt: u32) -> Option<(String, i32, Option<i32>)> {
+    match pt {
+        0 => Some(("PCMU".into(), 8000, Some(1))),
+        8 => Some(("PCMA".into(), 8000, Some(1))),
+        _ => None,
+    }
+}
+
 fn fmtp(m: &gst_sdp::SDPMediaRef, pt: u32) -> String {
     for a in m.attributes() {
         if a.key() != "fmtp" {
@@ -122,8 +131,10 @@ pub fn analyse(msg: &gst_sdp::SDPMessageRef) -> Vec<MLine> {
         if media != MediaKind::Data {
             // The best H.264 so far: its payload type, clock rate, and rank.
             let mut h264: Option<(u32, i32, (bool, bool))> = None;
+            // G.711, taken only when the offer has no Opus (it means transcoding for WebRTC).
+            let mut g711: Option<Codec> = None;
             for &pt in &pts {
-                let Some((name, clock, _ch)) = rtpmap(m, pt) else {
+                let Some((name, clock, _ch)) = rtpmap(m, pt).or_else(|| static_rtpmap(pt)) else {
                     continue;
                 };
                 match (media, name.as_str()) {
@@ -163,8 +174,24 @@ pub fn analyse(msg: &gst_sdp::SDPMessageRef) -> Vec<MLine> {
                             single_nal: false,
                         });
                     }
+                    (MediaKind::Audio, "PCMU" | "PCMA") if g711.is_none() && clock == 8000 => {
+                        g711 = Some(Codec {
+                            format: if name == "PCMU" {
+                                Format::Pcmu
+                            } else {
+                                Format::Pcma
+                            },
+                            pt,
+                            clock_rate: clock,
+                            rtx_pt: None,
+                            single_nal: false,
+                        });
+                    }
                     _ => {}
                 }
+            }
+            if codec.is_none() {
+                codec = g711;
             }
             if codec.is_none() {
                 if let Some((pt, clock, (mode1, _))) = h264 {
@@ -205,13 +232,10 @@ fn has_attr(m: &gst_sdp::SDPMediaRef, key: &str) -> bool {
 /// without it), an explicit SSRC (so that a=ssrc is always in the answer), and no H.264
 /// profile-level-id (an exact profile match that fails drops the branch).
 pub fn codec_caps(ml: &MLine, c: &Codec, ssrc: Option<u32>) -> gst::Caps {
-    let (media, enc) = match c.format {
-        Format::Vp8 => ("video", "VP8"),
-        Format::H264 => ("video", "H264"),
-        Format::Opus => ("audio", "OPUS"),
-        Format::RawVideo => ("video", "RAW"),
-        Format::Data => ("application", "DATA"),
-    };
+    let (media, enc) = c
+        .format
+        .rtp_names()
+        .unwrap_or(("application", c.format.codec_name()));
     let mut b = gst::Caps::builder("application/x-rtp")
         .field("media", media)
         .field("encoding-name", enc)
@@ -364,6 +388,34 @@ mod tests {
         );
         assert!(parse("hello").is_err());
         assert!(parse("").is_err());
+    }
+
+    #[test]
+    fn g711_is_taken_when_the_offer_has_no_opus_even_without_an_rtpmap() {
+        gst::init().unwrap();
+        let offer = |formats: &str, maps: &str| {
+            parse(&format!(
+                "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n\
+                 m=audio 5004 RTP/AVP {formats}\r\nc=IN IP4 127.0.0.1\r\n{maps}"
+            ))
+            .unwrap()
+        };
+        let codec = |msg: &gst_sdp::SDPMessage| {
+            let c = analyse(msg)[0].codec.clone().unwrap();
+            (c.format, c.pt, c.clock_rate)
+        };
+        assert_eq!(codec(&offer("0", "")), (Format::Pcmu, 0, 8000));
+        assert_eq!(codec(&offer("8 0", "")), (Format::Pcma, 8, 8000));
+        assert_eq!(
+            codec(&offer("0 111", "a=rtpmap:111 opus/48000/2\r\n")),
+            (Format::Opus, 111, 48000),
+            "Opus first whatever the order: no transcoding"
+        );
+        assert_eq!(
+            codec(&offer("96", "a=rtpmap:96 PCMU/8000\r\n")),
+            (Format::Pcmu, 96, 8000)
+        );
+        assert!(analyse(&offer("9", "")).first().unwrap().codec.is_none());
     }
 
     fn mline(index: u32, media: MediaKind, dir: Dir, codec: bool) -> MLine {
