@@ -573,3 +573,65 @@ fn set_audio_format_re_encodes_a_browsers_opus_at_the_asked_bitrate() {
     assert_eq!((pipeline.decoder_count(), pipeline.encoder_count()), (0, 1));
     pipeline.release();
 }
+
+#[test]
+fn an_h264_receiver_in_packetization_mode_0_gets_whole_nal_units() {
+    init().unwrap();
+    let log = EventLog::new();
+    let pipeline = MediaPipeline::new("h264-mode0", log.sink(), loopback_settings()).unwrap();
+    let rtp = RtpEndpoint::create(&pipeline, "rtp", RtpOptions::default()).unwrap();
+    let webrtc = WebRtcEndpoint::create(&pipeline, "ep", WebRtcOptions::default()).unwrap();
+    webrtc.connect(&rtp, MediaKind::Video).unwrap();
+    let receiver_port = free_udp_port();
+    let receiver = Running::launch(&format!(
+        "udpsrc address=127.0.0.1 port={receiver_port} ! appsink name=sink emit-signals=false sync=false"
+    ));
+    // NAL unit types of the packets' first payload byte (after the 12-byte RTP header).
+    let types = Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+    let seen = types.clone();
+    receiver
+        .0
+        .by_name("sink")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap()
+        .set_callbacks(
+            gst_app::AppSinkCallbacks::builder()
+                .new_sample(move |s| {
+                    let sample = s.pull_sample().map_err(|_| gst::FlowError::Flushing)?;
+                    if let Some(map) = sample.buffer().and_then(|b| b.map_readable().ok()) {
+                        if map.len() > 12 {
+                            seen.lock().unwrap().push(map[12] & 0x1f);
+                        }
+                    }
+                    Ok(gst::FlowSuccess::Ok)
+                })
+                .build(),
+        );
+    let offer = format!(
+        "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=receiver\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=video {receiver_port} RTP/AVP 97\r\na=rtpmap:97 H264/90000\r\n\
+         a=fmtp:97 profile-level-id=42e01f\r\na=recvonly\r\n"
+    );
+    let answer = rtp.rtp().unwrap().process_offer(&offer).unwrap();
+    assert!(answer.contains("packetization-mode=0"), "{answer}");
+    let peer = Arc::new(TestPeer::new(PeerConfig::image(MESSI).with_h264()).unwrap());
+    let (_pump, _) = negotiate(&peer, &webrtc, &log);
+    assert!(
+        wait_until(Duration::from_secs(20), || types.lock().unwrap().len()
+            >= 60),
+        "{} packets reached the receiver",
+        types.lock().unwrap().len()
+    );
+    let types = types.lock().unwrap().clone();
+    assert!(
+        types.iter().all(|t| (1..=23).contains(t)),
+        "only single NAL unit packets (no STAP-A 24, no FU-A 28): {types:?}"
+    );
+    assert!(
+        types.contains(&5),
+        "a keyframe (IDR, type 5) went whole: {types:?}"
+    );
+    assert_eq!(pipeline.encoder_count(), 0);
+    pipeline.release();
+}

@@ -7,17 +7,20 @@ use std::sync::Arc;
 use gst::prelude::*;
 
 use crate::api_contract::MediaKind;
+use crate::endpoints::sdp::Codec;
 use crate::graph::flow::FlowTracker;
 use crate::graph::output::{AppSrcConsumer, Format, Output};
 use crate::{err, ErrorKind};
 
-/// The payloader of `format`, sending with `pt` and `ssrc`, packets of at most `mtu` bytes.
-pub(crate) fn payloader(
-    format: Format,
-    pt: u32,
-    ssrc: u32,
-    mtu: u32,
-) -> crate::Result<gst::Element> {
+/// Packets for an H.264 receiver in packetization mode 0 (single NAL unit: no FU-A fragments,
+/// no STAP-A aggregates) may be this large, so that a NAL unit goes whole in one UDP datagram
+/// (IP fragments it where the path needs).
+pub(crate) const SINGLE_NAL_MTU: u32 = 65_000;
+
+/// The payloader of `codec`, sending with `ssrc`, packets of at most `mtu` bytes.
+pub(crate) fn payloader(codec: &Codec, ssrc: u32, mtu: u32) -> crate::Result<gst::Element> {
+    let (format, pt) = (codec.format, codec.pt);
+    let mut mtu = mtu;
     let pay = match format {
         Format::Vp8 => {
             let p = make("rtpvp8pay")?;
@@ -27,8 +30,16 @@ pub(crate) fn payloader(
         Format::H264 => {
             let p = make("rtph264pay")?;
             p.set_property("config-interval", -1i32);
+            if codec.single_nal {
+                mtu = SINGLE_NAL_MTU;
+            }
             if p.find_property("aggregate-mode").is_some() {
-                p.set_property_from_str("aggregate-mode", "zero-latency");
+                let mode = if codec.single_nal {
+                    "none"
+                } else {
+                    "zero-latency"
+                };
+                p.set_property_from_str("aggregate-mode", mode);
             }
             p
         }
@@ -72,14 +83,13 @@ impl SendChain {
 pub(crate) fn send_chain(
     bin: &gst::Bin,
     name: &str,
-    format: Format,
-    pt: u32,
+    codec: &Codec,
     ssrc: u32,
     mtu: u32,
     flow: Option<(Arc<FlowTracker>, MediaKind)>,
 ) -> crate::Result<SendChain> {
     let appsrc = AppSrcConsumer::make_appsrc(name);
-    let pay = payloader(format, pt, ssrc, mtu)?;
+    let pay = payloader(codec, ssrc, mtu)?;
     bin.add_many([appsrc.upcast_ref::<gst::Element>(), &pay])
         .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
     appsrc

@@ -509,8 +509,7 @@ impl Inner {
             let chain = rtp_chains::send_chain(
                 &self.bin,
                 &name,
-                codec.format,
-                codec.pt,
+                codec,
                 ssrc.unwrap_or_else(random_u32),
                 self.settings.mtu,
                 Some((self.flow.clone(), session.media)),

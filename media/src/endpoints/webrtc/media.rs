@@ -9,7 +9,7 @@ use gst::prelude::*;
 use super::endpoint::{SendChain, WrtcInner};
 use crate::api_contract::*;
 use crate::endpoints::rtp_chains::{self, ReceiveChain};
-use crate::graph::output::Format;
+use crate::endpoints::sdp::Codec;
 use crate::{err, ErrorKind};
 
 impl WrtcInner {
@@ -19,15 +19,14 @@ impl WrtcInner {
     pub(super) fn build_send_chain(
         &self,
         media: MediaKind,
-        format: Format,
-        pt: u32,
+        codec: &Codec,
         ssrc: u32,
         pad: &gst::Pad,
     ) -> crate::Result<()> {
         let name = format!("send-{media:?}-{}", self.ctx.next()).to_lowercase();
         let mtu = self.settings.lock().mtu;
         let flow = Some((self.flow.clone(), media));
-        let chain = rtp_chains::send_chain(&self.bin, &name, format, pt, ssrc, mtu, flow)?;
+        let chain = rtp_chains::send_chain(&self.bin, &name, codec, ssrc, mtu, flow)?;
         chain
             .payloader
             .static_pad("src")
@@ -38,7 +37,7 @@ impl WrtcInner {
         let consumer = chain.consumer;
         self.send.lock().push(SendChain {
             media,
-            format,
+            format: codec.format,
             ssrc,
             consumer,
         });

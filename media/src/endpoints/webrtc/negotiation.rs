@@ -218,7 +218,7 @@ impl WebRtcEndpoint {
                         Dir::Sendonly
                     });
                     t.set_property("do-nack", true);
-                    i.build_send_chain(ml.media, c.format, c.pt, ssrc, &pad)?;
+                    i.build_send_chain(ml.media, c, ssrc, &pad)?;
                 } else {
                     let direction = if flow.recv {
                         Dir::Recvonly
@@ -471,7 +471,7 @@ impl WebRtcEndpoint {
             if ml.rejected || !remote_recv || *media != ml.media {
                 continue;
             }
-            i.build_send_chain(*media, c.format, c.pt, *ssrc, pad)?;
+            i.build_send_chain(*media, c, *ssrc, pad)?;
         }
         Ok(mlines)
     }
