@@ -55,10 +55,16 @@ async fn get_info_lists_modules_and_factories() {
     }
     let factories =
         |name: &str| modules.iter().find(|m| m["name"] == name).unwrap()["factories"].clone();
-    assert_eq!(factories("core"), json!(["MediaPipeline", "PassThrough"]));
+    // As KMS lists them.
+    assert_eq!(
+        factories("core"),
+        json!(["HubPort", "MediaPipeline", "PassThrough"])
+    );
     assert_eq!(
         factories("elements"),
         json!([
+            "Dispatcher",
+            "DispatcherOneToMany",
             "HttpPostEndpoint",
             "PlayerEndpoint",
             "RecorderEndpoint",

@@ -5,7 +5,7 @@
 //!   fan-out, with shared decoders and encoders), media flow, teardown;
 //! - `endpoints/`: WebRTC (negotiation, ICE, stats) and SDP analysis;
 //! - `filters/`: PassThrough and the video filters;
-//! - `hubs/`: Composite, Dispatcher and their ports (to come).
+//! - `hubs/`: Dispatcher, DispatcherOneToMany and their HubPorts.
 //!
 //! Threading: every public method may block and must be called from a blocking thread (the
 //! control plane uses `spawn_blocking`). No GLib main loop is needed: one bus thread per
@@ -15,7 +15,7 @@ pub mod api_contract;
 pub mod endpoints;
 pub mod filters;
 mod graph;
-pub mod hubs;
+mod hubs;
 
 /// Decodes recorded files (the media tests' `common::media_file`), for the server's tests.
 #[cfg(feature = "test-peer")]
@@ -50,6 +50,7 @@ pub use graph::element::Element;
 pub use graph::output::Format;
 pub use graph::pipeline::MediaPipeline;
 pub use graph::shape::{OutputFormat, MAX_FRAMERATE, OPUS_BITRATES};
+pub use hubs::{Hub, HubKind};
 
 use once_cell::sync::OnceCell;
 

@@ -367,7 +367,7 @@ impl World for Core {
         let mut ids: Vec<String> = st
             .objects
             .values()
-            .filter(|o| o.pipeline.as_deref() == Some(id))
+            .filter(|o| o.parent() == Some(id))
             .map(|o| o.id.clone())
             .collect();
         ids.sort();

@@ -45,11 +45,12 @@ impl State {
 
     /// The ids to remove when `id` is released: itself and, for a pipeline, its elements.
     pub fn release_set(&self, id: &str) -> Vec<String> {
+        // A pipeline's objects (its hubs' ports included), or a hub's ports.
         let mut ids = vec![id.to_owned()];
         ids.extend(
             self.objects
                 .values()
-                .filter(|o| o.pipeline.as_deref() == Some(id))
+                .filter(|o| o.pipeline.as_deref() == Some(id) || o.hub.as_deref() == Some(id))
                 .map(|o| o.id.clone()),
         );
         ids

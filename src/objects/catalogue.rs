@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use rheo_filter_sdk::FilterInfo;
 
 use super::{
-    face_overlay_filter, gstreamer_filter, http_post_endpoint, media_element, media_object,
+    face_overlay_filter, gstreamer_filter, http_post_endpoint, hub, media_element, media_object,
     media_pipeline, pass_through, player_endpoint, recorder_endpoint, rtp_endpoint, sdk_filter,
     sdp_endpoint, server_manager, uri_endpoint, webrtc_endpoint, Factory, InvokeFn,
 };
@@ -285,6 +285,43 @@ class!(
     Some(gstreamer_filter::invoke)
 );
 
+class!(
+    HUB,
+    "Hub",
+    "core",
+    Some(&MEDIA_OBJECT),
+    [],
+    None,
+    Some(hub::invoke_hub)
+);
+class!(
+    HUB_PORT,
+    "HubPort",
+    "core",
+    Some(&MEDIA_ELEMENT),
+    [],
+    Some(Factory::HubPort),
+    None
+);
+class!(
+    DISPATCHER,
+    "Dispatcher",
+    "elements",
+    Some(&HUB),
+    [],
+    Some(Factory::Hub(hub::create_dispatcher)),
+    Some(hub::invoke_dispatcher)
+);
+class!(
+    DISPATCHER_ONE_TO_MANY,
+    "DispatcherOneToMany",
+    "elements",
+    Some(&HUB),
+    [],
+    Some(Factory::Hub(hub::create_dispatcher_one_to_many)),
+    Some(hub::invoke_dispatcher_one_to_many)
+);
+
 /// The classes written out above.
 static BUILT_IN: &[&ClassInfo] = &[
     &MEDIA_OBJECT,
@@ -298,6 +335,10 @@ static BUILT_IN: &[&ClassInfo] = &[
     &SDP_ENDPOINT,
     &BASE_RTP_ENDPOINT,
     &WEBRTC_ENDPOINT,
+    &HUB,
+    &HUB_PORT,
+    &DISPATCHER,
+    &DISPATCHER_ONE_TO_MANY,
     &RTP_ENDPOINT,
     &URI_ENDPOINT,
     &RECORDER_ENDPOINT,
@@ -414,13 +455,13 @@ mod tests {
     fn every_class_record_names_how_it_is_built_and_handled() {
         assert!(matches!(MEDIA_PIPELINE.factory, Some(Factory::Pipeline)));
         for class in all_classes() {
-            if class.creatable() && !std::ptr::eq(*class, &MEDIA_PIPELINE) {
-                assert!(
-                    matches!(class.factory, Some(Factory::Element(_))),
-                    "{} is an element",
-                    class.name
-                );
-                assert!(class.is_a(&MEDIA_ELEMENT), "{}", class.name);
+            match class.factory {
+                Some(Factory::Element(_) | Factory::HubPort) => {
+                    assert!(class.is_a(&MEDIA_ELEMENT), "{} is an element", class.name)
+                }
+                Some(Factory::Hub(_)) => assert!(class.is_a(&HUB), "{} is a hub", class.name),
+                Some(Factory::Pipeline) => assert!(std::ptr::eq(*class, &MEDIA_PIPELINE)),
+                None => {}
             }
             if class.filter.is_some() {
                 assert!(

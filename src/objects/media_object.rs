@@ -72,9 +72,7 @@ pub(super) fn invoke(
         _ if values::is_getter(op, "mediaPipeline") => Some(Value::from(
             obj.pipeline.clone().unwrap_or_else(|| obj.id.clone()),
         )),
-        _ if values::is_getter(op, "parent") => {
-            Some(obj.pipeline.clone().map_or(Value::Null, Value::from))
-        }
+        _ if values::is_getter(op, "parent") => Some(obj.parent().map_or(Value::Null, Value::from)),
         _ if values::is_getter(op, "children") => Some(Value::Array(
             world
                 .children(&obj.id)

@@ -8,6 +8,7 @@ pub mod events;
 mod face_overlay_filter;
 mod gstreamer_filter;
 pub mod http_post_endpoint;
+mod hub;
 mod media_element;
 mod media_format;
 mod media_object;
@@ -44,6 +45,7 @@ pub enum Media {
     ServerManager,
     Pipeline(media::MediaPipeline),
     Element(media::Element),
+    Hub(media::Hub),
 }
 
 /// Mutable, API-level state of an object.
@@ -60,8 +62,10 @@ pub struct ObjectState {
 pub struct MediaObject {
     pub id: String,
     pub class: &'static ClassInfo,
-    /// The pipeline of an element, `None` for pipelines and the ServerManager.
+    /// The pipeline of an element or hub, `None` for pipelines and the ServerManager.
     pub pipeline: Option<String>,
+    /// The hub of a HubPort (its parent); other objects' parent is their pipeline.
+    pub hub: Option<String>,
     /// Seconds since the epoch.
     pub creation_time: i64,
     pub state: Mutex<ObjectState>,
@@ -79,6 +83,7 @@ impl MediaObject {
             id,
             class,
             pipeline,
+            hub: None,
             creation_time: values::now_secs(),
             state: Mutex::new(ObjectState::default()),
             media,
@@ -90,6 +95,18 @@ impl MediaObject {
             Media::Element(e) => Some(e),
             _ => None,
         }
+    }
+
+    pub fn hub(&self) -> Option<&media::Hub> {
+        match &self.media {
+            Media::Hub(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    /// The object it belongs to: a HubPort's hub, else its pipeline (`None`: a pipeline).
+    pub fn parent(&self) -> Option<&str> {
+        self.hub.as_deref().or(self.pipeline.as_deref())
     }
 
     pub fn media_pipeline(&self) -> Option<&media::MediaPipeline> {
@@ -105,6 +122,7 @@ impl MediaObject {
             Media::ServerManager => {}
             Media::Pipeline(p) => p.release(),
             Media::Element(e) => e.release(),
+            Media::Hub(h) => h.release(),
         }
     }
 }
@@ -184,6 +202,10 @@ pub enum Factory {
     Pipeline,
     /// A media element of the pipeline named by the `mediaPipeline` parameter.
     Element(fn(&NewElement<'_>) -> Result<Built>),
+    /// A hub of the pipeline named by the `mediaPipeline` parameter.
+    Hub(fn(&NewElement<'_>) -> Result<media::Hub>),
+    /// A port of the hub named by the `hub` parameter.
+    HubPort,
 }
 
 /// Creates an object of `class` (blocking). `uuid` is fresh.
@@ -196,7 +218,9 @@ pub fn create(
 ) -> Result<MediaObject> {
     let build = match class.factory {
         Some(Factory::Pipeline) => return media_pipeline::create(world, uuid, events),
-        Some(Factory::Element(build)) => build,
+        Some(Factory::HubPort) => return hub::create_port(world, class, params, uuid),
+        Some(Factory::Element(build)) => Ok(build),
+        Some(Factory::Hub(build)) => Err(build),
         None => return Err(KurentoError::factory_not_found(class.name)),
     };
     let pipeline_id = params.str("mediaPipeline")?;
@@ -209,13 +233,26 @@ pub fn create(
         return Err(KurentoError::arg_type("mediaPipeline", "MediaPipeline"));
     };
     let id = format!("{}/{}_{}", pipeline_obj.id, uuid, class.qualified_name());
-    let built = build(&NewElement {
+    let new = NewElement {
         world,
         pipeline,
         id: &id,
         class,
         params,
-    })?;
+    };
+    let build = match build {
+        Ok(build) => build,
+        Err(build_hub) => {
+            let hub = build_hub(&new)?;
+            return Ok(MediaObject::new(
+                id.clone(),
+                class,
+                Some(pipeline_obj.id.clone()),
+                Media::Hub(hub),
+            ));
+        }
+    };
+    let built = build(&new)?;
     let obj = MediaObject::new(
         id,
         class,

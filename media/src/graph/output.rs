@@ -359,6 +359,14 @@ impl Output {
         }
     }
 
+    /// Every consumer restarts at the next keyframe (the stream switched to another source).
+    pub fn restart_consumers(&self) {
+        let subs = self.subs.lock().clone();
+        for s in subs.iter() {
+            s.consumer.reset();
+        }
+    }
+
     pub fn consumer_count(&self) -> usize {
         self.subs.lock().len()
     }

@@ -181,7 +181,7 @@ impl MediaPipeline {
         weak
     }
 
-    fn check_alive(&self) -> Result<()> {
+    pub(crate) fn check_alive(&self) -> Result<()> {
         if self.is_released() {
             return Err(err(ErrorKind::Internal, "pipeline released"));
         }

@@ -1,2 +1,209 @@
-//! Kurento's hubs (Composite, Dispatcher, DispatcherOneToMany and their HubPorts) will live
-//! here: elements that mix or switch several inputs.
+//! Kurento's hubs: a Hub owns HubPorts, media elements that other elements connect into and
+//! from, and moves media between them. Dispatcher and DispatcherOneToMany route one port's
+//! media to other ports without touching it (no decoder, no encoder).
+
+mod port;
+mod routing;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+
+use parking_lot::Mutex;
+
+use crate::api_contract::*;
+use crate::graph::element::{Element, ElementHost};
+use crate::graph::pipeline::{MediaPipeline, PipelineInner};
+use crate::{err, ErrorKind};
+pub use port::HubPort;
+use port::PortCore;
+use routing::Routes;
+
+/// What a hub does with its ports' media.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HubKind {
+    /// `connect(source, sink)`: each sink port gets the media of the source port routed to it.
+    Dispatcher,
+    /// `setSource(port)`: every other port gets the source port's media.
+    DispatcherOneToMany,
+}
+
+/// A Kurento hub of one pipeline.
+#[derive(Clone)]
+pub struct Hub {
+    inner: Arc<HubInner>,
+}
+
+pub(crate) struct HubInner {
+    id: String,
+    kind: HubKind,
+    pipeline: Weak<PipelineInner>,
+    /// Live ports, in creation order, with their elements.
+    ports: Mutex<Vec<(Arc<PortCore>, Element)>>,
+    routes: Mutex<Routes>,
+    released: AtomicBool,
+}
+
+impl Hub {
+    /// A hub of `kind` in `pipeline`.
+    pub fn create(pipeline: &MediaPipeline, id: &str, kind: HubKind) -> crate::Result<Hub> {
+        pipeline.check_alive()?;
+        Ok(Hub {
+            inner: Arc::new(HubInner {
+                id: id.to_owned(),
+                kind,
+                pipeline: Arc::downgrade(&pipeline.inner),
+                ports: Mutex::new(Vec::new()),
+                routes: Mutex::new(Routes::default()),
+                released: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.inner.id
+    }
+
+    pub fn kind(&self) -> HubKind {
+        self.inner.kind
+    }
+
+    /// A new HubPort of this hub (`id`: the port's element id).
+    pub fn create_port(&self, id: &str) -> crate::Result<Element> {
+        if self.inner.released.load(Ordering::SeqCst) {
+            return Err(err(ErrorKind::InvalidArgument, "the hub was released"));
+        }
+        let pipeline = self.pipeline()?;
+        let hub = Arc::downgrade(&self.inner);
+        let on_release = Box::new(move |port: &str| {
+            if let Some(hub) = hub.upgrade() {
+                hub.forget_port(port);
+            }
+        });
+        let (element, core) = HubPort::create(&pipeline, id, on_release)?;
+        self.inner.ports.lock().push((core, element.clone()));
+        // A DispatcherOneToMany's source reaches a port that joins later too.
+        self.inner.reroute();
+        Ok(element)
+    }
+
+    /// Dispatcher: `sink` gets `source`'s media from now on.
+    pub fn connect(&self, source: &str, sink: &str) -> crate::Result<()> {
+        self.expect(HubKind::Dispatcher)?;
+        let (source, sink) = (self.port(source)?, self.port(sink)?);
+        self.inner.routes.lock().route(&sink.id, Some(&source.id));
+        self.inner.reroute();
+        Ok(())
+    }
+
+    /// DispatcherOneToMany: every other port gets `source`'s media from now on.
+    pub fn set_source(&self, source: &str) -> crate::Result<()> {
+        self.expect(HubKind::DispatcherOneToMany)?;
+        let source = self.port(source)?;
+        self.inner.routes.lock().set_broadcast(Some(&source.id));
+        self.inner.reroute();
+        Ok(())
+    }
+
+    /// DispatcherOneToMany: no port gets anything until the next `set_source`.
+    pub fn remove_source(&self) -> crate::Result<()> {
+        self.expect(HubKind::DispatcherOneToMany)?;
+        self.inner.routes.lock().set_broadcast(None);
+        self.inner.reroute();
+        Ok(())
+    }
+
+    /// Releases the hub and its ports (idempotent).
+    pub fn release(&self) {
+        if self.inner.released.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let ports: Vec<Element> = self.inner.ports.lock().drain(..).map(|(_, e)| e).collect();
+        for port in ports {
+            port.release();
+        }
+    }
+
+    pub fn is_released(&self) -> bool {
+        self.inner.released.load(Ordering::SeqCst)
+    }
+
+    fn expect(&self, kind: HubKind) -> crate::Result<()> {
+        if self.inner.kind != kind {
+            return Err(err(
+                ErrorKind::InvalidArgument,
+                format!("a {:?} has no such operation", self.inner.kind),
+            ));
+        }
+        Ok(())
+    }
+
+    fn port(&self, id: &str) -> crate::Result<Arc<PortCore>> {
+        self.inner
+            .ports
+            .lock()
+            .iter()
+            .find(|(p, _)| p.id == id)
+            .map(|(p, _)| p.clone())
+            .ok_or_else(|| {
+                err(
+                    ErrorKind::InvalidArgument,
+                    format!("{id} is not a port of this hub"),
+                )
+            })
+    }
+
+    fn pipeline(&self) -> crate::Result<MediaPipeline> {
+        self.inner
+            .pipeline
+            .upgrade()
+            .map(|inner| MediaPipeline { inner })
+            .ok_or_else(|| err(ErrorKind::InvalidArgument, "the pipeline was released"))
+    }
+}
+
+impl HubInner {
+    /// Where each port's media goes now: every port's targets from the routes, then each port
+    /// whose source changed told (format, keyframe). Run after any change of ports or routes.
+    fn reroute(&self) {
+        let ports: Vec<Arc<PortCore>> = self.ports.lock().iter().map(|(p, _)| p.clone()).collect();
+        let changed = {
+            let mut routes = self.routes.lock();
+            routes.retain_ports(ports.iter().map(|p| p.id.as_str()));
+            let mut changed = Vec::new();
+            for sink in &ports {
+                let source = routes
+                    .source_of(&sink.id)
+                    .and_then(|id| ports.iter().find(|p| p.id == id))
+                    .cloned();
+                if sink.set_source(source) {
+                    changed.push(sink.clone());
+                }
+            }
+            for source in &ports {
+                let targets: Vec<&Arc<PortCore>> = ports
+                    .iter()
+                    .filter(|s| s.source().is_some_and(|src| Arc::ptr_eq(&src, source)))
+                    .collect();
+                source.set_targets(&targets);
+            }
+            changed
+        };
+        // Outside the hub's locks: re-binding connections reaches back into the ports.
+        let host = self.pipeline.upgrade();
+        for sink in changed {
+            for media in [MediaKind::Audio, MediaKind::Video] {
+                if sink.source_switched(media) {
+                    if let Some(host) = &host {
+                        host.rebind_outputs(&sink.id, media);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A port was released: its routes go.
+    fn forget_port(&self, id: &str) {
+        self.ports.lock().retain(|(p, _)| p.id != id);
+        self.reroute();
+    }
+}

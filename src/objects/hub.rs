@@ -1,0 +1,119 @@
+//! Hub, HubPort, Dispatcher and DispatcherOneToMany: hubs are objects of a pipeline; their
+//! ports are media elements whose parent is the hub (ids `<hub id>/<uuid>_kurento.HubPort`).
+
+use std::sync::Arc;
+
+use rheo_media as media;
+use serde_json::Value;
+
+use super::{catalogue, values, Args, Media, MediaObject, NewElement, Outcome, Result, World};
+use crate::protocol::KurentoError;
+
+pub(super) fn create_dispatcher(new: &NewElement<'_>) -> Result<media::Hub> {
+    media::Hub::create(new.pipeline, new.id, media::HubKind::Dispatcher)
+        .map_err(values::media_error)
+}
+
+pub(super) fn create_dispatcher_one_to_many(new: &NewElement<'_>) -> Result<media::Hub> {
+    media::Hub::create(new.pipeline, new.id, media::HubKind::DispatcherOneToMany)
+        .map_err(values::media_error)
+}
+
+/// `create HubPort {hub}`.
+pub(super) fn create_port(
+    world: &dyn World,
+    class: &'static catalogue::ClassInfo,
+    params: Args<'_>,
+    uuid: &str,
+) -> Result<MediaObject> {
+    let hub_id = params.str("hub")?;
+    let hub_obj = world.object(hub_id).map_err(|_| {
+        KurentoError::marshall(format!("'hub' parameter: object '{hub_id}' not found"))
+    })?;
+    let hub = hub_obj
+        .hub()
+        .ok_or_else(|| KurentoError::arg_type("hub", "Hub"))?;
+    let id = format!("{}/{}_{}", hub_obj.id, uuid, class.qualified_name());
+    let element = hub.create_port(&id).map_err(values::media_error)?;
+    let mut obj = MediaObject::new(id, class, hub_obj.pipeline.clone(), Media::Element(element));
+    obj.hub = Some(hub_obj.id.clone());
+    Ok(obj)
+}
+
+/// A HubPort argument of a hub operation: an object that is a HubPort.
+fn port_arg(world: &dyn World, args: Args<'_>, name: &str) -> Result<String> {
+    let id = args.str(name)?;
+    let obj = world.object(id).map_err(|_| {
+        KurentoError::marshall(format!("'{name}' parameter: object '{id}' not found"))
+    })?;
+    if !obj.class.is_a(&catalogue::HUB_PORT) {
+        return Err(KurentoError::arg_type(name, "HubPort"));
+    }
+    Ok(obj.id.clone())
+}
+
+/// Hub: `getGstreamerDot` (its pipeline's).
+pub(super) fn invoke_hub(
+    world: &dyn World,
+    obj: &Arc<MediaObject>,
+    op: &str,
+    _args: Args<'_>,
+) -> Result<Outcome> {
+    match op {
+        "getGstreamerDot" => {
+            let pipeline = obj
+                .pipeline
+                .as_deref()
+                .and_then(|p| world.object(p).ok())
+                .and_then(|p| p.media_pipeline().map(|p| p.gstreamer_dot()))
+                .unwrap_or_default();
+            Ok(Outcome::Returned(Value::from(pipeline)))
+        }
+        "dumpGstreamerDot" => Ok(Outcome::Void),
+        _ => Ok(Outcome::NotMine),
+    }
+}
+
+fn hub_of(obj: &MediaObject) -> Result<&media::Hub> {
+    obj.hub()
+        .ok_or_else(|| KurentoError::unexpected("not a hub"))
+}
+
+/// Dispatcher: `connect(source, sink)`.
+pub(super) fn invoke_dispatcher(
+    world: &dyn World,
+    obj: &Arc<MediaObject>,
+    op: &str,
+    args: Args<'_>,
+) -> Result<Outcome> {
+    if op != "connect" {
+        return Ok(Outcome::NotMine);
+    }
+    let (source, sink) = (
+        port_arg(world, args, "source")?,
+        port_arg(world, args, "sink")?,
+    );
+    hub_of(obj)?
+        .connect(&source, &sink)
+        .map_err(values::media_error)?;
+    Ok(Outcome::Void)
+}
+
+/// DispatcherOneToMany: `setSource(source)`, `removeSource()`.
+pub(super) fn invoke_dispatcher_one_to_many(
+    world: &dyn World,
+    obj: &Arc<MediaObject>,
+    op: &str,
+    args: Args<'_>,
+) -> Result<Outcome> {
+    let hub = hub_of(obj)?;
+    match op {
+        "setSource" => {
+            let source = port_arg(world, args, "source")?;
+            hub.set_source(&source).map_err(values::media_error)?;
+        }
+        "removeSource" => hub.remove_source().map_err(values::media_error)?,
+        _ => return Ok(Outcome::NotMine),
+    }
+    Ok(Outcome::Void)
+}
