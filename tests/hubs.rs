@@ -161,3 +161,42 @@ async fn a_one_to_many_dispatcher_switches_its_presenter() {
     assert_eq!(e["code"], 40008, "KMS: no such method: {e}");
     c.ok("release", json!({"object": p})).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_composite_puts_a_room_in_one_picture() {
+    let (addr, _) = start_server(&[]).await;
+    let mut c = Client::connect(addr).await;
+    let p = c.create("MediaPipeline", Value::Null).await;
+    let e = c
+        .err(
+            "create",
+            json!({"type": "Composite", "constructorParams": {"mediaPipeline": p, "width": 5}}),
+        )
+        .await;
+    assert_eq!(e["code"], 40001, "{e}");
+    let hub = c
+        .create(
+            "Composite",
+            json!({"mediaPipeline": p, "width": 640, "height": 240, "framerate": 15}),
+        )
+        .await;
+    assert!(hub.ends_with("_kurento.Composite"), "{hub}");
+    let (alice, _) = join(&mut c, &p, &hub, RED).await;
+    let (_bob, _) = join(&mut c, &p, &hub, GREEN).await;
+    // Two cells side by side, each picture kept 4:3.
+    let peer = alice.clone();
+    let seen = tokio::task::spawn_blocking(move || {
+        peer.wait_frame_where(MEDIA_TIMEOUT, |f: &Frame| {
+            let near =
+                |got: [f64; 3], want: [f64; 3]| (0..3).all(|i| (got[i] - want[i]).abs() < 45.0);
+            f.width == 640
+                && near(f.mean_rgb(140, 100, 40, 40), [208.0, 32.0, 32.0])
+                && near(f.mean_rgb(460, 100, 40, 40), [32.0, 192.0, 64.0])
+        })
+        .is_some()
+    })
+    .await
+    .unwrap();
+    assert!(seen, "alice sees herself and bob side by side");
+    c.ok("release", json!({"object": p})).await;
+}

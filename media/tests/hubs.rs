@@ -6,6 +6,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::peer::Frame;
 use common::*;
 use rheo_media::*;
 
@@ -121,5 +122,95 @@ fn a_one_to_many_dispatcher_reaches_late_viewers_and_switches_presenters() {
     hub.release();
     assert!(a.port.is_released() && c.port.is_released());
     assert!(hub.create_port("one-to-many/hub/late").is_err());
+    pipeline.release();
+}
+
+/// A participant of a Composite sending video and audio.
+fn join_mix(
+    pipeline: &MediaPipeline,
+    hub: &Hub,
+    log: &Arc<EventLog>,
+    name: &str,
+    argb: u32,
+) -> Participant {
+    let endpoint = WebRtcEndpoint::create(pipeline, name, WebRtcOptions::default()).unwrap();
+    let port = hub
+        .create_port(&format!("{}/{name}-port", hub.id()))
+        .unwrap();
+    for media in [MediaKind::Audio, MediaKind::Video] {
+        endpoint.connect(&port, media).unwrap();
+        port.connect(&endpoint, media).unwrap();
+    }
+    let peer = Arc::new(TestPeer::new(PeerConfig::color(argb).with_audio()).unwrap());
+    let (pump, _) = negotiate(&peer, &endpoint, log);
+    Participant {
+        peer,
+        port,
+        _pump: pump,
+    }
+}
+
+fn near(got: [f64; 3], argb: u32) -> bool {
+    let want = rgb(argb);
+    (0..3).all(|c| (got[c] - want[c]).abs() < 45.0)
+}
+
+#[test]
+fn a_composite_shows_every_input_in_its_cell_and_mixes_the_others_audio() {
+    init().unwrap();
+    let log = EventLog::new();
+    let pipeline = MediaPipeline::new("composite", log.sink(), loopback_settings()).unwrap();
+    let composite = HubKind::Composite {
+        width: 800,
+        height: 600,
+        framerate: 15,
+    };
+    let hub = Hub::create(&pipeline, "composite/hub", composite).unwrap();
+    let a = join_mix(&pipeline, &hub, &log, "a", RED);
+    let b = join_mix(&pipeline, &hub, &log, "b", GREEN);
+    // Two inputs: side by side, each 640x480 picture kept 4:3 in its 400x600 cell.
+    let grid = |f: &Frame| {
+        f.width == 800
+            && near(f.mean_rgb(180, 280, 40, 40), RED)
+            && near(f.mean_rgb(580, 280, 40, 40), GREEN)
+            && near(f.mean_rgb(180, 20, 40, 40), 0xff000000)
+    };
+    assert!(
+        a.peer.wait_frame_where(T, grid).is_some(),
+        "a sees the grid"
+    );
+    assert!(
+        b.peer.wait_frame_where(T, grid).is_some(),
+        "b sees the grid"
+    );
+    assert!(
+        a.peer.wait_audio(50, T) && b.peer.wait_audio(50, T),
+        "each hears the other"
+    );
+    // One decoder per input and media; one VP8 encoder for the grid, one Opus encoder per
+    // participant's mix.
+    assert_eq!(pipeline.decoder_count(), 4);
+    assert_eq!(pipeline.encoder_count(), 3);
+
+    // A third joins: four cells (2x2), the third bottom left.
+    let c = join_mix(&pipeline, &hub, &log, "c", BLUE);
+    let four = |f: &Frame| {
+        near(f.mean_rgb(180, 130, 40, 40), RED)
+            && near(f.mean_rgb(580, 130, 40, 40), GREEN)
+            && near(f.mean_rgb(180, 430, 40, 40), BLUE)
+    };
+    assert!(
+        c.peer.wait_frame_where(T, four).is_some(),
+        "c sees the 2x2 grid"
+    );
+    assert_eq!(pipeline.encoder_count(), 4, "still one video encoder");
+    // A leaves: the others go on, in two cells again.
+    a.port.release();
+    let two = |f: &Frame| {
+        near(f.mean_rgb(180, 280, 40, 40), GREEN) && near(f.mean_rgb(580, 280, 40, 40), BLUE)
+    };
+    assert!(b.peer.wait_frame_where(T, two).is_some(), "b sees b and c");
+    hub.release();
+    assert!(b.port.is_released() && c.port.is_released());
     pipeline.release();
 }

@@ -304,6 +304,15 @@ class!(
     None
 );
 class!(
+    COMPOSITE,
+    "Composite",
+    "elements",
+    Some(&HUB),
+    [],
+    Some(Factory::Hub(hub::create_composite)),
+    None
+);
+class!(
     DISPATCHER,
     "Dispatcher",
     "elements",
@@ -337,6 +346,7 @@ static BUILT_IN: &[&ClassInfo] = &[
     &WEBRTC_ENDPOINT,
     &HUB,
     &HUB_PORT,
+    &COMPOSITE,
     &DISPATCHER,
     &DISPATCHER_ONE_TO_MANY,
     &RTP_ENDPOINT,

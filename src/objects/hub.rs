@@ -1,5 +1,5 @@
-//! Hub, HubPort, Dispatcher and DispatcherOneToMany: hubs are objects of a pipeline; their
-//! ports are media elements whose parent is the hub (ids `<hub id>/<uuid>_kurento.HubPort`).
+//! Hub, HubPort, Composite, Dispatcher and DispatcherOneToMany: hubs are objects of a pipeline;
+//! their ports are media elements whose parent is the hub (ids `<hub id>/<uuid>_kurento.HubPort`).
 
 use std::sync::Arc;
 
@@ -17,6 +17,20 @@ pub(super) fn create_dispatcher(new: &NewElement<'_>) -> Result<media::Hub> {
 pub(super) fn create_dispatcher_one_to_many(new: &NewElement<'_>) -> Result<media::Hub> {
     media::Hub::create(new.pipeline, new.id, media::HubKind::DispatcherOneToMany)
         .map_err(values::media_error)
+}
+
+/// `create Composite {mediaPipeline, width = 800, height = 600, framerate = 15}`.
+pub(super) fn create_composite(new: &NewElement<'_>) -> Result<media::Hub> {
+    let int = |name: &str, default: i64| -> Result<i32> {
+        let v = new.params.opt_int(name)?.unwrap_or(default);
+        i32::try_from(v).map_err(|_| KurentoError::marshall(format!("'{name}' is out of range")))
+    };
+    let kind = media::HubKind::Composite {
+        width: int("width", 800)?,
+        height: int("height", 600)?,
+        framerate: int("framerate", 15)?,
+    };
+    media::Hub::create(new.pipeline, new.id, kind).map_err(values::media_error)
 }
 
 /// `create HubPort {hub}`.

@@ -40,6 +40,11 @@ pub(crate) trait ElementKind: Send + Sync + 'static {
     }
     /// Stops what the kind runs of its own; the element removes the bin afterwards.
     fn release(&self) {}
+    /// Whether its output of `media` is shared with other elements (a Composite's grid): the
+    /// element's release then leaves it running.
+    fn shares_output(&self, _media: MediaKind) -> bool {
+        false
+    }
     /// For the typed accessors ([`Element::webrtc`], ...).
     fn as_any(&self) -> &dyn Any;
 }
@@ -226,6 +231,9 @@ impl Element {
         self.inner.audio_shaping.lock().tear_down();
         self.inner.video_shaping.lock().tear_down();
         for media in [MediaKind::Audio, MediaKind::Video] {
+            if self.inner.kind.shares_output(media) {
+                continue;
+            }
             if let Some(h) = self.inner.kind.output(media) {
                 h.shutdown();
             }

@@ -1,7 +1,9 @@
 //! Kurento's hubs: a Hub owns HubPorts, media elements that other elements connect into and
 //! from, and moves media between them. Dispatcher and DispatcherOneToMany route one port's
-//! media to other ports without touching it (no decoder, no encoder).
+//! media to other ports without touching it (no decoder, no encoder); Composite mixes every
+//! port's media (`composite.rs`).
 
+mod composite;
 mod port;
 mod routing;
 
@@ -25,6 +27,13 @@ pub enum HubKind {
     Dispatcher,
     /// `setSource(port)`: every other port gets the source port's media.
     DispatcherOneToMany,
+    /// Every port gets the grid of all ports' video and the mix of the others' audio, at this
+    /// size and frame rate.
+    Composite {
+        width: i32,
+        height: i32,
+        framerate: i32,
+    },
 }
 
 /// A Kurento hub of one pipeline.
@@ -37,9 +46,13 @@ pub(crate) struct HubInner {
     id: String,
     kind: HubKind,
     pipeline: Weak<PipelineInner>,
-    /// Live ports, in creation order, with their elements.
-    ports: Mutex<Vec<(Arc<PortCore>, Element)>>,
+    /// Live ports' elements, in creation order.
+    elements: Mutex<Vec<Element>>,
+    /// Dispatchers: the ports' routing state.
+    ports: Mutex<Vec<Arc<PortCore>>>,
     routes: Mutex<Routes>,
+    /// Composite: the mix.
+    mixer: Option<Arc<composite::Mixer>>,
     released: AtomicBool,
 }
 
@@ -47,13 +60,41 @@ impl Hub {
     /// A hub of `kind` in `pipeline`.
     pub fn create(pipeline: &MediaPipeline, id: &str, kind: HubKind) -> crate::Result<Hub> {
         pipeline.check_alive()?;
+        let mixer = match kind {
+            HubKind::Composite {
+                width,
+                height,
+                framerate,
+            } => {
+                if !(16..=4096).contains(&width)
+                    || !(16..=4096).contains(&height)
+                    || !(1..=60).contains(&framerate)
+                {
+                    return Err(err(
+                        ErrorKind::InvalidArgument,
+                        format!(
+                            "a Composite of {width}x{height} at {framerate} fps: sizes go from \
+                             16 to 4096, frame rates from 1 to 60"
+                        ),
+                    ));
+                }
+                Some(composite::Mixer::new(
+                    pipeline,
+                    id,
+                    (width, height, framerate),
+                )?)
+            }
+            _ => None,
+        };
         Ok(Hub {
             inner: Arc::new(HubInner {
                 id: id.to_owned(),
                 kind,
                 pipeline: Arc::downgrade(&pipeline.inner),
+                elements: Mutex::new(Vec::new()),
                 ports: Mutex::new(Vec::new()),
                 routes: Mutex::new(Routes::default()),
+                mixer,
                 released: AtomicBool::new(false),
             }),
         })
@@ -73,6 +114,11 @@ impl Hub {
             return Err(err(ErrorKind::InvalidArgument, "the hub was released"));
         }
         let pipeline = self.pipeline()?;
+        if let Some(mixer) = &self.inner.mixer {
+            let element = mixer.add_port(&pipeline, id)?;
+            self.inner.elements.lock().push(element.clone());
+            return Ok(element);
+        }
         let hub = Arc::downgrade(&self.inner);
         let on_release = Box::new(move |port: &str| {
             if let Some(hub) = hub.upgrade() {
@@ -80,7 +126,8 @@ impl Hub {
             }
         });
         let (element, core) = HubPort::create(&pipeline, id, on_release)?;
-        self.inner.ports.lock().push((core, element.clone()));
+        self.inner.ports.lock().push(core);
+        self.inner.elements.lock().push(element.clone());
         // A DispatcherOneToMany's source reaches a port that joins later too.
         self.inner.reroute();
         Ok(element)
@@ -117,9 +164,12 @@ impl Hub {
         if self.inner.released.swap(true, Ordering::SeqCst) {
             return;
         }
-        let ports: Vec<Element> = self.inner.ports.lock().drain(..).map(|(_, e)| e).collect();
+        let ports: Vec<Element> = self.inner.elements.lock().drain(..).collect();
         for port in ports {
             port.release();
+        }
+        if let Some(mixer) = &self.inner.mixer {
+            mixer.release();
         }
     }
 
@@ -142,8 +192,8 @@ impl Hub {
             .ports
             .lock()
             .iter()
-            .find(|(p, _)| p.id == id)
-            .map(|(p, _)| p.clone())
+            .find(|p| p.id == id)
+            .cloned()
             .ok_or_else(|| {
                 err(
                     ErrorKind::InvalidArgument,
@@ -165,7 +215,7 @@ impl HubInner {
     /// Where each port's media goes now: every port's targets from the routes, then each port
     /// whose source changed told (format, keyframe). Run after any change of ports or routes.
     fn reroute(&self) {
-        let ports: Vec<Arc<PortCore>> = self.ports.lock().iter().map(|(p, _)| p.clone()).collect();
+        let ports: Vec<Arc<PortCore>> = self.ports.lock().clone();
         let changed = {
             let mut routes = self.routes.lock();
             routes.retain_ports(ports.iter().map(|p| p.id.as_str()));
@@ -203,7 +253,8 @@ impl HubInner {
 
     /// A port was released: its routes go.
     fn forget_port(&self, id: &str) {
-        self.ports.lock().retain(|(p, _)| p.id != id);
+        self.ports.lock().retain(|p| p.id != id);
+        self.elements.lock().retain(|e| e.id() != id);
         self.reroute();
     }
 }

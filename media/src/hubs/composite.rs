@@ -1,0 +1,422 @@
+//! Composite: every port's video in one grid (1, 2×1, 2×2, 3×3… cells, aspect kept) at the
+//! hub's size and frame rate, and for every port the mix of the *other* ports' audio (nobody
+//! hears themselves). Inputs are decoded once each (by the graph, as for any raw-video sink);
+//! the grid is one `compositor`; outputs are raw, so every port wanting VP8 shares one encoder.
+//! Live inputs that stop do not stall the mix: the aggregators time out on them.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+
+use gst::prelude::*;
+use parking_lot::Mutex;
+
+use crate::api_contract::*;
+use crate::graph::element::{Element, ElementKind, Input};
+use crate::graph::output::{running_time_buffer, AppSrcConsumer, Format, Output, OutputContext};
+use crate::graph::pipeline::MediaPipeline;
+use crate::{err, ErrorKind};
+
+/// How long the mixers wait for a late input before mixing without it.
+const MIX_LATENCY_MS: u64 = 100;
+
+/// The Composite's media: its bin, the grid, and one entry per port.
+pub(crate) struct Mixer {
+    bin: gst::Bin,
+    compositor: gst::Element,
+    size: (i32, i32),
+    video_out: Arc<Output>,
+    ctx: Arc<OutputContext>,
+    ports: Mutex<Vec<Arc<MixPort>>>,
+}
+
+/// One port's part of the mix.
+struct MixPort {
+    id: String,
+    video_in: Arc<AppSrcConsumer>,
+    video_pad: gst::Pad,
+    /// Whether something is connected into the port's video (only those take a cell).
+    video_bound: Mutex<bool>,
+    audio_in: Arc<AppSrcConsumer>,
+    /// The port's audio, converted, for the other ports' mixers.
+    audio_tee: gst::Element,
+    /// The mix of the others' audio for this port.
+    audio_mixer: gst::Element,
+    audio_out: Arc<Output>,
+    /// Other port id → (this port's tee pad, queue, that port's mixer pad).
+    feeds: Mutex<HashMap<String, (gst::Pad, gst::Element, gst::Pad)>>,
+    elements: Vec<gst::Element>,
+}
+
+fn make(factory: &str) -> crate::Result<gst::Element> {
+    gst::ElementFactory::make(factory)
+        .build()
+        .map_err(|e| err(ErrorKind::Internal, format!("{factory}: {e}")))
+}
+
+fn internal(e: impl std::fmt::Display) -> crate::Error {
+    err(ErrorKind::Internal, e.to_string())
+}
+
+/// An appsink pushing what it gets into `output`.
+fn sink_into(output: &Arc<Output>, caps: &gst::Caps) -> gst::Element {
+    let sink = gst_app::AppSink::builder()
+        .sync(false)
+        .async_(false)
+        .caps(caps)
+        .build();
+    let weak = Arc::downgrade(output);
+    sink.set_callbacks(
+        gst_app::AppSinkCallbacks::builder()
+            .new_sample(move |s| {
+                let sample = s.pull_sample().map_err(|_| gst::FlowError::Flushing)?;
+                if let (Some(out), Some(buf), Some(caps)) =
+                    (weak.upgrade(), running_time_buffer(&sample), sample.caps())
+                {
+                    out.push(&buf, caps);
+                }
+                Ok(gst::FlowSuccess::Ok)
+            })
+            .build(),
+    );
+    sink.upcast()
+}
+
+fn raw_audio_caps() -> gst::Caps {
+    gst::Caps::builder("audio/x-raw")
+        .field("format", "S16LE")
+        .field("layout", "interleaved")
+        .field("rate", 48000i32)
+        .field("channels", 2i32)
+        .build()
+}
+
+impl Mixer {
+    pub fn new(
+        pipeline: &MediaPipeline,
+        id: &str,
+        (width, height, framerate): (i32, i32, i32),
+    ) -> crate::Result<Arc<Mixer>> {
+        let ctx = pipeline.inner.ctx.clone();
+        let bin = gst::Bin::with_name(&format!(
+            "composite-{}-{}",
+            crate::graph::output::sanitize(id),
+            ctx.next()
+        ));
+        let compositor = make("compositor")?;
+        compositor.set_property_from_str("background", "black");
+        compositor.set_property("latency", MIX_LATENCY_MS * 1_000_000);
+        let caps = gst::Caps::builder("video/x-raw")
+            .field("format", "I420")
+            .field("width", width)
+            .field("height", height)
+            .field("framerate", gst::Fraction::new(framerate, 1))
+            .build();
+        let filter = make("capsfilter")?;
+        filter.set_property("caps", &caps);
+        let video_out = Output::new(id, MediaKind::Video, ctx.clone(), None);
+        video_out.set_format(Some(Format::RawVideo));
+        let sink = sink_into(&video_out, &Format::RawVideo.caps());
+        bin.add_many([&compositor, &filter, &sink])
+            .map_err(internal)?;
+        gst::Element::link_many([&compositor, &filter, &sink]).map_err(internal)?;
+        pipeline.inner.pipeline.add(&bin).map_err(internal)?;
+        bin.sync_state_with_parent().map_err(internal)?;
+        Ok(Arc::new(Mixer {
+            bin,
+            compositor,
+            size: (width, height),
+            video_out,
+            ctx,
+            ports: Mutex::new(Vec::new()),
+        }))
+    }
+
+    /// Adds a port's inputs and its audio mix; returns its element.
+    pub fn add_port(
+        self: &Arc<Self>,
+        pipeline: &MediaPipeline,
+        id: &str,
+    ) -> crate::Result<Element> {
+        let port = Arc::new(self.build_port(id)?);
+        let weak = Arc::downgrade(self);
+        let element = pipeline.add(id, |ctx| {
+            let bin = ctx.new_bin("compositeport")?;
+            let _ = bin.sync_state_with_parent();
+            Ok((
+                bin,
+                CompositePort {
+                    mixer: weak,
+                    port: port.clone(),
+                },
+            ))
+        });
+        let element = match element {
+            Ok(e) => e,
+            Err(e) => {
+                self.remove_elements(&port);
+                return Err(e);
+            }
+        };
+        // Its audio reaches every other port's mixer, and theirs reach its own.
+        let others: Vec<Arc<MixPort>> = self.ports.lock().clone();
+        for other in &others {
+            self.feed(&port, other)?;
+            self.feed(other, &port)?;
+        }
+        self.ports.lock().push(port);
+        Ok(element)
+    }
+
+    fn build_port(&self, id: &str) -> crate::Result<MixPort> {
+        let n = self.ctx.next();
+        let video_src = AppSrcConsumer::make_appsrc(&format!("video-in-{n}"));
+        let video_convert = make("videoconvert")?;
+        let audio_src = AppSrcConsumer::make_appsrc(&format!("audio-in-{n}"));
+        let audio_convert = make("audioconvert")?;
+        let audio_resample = make("audioresample")?;
+        let audio_caps = make("capsfilter")?;
+        audio_caps.set_property("caps", raw_audio_caps());
+        let audio_tee = make("tee")?;
+        audio_tee.set_property("allow-not-linked", true);
+        let audio_mixer = make("audiomixer")?;
+        audio_mixer.set_property("latency", MIX_LATENCY_MS * 1_000_000);
+        let mix_caps = make("capsfilter")?;
+        mix_caps.set_property("caps", raw_audio_caps());
+        let audio_out = Output::new(id, MediaKind::Audio, self.ctx.clone(), None);
+        audio_out.set_format(Some(Format::RawAudio));
+        let audio_sink = sink_into(&audio_out, &Format::RawAudio.caps());
+        let elements: Vec<gst::Element> = vec![
+            video_src.clone().upcast(),
+            video_convert.clone(),
+            audio_src.clone().upcast(),
+            audio_convert.clone(),
+            audio_resample.clone(),
+            audio_caps.clone(),
+            audio_tee.clone(),
+            audio_mixer.clone(),
+            mix_caps.clone(),
+            audio_sink.clone(),
+        ];
+        self.bin.add_many(&elements).map_err(internal)?;
+        let linked = (|| -> crate::Result<gst::Pad> {
+            video_src.link(&video_convert).map_err(internal)?;
+            let video_pad = self
+                .compositor
+                .request_pad_simple("sink_%u")
+                .ok_or_else(|| err(ErrorKind::Internal, "compositor: no pad"))?;
+            video_pad.set_property("alpha", 0.0f64);
+            if video_pad.find_property("sizing-policy").is_some() {
+                video_pad.set_property_from_str("sizing-policy", "keep-aspect-ratio");
+            }
+            video_convert
+                .static_pad("src")
+                .expect("src")
+                .link(&video_pad)
+                .map_err(internal)?;
+            gst::Element::link_many([
+                audio_src.upcast_ref(),
+                &audio_convert,
+                &audio_resample,
+                &audio_caps,
+                &audio_tee,
+            ])
+            .map_err(internal)?;
+            gst::Element::link_many([&audio_mixer, &mix_caps, &audio_sink]).map_err(internal)?;
+            Ok(video_pad)
+        })();
+        let video_pad = match linked {
+            Ok(pad) => pad,
+            Err(e) => {
+                let _ = self.bin.remove_many(&elements);
+                return Err(e);
+            }
+        };
+        for e in &elements {
+            let _ = e.sync_state_with_parent();
+        }
+        Ok(MixPort {
+            id: id.to_owned(),
+            video_in: AppSrcConsumer::new(video_src, false, None),
+            video_pad,
+            video_bound: Mutex::new(false),
+            audio_in: AppSrcConsumer::new(audio_src, false, None),
+            audio_tee,
+            audio_mixer,
+            audio_out,
+            feeds: Mutex::new(HashMap::new()),
+            elements,
+        })
+    }
+
+    /// `from`'s audio into `to`'s mixer.
+    fn feed(&self, from: &MixPort, to: &MixPort) -> crate::Result<()> {
+        let queue = make("queue")?;
+        queue.set_property("max-size-time", 200_000_000u64);
+        queue.set_property_from_str("leaky", "downstream");
+        self.bin.add(&queue).map_err(internal)?;
+        let tee_pad = from
+            .audio_tee
+            .request_pad_simple("src_%u")
+            .ok_or_else(|| err(ErrorKind::Internal, "tee: no pad"))?;
+        let mixer_pad = to
+            .audio_mixer
+            .request_pad_simple("sink_%u")
+            .ok_or_else(|| err(ErrorKind::Internal, "audiomixer: no pad"))?;
+        tee_pad
+            .link(&queue.static_pad("sink").expect("sink"))
+            .map_err(internal)?;
+        queue
+            .static_pad("src")
+            .expect("src")
+            .link(&mixer_pad)
+            .map_err(internal)?;
+        let _ = queue.sync_state_with_parent();
+        from.feeds
+            .lock()
+            .insert(to.id.clone(), (tee_pad, queue, mixer_pad));
+        Ok(())
+    }
+
+    /// Lays the bound inputs out in a grid, in join order.
+    fn relayout(&self) {
+        let ports = self.ports.lock().clone();
+        let bound: Vec<&Arc<MixPort>> = ports.iter().filter(|p| *p.video_bound.lock()).collect();
+        let n = bound.len().max(1) as i32;
+        let cols = (1..).find(|c| c * c >= n).unwrap_or(1);
+        let rows = (n + cols - 1) / cols;
+        let (w, h) = (self.size.0 / cols, self.size.1 / rows);
+        for (i, port) in bound.iter().enumerate() {
+            let (col, row) = (i as i32 % cols, i as i32 / cols);
+            let pad = &port.video_pad;
+            pad.set_property("xpos", col * w);
+            pad.set_property("ypos", row * h);
+            pad.set_property("width", w);
+            pad.set_property("height", h);
+            pad.set_property("alpha", 1.0f64);
+        }
+        for port in ports.iter().filter(|p| !*p.video_bound.lock()) {
+            port.video_pad.set_property("alpha", 0.0f64);
+        }
+    }
+
+    fn remove_port(&self, id: &str) {
+        let port = {
+            let mut ports = self.ports.lock();
+            let Some(i) = ports.iter().position(|p| p.id == id) else {
+                return;
+            };
+            ports.remove(i)
+        };
+        let others: Vec<Arc<MixPort>> = self.ports.lock().clone();
+        // Unlink its audio from the others' mixers and theirs from its own.
+        for (to, (tee_pad, queue, mixer_pad)) in port.feeds.lock().drain() {
+            let owner = others.iter().find(|o| o.id == to);
+            self.unfeed(
+                &port.audio_tee,
+                tee_pad,
+                queue,
+                owner.map(|o| &o.audio_mixer),
+                mixer_pad,
+            );
+        }
+        for other in &others {
+            if let Some((tee_pad, queue, mixer_pad)) = other.feeds.lock().remove(&port.id) {
+                self.unfeed(&other.audio_tee, tee_pad, queue, None, mixer_pad);
+            }
+        }
+        port.audio_out.shutdown();
+        self.compositor.release_request_pad(&port.video_pad);
+        self.remove_elements(&port);
+        self.relayout();
+    }
+
+    fn unfeed(
+        &self,
+        tee: &gst::Element,
+        tee_pad: gst::Pad,
+        queue: gst::Element,
+        mixer: Option<&gst::Element>,
+        mixer_pad: gst::Pad,
+    ) {
+        tee.release_request_pad(&tee_pad);
+        if let Some(mixer) = mixer {
+            mixer.release_request_pad(&mixer_pad);
+        } else if let Some(parent) = mixer_pad.parent_element() {
+            parent.release_request_pad(&mixer_pad);
+        }
+        let _ = queue.set_state(gst::State::Null);
+        let _ = self.bin.remove(&queue);
+    }
+
+    fn remove_elements(&self, port: &MixPort) {
+        for e in &port.elements {
+            let _ = e.set_state(gst::State::Null);
+        }
+        let _ = self.bin.remove_many(&port.elements);
+    }
+
+    /// Releases every port's media and the grid (the hub's release).
+    pub fn release(&self) {
+        let ids: Vec<String> = self.ports.lock().iter().map(|p| p.id.clone()).collect();
+        for id in ids {
+            self.remove_port(&id);
+        }
+        self.video_out.shutdown();
+        crate::graph::teardown::remove_from(
+            &self.ctx.pipeline.clone().upcast(),
+            self.bin.upcast_ref(),
+        );
+    }
+}
+
+/// The element kind of a Composite's HubPort: raw video and audio in, the grid and the mix of
+/// the others' audio out.
+pub(crate) struct CompositePort {
+    mixer: Weak<Mixer>,
+    port: Arc<MixPort>,
+}
+
+impl ElementKind for CompositePort {
+    fn input(&self, media: MediaKind) -> Input {
+        match media {
+            MediaKind::Video => Input::Fixed(Format::RawVideo, self.port.video_in.clone()),
+            MediaKind::Audio => Input::Fixed(Format::RawAudio, self.port.audio_in.clone()),
+            MediaKind::Data => Input::Absent,
+        }
+    }
+    fn output(&self, media: MediaKind) -> Option<Arc<Output>> {
+        match media {
+            MediaKind::Video => self.mixer.upgrade().map(|m| m.video_out.clone()),
+            MediaKind::Audio => Some(self.port.audio_out.clone()),
+            MediaKind::Data => None,
+        }
+    }
+    fn on_input_bound(&self, media: MediaKind, upstream: Option<Arc<Output>>) {
+        if media != MediaKind::Video {
+            return;
+        }
+        *self.port.video_bound.lock() = upstream.is_some();
+        if let Some(mixer) = self.mixer.upgrade() {
+            mixer.relayout();
+        }
+    }
+    fn release(&self) {
+        if let Some(mixer) = self.mixer.upgrade() {
+            mixer.remove_port(&self.port.id);
+        }
+    }
+    fn shares_output(&self, media: MediaKind) -> bool {
+        media == MediaKind::Video
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl Element {
+    /// Whether this element is a Composite's HubPort.
+    pub fn is_composite_port(&self) -> bool {
+        self.kind::<CompositePort>().is_some()
+    }
+}
