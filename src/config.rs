@@ -99,6 +99,10 @@ pub struct Layer {
     /// all but loopback when unset.
     #[arg(long, env = "KMS_NETWORK_INTERFACES")]
     pub network_interfaces: Option<String>,
+    /// Serve /demo-signaling, the relay the call demos use to find each other (1/0).
+    /// [default: 1]
+    #[arg(long, env = "RHEO_DEMO_SIGNALING", num_args = 0..=1, default_missing_value = "true", value_parser = BoolishValueParser::new())]
+    pub demo_signaling: Option<bool>,
     /// Gather ICE-TCP candidates too (1/0). [default: 1]
     #[arg(long, env = "KMS_ICE_TCP", num_args = 0..=1, default_missing_value = "true", value_parser = BoolishValueParser::new())]
     pub ice_tcp: Option<bool>,
@@ -155,6 +159,7 @@ impl Layer {
                 external_ipv4,
                 external_ipv6,
                 network_interfaces,
+                demo_signaling,
                 ice_tcp,
                 mtu,
                 turn_secret,
@@ -219,6 +224,8 @@ pub struct Config {
     pub ice_tcp: bool,
     pub mtu: u32,
     pub turn: Option<TurnRest>,
+    /// Serve `/demo-signaling`.
+    pub demo_signaling: bool,
 }
 
 /// The TURN REST scheme's settings: credentials are minted from the shared secret.
@@ -417,6 +424,7 @@ impl Config {
             ice_tcp: l.ice_tcp.unwrap_or(true),
             mtu,
             turn,
+            demo_signaling: l.demo_signaling.unwrap_or(true),
         })
     }
 

@@ -82,6 +82,9 @@ pub async fn start(config: &config::Config) -> Result<RunningServer, String> {
         access_token: config.access_token.clone(),
         turn: config.turn.clone(),
         health: transport::Health::default(),
+        signaling: config
+            .demo_signaling
+            .then(transport::signaling::Relay::default),
     });
     if config.access_token.is_some() {
         info!("clients must present the access token");

@@ -1,11 +1,12 @@
 //! WebSocket and HTTP on one port (and on the secure port over TLS): `/kurento` speaks
-//! JSON-RPC; `/healthz`, `/readyz`, `/metrics` and `/turn-credentials` are for operators and
+//! JSON-RPC; `/demo-signaling` lets the call demos find each other; `/healthz`, `/readyz`, `/metrics` and `/turn-credentials` are for operators and
 //! the demos; a POST to `/http-post/<token>` is an HttpPostEndpoint's upload; everything else is
 //! the demos' files.
 
 mod http;
 mod http_post;
 mod multipart;
+pub mod signaling;
 pub mod tls;
 mod ws;
 
@@ -38,6 +39,8 @@ pub struct Site {
     pub access_token: Option<String>,
     pub turn: Option<TurnRest>,
     pub health: Health,
+    /// The call demos' `/demo-signaling` relay; `None` when turned off.
+    pub signaling: Option<signaling::Relay>,
 }
 
 /// Readiness as `/readyz` reports it.

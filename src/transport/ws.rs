@@ -1,4 +1,5 @@
-//! The `/kurento` WebSocket: text JSON-RPC frames, executed in arrival order per connection.
+//! The `/kurento` WebSocket: text JSON-RPC frames, executed in arrival order per connection;
+//! and the `/demo-signaling` relay's, handed to `signaling`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -56,7 +57,11 @@ where
     // refusals are close frames with a reason, which clients can show; an HTTP error status
     // would reach them only as a failed handshake.
     let route = head.route();
-    let refusal = if route.strip_prefix('/').unwrap_or(route) != "kurento" {
+    let route = route.strip_prefix('/').unwrap_or(route);
+    let signaling = (route == "demo-signaling")
+        .then_some(site.signaling.as_ref())
+        .flatten();
+    let refusal = if route != "kurento" && signaling.is_none() {
         Some((CloseCode::Protocol, "Invalid path"))
     } else {
         match &site.access_token {
@@ -73,6 +78,10 @@ where
             reason: reason.into(),
         };
         let _ = socket.send(Message::Close(Some(frame))).await;
+        return Ok(());
+    }
+    if let Some(relay) = signaling {
+        super::signaling::run(socket, peer, relay, shutdown).await;
         return Ok(());
     }
     run(socket, peer, core, shutdown).await;
