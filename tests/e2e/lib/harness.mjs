@@ -408,3 +408,40 @@ export async function captionPixels(page, selector) {
     return { bright: bright / (w * h), dark: dark / (w * h) };
   }, selector);
 }
+
+/** A fake camera of one solid colour (`rgb` as 0xRRGGBB), 640x480 at 30 fps, built once. */
+export function solidCameraY4m(name, rgb) {
+  const out = path.join(ARTIFACTS, `solid-${name}-640x480.y4m`);
+  if (existsSync(out) && statSync(out).size > 0) return out;
+  const argb = (0xff000000 + rgb).toString();
+  execFileSync('gst-launch-1.0', ['-q',
+    'videotestsrc', 'pattern=solid-color', `foreground-color=${argb}`, 'num-buffers=150', '!',
+    'video/x-raw,width=640,height=480,framerate=30/1,format=I420', '!', 'y4menc', '!',
+    'filesink', `location=${out}`],
+  { stdio: ['ignore', 'ignore', 'inherit'], timeout: 60000 });
+  return out;
+}
+
+/** The mean colour [r, g, b] of the middle of a <video>'s current frame, or null. */
+export async function videoColour(page, selector) {
+  return page.evaluate((selector) => {
+    const video = document.querySelector(selector);
+    if (!video || !video.videoWidth) return null;
+    const canvas = document.createElement('canvas');
+    canvas.width = 64;
+    canvas.height = 48;
+    const g = canvas.getContext('2d', { willReadFrequently: true });
+    g.drawImage(video, 0, 0, 64, 48);
+    const px = g.getImageData(16, 12, 32, 24).data;
+    const sum = [0, 0, 0];
+    for (let i = 0; i < px.length; i += 4) for (let c = 0; c < 3; c++) sum[c] += px[i + c];
+    return sum.map((s) => s / (px.length / 4));
+  }, selector);
+}
+
+/** Whether `colour` is within `tolerance` of 0xRRGGBB `rgb` on every channel. */
+export function closeTo(colour, rgb, tolerance = 50) {
+  if (!colour) return false;
+  const want = [(rgb >> 16) & 0xff, (rgb >> 8) & 0xff, rgb & 0xff];
+  return colour.every((c, i) => Math.abs(c - want[i]) < tolerance);
+}
