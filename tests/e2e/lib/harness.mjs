@@ -422,9 +422,10 @@ export function solidCameraY4m(name, rgb) {
   return out;
 }
 
-/** The mean colour [r, g, b] of the middle of a <video>'s current frame, or null. */
-export async function videoColour(page, selector) {
-  return page.evaluate((selector) => {
+/** The mean colour [r, g, b] of a box of a <video>'s current frame (fractions x, y, w, h;
+ *  the middle half by default), or null. */
+export async function videoColour(page, selector, box = [0.25, 0.25, 0.5, 0.5]) {
+  return page.evaluate(({ selector, box }) => {
     const video = document.querySelector(selector);
     if (!video || !video.videoWidth) return null;
     const canvas = document.createElement('canvas');
@@ -432,11 +433,12 @@ export async function videoColour(page, selector) {
     canvas.height = 48;
     const g = canvas.getContext('2d', { willReadFrequently: true });
     g.drawImage(video, 0, 0, 64, 48);
-    const px = g.getImageData(16, 12, 32, 24).data;
+    const [x, y, w, h] = box;
+    const px = g.getImageData(Math.round(x * 64), Math.round(y * 48), Math.round(w * 64), Math.round(h * 48)).data;
     const sum = [0, 0, 0];
     for (let i = 0; i < px.length; i += 4) for (let c = 0; c < 3; c++) sum[c] += px[i + c];
     return sum.map((s) => s / (px.length / 4));
-  }, selector);
+  }, { selector, box });
 }
 
 /** Whether `colour` is within `tolerance` of 0xRRGGBB `rgb` on every channel. */
