@@ -56,6 +56,65 @@ async function newPeerPage(name) {
 }
 
 /**
+ * The Kurento Node tutorials' negotiation of one page with one WebRtcEndpoint: candidates both
+ * ways (the page's also before the offer), processOffer, gatherCandidates. `beforeOffer` runs
+ * once the page's peer exists. Returns once the page decodes more than 30 frames (or, for a page
+ * that `receives` nothing, once ICE connects).
+ */
+async function negotiatePage(page, webRtc, { name, peer = {}, beforeOffer = async () => {}, receives = true }) {
+  // Local candidates from the page go to the endpoint, also before the offer (as the tutorial
+  // flushes its queue right after creating the endpoint).
+  let candidatesSent = 0;
+  const candidateErrors = [];
+  await page.exposeFunction('rheoSendCandidate', (c) => {
+    const candidate = kurento.getComplexType('IceCandidate')(c);
+    webRtc.addIceCandidate(candidate, (error) => {
+      if (error) candidateErrors.push(error);
+      else candidatesSent++;
+    });
+  });
+  await installPeer(page, peer);
+  await beforeOffer();
+
+  let candidatesReceived = 0;
+  webRtc.on('IceCandidateFound', (event) => {
+    const c = kurento.getComplexType('IceCandidate')(event.candidate);
+    candidatesReceived++;
+    page.evaluate((c) => window.peer.addRemote(c), {
+      candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex,
+    }).catch((e) => console.log(`[${name}] addRemote failed: ${e.message}`));
+  });
+
+  const offer = await page.evaluate(() => window.peer.offer());
+  assert.match(offer, /^v=0/);
+  await waitUntil(() => candidatesSent > 0 || candidateErrors.length, 10000,
+    'the first local candidate to be accepted by addIceCandidate');
+  assert.deepEqual(candidateErrors, [], 'addIceCandidate before processOffer failed');
+
+  const answer = await call(webRtc, 'processOffer', offer);
+  assert.match(answer, /^v=0/, 'processOffer returns an SDP answer');
+  assert.match(answer, /m=video/, 'the answer has a video section');
+  await page.evaluate((sdp) => window.peer.answer(sdp), answer);
+  await call(webRtc, 'gatherCandidates');
+
+  let stats;
+  try {
+    stats = await waitUntil(async () => {
+      const s = await page.evaluate(() => window.peer.videoStats());
+      const done = receives ? s.framesDecoded > 30 : ['connected', 'completed'].includes(s.ice);
+      return done ? s : null;
+    }, MEDIA_TIMEOUT, receives ? 'more than 30 decoded frames of the returned video' : 'ICE connected', 250);
+  } finally {
+    const last = await page.evaluate(() => window.peer.videoStats()).catch(() => null);
+    console.log(`[${name}] candidates sent ${candidatesSent}, received ${candidatesReceived}, stats ${JSON.stringify(last)}`);
+    await page.screenshot({ path: artifact(`${name}.png`) }).catch(() => {});
+  }
+  assert.ok(candidatesReceived > 0, 'IceCandidateFound events arrived');
+  assert.deepEqual(candidateErrors, [], 'addIceCandidate failed');
+  return stats;
+}
+
+/**
  * The Kurento Node tutorial flow, with an optional filter between the endpoint's output and its
  * input. Returns once the page decodes more than 30 frames of the returned video.
  */
@@ -65,56 +124,9 @@ async function loopbackCall(page, { buildGraph, name, webRtcParams = {}, peer = 
   try {
     pipeline = await call(client, 'create', 'MediaPipeline');
     const webRtc = await call(pipeline, 'create', 'WebRtcEndpoint', webRtcParams);
-
-    // Local candidates from the page go to the endpoint, also before the offer (as the tutorial
-    // flushes its queue right after creating the endpoint).
-    let candidatesSent = 0;
-    const candidateErrors = [];
-    await page.exposeFunction('rheoSendCandidate', (c) => {
-      const candidate = kurento.getComplexType('IceCandidate')(c);
-      webRtc.addIceCandidate(candidate, (error) => {
-        if (error) candidateErrors.push(error);
-        else candidatesSent++;
-      });
+    const stats = await negotiatePage(page, webRtc, {
+      name, peer, beforeOffer: () => buildGraph({ pipeline, webRtc }),
     });
-    await installPeer(page, peer);
-
-    await buildGraph({ pipeline, webRtc });
-
-    let candidatesReceived = 0;
-    webRtc.on('IceCandidateFound', (event) => {
-      const c = kurento.getComplexType('IceCandidate')(event.candidate);
-      candidatesReceived++;
-      page.evaluate((c) => window.peer.addRemote(c), {
-        candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex,
-      }).catch((e) => console.log(`[${name}] addRemote failed: ${e.message}`));
-    });
-
-    const offer = await page.evaluate(() => window.peer.offer());
-    assert.match(offer, /^v=0/);
-    await waitUntil(() => candidatesSent > 0 || candidateErrors.length, 10000,
-      'the first local candidate to be accepted by addIceCandidate');
-    assert.deepEqual(candidateErrors, [], 'addIceCandidate before processOffer failed');
-
-    const answer = await call(webRtc, 'processOffer', offer);
-    assert.match(answer, /^v=0/, 'processOffer returns an SDP answer');
-    assert.match(answer, /m=video/, 'the answer has a video section');
-    await page.evaluate((sdp) => window.peer.answer(sdp), answer);
-    await call(webRtc, 'gatherCandidates');
-
-    let stats;
-    try {
-      stats = await waitUntil(async () => {
-        const s = await page.evaluate(() => window.peer.videoStats());
-        return s.framesDecoded > 30 ? s : null;
-      }, MEDIA_TIMEOUT, 'more than 30 decoded frames of the returned video', 250);
-    } finally {
-      const last = await page.evaluate(() => window.peer.videoStats()).catch(() => null);
-      console.log(`[${name}] candidates sent ${candidatesSent}, received ${candidatesReceived}, stats ${JSON.stringify(last)}`);
-      await page.screenshot({ path: artifact(`${name}.png`) }).catch(() => {});
-    }
-    assert.ok(candidatesReceived > 0, 'IceCandidateFound events arrived');
-    assert.deepEqual(candidateErrors, [], 'addIceCandidate failed');
     return { client, pipeline, webRtc, stats };
   } catch (e) {
     if (pipeline) await callForError(pipeline, 'release');
@@ -324,6 +336,55 @@ describe('kurento-client 7.3.0', () => {
     } finally {
       if (client) client.close();
       await page.close();
+    }
+  });
+
+  test('one2one-call: two pages, two endpoints connected crosswise, media both ways', { timeout: 120000 }, async () => {
+    const { client } = await connectClient();
+    const pages = [await newPeerPage('kc-one2one-caller'), await newPeerPage('kc-one2one-callee')];
+    try {
+      // As the tutorial's server does once the callee accepts.
+      const pipeline = await call(client, 'create', 'MediaPipeline');
+      const caller = await call(pipeline, 'create', 'WebRtcEndpoint');
+      const callee = await call(pipeline, 'create', 'WebRtcEndpoint');
+      await call(caller, 'connect', callee);
+      await call(callee, 'connect', caller);
+      const [a, b] = await Promise.all([
+        negotiatePage(pages[0], caller, { name: 'kc-one2one-caller' }),
+        negotiatePage(pages[1], callee, { name: 'kc-one2one-callee' }),
+      ]);
+      console.log(`[kc-one2one] caller decoded ${a.framesDecoded}, callee ${b.framesDecoded}`);
+      assert.equal(await call(caller, 'isMediaTranscoding', 'VIDEO'), false);
+      await call(pipeline, 'release');
+    } finally {
+      client.close();
+      for (const page of pages) await page.close();
+    }
+  });
+
+  test('one2many-call: a presenter and two receive-only viewers, one of them late', { timeout: 120000 }, async () => {
+    const { client } = await connectClient();
+    const presenterPage = await newPeerPage('kc-one2many-presenter');
+    const viewerPages = [];
+    try {
+      const pipeline = await call(client, 'create', 'MediaPipeline');
+      const presenter = await call(pipeline, 'create', 'WebRtcEndpoint');
+      // The presenter's own page receives nothing; it is done once ICE connects.
+      await negotiatePage(presenterPage, presenter, { name: 'kc-one2many-presenter', receives: false });
+      for (let i = 0; i < 2; i++) {
+        const page = await newPeerPage(`kc-one2many-viewer${i}`);
+        viewerPages.push(page);
+        const viewer = await call(pipeline, 'create', 'WebRtcEndpoint');
+        await call(presenter, 'connect', viewer);
+        const stats = await negotiatePage(page, viewer, { name: `kc-one2many-viewer${i}`, peer: { recvonly: true } });
+        console.log(`[kc-one2many] viewer ${i} decoded ${stats.framesDecoded}`);
+        assert.equal(await call(viewer, 'isMediaTranscoding', 'VIDEO'), false);
+      }
+      await call(pipeline, 'release');
+    } finally {
+      client.close();
+      await presenterPage.close();
+      for (const page of viewerPages) await page.close();
     }
   });
 

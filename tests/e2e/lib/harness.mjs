@@ -249,11 +249,17 @@ export async function startTcpProxy(targetUrl) {
  * offer, passes local candidates to `window.rheoSendCandidate` (exposed by the test), queues
  * remote candidates until the answer is applied, and reports decoded frames.
  */
-export async function installPeer(page, { audio = true, dataChannel = false } = {}) {
-  await page.evaluate(async ({ audio, dataChannel }) => {
-    const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio });
+export async function installPeer(page, { audio = true, dataChannel = false, recvonly = false } = {}) {
+  await page.evaluate(async ({ audio, dataChannel, recvonly }) => {
     const pc = new RTCPeerConnection();
-    for (const t of stream.getTracks()) pc.addTrack(t, stream);
+    if (recvonly) {
+      // As kurento-utils' WebRtcPeerRecvonly: no camera, receive-only transceivers.
+      pc.addTransceiver('video', { direction: 'recvonly' });
+      if (audio) pc.addTransceiver('audio', { direction: 'recvonly' });
+    } else {
+      const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio });
+      for (const t of stream.getTracks()) pc.addTrack(t, stream);
+    }
     // As kurento-utils with `dataChannels: true`: one channel, opened before the offer.
     const channel = dataChannel ? pc.createDataChannel('dataChannel') : null;
     const messages = [];
@@ -320,7 +326,7 @@ export async function installPeer(page, { audio = true, dataChannel = false } = 
         return { framesDecoded, frameWidth, frameHeight, ice: pc.iceConnectionState };
       },
     };
-  }, { audio, dataChannel });
+  }, { audio, dataChannel, recvonly });
 }
 
 // ---- pixel analysis (runs in the page) ---------------------------------------------------------
