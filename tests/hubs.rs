@@ -200,3 +200,45 @@ async fn a_composite_puts_a_room_in_one_picture() {
     assert!(seen, "alice sees herself and bob side by side");
     c.ok("release", json!({"object": p})).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn alpha_blending_puts_one_port_over_the_master() {
+    let (addr, _) = start_server(&[]).await;
+    let mut c = Client::connect(addr).await;
+    let p = c.create("MediaPipeline", Value::Null).await;
+    let hub = c.create("AlphaBlending", json!({"mediaPipeline": p})).await;
+    let (alice, alice_port) = join(&mut c, &p, &hub, RED).await;
+    let (_bob, bob_port) = join(&mut c, &p, &hub, GREEN).await;
+    let peer = alice.clone();
+    tokio::task::spawn_blocking(move || peer.wait_frames(1, MEDIA_TIMEOUT))
+        .await
+        .unwrap();
+    c.invoke(
+        &hub,
+        "setMaster",
+        json!({"source": alice_port, "zOrder": 0}),
+    )
+    .await;
+    let placed = json!({"relativeX": 0.5, "relativeY": 0.5, "relativeWidth": 0.5,
+                        "relativeHeight": 0.5, "zOrder": 1, "port": bob_port});
+    c.invoke(&hub, "setPortProperties", placed.clone()).await;
+    let mut outside = placed;
+    outside["relativeX"] = json!(2.0);
+    let e = c.invoke_err(&hub, "setPortProperties", outside).await;
+    assert_eq!(e["code"], 40001, "{e}");
+    // Bob in the bottom-right quarter of Alice's picture.
+    let peer = alice.clone();
+    let seen = tokio::task::spawn_blocking(move || {
+        peer.wait_frame_where(MEDIA_TIMEOUT, |f: &Frame| {
+            let near =
+                |got: [f64; 3], want: [f64; 3]| (0..3).all(|i| (got[i] - want[i]).abs() < 45.0);
+            near(f.mean_rgb(100, 100, 60, 60), [208.0, 32.0, 32.0])
+                && near(f.mean_rgb(460, 340, 60, 60), [32.0, 192.0, 64.0])
+        })
+        .is_some()
+    })
+    .await
+    .unwrap();
+    assert!(seen, "bob over alice");
+    c.ok("release", json!({"object": p})).await;
+}

@@ -63,6 +63,7 @@ async fn get_info_lists_modules_and_factories() {
     assert_eq!(
         factories("elements"),
         json!([
+            "AlphaBlending",
             "Composite",
             "Dispatcher",
             "DispatcherOneToMany",

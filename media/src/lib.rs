@@ -50,7 +50,7 @@ pub use graph::element::Element;
 pub use graph::output::Format;
 pub use graph::pipeline::MediaPipeline;
 pub use graph::shape::{OutputFormat, MAX_FRAMERATE, OPUS_BITRATES};
-pub use hubs::{Hub, HubKind};
+pub use hubs::{Hub, HubKind, Placement};
 
 use once_cell::sync::OnceCell;
 

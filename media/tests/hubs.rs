@@ -214,3 +214,46 @@ fn a_composite_shows_every_input_in_its_cell_and_mixes_the_others_audio() {
     assert!(b.port.is_released() && c.port.is_released());
     pipeline.release();
 }
+
+#[test]
+fn alpha_blending_draws_the_master_full_size_and_the_others_where_asked() {
+    init().unwrap();
+    let log = EventLog::new();
+    let pipeline = MediaPipeline::new("alpha", log.sink(), loopback_settings()).unwrap();
+    let hub = Hub::create(&pipeline, "alpha/hub", HubKind::AlphaBlending).unwrap();
+    let a = join_mix(&pipeline, &hub, &log, "a", RED);
+    let b = join_mix(&pipeline, &hub, &log, "b", GREEN);
+    // Once media flows, the master's size is known and the picture takes it.
+    assert!(a.peer.wait_frames(1, T), "the blend reaches a");
+    hub.set_master(a.port.id(), 0).unwrap();
+    let corner = Placement {
+        x: 0.0,
+        y: 0.0,
+        width: 0.25,
+        height: 0.25,
+        z: 1,
+    };
+    hub.set_port_properties(b.port.id(), corner).unwrap();
+    let blended = |f: &Frame| {
+        f.width == 640
+            && near(f.mean_rgb(40, 30, 60, 40), GREEN)
+            && near(f.mean_rgb(400, 300, 60, 60), RED)
+    };
+    assert!(
+        a.peer.wait_frame_where(T, blended).is_some(),
+        "a sees b over a's picture"
+    );
+    assert!(
+        b.peer.wait_frame_where(T, blended).is_some(),
+        "b sees the same"
+    );
+    // Bad input.
+    let outside = Placement { x: 1.5, ..corner };
+    assert!(hub.set_port_properties(b.port.id(), outside).is_err());
+    assert!(hub.set_master("alpha/nope", 0).is_err());
+    assert!(
+        hub.connect(a.port.id(), b.port.id()).is_err(),
+        "not a Dispatcher"
+    );
+    pipeline.release();
+}

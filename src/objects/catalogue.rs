@@ -304,6 +304,15 @@ class!(
     None
 );
 class!(
+    ALPHA_BLENDING,
+    "AlphaBlending",
+    "elements",
+    Some(&HUB),
+    [],
+    Some(Factory::Hub(hub::create_alpha_blending)),
+    Some(hub::invoke_alpha_blending)
+);
+class!(
     COMPOSITE,
     "Composite",
     "elements",
@@ -346,6 +355,7 @@ static BUILT_IN: &[&ClassInfo] = &[
     &WEBRTC_ENDPOINT,
     &HUB,
     &HUB_PORT,
+    &ALPHA_BLENDING,
     &COMPOSITE,
     &DISPATCHER,
     &DISPATCHER_ONE_TO_MANY,

@@ -33,6 +33,12 @@ pub(super) fn create_composite(new: &NewElement<'_>) -> Result<media::Hub> {
     media::Hub::create(new.pipeline, new.id, kind).map_err(values::media_error)
 }
 
+/// `create AlphaBlending {mediaPipeline}`.
+pub(super) fn create_alpha_blending(new: &NewElement<'_>) -> Result<media::Hub> {
+    media::Hub::create(new.pipeline, new.id, media::HubKind::AlphaBlending)
+        .map_err(values::media_error)
+}
+
 /// `create HubPort {hub}`.
 pub(super) fn create_port(
     world: &dyn World,
@@ -127,6 +133,42 @@ pub(super) fn invoke_dispatcher_one_to_many(
             hub.set_source(&source).map_err(values::media_error)?;
         }
         "removeSource" => hub.remove_source().map_err(values::media_error)?,
+        _ => return Ok(Outcome::NotMine),
+    }
+    Ok(Outcome::Void)
+}
+
+/// AlphaBlending: `setMaster(source, zOrder)`, `setPortProperties(relativeX, relativeY, zOrder,
+/// relativeWidth, relativeHeight, port)`.
+pub(super) fn invoke_alpha_blending(
+    world: &dyn World,
+    obj: &Arc<MediaObject>,
+    op: &str,
+    args: Args<'_>,
+) -> Result<Outcome> {
+    let hub = hub_of(obj)?;
+    let z_order = |args: Args<'_>| -> Result<i32> {
+        i32::try_from(args.int("zOrder")?)
+            .map_err(|_| KurentoError::marshall("'zOrder' is out of range"))
+    };
+    match op {
+        "setMaster" => {
+            let source = port_arg(world, args, "source")?;
+            hub.set_master(&source, z_order(args)?)
+                .map_err(values::media_error)?;
+        }
+        "setPortProperties" => {
+            let port = port_arg(world, args, "port")?;
+            let placement = media::Placement {
+                x: args.float("relativeX")?,
+                y: args.float("relativeY")?,
+                width: args.float("relativeWidth")?,
+                height: args.float("relativeHeight")?,
+                z: z_order(args)?,
+            };
+            hub.set_port_properties(&port, placement)
+                .map_err(values::media_error)?;
+        }
         _ => return Ok(Outcome::NotMine),
     }
     Ok(Outcome::Void)

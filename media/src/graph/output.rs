@@ -182,6 +182,11 @@ impl AppSrcConsumer {
             .build()
     }
 
+    /// The caps of what it takes, once the first buffer came.
+    pub fn current_caps(&self) -> Option<gst::Caps> {
+        self.caps.lock().clone()
+    }
+
     fn set_producer(&self, hub: Option<&Arc<Output>>) {
         *self.keyframe.lock() = hub.map(Arc::downgrade);
     }

@@ -1,6 +1,8 @@
-//! Composite: every port's video in one grid (1, 2×1, 2×2, 3×3… cells, aspect kept) at the
-//! hub's size and frame rate, and for every port the mix of the *other* ports' audio (nobody
-//! hears themselves). Inputs are decoded once each (by the graph, as for any raw-video sink);
+//! Composite and AlphaBlending: every port's video in one picture, and for every port the mix of
+//! the *other* ports' audio (nobody hears themselves). Composite lays the pictures out in a
+//! grid (1, 2×1, 2×2, 3×3… cells, aspect kept) at the hub's size and frame rate; AlphaBlending
+//! draws a master port's picture full size and the others where `setPortProperties` puts them,
+//! relative to it, in z order (alpha kept: a chroma-keyed input blends over the master). Inputs are decoded once each (by the graph, as for any raw-video sink);
 //! the grid is one `compositor`; outputs are raw, so every port wanting VP8 shares one encoder.
 //! Live inputs that stop do not stall the mix: the aggregators time out on them.
 
@@ -20,11 +22,38 @@ use crate::{err, ErrorKind};
 /// How long the mixers wait for a late input before mixing without it.
 const MIX_LATENCY_MS: u64 = 100;
 
-/// The Composite's media: its bin, the grid, and one entry per port.
+/// How the pictures are laid out.
+pub(crate) enum Layout {
+    Grid,
+    Blend(Blend),
+}
+
+/// AlphaBlending's layout: the master (port id, z order) and the other ports' placements.
+#[derive(Default)]
+pub(crate) struct Blend {
+    master: Option<(String, i32)>,
+    placed: HashMap<String, Placement>,
+}
+
+/// Where `setPortProperties` puts a port, relative to the master picture.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Placement {
+    pub x: f64,
+    pub y: f64,
+    pub width: f64,
+    pub height: f64,
+    pub z: i32,
+}
+
+/// The media of a Composite or AlphaBlending: its bin, the picture, and one entry per port.
 pub(crate) struct Mixer {
     bin: gst::Bin,
     compositor: gst::Element,
-    size: (i32, i32),
+    /// The picture's caps filter (AlphaBlending takes the master's size).
+    output_caps: gst::Element,
+    framerate: i32,
+    size: Mutex<(i32, i32)>,
+    layout: Mutex<Layout>,
     video_out: Arc<Output>,
     ctx: Arc<OutputContext>,
     ports: Mutex<Vec<Arc<MixPort>>>,
@@ -82,6 +111,15 @@ fn sink_into(output: &Arc<Output>, caps: &gst::Caps) -> gst::Element {
     sink.upcast()
 }
 
+fn picture_caps(width: i32, height: i32, framerate: i32) -> gst::Caps {
+    gst::Caps::builder("video/x-raw")
+        .field("format", "I420")
+        .field("width", width)
+        .field("height", height)
+        .field("framerate", gst::Fraction::new(framerate, 1))
+        .build()
+}
+
 fn raw_audio_caps() -> gst::Caps {
     gst::Caps::builder("audio/x-raw")
         .field("format", "S16LE")
@@ -96,6 +134,7 @@ impl Mixer {
         pipeline: &MediaPipeline,
         id: &str,
         (width, height, framerate): (i32, i32, i32),
+        layout: Layout,
     ) -> crate::Result<Arc<Mixer>> {
         let ctx = pipeline.inner.ctx.clone();
         let bin = gst::Bin::with_name(&format!(
@@ -106,14 +145,8 @@ impl Mixer {
         let compositor = make("compositor")?;
         compositor.set_property_from_str("background", "black");
         compositor.set_property("latency", MIX_LATENCY_MS * 1_000_000);
-        let caps = gst::Caps::builder("video/x-raw")
-            .field("format", "I420")
-            .field("width", width)
-            .field("height", height)
-            .field("framerate", gst::Fraction::new(framerate, 1))
-            .build();
         let filter = make("capsfilter")?;
-        filter.set_property("caps", &caps);
+        filter.set_property("caps", picture_caps(width, height, framerate));
         let video_out = Output::new(id, MediaKind::Video, ctx.clone(), None);
         video_out.set_format(Some(Format::RawVideo));
         let sink = sink_into(&video_out, &Format::RawVideo.caps());
@@ -125,7 +158,10 @@ impl Mixer {
         Ok(Arc::new(Mixer {
             bin,
             compositor,
-            size: (width, height),
+            output_caps: filter,
+            framerate,
+            size: Mutex::new((width, height)),
+            layout: Mutex::new(layout),
             video_out,
             ctx,
             ports: Mutex::new(Vec::new()),
@@ -278,26 +314,109 @@ impl Mixer {
         Ok(())
     }
 
-    /// Lays the bound inputs out in a grid, in join order.
+    /// Places every port's picture by the layout.
     fn relayout(&self) {
         let ports = self.ports.lock().clone();
-        let bound: Vec<&Arc<MixPort>> = ports.iter().filter(|p| *p.video_bound.lock()).collect();
-        let n = bound.len().max(1) as i32;
-        let cols = (1..).find(|c| c * c >= n).unwrap_or(1);
-        let rows = (n + cols - 1) / cols;
-        let (w, h) = (self.size.0 / cols, self.size.1 / rows);
-        for (i, port) in bound.iter().enumerate() {
-            let (col, row) = (i as i32 % cols, i as i32 / cols);
+        let (width, height) = *self.size.lock();
+        let layout = self.layout.lock();
+        let hide = |port: &MixPort| port.video_pad.set_property("alpha", 0.0f64);
+        let place = |port: &MixPort, (x, y, w, h): (i32, i32, i32, i32), z: i32| {
             let pad = &port.video_pad;
-            pad.set_property("xpos", col * w);
-            pad.set_property("ypos", row * h);
-            pad.set_property("width", w);
-            pad.set_property("height", h);
+            pad.set_property("xpos", x);
+            pad.set_property("ypos", y);
+            pad.set_property("width", w.max(1));
+            pad.set_property("height", h.max(1));
+            pad.set_property("zorder", z.max(0) as u32);
             pad.set_property("alpha", 1.0f64);
+        };
+        match &*layout {
+            Layout::Grid => {
+                // The bound inputs in join order, in the smallest square grid that holds them.
+                let bound: Vec<&Arc<MixPort>> =
+                    ports.iter().filter(|p| *p.video_bound.lock()).collect();
+                let n = bound.len().max(1) as i32;
+                let cols = (1..).find(|c| c * c >= n).unwrap_or(1);
+                let rows = (n + cols - 1) / cols;
+                let (w, h) = (width / cols, height / rows);
+                for (i, port) in bound.iter().enumerate() {
+                    let (col, row) = (i as i32 % cols, i as i32 / cols);
+                    place(port, (col * w, row * h, w, h), 0);
+                }
+                for port in ports.iter().filter(|p| !*p.video_bound.lock()) {
+                    hide(port);
+                }
+            }
+            Layout::Blend(blend) => {
+                let scaled = |v: f64, full: i32| (v.clamp(0.0, 1.0) * full as f64).round() as i32;
+                for port in &ports {
+                    match (&blend.master, blend.placed.get(&port.id)) {
+                        (Some((master, z)), _) if *master == port.id => {
+                            place(port, (0, 0, width, height), *z)
+                        }
+                        (_, Some(p)) => place(
+                            port,
+                            (
+                                scaled(p.x, width),
+                                scaled(p.y, height),
+                                scaled(p.width, width),
+                                scaled(p.height, height),
+                            ),
+                            p.z,
+                        ),
+                        _ => hide(port),
+                    }
+                }
+            }
         }
-        for port in ports.iter().filter(|p| !*p.video_bound.lock()) {
-            port.video_pad.set_property("alpha", 0.0f64);
+    }
+
+    /// AlphaBlending: `port` is the master, drawn full size at `z`; the picture takes its size
+    /// when it is known.
+    pub fn set_master(&self, port: &str, z: i32) -> crate::Result<()> {
+        let master = self.port(port)?;
+        if let Some(caps) = master.video_in.current_caps() {
+            if let Some((w, h)) = caps
+                .structure(0)
+                .and_then(|s| Some((s.get::<i32>("width").ok()?, s.get::<i32>("height").ok()?)))
+            {
+                *self.size.lock() = (w, h);
+                self.output_caps
+                    .set_property("caps", picture_caps(w, h, self.framerate));
+            }
         }
+        match &mut *self.layout.lock() {
+            Layout::Blend(blend) => blend.master = Some((port.to_owned(), z)),
+            Layout::Grid => return Err(err(ErrorKind::InvalidArgument, "not an AlphaBlending")),
+        }
+        self.relayout();
+        Ok(())
+    }
+
+    /// AlphaBlending: where `port` is drawn, relative to the master picture.
+    pub fn set_placement(&self, port: &str, placement: Placement) -> crate::Result<()> {
+        self.port(port)?;
+        match &mut *self.layout.lock() {
+            Layout::Blend(blend) => {
+                blend.placed.insert(port.to_owned(), placement);
+            }
+            Layout::Grid => return Err(err(ErrorKind::InvalidArgument, "not an AlphaBlending")),
+        }
+        self.relayout();
+        Ok(())
+    }
+
+    fn port(&self, id: &str) -> crate::Result<Arc<MixPort>> {
+        self.ports
+            .lock()
+            .iter()
+            .find(|p| p.id == id)
+            .cloned()
+            .ok_or_else(|| {
+                err(
+                    ErrorKind::InvalidArgument,
+                    format!("{id} is not a port of this hub"),
+                )
+            })
     }
 
     fn remove_port(&self, id: &str) {
@@ -323,6 +442,12 @@ impl Mixer {
         for other in &others {
             if let Some((tee_pad, queue, mixer_pad)) = other.feeds.lock().remove(&port.id) {
                 self.unfeed(&other.audio_tee, tee_pad, queue, None, mixer_pad);
+            }
+        }
+        if let Layout::Blend(blend) = &mut *self.layout.lock() {
+            blend.placed.remove(&port.id);
+            if blend.master.as_ref().is_some_and(|(m, _)| *m == port.id) {
+                blend.master = None;
             }
         }
         port.audio_out.shutdown();

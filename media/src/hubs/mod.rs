@@ -1,7 +1,7 @@
 //! Kurento's hubs: a Hub owns HubPorts, media elements that other elements connect into and
 //! from, and moves media between them. Dispatcher and DispatcherOneToMany route one port's
-//! media to other ports without touching it (no decoder, no encoder); Composite mixes every
-//! port's media (`composite.rs`).
+//! media to other ports without touching it (no decoder, no encoder); Composite and
+//! AlphaBlending mix every port's media (`composite.rs`).
 
 mod composite;
 mod port;
@@ -16,6 +16,7 @@ use crate::api_contract::*;
 use crate::graph::element::{Element, ElementHost};
 use crate::graph::pipeline::{MediaPipeline, PipelineInner};
 use crate::{err, ErrorKind};
+pub use composite::Placement;
 pub use port::HubPort;
 use port::PortCore;
 use routing::Routes;
@@ -34,7 +35,13 @@ pub enum HubKind {
         height: i32,
         framerate: i32,
     },
+    /// Every port gets a master port's picture with the others drawn over it where
+    /// `setPortProperties` puts them, and the mix of the others' audio.
+    AlphaBlending,
 }
+
+/// AlphaBlending's picture before its master's size is known, and its frame rate.
+const BLEND_DEFAULT: (i32, i32, i32) = (640, 480, 30);
 
 /// A Kurento hub of one pipeline.
 #[derive(Clone)]
@@ -82,8 +89,15 @@ impl Hub {
                     pipeline,
                     id,
                     (width, height, framerate),
+                    composite::Layout::Grid,
                 )?)
             }
+            HubKind::AlphaBlending => Some(composite::Mixer::new(
+                pipeline,
+                id,
+                BLEND_DEFAULT,
+                composite::Layout::Blend(Default::default()),
+            )?),
             _ => None,
         };
         Ok(Hub {
@@ -159,6 +173,33 @@ impl Hub {
         Ok(())
     }
 
+    /// AlphaBlending: `source` is the master picture, drawn full size at `z_order`.
+    pub fn set_master(&self, source: &str, z_order: i32) -> crate::Result<()> {
+        self.expect(HubKind::AlphaBlending)?;
+        self.mixer()?.set_master(source, z_order)
+    }
+
+    /// AlphaBlending: `port` is drawn at (`x`, `y`), `width` × `height` of the master picture
+    /// (fractions 0–1), at `z_order` (greater is on top).
+    pub fn set_port_properties(&self, port: &str, placement: Placement) -> crate::Result<()> {
+        self.expect(HubKind::AlphaBlending)?;
+        let fractions = [placement.x, placement.y, placement.width, placement.height];
+        if fractions.iter().any(|v| !(0.0..=1.0).contains(v)) {
+            return Err(err(
+                ErrorKind::InvalidArgument,
+                "relative positions and sizes go from 0 to 1",
+            ));
+        }
+        self.mixer()?.set_placement(port, placement)
+    }
+
+    fn mixer(&self) -> crate::Result<&Arc<composite::Mixer>> {
+        self.inner
+            .mixer
+            .as_ref()
+            .ok_or_else(|| err(ErrorKind::Internal, "a hub without its mixer"))
+    }
+
     /// Releases the hub and its ports (idempotent).
     pub fn release(&self) {
         if self.inner.released.swap(true, Ordering::SeqCst) {
@@ -178,7 +219,7 @@ impl Hub {
     }
 
     fn expect(&self, kind: HubKind) -> crate::Result<()> {
-        if self.inner.kind != kind {
+        if std::mem::discriminant(&self.inner.kind) != std::mem::discriminant(&kind) {
             return Err(err(
                 ErrorKind::InvalidArgument,
                 format!("a {:?} has no such operation", self.inner.kind),
