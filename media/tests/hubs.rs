@@ -116,6 +116,17 @@ fn a_one_to_many_dispatcher_reaches_late_viewers_and_switches_presenters() {
     hub.set_source(b.port.id()).unwrap();
     assert!(sees(&a, GREEN) && sees(&c, GREEN), "a and c see b");
     assert_eq!((pipeline.decoder_count(), pipeline.encoder_count()), (0, 0));
+    // A receive-only viewer (kurento-utils' WebRtcPeerRecvonly) gets the presenter too.
+    let endpoint = WebRtcEndpoint::create(&pipeline, "d", WebRtcOptions::default()).unwrap();
+    let port = hub.create_port("one-to-many/hub/d-port").unwrap();
+    port.connect(&endpoint, MediaKind::Video).unwrap();
+    let viewer = Arc::new(TestPeer::new(PeerConfig::receive_only()).unwrap());
+    let (_pump, _) = negotiate(&viewer, &endpoint, &log);
+    assert!(
+        wait_until(T, || viewer.packets_received() > 100),
+        "{} packets reached the receive-only viewer",
+        viewer.packets_received()
+    );
     hub.remove_source().unwrap();
     assert!(hub.connect(a.port.id(), b.port.id()).is_err());
     // A released hub takes its ports along and makes no more.

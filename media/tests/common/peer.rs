@@ -36,6 +36,9 @@ pub enum VideoSource {
     Color(u32),
     /// A still image (e.g. /usr/share/doc/opencv-doc/examples/data/messi5.jpg) repeated at 30 fps.
     Image(String),
+    /// Nothing: the peer only receives (VP8 video, and Opus audio `with_audio`), and counts the
+    /// RTP packets without decoding them (a viewer that costs its process little).
+    ReceiveOnly,
 }
 
 #[derive(Debug, Clone)]
@@ -113,6 +116,10 @@ impl PeerConfig {
     }
     pub fn image(path: &str) -> Self {
         Self::new(VideoSource::Image(path.to_string()))
+    }
+    /// A viewer: receives only, counts RTP packets, decodes nothing.
+    pub fn receive_only() -> Self {
+        Self::new(VideoSource::ReceiveOnly)
     }
     /// Keyframes only every `frames` frames (a late joiner then depends on PLI/FIR).
     pub fn with_keyframe_interval(mut self, frames: u32) -> Self {
@@ -213,6 +220,8 @@ impl Frame {
 #[derive(Default)]
 struct Received {
     frames: u64,
+    /// Receive-only peers: RTP packets received (not decoded).
+    rtp_packets: u64,
     first_at: Option<Instant>,
     last: Option<Frame>,
     audio_buffers: u64,
@@ -263,6 +272,7 @@ impl TestPeer {
         gst::init().map_err(|e| e.to_string())?;
         let (w, h, kf) = (cfg.width, cfg.height, cfg.keyframe_interval);
         let video = match &cfg.video {
+            VideoSource::ReceiveOnly => String::new(),
             VideoSource::Color(argb) => format!(
                 "videotestsrc is-live=true pattern=solid-color foreground-color={argb} \
                  ! video/x-raw,width={w},height={h},framerate=30/1"
@@ -293,23 +303,56 @@ impl TestPeer {
         } else {
             ""
         };
-        let mut desc = format!(
-            "webrtcbin name=peer bundle-policy=max-bundle \
-             {video} ! {code}videoconvert ! {encode} ! peer. "
-        );
-        if cfg.audio {
+        let receive_only = matches!(cfg.video, VideoSource::ReceiveOnly);
+        let mut desc = if receive_only {
+            "webrtcbin name=peer bundle-policy=max-bundle ".to_string()
+        } else {
+            format!(
+                "webrtcbin name=peer bundle-policy=max-bundle \
+                 {video} ! {code}videoconvert ! {encode} ! peer. "
+            )
+        };
+        if cfg.audio && !receive_only {
             desc.push_str(
                 "audiotestsrc is-live=true wave=sine ! audioconvert ! audioresample ! opusenc \
                  ! rtpopuspay pt=111 mtu=1200 \
                  ! application/x-rtp,media=audio,encoding-name=OPUS,payload=111,clock-rate=48000 ! peer. ",
             );
         }
-        let pipeline = gst::parse::launch(&desc)
+        // One element alone (a receive-only peer's webrtcbin) is not wrapped in a pipeline.
+        let pipeline = match gst::parse::launch(&desc)
             .map_err(|e| e.to_string())?
             .downcast::<gst::Pipeline>()
-            .map_err(|_| "not a pipeline".to_string())?;
+        {
+            Ok(pipeline) => pipeline,
+            Err(element) => {
+                let pipeline = gst::Pipeline::new();
+                pipeline.add(&element).map_err(|e| e.to_string())?;
+                pipeline
+            }
+        };
         pipeline.set_property("name", "test-peer");
         let webrtcbin = pipeline.by_name("peer").ok_or("no webrtcbin")?;
+        if receive_only {
+            let mut wanted = vec![<gst::Caps as std::str::FromStr>::from_str(
+                "application/x-rtp,media=video,encoding-name=VP8,payload=96,clock-rate=90000",
+            )
+            .map_err(|e| e.to_string())?];
+            if cfg.audio {
+                wanted.push(
+                    <gst::Caps as std::str::FromStr>::from_str(
+                        "application/x-rtp,media=audio,encoding-name=OPUS,payload=111,clock-rate=48000",
+                    )
+                    .map_err(|e| e.to_string())?,
+                );
+            }
+            for caps in wanted {
+                webrtcbin.emit_by_name::<gst_webrtc::WebRTCRTPTransceiver>(
+                    "add-transceiver",
+                    &[&gst_webrtc::WebRTCRTPTransceiverDirection::Recvonly, &caps],
+                );
+            }
+        }
         if cfg.loopback_only {
             // Tests talk over loopback only (libnice skips it unless told).
             rheo_media::ice_addresses::restrict_gathering(&webrtcbin, &[[127, 0, 0, 1].into()])?;
@@ -362,6 +405,25 @@ impl TestPeer {
                 return;
             }
             let Some(pipeline) = pl.upgrade() else { return };
+            if receive_only {
+                let sink = gst::ElementFactory::make("fakesink")
+                    .property("sync", false)
+                    .property("async", false)
+                    .build()
+                    .expect("fakesink");
+                let counted = sh.clone();
+                sink.static_pad("sink").expect("sink").add_probe(
+                    gst::PadProbeType::BUFFER,
+                    move |_, _| {
+                        counted.received.lock().unwrap().rtp_packets += 1;
+                        gst::PadProbeReturn::Ok
+                    },
+                );
+                pipeline.add(&sink).expect("add");
+                let _ = sink.sync_state_with_parent();
+                let _ = pad.link(&sink.static_pad("sink").expect("sink"));
+                return;
+            }
             let decodebin = gst::ElementFactory::make("decodebin")
                 .build()
                 .expect("decodebin");
@@ -688,6 +750,11 @@ impl TestPeer {
             .filter(|(code, at)| *at >= since && seen.insert(*code))
             .copied()
             .collect()
+    }
+
+    /// Receive-only peers: the RTP packets received so far.
+    pub fn packets_received(&self) -> u64 {
+        self.shared.received.lock().unwrap().rtp_packets
     }
 
     pub fn frames_received(&self) -> u64 {
