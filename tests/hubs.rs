@@ -242,3 +242,41 @@ async fn alpha_blending_puts_one_port_over_the_master() {
     assert!(seen, "bob over alice");
     c.ok("release", json!({"object": p})).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mixer_connects_video_and_audio_per_media_type() {
+    let (addr, _) = start_server(&[]).await;
+    let mut c = Client::connect(addr).await;
+    let p = c.create("MediaPipeline", Value::Null).await;
+    let hub = c.create("Mixer", json!({"mediaPipeline": p})).await;
+    let (_alice, alice_port) = join(&mut c, &p, &hub, RED).await;
+    let (bob, bob_port) = join(&mut c, &p, &hub, GREEN).await;
+    c.invoke(
+        &hub,
+        "connect",
+        json!({"media": "VIDEO", "source": alice_port, "sink": bob_port}),
+    )
+    .await;
+    c.invoke(
+        &hub,
+        "connect",
+        json!({"media": "AUDIO", "source": alice_port, "sink": bob_port}),
+    )
+    .await;
+    assert!(sees(&bob, RED).await, "bob sees alice through the Mixer");
+    let e = c
+        .invoke_err(
+            &hub,
+            "connect",
+            json!({"media": "SMELL", "source": alice_port, "sink": bob_port}),
+        )
+        .await;
+    assert_eq!(e["code"], 40001, "{e}");
+    c.invoke(
+        &hub,
+        "disconnect",
+        json!({"media": "VIDEO", "source": alice_port, "sink": bob_port}),
+    )
+    .await;
+    c.ok("release", json!({"object": p})).await;
+}

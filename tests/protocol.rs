@@ -68,6 +68,7 @@ async fn get_info_lists_modules_and_factories() {
             "Dispatcher",
             "DispatcherOneToMany",
             "HttpPostEndpoint",
+            "Mixer",
             "PlayerEndpoint",
             "RecorderEndpoint",
             "RtpEndpoint",

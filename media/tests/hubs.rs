@@ -117,7 +117,10 @@ fn a_one_to_many_dispatcher_reaches_late_viewers_and_switches_presenters() {
     let switched = std::time::Instant::now();
     hub.set_source(b.port.id()).unwrap();
     assert!(sees(&a, GREEN) && sees(&c, GREEN), "a and c see b");
-    println!("the switch reached both viewers in {:?}", switched.elapsed());
+    println!(
+        "the switch reached both viewers in {:?}",
+        switched.elapsed()
+    );
     assert_eq!((pipeline.decoder_count(), pipeline.encoder_count()), (0, 0));
     // A receive-only viewer (kurento-utils' WebRtcPeerRecvonly) gets the presenter too.
     let endpoint = WebRtcEndpoint::create(&pipeline, "d", WebRtcOptions::default()).unwrap();
@@ -268,6 +271,46 @@ fn alpha_blending_draws_the_master_full_size_and_the_others_where_asked() {
     assert!(
         hub.connect(a.port.id(), b.port.id()).is_err(),
         "not a Dispatcher"
+    );
+    pipeline.release();
+}
+
+#[test]
+fn a_mixer_routes_video_and_mixes_the_audio_connected_to_each_port() {
+    init().unwrap();
+    let log = EventLog::new();
+    let pipeline = MediaPipeline::new("mixer", log.sink(), loopback_settings()).unwrap();
+    let hub = Hub::create(&pipeline, "mixer/hub", HubKind::Mixer).unwrap();
+    let a = join_mix(&pipeline, &hub, &log, "a", RED);
+    let b = join_mix(&pipeline, &hub, &log, "b", GREEN);
+    let c = join_mix(&pipeline, &hub, &log, "c", BLUE);
+    // C gets A's video and hears both A and B; nobody else gets anything.
+    hub.mixer_connect(MediaKind::Video, a.port.id(), c.port.id())
+        .unwrap();
+    for source in [&a, &b] {
+        hub.mixer_connect(MediaKind::Audio, source.port.id(), c.port.id())
+            .unwrap();
+    }
+    assert!(sees(&c, RED), "c sees a");
+    assert!(c.peer.wait_audio(50, T), "c hears the mix");
+    // Switch C's video to B: routed, not transcoded.
+    hub.mixer_connect(MediaKind::Video, b.port.id(), c.port.id())
+        .unwrap();
+    assert!(sees(&c, GREEN), "c sees b");
+    // One audio decoder per input; the video is never decoded.
+    assert_eq!(pipeline.decoder_count(), 3);
+    assert!(hub
+        .mixer_disconnect(MediaKind::Audio, a.port.id(), c.port.id())
+        .unwrap());
+    assert!(!hub
+        .mixer_disconnect(MediaKind::Audio, a.port.id(), c.port.id())
+        .unwrap());
+    assert!(hub
+        .mixer_disconnect(MediaKind::Video, b.port.id(), c.port.id())
+        .unwrap());
+    assert!(
+        hub.set_source(a.port.id()).is_err(),
+        "not a DispatcherOneToMany"
     );
     pipeline.release();
 }

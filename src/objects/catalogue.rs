@@ -313,6 +313,15 @@ class!(
     Some(hub::invoke_alpha_blending)
 );
 class!(
+    MIXER,
+    "Mixer",
+    "elements",
+    Some(&HUB),
+    [],
+    Some(Factory::Hub(hub::create_mixer)),
+    Some(hub::invoke_mixer)
+);
+class!(
     COMPOSITE,
     "Composite",
     "elements",
@@ -359,6 +368,7 @@ static BUILT_IN: &[&ClassInfo] = &[
     &COMPOSITE,
     &DISPATCHER,
     &DISPATCHER_ONE_TO_MANY,
+    &MIXER,
     &RTP_ENDPOINT,
     &URI_ENDPOINT,
     &RECORDER_ENDPOINT,

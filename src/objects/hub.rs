@@ -39,6 +39,11 @@ pub(super) fn create_alpha_blending(new: &NewElement<'_>) -> Result<media::Hub> 
         .map_err(values::media_error)
 }
 
+/// `create Mixer {mediaPipeline}`.
+pub(super) fn create_mixer(new: &NewElement<'_>) -> Result<media::Hub> {
+    media::Hub::create(new.pipeline, new.id, media::HubKind::Mixer).map_err(values::media_error)
+}
+
 /// `create HubPort {hub}`.
 pub(super) fn create_port(
     world: &dyn World,
@@ -171,5 +176,31 @@ pub(super) fn invoke_alpha_blending(
         }
         _ => return Ok(Outcome::NotMine),
     }
+    Ok(Outcome::Void)
+}
+
+/// Mixer: `connect(media, source, sink)`, `disconnect(media, source, sink)`.
+pub(super) fn invoke_mixer(
+    world: &dyn World,
+    obj: &Arc<MediaObject>,
+    op: &str,
+    args: Args<'_>,
+) -> Result<Outcome> {
+    if op != "connect" && op != "disconnect" {
+        return Ok(Outcome::NotMine);
+    }
+    let media = values::opt_media_kind(args, "media")?
+        .ok_or_else(|| KurentoError::marshall("'media' parameter is required"))?;
+    let (source, sink) = (
+        port_arg(world, args, "source")?,
+        port_arg(world, args, "sink")?,
+    );
+    let hub = hub_of(obj)?;
+    if op == "connect" {
+        hub.mixer_connect(media, &source, &sink)
+    } else {
+        hub.mixer_disconnect(media, &source, &sink).map(|_| ())
+    }
+    .map_err(values::media_error)?;
     Ok(Outcome::Void)
 }

@@ -45,33 +45,43 @@ pub struct Placement {
     pub z: i32,
 }
 
-/// The media of a Composite or AlphaBlending: its bin, the picture, and one entry per port.
+/// The media of a Composite, AlphaBlending or Mixer: its bin, the picture (not for a Mixer,
+/// whose video is routed, not drawn), and one entry per port.
 pub(crate) struct Mixer {
     bin: gst::Bin,
-    compositor: gst::Element,
-    /// The picture's caps filter (AlphaBlending takes the master's size).
-    output_caps: gst::Element,
+    video: Option<Picture>,
+    /// Whether every port hears every other (Composite, AlphaBlending), or only those connected
+    /// to it (Mixer).
+    mix_everyone: bool,
     framerate: i32,
     size: Mutex<(i32, i32)>,
     layout: Mutex<Layout>,
-    video_out: Arc<Output>,
     ctx: Arc<OutputContext>,
     ports: Mutex<Vec<Arc<MixPort>>>,
 }
 
+/// The drawn picture: the compositor, its caps filter, and the output every port shares.
+struct Picture {
+    compositor: gst::Element,
+    /// The picture's caps filter (AlphaBlending takes the master's size).
+    output_caps: gst::Element,
+    out: Arc<Output>,
+}
+
 /// One port's part of the mix.
-struct MixPort {
-    id: String,
+pub(crate) struct MixPort {
+    pub id: String,
     video_in: Arc<AppSrcConsumer>,
-    video_pad: gst::Pad,
+    /// Its pad on the compositor (none in a Mixer).
+    video_pad: Option<gst::Pad>,
     /// Whether something is connected into the port's video (only those take a cell).
     video_bound: Mutex<bool>,
-    audio_in: Arc<AppSrcConsumer>,
+    pub audio_in: Arc<AppSrcConsumer>,
     /// The port's audio, converted, for the other ports' mixers.
     audio_tee: gst::Element,
     /// The mix of the others' audio for this port.
     audio_mixer: gst::Element,
-    audio_out: Arc<Output>,
+    pub audio_out: Arc<Output>,
     /// Other port id → (this port's tee pad, queue, that port's mixer pad).
     feeds: Mutex<HashMap<String, (gst::Pad, gst::Element, gst::Pad)>>,
     elements: Vec<gst::Element>,
@@ -136,33 +146,55 @@ impl Mixer {
         (width, height, framerate): (i32, i32, i32),
         layout: Layout,
     ) -> crate::Result<Arc<Mixer>> {
-        let ctx = pipeline.inner.ctx.clone();
-        let bin = gst::Bin::with_name(&format!(
-            "composite-{}-{}",
-            crate::graph::output::sanitize(id),
-            ctx.next()
-        ));
+        let mixer = Self::audio_only(pipeline, id, true)?;
         let compositor = make("compositor")?;
         compositor.set_property_from_str("background", "black");
         compositor.set_property("latency", MIX_LATENCY_MS * 1_000_000);
         let filter = make("capsfilter")?;
         filter.set_property("caps", picture_caps(width, height, framerate));
-        let video_out = Output::new(id, MediaKind::Video, ctx.clone(), None);
-        video_out.set_format(Some(Format::RawVideo));
-        let sink = sink_into(&video_out, &Format::RawVideo.caps());
-        bin.add_many([&compositor, &filter, &sink])
-            .map_err(internal)?;
-        gst::Element::link_many([&compositor, &filter, &sink]).map_err(internal)?;
+        let out = Output::new(id, MediaKind::Video, mixer.ctx.clone(), None);
+        out.set_format(Some(Format::RawVideo));
+        let sink = sink_into(&out, &Format::RawVideo.caps());
+        let elements = [&compositor, &filter, &sink];
+        mixer.bin.add_many(elements).map_err(internal)?;
+        gst::Element::link_many(elements).map_err(internal)?;
+        for e in elements {
+            let _ = e.sync_state_with_parent();
+        }
+        Ok(Arc::new(Mixer {
+            video: Some(Picture {
+                compositor,
+                output_caps: filter,
+                out,
+            }),
+            framerate,
+            size: Mutex::new((width, height)),
+            layout: Mutex::new(layout),
+            ..Arc::into_inner(mixer).expect("not shared yet")
+        }))
+    }
+
+    /// Audio only (a Mixer): `mix_everyone` or only the ports connected to each.
+    pub fn audio_only(
+        pipeline: &MediaPipeline,
+        id: &str,
+        mix_everyone: bool,
+    ) -> crate::Result<Arc<Mixer>> {
+        let ctx = pipeline.inner.ctx.clone();
+        let bin = gst::Bin::with_name(&format!(
+            "mixer-{}-{}",
+            crate::graph::output::sanitize(id),
+            ctx.next()
+        ));
         pipeline.inner.pipeline.add(&bin).map_err(internal)?;
         bin.sync_state_with_parent().map_err(internal)?;
         Ok(Arc::new(Mixer {
             bin,
-            compositor,
-            output_caps: filter,
-            framerate,
-            size: Mutex::new((width, height)),
-            layout: Mutex::new(layout),
-            video_out,
+            video: None,
+            mix_everyone,
+            framerate: 0,
+            size: Mutex::new((0, 0)),
+            layout: Mutex::new(Layout::Grid),
             ctx,
             ports: Mutex::new(Vec::new()),
         }))
@@ -174,7 +206,7 @@ impl Mixer {
         pipeline: &MediaPipeline,
         id: &str,
     ) -> crate::Result<Element> {
-        let port = Arc::new(self.build_port(id)?);
+        let port = self.add_mix_port(id)?;
         let weak = Arc::downgrade(self);
         let element = pipeline.add(id, |ctx| {
             let bin = ctx.new_bin("compositeport")?;
@@ -187,21 +219,53 @@ impl Mixer {
                 },
             ))
         });
-        let element = match element {
-            Ok(e) => e,
-            Err(e) => {
-                self.remove_elements(&port);
-                return Err(e);
-            }
-        };
-        // Its audio reaches every other port's mixer, and theirs reach its own.
-        let others: Vec<Arc<MixPort>> = self.ports.lock().clone();
-        for other in &others {
-            self.feed(&port, other)?;
-            self.feed(other, &port)?;
+        if element.is_err() {
+            self.remove_port(&port.id);
         }
-        self.ports.lock().push(port);
-        Ok(element)
+        element
+    }
+
+    /// A port's part of the mix, with no element (a Mixer's HubPort holds it).
+    pub fn add_mix_port(&self, id: &str) -> crate::Result<Arc<MixPort>> {
+        let port = Arc::new(self.build_port(id)?);
+        if self.mix_everyone {
+            // Its audio reaches every other port's mixer, and theirs reach its own.
+            let others: Vec<Arc<MixPort>> = self.ports.lock().clone();
+            for other in &others {
+                self.feed(&port, other)?;
+                self.feed(other, &port)?;
+            }
+        }
+        self.ports.lock().push(port.clone());
+        Ok(port)
+    }
+
+    /// Mixer: `sink` hears `source` from now on (once).
+    pub fn connect_audio(&self, source: &str, sink: &str) -> crate::Result<()> {
+        let (from, to) = (self.port(source)?, self.port(sink)?);
+        if from.id == to.id || from.feeds.lock().contains_key(&to.id) {
+            return Ok(());
+        }
+        self.feed(&from, &to)
+    }
+
+    /// Mixer: `sink` no longer hears `source`; whether it did.
+    pub fn disconnect_audio(&self, source: &str, sink: &str) -> crate::Result<bool> {
+        let (from, to) = (self.port(source)?, self.port(sink)?);
+        let feed = from.feeds.lock().remove(&to.id);
+        Ok(match feed {
+            Some((tee_pad, queue, mixer_pad)) => {
+                self.unfeed(
+                    &from.audio_tee,
+                    tee_pad,
+                    queue,
+                    Some(&to.audio_mixer),
+                    mixer_pad,
+                );
+                true
+            }
+            None => false,
+        })
     }
 
     fn build_port(&self, id: &str) -> crate::Result<MixPort> {
@@ -235,21 +299,27 @@ impl Mixer {
             audio_sink.clone(),
         ];
         self.bin.add_many(&elements).map_err(internal)?;
-        let linked = (|| -> crate::Result<gst::Pad> {
+        let linked = (|| -> crate::Result<Option<gst::Pad>> {
             video_src.link(&video_convert).map_err(internal)?;
-            let video_pad = self
-                .compositor
-                .request_pad_simple("sink_%u")
-                .ok_or_else(|| err(ErrorKind::Internal, "compositor: no pad"))?;
-            video_pad.set_property("alpha", 0.0f64);
-            if video_pad.find_property("sizing-policy").is_some() {
-                video_pad.set_property_from_str("sizing-policy", "keep-aspect-ratio");
-            }
-            video_convert
-                .static_pad("src")
-                .expect("src")
-                .link(&video_pad)
-                .map_err(internal)?;
+            let video_pad = match &self.video {
+                Some(picture) => {
+                    let pad = picture
+                        .compositor
+                        .request_pad_simple("sink_%u")
+                        .ok_or_else(|| err(ErrorKind::Internal, "compositor: no pad"))?;
+                    pad.set_property("alpha", 0.0f64);
+                    if pad.find_property("sizing-policy").is_some() {
+                        pad.set_property_from_str("sizing-policy", "keep-aspect-ratio");
+                    }
+                    video_convert
+                        .static_pad("src")
+                        .expect("src")
+                        .link(&pad)
+                        .map_err(internal)?;
+                    Some(pad)
+                }
+                None => None,
+            };
             gst::Element::link_many([
                 audio_src.upcast_ref(),
                 &audio_convert,
@@ -319,9 +389,13 @@ impl Mixer {
         let ports = self.ports.lock().clone();
         let (width, height) = *self.size.lock();
         let layout = self.layout.lock();
-        let hide = |port: &MixPort| port.video_pad.set_property("alpha", 0.0f64);
+        let hide = |port: &MixPort| {
+            if let Some(pad) = &port.video_pad {
+                pad.set_property("alpha", 0.0f64);
+            }
+        };
         let place = |port: &MixPort, (x, y, w, h): (i32, i32, i32, i32), z: i32| {
-            let pad = &port.video_pad;
+            let Some(pad) = &port.video_pad else { return };
             pad.set_property("xpos", x);
             pad.set_property("ypos", y);
             pad.set_property("width", w.max(1));
@@ -380,8 +454,11 @@ impl Mixer {
                 .and_then(|s| Some((s.get::<i32>("width").ok()?, s.get::<i32>("height").ok()?)))
             {
                 *self.size.lock() = (w, h);
-                self.output_caps
-                    .set_property("caps", picture_caps(w, h, self.framerate));
+                if let Some(picture) = &self.video {
+                    picture
+                        .output_caps
+                        .set_property("caps", picture_caps(w, h, self.framerate));
+                }
             }
         }
         match &mut *self.layout.lock() {
@@ -419,7 +496,7 @@ impl Mixer {
             })
     }
 
-    fn remove_port(&self, id: &str) {
+    pub fn remove_port(&self, id: &str) {
         let port = {
             let mut ports = self.ports.lock();
             let Some(i) = ports.iter().position(|p| p.id == id) else {
@@ -451,7 +528,9 @@ impl Mixer {
             }
         }
         port.audio_out.shutdown();
-        self.compositor.release_request_pad(&port.video_pad);
+        if let (Some(picture), Some(pad)) = (&self.video, &port.video_pad) {
+            picture.compositor.release_request_pad(pad);
+        }
         self.remove_elements(&port);
         self.relayout();
     }
@@ -487,7 +566,9 @@ impl Mixer {
         for id in ids {
             self.remove_port(&id);
         }
-        self.video_out.shutdown();
+        if let Some(picture) = &self.video {
+            picture.out.shutdown();
+        }
         crate::graph::teardown::remove_from(
             &self.ctx.pipeline.clone().upcast(),
             self.bin.upcast_ref(),
@@ -512,7 +593,10 @@ impl ElementKind for CompositePort {
     }
     fn output(&self, media: MediaKind) -> Option<Arc<Output>> {
         match media {
-            MediaKind::Video => self.mixer.upgrade().map(|m| m.video_out.clone()),
+            MediaKind::Video => self
+                .mixer
+                .upgrade()
+                .and_then(|m| m.video.as_ref().map(|p| p.out.clone())),
             MediaKind::Audio => Some(self.port.audio_out.clone()),
             MediaKind::Data => None,
         }

@@ -38,6 +38,9 @@ pub enum HubKind {
     /// Every port gets a master port's picture with the others drawn over it where
     /// `setPortProperties` puts them, and the mix of the others' audio.
     AlphaBlending,
+    /// `connect(media, source, sink)`: a sink port gets one source port's video (routed, as a
+    /// Dispatcher's) and the mix of the audio of every source port connected to it.
+    Mixer,
 }
 
 /// AlphaBlending's picture before its master's size is known, and its frame rate.
@@ -98,6 +101,7 @@ impl Hub {
                 BLEND_DEFAULT,
                 composite::Layout::Blend(Default::default()),
             )?),
+            HubKind::Mixer => Some(composite::Mixer::audio_only(pipeline, id, false)?),
             _ => None,
         };
         Ok(Hub {
@@ -128,18 +132,31 @@ impl Hub {
             return Err(err(ErrorKind::InvalidArgument, "the hub was released"));
         }
         let pipeline = self.pipeline()?;
-        if let Some(mixer) = &self.inner.mixer {
-            let element = mixer.add_port(&pipeline, id)?;
-            self.inner.elements.lock().push(element.clone());
-            return Ok(element);
-        }
+        let audio_mix = match (&self.inner.mixer, self.inner.kind) {
+            (Some(mixer), HubKind::Mixer) => Some((Arc::downgrade(mixer), mixer.add_mix_port(id)?)),
+            (Some(mixer), _) => {
+                let element = mixer.add_port(&pipeline, id)?;
+                self.inner.elements.lock().push(element.clone());
+                return Ok(element);
+            }
+            (None, _) => None,
+        };
         let hub = Arc::downgrade(&self.inner);
         let on_release = Box::new(move |port: &str| {
             if let Some(hub) = hub.upgrade() {
                 hub.forget_port(port);
             }
         });
-        let (element, core) = HubPort::create(&pipeline, id, on_release)?;
+        let created = HubPort::create(&pipeline, id, on_release, audio_mix.clone());
+        let (element, core) = match created {
+            Ok(created) => created,
+            Err(e) => {
+                if let (Some(mixer), Some((_, mix))) = (&self.inner.mixer, &audio_mix) {
+                    mixer.remove_port(&mix.id);
+                }
+                return Err(e);
+            }
+        };
         self.inner.ports.lock().push(core);
         self.inner.elements.lock().push(element.clone());
         // A DispatcherOneToMany's source reaches a port that joins later too.
@@ -171,6 +188,49 @@ impl Hub {
         self.inner.routes.lock().set_broadcast(None);
         self.inner.reroute();
         Ok(())
+    }
+
+    /// Mixer: `sink` gets `source`'s `media` (video replaces its video source; audio joins its
+    /// mix).
+    pub fn mixer_connect(&self, media: MediaKind, source: &str, sink: &str) -> crate::Result<()> {
+        self.expect(HubKind::Mixer)?;
+        let (source, sink) = (self.port(source)?, self.port(sink)?);
+        match media {
+            MediaKind::Video => {
+                self.inner.routes.lock().route(&sink.id, Some(&source.id));
+                self.inner.reroute();
+                Ok(())
+            }
+            MediaKind::Audio => self.mixer()?.connect_audio(&source.id, &sink.id),
+            MediaKind::Data => Err(err(ErrorKind::InvalidArgument, "a Mixer carries no data")),
+        }
+    }
+
+    /// Mixer: undoes `mixer_connect`; whether there was such a connection.
+    pub fn mixer_disconnect(
+        &self,
+        media: MediaKind,
+        source: &str,
+        sink: &str,
+    ) -> crate::Result<bool> {
+        self.expect(HubKind::Mixer)?;
+        let (source, sink) = (self.port(source)?, self.port(sink)?);
+        match media {
+            MediaKind::Video => {
+                let routed = {
+                    let mut routes = self.inner.routes.lock();
+                    let routed = routes.source_of(&sink.id) == Some(source.id.as_str());
+                    if routed {
+                        routes.route(&sink.id, None);
+                    }
+                    routed
+                };
+                self.inner.reroute();
+                Ok(routed)
+            }
+            MediaKind::Audio => self.mixer()?.disconnect_audio(&source.id, &sink.id),
+            MediaKind::Data => Ok(false),
+        }
     }
 
     /// AlphaBlending: `source` is the master picture, drawn full size at `z_order`.
@@ -281,8 +341,13 @@ impl HubInner {
         };
         // Outside the hub's locks: re-binding connections reaches back into the ports.
         let host = self.pipeline.upgrade();
+        // A Mixer's audio is mixed, not routed.
+        let routed: &[MediaKind] = match self.kind {
+            HubKind::Mixer => &[MediaKind::Video],
+            _ => &[MediaKind::Audio, MediaKind::Video],
+        };
         for sink in changed {
-            for media in [MediaKind::Audio, MediaKind::Video] {
+            for &media in routed {
                 if sink.source_switched(media) {
                     if let Some(host) = &host {
                         host.rebind_outputs(&sink.id, media);

@@ -7,15 +7,18 @@ use std::sync::{Arc, Weak};
 use gst::prelude::*;
 use parking_lot::Mutex;
 
+use super::composite::{MixPort, Mixer};
 use crate::api_contract::*;
 use crate::graph::element::{Element, ElementKind, Input};
 use crate::graph::flow::{FlowDir, FlowTracker};
-use crate::graph::output::{Consumer, Output};
+use crate::graph::output::{Consumer, Format, Output};
 use crate::graph::pipeline::MediaPipeline;
 
 /// The element kind of a HubPort.
 pub struct HubPort {
     core: Arc<PortCore>,
+    /// A Mixer's port: its audio is mixed (from the ports connected to it), not routed.
+    audio_mix: Option<(Weak<Mixer>, Arc<MixPort>)>,
 }
 
 /// A port's state, shared with its hub.
@@ -59,6 +62,7 @@ impl HubPort {
         pipeline: &MediaPipeline,
         id: &str,
         on_release: Box<dyn Fn(&str) + Send + Sync>,
+        audio_mix: Option<(Weak<Mixer>, Arc<MixPort>)>,
     ) -> crate::Result<(Element, Arc<PortCore>)> {
         let mut core = None;
         let element = pipeline.add(id, |ctx| {
@@ -92,7 +96,13 @@ impl HubPort {
             }
             core = Some(port.clone());
             let _ = bin.sync_state_with_parent();
-            Ok((bin, HubPort { core: port }))
+            Ok((
+                bin,
+                HubPort {
+                    core: port,
+                    audio_mix,
+                },
+            ))
         })?;
         Ok((element, core.expect("built with the element")))
     }
@@ -191,18 +201,32 @@ impl PortCore {
 
 impl ElementKind for HubPort {
     fn input(&self, media: MediaKind) -> Input {
+        if let (MediaKind::Audio, Some((_, mix))) = (media, &self.audio_mix) {
+            return Input::Fixed(Format::RawAudio, mix.audio_in.clone());
+        }
         match self.core.media(media) {
             Some(m) => Input::Any(m.input.clone()),
             None => Input::Absent,
         }
     }
     fn output(&self, media: MediaKind) -> Option<Arc<Output>> {
+        if let (MediaKind::Audio, Some((_, mix))) = (media, &self.audio_mix) {
+            return Some(mix.audio_out.clone());
+        }
         self.core.media(media).map(|m| m.output.clone())
     }
     fn on_input_bound(&self, media: MediaKind, upstream: Option<Arc<Output>>) {
+        if media == MediaKind::Audio && self.audio_mix.is_some() {
+            return;
+        }
         self.core.bind_upstream(media, upstream);
     }
     fn release(&self) {
+        if let Some((mixer, mix)) = &self.audio_mix {
+            if let Some(mixer) = mixer.upgrade() {
+                mixer.remove_port(&mix.id);
+            }
+        }
         (self.core.on_release)(&self.core.id);
     }
     fn as_any(&self) -> &dyn Any {
