@@ -221,6 +221,14 @@ fn a_composite_shows_every_input_in_its_cell_and_mixes_the_others_audio() {
         "c sees the 2x2 grid"
     );
     assert_eq!(pipeline.encoder_count(), 4, "still one video encoder");
+    // A's browser stops sending (its tab froze): the mix goes on for the others.
+    use gst::prelude::*;
+    a.peer.pipeline().set_state(gst::State::Paused).unwrap();
+    let before = b.peer.frames_received();
+    assert!(
+        b.peer.wait_frames(before + 30, T),
+        "the grid still flows to b"
+    );
     // A leaves: the others go on, in two cells again.
     a.port.release();
     let two = |f: &Frame| {
