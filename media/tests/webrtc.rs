@@ -726,6 +726,14 @@ fn data_channels_echo_in_a_loopback_and_carry_a_chat_between_endpoints() {
     let (_p1, _) = negotiate(&alice_peer, &alice, &log);
     let (_p2, _) = negotiate(&bob_peer, &bob, &log);
     assert!(alice_channel.wait_open(T) && bob_channel.wait_open(T));
+    // The server's side of each channel is open too before anything is sent (a message that
+    // arrives while no channel of the receiving endpoint is open is not delivered).
+    for id in ["alice", "bob"] {
+        assert!(log
+            .wait_for(T, |e| e.element == id
+                && matches!(e.event, MediaEvent::DataChannelOpened { .. }))
+            .is_some());
+    }
     alice_channel.send_text("hello bob");
     bob_channel.send_text("hello alice");
     assert_eq!(bob_channel.wait_messages(1, T), ["hello bob"]);
