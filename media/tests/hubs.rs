@@ -41,7 +41,8 @@ fn join(
         .unwrap();
     endpoint.connect(&port, MediaKind::Video).unwrap();
     port.connect(&endpoint, MediaKind::Video).unwrap();
-    let peer = Arc::new(TestPeer::new(PeerConfig::color(argb)).unwrap());
+    // Frame-coded: each picture carries its number in squares along the top.
+    let peer = Arc::new(TestPeer::new(PeerConfig::color(argb).with_frame_code()).unwrap());
     let (pump, _) = negotiate(&peer, &endpoint, log);
     Participant {
         peer,
@@ -50,15 +51,27 @@ fn join(
     }
 }
 
+/// Whether a picture is of `argb`'s colour (below the frame-code squares).
+fn of_colour(f: &Frame, argb: u32) -> bool {
+    let want = rgb(argb);
+    let got = f.mean_rgb(0, 100, f.width, f.height - 100);
+    (0..3).all(|c| (got[c] - want[c]).abs() < 40.0)
+}
+
 /// Waits until `who` receives pictures of `argb`'s colour.
 fn sees(who: &Participant, argb: u32) -> bool {
-    let want = rgb(argb);
     who.peer
-        .wait_frame_where(T, |f| {
-            let got = f.mean_rgb_all();
-            (0..3).all(|c| (got[c] - want[c]).abs() < 40.0)
-        })
+        .wait_frame_where(T, |f| of_colour(f, argb))
         .is_some()
+}
+
+/// The number of the last frame `sender` sent before `at`.
+fn last_sent_before(sender: &TestPeer, at: std::time::Instant) -> Option<u32> {
+    (0..1u32 << peer::FRAME_CODE_BITS)
+        .filter_map(|code| Some((code, sender.frame_sent_at(code)?)))
+        .filter(|(_, sent)| *sent <= at)
+        .max_by_key(|(_, sent)| *sent)
+        .map(|(code, _)| code)
 }
 
 #[test]
@@ -113,13 +126,32 @@ fn a_one_to_many_dispatcher_reaches_late_viewers_and_switches_presenters() {
     let c = join(&pipeline, &hub, &log, "c", BLUE);
     assert!(sees(&c, RED), "the late viewer c sees a");
     // B presents: everyone else switches, starting at a keyframe (asked for at once: the
-    // peers' own keyframes come only every 2 s).
+    // peers' own keyframes come only every 2 s). Measured with the frame numbers: how long
+    // until C decodes B's first frame, and how many of B's frames that skipped.
     let switched = std::time::Instant::now();
+    let at_switch = last_sent_before(&b.peer, switched).expect("b has been sending");
     hub.set_source(b.port.id()).unwrap();
-    assert!(sees(&a, GREEN) && sees(&c, GREEN), "a and c see b");
+    let first = c
+        .peer
+        .wait_frame_where(T, |f| of_colour(f, GREEN))
+        .expect("c switched to b");
+    let reached = switched.elapsed();
+    let first_code = first.frame_code().expect("a frame-coded picture");
+    assert!(sees(&a, GREEN), "a sees b");
+    // From then on only B's pictures, numbered in order.
+    let from = c.peer.frames_received();
+    assert!(c.peer.wait_frames(from + 30, T));
+    let later = c.peer.last_frame().unwrap();
+    assert!(of_colour(&later, GREEN), "no picture of a after the switch");
+    let later_code = later.frame_code().unwrap();
+    assert!(
+        later_code.wrapping_sub(first_code) % (1 << peer::FRAME_CODE_BITS) >= 25,
+        "b's frames in order: {first_code} then {later_code}"
+    );
     println!(
-        "the switch reached both viewers in {:?}",
-        switched.elapsed()
+        "the switch reached c in {reached:?}: b's frame {first_code}, {} frames after the one b \
+         was sending at the switch",
+        first_code.wrapping_sub(at_switch) % (1 << peer::FRAME_CODE_BITS)
     );
     assert_eq!((pipeline.decoder_count(), pipeline.encoder_count()), (0, 0));
     // A receive-only viewer (kurento-utils' WebRtcPeerRecvonly) gets the presenter too.
