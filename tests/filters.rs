@@ -209,6 +209,7 @@ async fn gstreamer_filter_commands_and_typed_properties() {
     }
     for (name, value) in [
         ("max-size-buffers", "banana"),
+        ("max-size-buffers", "-5"),
         ("no-such-property", "1"),
         ("leaky", "sideways"),
     ] {
@@ -221,6 +222,29 @@ async fn gstreamer_filter_commands_and_typed_properties() {
             .await;
         assert_eq!(e["code"], 40001, "{name}={value}: {e}");
     }
+    // Doubles out of range, NaN included, are refused too (they used to panic in the bindings).
+    let balance = c
+        .create(
+            "GStreamerFilter",
+            json!({"mediaPipeline": p, "command": "videobalance"}),
+        )
+        .await;
+    for value in ["NaN", "5.0", "-inf"] {
+        let e = c
+            .invoke_err(
+                &balance,
+                "setElementProperty",
+                json!({"propertyName": "saturation", "propertyValue": value}),
+            )
+            .await;
+        assert_eq!(e["code"], 40001, "saturation={value}: {e}");
+    }
+    c.invoke(
+        &balance,
+        "setElementProperty",
+        json!({"propertyName": "saturation", "propertyValue": "1.5"}),
+    )
+    .await;
     for (command, filter_type) in [
         ("nosuchelement", "VIDEO"),
         ("audioconvert", "AUTODETECT"),

@@ -295,14 +295,66 @@ fn tls_config(extra: &[Vec<u8>]) -> std::sync::Arc<rustls::ClientConfig> {
     std::sync::Arc::new(config)
 }
 
+/// Redirects followed for one image.
+const MAX_REDIRECTS: usize = 5;
+
+/// Where a redirect from `from` to `location` goes, if it stays on `from`'s scheme: an absolute
+/// URL of that scheme, or a path on the same host.
+fn redirect_target(from: &str, location: &str) -> Option<String> {
+    let (scheme, rest) = from.split_once("://")?;
+    let location = location.trim();
+    if let Some((to_scheme, _)) = location.split_once("://") {
+        return to_scheme
+            .eq_ignore_ascii_case(scheme)
+            .then(|| location.to_owned());
+    }
+    if location.starts_with("//") || !location.starts_with('/') {
+        return None;
+    }
+    let host = rest.split(['/', '?', '#']).next()?;
+    Some(format!("{scheme}://{host}{location}"))
+}
+
 fn fetch_http(url: &str, limits: &LoadLimits) -> Result<Vec<u8>, ImageError> {
     let started = Instant::now();
     let mut agent = ureq::AgentBuilder::new().timeout(limits.timeout);
     if !limits.extra_trusted_certificates.is_empty() {
         agent = agent.tls_config(tls_config(&limits.extra_trusted_certificates));
     }
-    let agent = agent.build();
-    let response = match agent.get(url).call() {
+    // Redirects are followed here, not by ureq: each hop must stay on the same scheme (a
+    // redirect to file:// made ureq panic), and there are at most MAX_REDIRECTS of them.
+    let agent = agent.redirects(0).build();
+    let mut current = url.to_owned();
+    let mut hops = 0;
+    let response = loop {
+        let response = match agent.get(&current).call() {
+            Ok(r) if (300..400).contains(&r.status()) => r,
+            other => break other,
+        };
+        hops += 1;
+        let next = response
+            .header("Location")
+            .and_then(|location| redirect_target(&current, location));
+        match next {
+            Some(next) if hops <= MAX_REDIRECTS => current = next,
+            Some(_) => {
+                return Err(ImageError::Network {
+                    url: url.into(),
+                    reason: format!("more than {MAX_REDIRECTS} redirects"),
+                })
+            }
+            None => {
+                return Err(ImageError::Network {
+                    url: url.into(),
+                    reason: format!(
+                        "a redirect to {:?} was not followed (only to the same scheme)",
+                        response.header("Location").unwrap_or_default()
+                    ),
+                })
+            }
+        }
+    };
+    let response = match response {
         Ok(r) => r,
         Err(ureq::Error::Status(status, _)) => {
             return Err(ImageError::HttpStatus {
@@ -567,6 +619,46 @@ mod tests {
             "{err:?}"
         );
         server.join().unwrap();
+    }
+
+    #[test]
+    fn redirects_stay_on_their_scheme_and_are_bounded() {
+        let src = Mat::new_rows_cols_with_default(
+            2,
+            3,
+            opencv::core::CV_8UC4,
+            opencv::core::Scalar::new(1.0, 2.0, 3.0, 255.0),
+        )
+        .unwrap();
+        let png = encode_png(&src);
+        let (base, server) = serve(vec![
+            ("302 Found\r\nLocation: /real.png", Vec::new()),
+            ("200 OK", png),
+            ("302 Found\r\nLocation: file:///etc/passwd", Vec::new()),
+            ("301 Moved Permanently\r\nLocation: /loop.png", Vec::new()),
+            ("301 Moved Permanently\r\nLocation: /loop.png", Vec::new()),
+            ("301 Moved Permanently\r\nLocation: /loop.png", Vec::new()),
+            ("301 Moved Permanently\r\nLocation: /loop.png", Vec::new()),
+            ("301 Moved Permanently\r\nLocation: /loop.png", Vec::new()),
+            ("301 Moved Permanently\r\nLocation: /loop.png", Vec::new()),
+        ]);
+        let img = load_image(&format!("{base}/moved.png"), &LoadLimits::default()).unwrap();
+        assert_eq!((img.width, img.height), (3, 2));
+        let err = load_image(&format!("{base}/to-file.png"), &LoadLimits::default()).unwrap_err();
+        assert!(err.to_string().contains("not followed"), "{err}");
+        let err = load_image(&format!("{base}/loop.png"), &LoadLimits::default()).unwrap_err();
+        assert!(err.to_string().contains("redirects"), "{err}");
+        server.join().unwrap();
+        assert_eq!(
+            redirect_target("https://a.example/x/y.png", "/z.png").as_deref(),
+            Some("https://a.example/z.png")
+        );
+        assert_eq!(
+            redirect_target("https://a.example/x", "http://b.example/"),
+            None
+        );
+        assert_eq!(redirect_target("http://a.example/x", "//b.example/y"), None);
+        assert_eq!(redirect_target("http://a.example/x", "y.png"), None);
     }
 
     #[test]

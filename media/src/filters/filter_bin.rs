@@ -124,7 +124,7 @@ impl FilterBin {
                 format!("property '{prop}' is read-only"),
             ));
         }
-        let v = gst::glib::Value::deserialize(value, spec.value_type()).map_err(|_| {
+        let invalid = || {
             err(
                 ErrorKind::InvalidArgument,
                 format!(
@@ -132,7 +132,22 @@ impl FilterBin {
                     spec.value_type().name()
                 ),
             )
-        })?;
+        };
+        let unsigned = [
+            gst::glib::Type::U8,
+            gst::glib::Type::U32,
+            gst::glib::Type::U64,
+            gst::glib::Type::U_LONG,
+        ]
+        .contains(&spec.value_type());
+        // GStreamer reads "-5" for an unsigned property as 2^32 - 5.
+        if unsigned && value.trim_start().starts_with('-') {
+            return Err(invalid());
+        }
+        let v = gst::glib::Value::deserialize(value, spec.value_type()).map_err(|_| invalid())?;
+        if !fits(&spec, &v) {
+            return Err(invalid());
+        }
         target.set_property_from_value(prop, &v);
         Ok(())
     }
@@ -269,6 +284,27 @@ fn gstreamer_filter_element(command: &str) -> crate::Result<gst::Element> {
         ));
     }
     Ok(element)
+}
+
+/// Whether `value` is within `spec`'s range as it is: GLib would clamp -5 for an unsigned
+/// property or 5.0 for a double of 0..2, and the bindings refuse a clamped value with a panic.
+/// Not-a-number floats are refused too (no range check catches them).
+fn fits(spec: &gst::glib::ParamSpec, value: &gst::glib::Value) -> bool {
+    use gst::glib::translate::{ToGlibPtr, ToGlibPtrMut};
+    let finite = value
+        .get::<f64>()
+        .map(f64::is_finite)
+        .or_else(|_| value.get::<f32>().map(f32::is_finite))
+        .unwrap_or(true);
+    let mut copy = value.clone();
+    // SAFETY: validates (and may clamp) a copy this function owns; both pointers are live.
+    let clamped = unsafe {
+        gst::glib::gobject_ffi::g_param_value_validate(
+            spec.to_glib_none().0,
+            copy.to_glib_none_mut().0,
+        )
+    };
+    finite && clamped == 0
 }
 
 fn make_caps_filter(format: &str) -> crate::Result<gst::Element> {
