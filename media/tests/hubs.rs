@@ -28,6 +28,8 @@ fn rgb(argb: u32) -> [f64; 3] {
     [(argb >> 16) & 0xff, (argb >> 8) & 0xff, argb & 0xff].map(|c| c as f64)
 }
 
+/// A participant sending video only, frame-coded: each picture carries its number in squares
+/// along the top.
 fn join(
     pipeline: &MediaPipeline,
     hub: &Hub,
@@ -35,14 +37,29 @@ fn join(
     name: &str,
     argb: u32,
 ) -> Participant {
+    let config = PeerConfig::color(argb).with_frame_code();
+    join_with(pipeline, hub, log, name, config, &[MediaKind::Video])
+}
+
+/// A browser with `config` on its own endpoint, connected both ways to a new port of `hub` for
+/// each of `media`.
+fn join_with(
+    pipeline: &MediaPipeline,
+    hub: &Hub,
+    log: &Arc<EventLog>,
+    name: &str,
+    config: PeerConfig,
+    media: &[MediaKind],
+) -> Participant {
     let endpoint = WebRtcEndpoint::create(pipeline, name, WebRtcOptions::default()).unwrap();
     let port = hub
         .create_port(&format!("{}/{name}-port", hub.id()))
         .unwrap();
-    endpoint.connect(&port, MediaKind::Video).unwrap();
-    port.connect(&endpoint, MediaKind::Video).unwrap();
-    // Frame-coded: each picture carries its number in squares along the top.
-    let peer = Arc::new(TestPeer::new(PeerConfig::color(argb).with_frame_code()).unwrap());
+    for &kind in media {
+        endpoint.connect(&port, kind).unwrap();
+        port.connect(&endpoint, kind).unwrap();
+    }
+    let peer = Arc::new(TestPeer::new(config).unwrap());
     let (pump, _) = negotiate(&peer, &endpoint, log);
     Participant {
         peer,
@@ -182,21 +199,15 @@ fn join_mix(
     name: &str,
     argb: u32,
 ) -> Participant {
-    let endpoint = WebRtcEndpoint::create(pipeline, name, WebRtcOptions::default()).unwrap();
-    let port = hub
-        .create_port(&format!("{}/{name}-port", hub.id()))
-        .unwrap();
-    for media in [MediaKind::Audio, MediaKind::Video] {
-        endpoint.connect(&port, media).unwrap();
-        port.connect(&endpoint, media).unwrap();
-    }
-    let peer = Arc::new(TestPeer::new(PeerConfig::color(argb).with_audio()).unwrap());
-    let (pump, _) = negotiate(&peer, &endpoint, log);
-    Participant {
-        peer,
-        port,
-        _pump: pump,
-    }
+    let config = PeerConfig::color(argb).with_audio();
+    join_with(
+        pipeline,
+        hub,
+        log,
+        name,
+        config,
+        &[MediaKind::Audio, MediaKind::Video],
+    )
 }
 
 fn near(got: [f64; 3], argb: u32) -> bool {

@@ -103,28 +103,12 @@ fn a_browser_reaches_an_external_receiver() {
     let webrtc = WebRtcEndpoint::create(&pipeline, "ep", WebRtcOptions::default()).unwrap();
     webrtc.connect(&rtp, MediaKind::Video).unwrap();
     let receiver_port = free_udp_port();
-    let frames = Arc::new(AtomicU64::new(0));
     let receiver = Running::launch(&format!(
         "udpsrc address=127.0.0.1 port={receiver_port} \
          caps=\"application/x-rtp,media=video,encoding-name=VP8,clock-rate=90000,payload=96\" ! \
          rtpvp8depay ! vp8dec ! appsink name=sink emit-signals=false sync=false"
     ));
-    let counted = frames.clone();
-    receiver
-        .0
-        .by_name("sink")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap()
-        .set_callbacks(
-            gst_app::AppSinkCallbacks::builder()
-                .new_sample(move |s| {
-                    let _ = s.pull_sample();
-                    counted.fetch_add(1, Ordering::SeqCst);
-                    Ok(gst::FlowSuccess::Ok)
-                })
-                .build(),
-        );
+    let frames = count_samples(&receiver);
     let offer = format!(
         "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=receiver\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
          m=video {receiver_port} RTP/AVPF 96\r\na=rtpmap:96 VP8/90000\r\na=rtcp-fb:96 nack pli\r\na=recvonly\r\n"
