@@ -19,6 +19,25 @@ pub enum LogFormat {
     Json,
 }
 
+/// Kurento's tutorials record to file:///tmp/….
+const DEFAULT_MEDIA_ROOT: &str = "/tmp";
+
+/// `media_root` in TOML: one path or a list.
+fn one_or_many_paths<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Vec<PathBuf>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(PathBuf),
+        Many(Vec<PathBuf>),
+    }
+    Ok(Some(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(p) => vec![p],
+        OneOrMany::Many(v) => v,
+    }))
+}
+
 /// URI schemes an overlay or background image may be loaded from.
 const KNOWN_IMAGE_SCHEMES: [&str; 3] = ["http", "https", "file"];
 
@@ -56,9 +75,15 @@ pub struct Layer {
     /// Token clients must present as ?access_token= (kurento-client's `access_token` option).
     #[arg(long, env = "RHEO_ACCESS_TOKEN", hide_env_values = true)]
     pub access_token: Option<String>,
-    /// Directory every file URI must lie under (overlay and background images).
-    #[arg(long, env = "RHEO_MEDIA_ROOT")]
-    pub media_root: Option<PathBuf>,
+    /// Directories every file URI must lie under (images, recordings, played files); relative
+    /// paths and the demos' sample videos go to the first. [default: /tmp]
+    #[arg(long, env = "RHEO_MEDIA_ROOT", value_delimiter = ',')]
+    #[serde(default, deserialize_with = "one_or_many_paths")]
+    pub media_root: Option<Vec<PathBuf>>,
+    /// Whether URIs may name hosts on loopback and private networks (as in Kurento). Set it to
+    /// false on a server that untrusted clients reach. [default: true]
+    #[arg(long, env = "RHEO_URI_ALLOW_PRIVATE_NETWORKS", num_args = 0..=1, default_missing_value = "true", value_parser = BoolishValueParser::new())]
+    pub uri_allow_private_networks: Option<bool>,
     /// URI schemes images may be loaded from. [default: http,https,file]
     #[arg(long, env = "RHEO_IMAGE_URI_SCHEMES", value_delimiter = ',')]
     pub image_uri_schemes: Option<Vec<String>>,
@@ -68,6 +93,58 @@ pub struct Layer {
     /// Largest overlay or background image accepted, in bytes. [default: 20 MiB]
     #[arg(long, env = "RHEO_IMAGE_MAX_BYTES")]
     pub image_max_bytes: Option<usize>,
+    /// Largest image accepted, in pixels, checked before decoding. [default: 16777216]
+    #[arg(long, env = "RHEO_IMAGE_MAX_PIXELS")]
+    pub image_max_pixels: Option<u64>,
+    /// Image downloads running at once, server-wide; more are refused. [default: 16]
+    #[arg(long, env = "RHEO_IMAGE_MAX_CONCURRENT_FETCHES")]
+    pub image_max_concurrent_fetches: Option<usize>,
+    /// GStreamer element factories a GStreamerFilter may use besides the video transforms
+    /// (Filter/Effect, Filter/Converter, Filter/Editor classes) allowed by default.
+    #[arg(long, env = "RHEO_GSTREAMER_FILTER_ALLOW", value_delimiter = ',')]
+    pub gstreamer_filter_allow: Option<Vec<String>>,
+    /// GStreamer element factories a GStreamerFilter may never use.
+    #[arg(long, env = "RHEO_GSTREAMER_FILTER_DENY", value_delimiter = ',')]
+    pub gstreamer_filter_deny: Option<Vec<String>>,
+    /// Elements one GStreamerFilter command may create. [default: 8]
+    #[arg(long, env = "RHEO_GSTREAMER_FILTER_MAX_ELEMENTS")]
+    pub gstreamer_filter_max_elements: Option<usize>,
+    /// Largest WebSocket message (and frame) a client may send, in bytes. [default: 4 MiB]
+    #[arg(long, env = "RHEO_WS_MAX_MESSAGE_BYTES")]
+    pub ws_max_message_bytes: Option<usize>,
+    /// Replies and events waiting for a client that does not read them, in bytes, before the
+    /// connection is closed (1008). [default: 64 MiB]
+    #[arg(long, env = "RHEO_WS_MAX_QUEUED_BYTES")]
+    pub ws_max_queued_bytes: Option<usize>,
+    /// Seconds a client may stay silent (it is pinged meanwhile, and pongs count), so that a
+    /// client stuck inside a frame is cut off. [default: 45]
+    #[arg(long, env = "RHEO_WS_READ_DEADLINE")]
+    pub ws_read_deadline_secs: Option<u64>,
+    /// Largest SDP accepted (offers, answers), in bytes. [default: 262144]
+    #[arg(long, env = "RHEO_SDP_MAX_BYTES")]
+    pub sdp_max_bytes: Option<usize>,
+    /// m-sections one SDP may have. [default: 16]
+    #[arg(long, env = "RHEO_SDP_MAX_MEDIA")]
+    pub sdp_max_media: Option<usize>,
+    /// MediaPipelines on the server. [default: 1000]
+    #[arg(long, env = "RHEO_MAX_PIPELINES")]
+    pub max_pipelines: Option<usize>,
+    /// MediaPipelines one session may hold. [default: max_pipelines]
+    #[arg(long, env = "RHEO_MAX_PIPELINES_PER_SESSION")]
+    pub max_pipelines_per_session: Option<usize>,
+    /// Elements (hub ports included) in one MediaPipeline. [default: 1000]
+    #[arg(long, env = "RHEO_MAX_ELEMENTS_PER_PIPELINE")]
+    pub max_elements_per_pipeline: Option<usize>,
+    /// Sessions one WebSocket connection may be bound to. [default: 100]
+    #[arg(long, env = "RHEO_MAX_SESSIONS_PER_CONNECTION")]
+    pub max_sessions_per_connection: Option<usize>,
+    /// WebSocket connections from one IP address. [default: 200]
+    #[arg(long, env = "RHEO_MAX_CONNECTIONS_PER_IP")]
+    pub max_connections_per_ip: Option<usize>,
+    /// Sessions see and touch only the objects they created, and only their own session id.
+    /// [default: false, as in Kurento]
+    #[arg(long, env = "RHEO_SESSION_ISOLATION", num_args = 0..=1, default_missing_value = "true", value_parser = BoolishValueParser::new())]
+    pub session_isolation: Option<bool>,
     /// Log line format. [default: text]
     #[arg(long, env = "RHEO_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
@@ -146,9 +223,26 @@ impl Layer {
                 gc_period_secs,
                 access_token,
                 media_root,
+                uri_allow_private_networks,
                 image_uri_schemes,
                 image_timeout_secs,
                 image_max_bytes,
+                image_max_pixels,
+                image_max_concurrent_fetches,
+                gstreamer_filter_allow,
+                gstreamer_filter_deny,
+                gstreamer_filter_max_elements,
+                ws_max_message_bytes,
+                ws_max_queued_bytes,
+                ws_read_deadline_secs,
+                sdp_max_bytes,
+                sdp_max_media,
+                max_pipelines,
+                max_pipelines_per_session,
+                max_elements_per_pipeline,
+                max_sessions_per_connection,
+                max_connections_per_ip,
+                session_isolation,
                 log_format,
                 log_level,
                 stun_address,
@@ -205,10 +299,19 @@ pub struct Config {
     pub web_dir: Option<PathBuf>,
     pub gc_period_secs: u64,
     pub access_token: Option<String>,
-    pub media_root: Option<PathBuf>,
+    /// Canonical; never empty.
+    pub media_roots: Vec<PathBuf>,
+    pub uri_allow_private_networks: bool,
     pub image_uri_schemes: Vec<String>,
     pub image_timeout_secs: u64,
     pub image_max_bytes: usize,
+    pub image_max_pixels: u64,
+    pub image_max_concurrent_fetches: usize,
+    pub gstreamer_filter: rheo_media::ElementPolicy,
+    pub ws_limits: crate::transport::WsLimits,
+    pub sdp_limits: rheo_media::SdpLimits,
+    pub quotas: crate::control::Quotas,
+    pub session_isolation: bool,
     pub log_format: LogFormat,
     pub log_level: String,
     pub stun_address: Option<String>,
@@ -246,7 +349,7 @@ impl std::fmt::Debug for Config {
             .field("secure_port", &self.secure_port)
             .field("tls", &self.tls)
             .field("access_token", &self.access_token.as_ref().map(|_| "***"))
-            .field("media_root", &self.media_root)
+            .field("media_roots", &self.media_roots)
             .field("min_port", &self.min_port)
             .field("max_port", &self.max_port)
             .field("external_ipv4", &self.external_ipv4)
@@ -365,13 +468,25 @@ impl Config {
                 "RHEO_SECURE_PORT ({secure_port}) must differ from RHEO_PORT"
             ));
         }
-        let media_root = match l.media_root {
-            Some(root) => Some(
+        let media_roots = l
+            .media_root
+            .filter(|roots| !roots.is_empty())
+            .unwrap_or_else(|| vec![PathBuf::from(DEFAULT_MEDIA_ROOT)])
+            .into_iter()
+            .map(|root| {
                 root.canonicalize()
-                    .map_err(|e| format!("RHEO_MEDIA_ROOT: {}: {e}", root.display()))?,
-            ),
-            None => None,
-        };
+                    .map_err(|e| format!("RHEO_MEDIA_ROOT: {}: {e}", root.display()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if media_roots.iter().any(|r| r == Path::new("/")) {
+            return Err("RHEO_MEDIA_ROOT: / would give clients every file of the server".into());
+        }
+        let image_max_concurrent_fetches = l
+            .image_max_concurrent_fetches
+            .unwrap_or(rheo_filter_sdk::image::DEFAULT_MAX_CONCURRENT_FETCHES);
+        if image_max_concurrent_fetches == 0 {
+            return Err("RHEO_IMAGE_MAX_CONCURRENT_FETCHES must be at least 1".into());
+        }
         let image_uri_schemes: Vec<String> = l
             .image_uri_schemes
             .unwrap_or_else(|| KNOWN_IMAGE_SCHEMES.map(String::from).to_vec())
@@ -386,6 +501,66 @@ impl Config {
             return Err(format!(
                 "RHEO_IMAGE_URI_SCHEMES: unknown scheme '{bad}' (known: http, https, file)"
             ));
+        }
+        let gstreamer_filter = element_policy(
+            l.gstreamer_filter_allow,
+            l.gstreamer_filter_deny,
+            l.gstreamer_filter_max_elements,
+        )?;
+        let ws_limits = crate::transport::WsLimits {
+            max_message_bytes: l.ws_max_message_bytes.unwrap_or(4 << 20),
+            max_queued_bytes: l.ws_max_queued_bytes.unwrap_or(64 << 20),
+            read_deadline: Duration::from_secs(l.ws_read_deadline_secs.unwrap_or(45)),
+        };
+        if ws_limits.read_deadline < Duration::from_secs(1) {
+            return Err("RHEO_WS_READ_DEADLINE must be at least 1 second".into());
+        }
+        if ws_limits.max_message_bytes < 64 << 10 {
+            return Err("RHEO_WS_MAX_MESSAGE_BYTES must be at least 65536".into());
+        }
+        if ws_limits.max_queued_bytes < 1 << 20 {
+            return Err("RHEO_WS_MAX_QUEUED_BYTES must be at least 1048576".into());
+        }
+        let defaults = rheo_media::SdpLimits::default();
+        let sdp_limits = rheo_media::SdpLimits {
+            max_bytes: l.sdp_max_bytes.unwrap_or(defaults.max_bytes),
+            max_media: l.sdp_max_media.unwrap_or(defaults.max_media),
+            ..defaults
+        };
+        if sdp_limits.max_bytes < 4096 {
+            return Err("RHEO_SDP_MAX_BYTES must be at least 4096".into());
+        }
+        if sdp_limits.max_media == 0 {
+            return Err("RHEO_SDP_MAX_MEDIA must be at least 1".into());
+        }
+        if sdp_limits.max_bytes > ws_limits.max_message_bytes {
+            return Err(format!(
+                "RHEO_SDP_MAX_BYTES ({}) cannot exceed RHEO_WS_MAX_MESSAGE_BYTES ({})",
+                sdp_limits.max_bytes, ws_limits.max_message_bytes
+            ));
+        }
+        let quota_defaults = crate::control::Quotas::default();
+        let max_pipelines = l.max_pipelines.unwrap_or(quota_defaults.max_pipelines);
+        let quotas = crate::control::Quotas {
+            max_pipelines,
+            max_pipelines_per_session: l.max_pipelines_per_session.unwrap_or(max_pipelines),
+            max_elements_per_pipeline: l
+                .max_elements_per_pipeline
+                .unwrap_or(quota_defaults.max_elements_per_pipeline),
+            max_sessions_per_connection: l
+                .max_sessions_per_connection
+                .unwrap_or(quota_defaults.max_sessions_per_connection),
+            max_connections_per_ip: l
+                .max_connections_per_ip
+                .unwrap_or(quota_defaults.max_connections_per_ip),
+        };
+        for quota in crate::control::Quota::ALL {
+            if quota.limit(&quotas) == 0 {
+                return Err(format!(
+                    "RHEO_{} must be at least 1",
+                    quota.setting().to_ascii_uppercase()
+                ));
+            }
         }
         let turn = turn_rest(
             l.turn_secret,
@@ -406,10 +581,20 @@ impl Config {
             web_dir: l.web_dir,
             gc_period_secs,
             access_token: l.access_token,
-            media_root,
+            media_roots,
+            uri_allow_private_networks: l.uri_allow_private_networks.unwrap_or(true),
             image_uri_schemes,
             image_timeout_secs: l.image_timeout_secs.unwrap_or(10),
             image_max_bytes: l.image_max_bytes.unwrap_or(20 << 20),
+            image_max_pixels: l
+                .image_max_pixels
+                .unwrap_or(rheo_filter_sdk::image::DEFAULT_MAX_PIXELS),
+            image_max_concurrent_fetches,
+            gstreamer_filter,
+            ws_limits,
+            sdp_limits,
+            quotas,
+            session_isolation: l.session_isolation.unwrap_or(false),
             log_format: l.log_format.unwrap_or(LogFormat::Text),
             log_level: l.log_level.unwrap_or_else(|| "info".into()),
             stun_address: l.stun_address,
@@ -440,6 +625,19 @@ impl Config {
         let found = crate::public_address::discover_ipv4(host, port)?;
         self.external_ipv4 = Some(found);
         Ok(Some(found))
+    }
+
+    /// Where client URIs may lead.
+    pub fn uri_policy(&self) -> rheo_filter_sdk::UriPolicy {
+        rheo_filter_sdk::UriPolicy {
+            media_roots: Some(self.media_roots.clone()),
+            allow_private_networks: self.uri_allow_private_networks,
+        }
+    }
+
+    /// The first media root: relative paths and the demos' sample videos.
+    pub fn media_folder(&self) -> &Path {
+        &self.media_roots[0]
     }
 
     pub fn gc_period(&self) -> Duration {
@@ -481,10 +679,18 @@ impl Config {
                 timeout: Duration::from_secs(self.image_timeout_secs),
                 max_bytes: self.image_max_bytes,
                 allowed_schemes: Some(self.image_uri_schemes.clone()),
-                file_root: self.media_root.clone(),
+                policy: self.uri_policy(),
+                max_pixels: self.image_max_pixels,
+                max_concurrent_fetches: self.image_max_concurrent_fetches,
+                own_site: Some(rheo_filter_sdk::image::OwnSite {
+                    ports: vec![self.port, self.secure_port],
+                    web_dir: self.web_dir(),
+                }),
                 extra_trusted_certificates: Vec::new(),
             },
             http_base_url: self.http_base_url(self.port),
+            uri_policy: self.uri_policy(),
+            gstreamer_filter: self.gstreamer_filter.clone(),
         }
     }
 
@@ -567,6 +773,40 @@ fn parse_external<T: std::str::FromStr>(
             .map(Some)
             .map_err(|_| format!("{setting}: '{v}' is not an IP address of that family")),
     }
+}
+
+/// The GStreamerFilter policy; names are factory names, checked to exist so a typo is not a
+/// silent no-op.
+fn element_policy(
+    allow: Option<Vec<String>>,
+    deny: Option<Vec<String>>,
+    max_elements: Option<usize>,
+) -> Result<rheo_media::ElementPolicy, String> {
+    let names = |list: Option<Vec<String>>, setting: &str| -> Result<Vec<String>, String> {
+        let names: Vec<String> = list
+            .unwrap_or_default()
+            .into_iter()
+            .map(|n| n.trim().to_owned())
+            .filter(|n| !n.is_empty())
+            .collect();
+        rheo_media::init().map_err(|e| e.message)?;
+        match names
+            .iter()
+            .find(|n| rheo_filter_sdk::gst::ElementFactory::find(n).is_none())
+        {
+            Some(unknown) => Err(format!("{setting}: no GStreamer element '{unknown}'")),
+            None => Ok(names),
+        }
+    };
+    let max_elements = max_elements.unwrap_or(rheo_media::filters::DEFAULT_MAX_ELEMENTS);
+    if max_elements == 0 {
+        return Err("RHEO_GSTREAMER_FILTER_MAX_ELEMENTS must be at least 1".into());
+    }
+    Ok(rheo_media::ElementPolicy {
+        allow: names(allow, "RHEO_GSTREAMER_FILTER_ALLOW")?,
+        deny: names(deny, "RHEO_GSTREAMER_FILTER_DENY")?,
+        max_elements,
+    })
 }
 
 fn turn_rest(
@@ -667,6 +907,14 @@ mod tests {
             ("gc_period_secs = 0", "RHEO_GC_PERIOD"),
             ("media_root = \"/nonexistent/rheo\"", "RHEO_MEDIA_ROOT"),
             ("image_uri_schemes = [\"ftp\"]", "RHEO_IMAGE_URI_SCHEMES"),
+            (
+                "gstreamer_filter_allow = [\"nosuchelement\"]",
+                "RHEO_GSTREAMER_FILTER_ALLOW",
+            ),
+            (
+                "gstreamer_filter_max_elements = 0",
+                "RHEO_GSTREAMER_FILTER_MAX_ELEMENTS",
+            ),
             (
                 "tls_certificate = \"/nonexistent.pem\"",
                 "RHEO_TLS_CERTIFICATE",

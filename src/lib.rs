@@ -66,8 +66,15 @@ pub async fn start(config: &config::Config) -> Result<RunningServer, String> {
     };
     let addr = plain.local_addr().map_err(|e| e.to_string())?;
     let secure_addr = secure.as_ref().and_then(|l| l.local_addr().ok());
+    rheo_media::set_sdp_limits(config.sdp_limits);
     let mut settings = config.settings();
     settings.http_base_url = config.http_base_url(addr.port());
+    if let Some(site) = settings.image_limits.own_site.as_mut() {
+        site.ports = [Some(addr.port()), secure_addr.map(|a| a.port())]
+            .into_iter()
+            .flatten()
+            .collect();
+    }
     if let Some(cert) = tls.as_ref().and_then(|t| t.self_signed.as_ref()) {
         // Pages served over TLS name images by their https:// URL on this very server.
         settings
@@ -75,7 +82,8 @@ pub async fn start(config: &config::Config) -> Result<RunningServer, String> {
             .extra_trusted_certificates
             .push(cert.to_vec());
     }
-    let core = control::Core::new(settings);
+    let core = control::Core::with_quotas(settings, config.quotas);
+    core.set_session_isolation(config.session_isolation);
     core.spawn_garbage_collector(config.gc_period());
     let site = Arc::new(transport::Site {
         web_dir: config.web_dir(),
@@ -85,6 +93,8 @@ pub async fn start(config: &config::Config) -> Result<RunningServer, String> {
         signaling: config
             .demo_signaling
             .then(transport::signaling::Relay::default),
+        ws_limits: config.ws_limits,
+        server_closes: Default::default(),
     });
     if config.access_token.is_some() {
         info!("clients must present the access token");

@@ -7,9 +7,11 @@ use std::fmt::Write;
 use rheo_media::IceComponentState;
 
 use crate::control::Core;
+use crate::objects::World;
 
 /// Renders every metric. Cheap: no media calls, one registry lock.
-pub fn render(core: &Core) -> String {
+pub fn render(core: &Core, site: &crate::transport::Site) -> String {
+    let ws_limits = &site.ws_limits;
     let (sessions, objects) = core.snapshot();
     let mut by_class: BTreeMap<&str, u64> = BTreeMap::new();
     let mut ice: BTreeMap<&str, u64> = [
@@ -56,6 +58,51 @@ pub fn render(core: &Core) -> String {
         sessions as u64,
     );
     m.gauge("rheo_pipelines", "Live MediaPipelines.", pipelines);
+    let quotas = core.quotas();
+    let settings = core.settings();
+    let sdp = rheo_media::sdp_limits();
+    let limits = crate::control::Quota::ALL
+        .map(|q| (q.setting(), q.limit(quotas) as u64))
+        .into_iter()
+        .chain([
+            ("ws_max_message_bytes", ws_limits.max_message_bytes as u64),
+            ("ws_max_queued_bytes", ws_limits.max_queued_bytes as u64),
+            ("ws_read_deadline_secs", ws_limits.read_deadline.as_secs()),
+            ("sdp_max_bytes", sdp.max_bytes as u64),
+            ("sdp_max_media", sdp.max_media as u64),
+            ("image_max_bytes", settings.image_limits.max_bytes as u64),
+            ("image_max_pixels", settings.image_limits.max_pixels),
+            (
+                "image_max_concurrent_fetches",
+                settings.image_limits.max_concurrent_fetches as u64,
+            ),
+            (
+                "gstreamer_filter_max_elements",
+                settings.gstreamer_filter.max_elements as u64,
+            ),
+        ]);
+    m.labelled_gauge(
+        "rheo_limit",
+        "Each configured limit, by setting name.",
+        "setting",
+        limits,
+    );
+    m.labelled_counter(
+        "rheo_ws_closed_by_server_total",
+        "WebSocket connections the server closed, by reason.",
+        "reason",
+        crate::transport::CloseReason::ALL
+            .map(|r| (r.label(), site.server_closes.count(r)))
+            .into_iter(),
+    );
+    m.labelled_counter(
+        "rheo_quota_refusals_total",
+        "Requests refused because a quota was reached, by setting name.",
+        "setting",
+        crate::control::Quota::ALL
+            .map(|q| (q.setting(), core.refusals.count(q)))
+            .into_iter(),
+    );
     m.labelled_gauge(
         "rheo_elements",
         "Live media objects by Kurento class (pipelines included).",

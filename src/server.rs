@@ -127,14 +127,7 @@ fn run(filters: Vec<Registration>) -> ExitCode {
 /// Generates the demos' sample videos (the player's, the send-data demo's QR clip) in the media
 /// root on first start, off the startup path (they take a few seconds of CPU).
 fn prepare_sample_video(config: &Config) {
-    let Some(root) = config.media_root.clone() else {
-        info!(
-            "no media root configured: the demos' sample videos ({}, {}) are not generated",
-            rheo_media::SAMPLE_VIDEO_NAME,
-            rheo_media::QR_SAMPLE_VIDEO_NAME
-        );
-        return;
-    };
+    let root = config.media_folder().to_path_buf();
     let spawned = std::thread::Builder::new()
         .name("sample-video".into())
         .spawn(move || {

@@ -179,7 +179,8 @@ async fn get_info_and_get_kmd_describe_sdk_filters() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn gstreamer_filter_commands_and_typed_properties() {
-    let (addr, _) = start_server(&[]).await;
+    // queue has properties of every type; it is refused unless allowed (it adds a thread).
+    let (addr, _) = start_server(&["--gstreamer-filter-allow", "queue"]).await;
     let mut c = Client::connect(addr).await;
     let p = c.create("MediaPipeline", Value::Null).await;
     let created = c

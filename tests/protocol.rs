@@ -392,12 +392,20 @@ async fn broken_sdp_is_an_sdp_error_and_harms_nobody() {
         answer["value"].as_str().unwrap().contains("m=video 0 "),
         "{answer}"
     );
-    // A huge (4 MB) message is read and answered, not a dropped connection.
-    let huge = "x".repeat(4 << 20);
-    let e = a
-        .invoke_err(&w, "processOffer", json!({"offer": huge}))
+    // An SDP beyond the size limit (but within a message's) is refused, not a dropped
+    // connection.
+    let huge = "x".repeat(300 << 10);
+    let fresh = a
+        .create("WebRtcEndpoint", json!({"mediaPipeline": p}))
         .await;
-    assert!((40200..40300).contains(&code(&e)), "{e}");
+    let e = a
+        .invoke_err(&fresh, "processOffer", json!({"offer": huge}))
+        .await;
+    assert_eq!(code(&e), 40001, "{e}");
+    assert!(
+        e["message"].as_str().unwrap().contains("sdp_max_bytes"),
+        "{e}"
+    );
     // The other session's pipeline is untouched and both connections still work.
     assert_eq!(
         b.ok("describe", json!({"object": pb})).await["type"],

@@ -123,7 +123,7 @@ async fn recorder_arguments_are_checked() {
         assert!(message.contains(profile) && message.contains(named), "{e}");
     }
     // Outside the root and missing read the same.
-    let nowhere = "no such file or directory in the server's media root";
+    let nowhere = "no such file in the server's media root";
     for uri in [
         "file:///etc/rheo.webm".to_string(),
         format!("file://{}/../escape.webm", root.display()),

@@ -10,13 +10,15 @@
 
 use std::error::Error as _;
 use std::io::Read;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use opencv::core::{Mat, Vector, CV_16U, CV_32F, CV_64F, CV_8U};
 use opencv::prelude::*;
 
-use crate::local_file::{existing_file, file_uri_path, scheme_of, LocalFileError};
+use crate::local_file::{file_uri_path, scheme_of, LocalFileError};
+use crate::uri_policy::{UriError, UriPolicy};
 
 /// A decoded image, 8-bit straight-alpha BGRA, rows packed without padding.
 #[derive(Clone, PartialEq, Eq)]
@@ -59,8 +61,29 @@ impl OverlayImage {
     /// Alpha is kept for 4-channel images; 3-channel and grey images get alpha 255;
     /// 16-bit and floating-point images are scaled to 8 bits.
     pub fn decode(bytes: &[u8]) -> Result<Self, ImageError> {
+        Self::decode_within(bytes, u64::MAX)
+    }
+
+    /// [`OverlayImage::decode`], refusing before decoding an image of more than `max_pixels`
+    /// pixels, or one whose size cannot be read from its header (a few bytes can declare an
+    /// image of gigabytes).
+    pub fn decode_within(bytes: &[u8], max_pixels: u64) -> Result<Self, ImageError> {
         if bytes.is_empty() {
             return Err(ImageError::NotAnImage("empty input".into()));
+        }
+        if max_pixels != u64::MAX {
+            let (width, height) = crate::image_header::dimensions(bytes).ok_or_else(|| {
+                ImageError::NotAnImage(
+                    "not a PNG, JPEG, BMP or WebP image whose size can be read".into(),
+                )
+            })?;
+            if u64::from(width) * u64::from(height) > max_pixels {
+                return Err(ImageError::TooManyPixels {
+                    width,
+                    height,
+                    limit: max_pixels,
+                });
+            }
         }
         let buf = Vector::<u8>::from_slice(bytes);
         let decoded = opencv::imgcodecs::imdecode(&buf, opencv::imgcodecs::IMREAD_UNCHANGED)
@@ -133,26 +156,79 @@ pub struct LoadLimits {
     /// Lower-case schemes accepted (`file` also covers plain paths); `None` accepts all
     /// supported ones.
     pub allowed_schemes: Option<Vec<String>>,
-    /// Canonical directory every local file must lie under (symlinks resolved); relative
-    /// paths are taken from it. `None`: no confinement.
-    pub file_root: Option<PathBuf>,
+    /// Which files and hosts may be read.
+    pub policy: UriPolicy,
+    /// Largest image accepted, in pixels, checked before decoding.
+    pub max_pixels: u64,
+    /// Downloads running at once, server-wide; more are refused at once (never queued, so
+    /// waiting clients cannot pile up on the server's threads).
+    pub max_concurrent_fetches: usize,
+    /// The server's own web pages: URLs naming them are read from disk, not fetched, so the
+    /// demos' images load whatever `policy` says about the server's own address.
+    pub own_site: Option<OwnSite>,
     /// DER certificates trusted for `https://` besides the usual roots: the server's own
     /// self-signed one, so pages served over its TLS port can name its images.
     pub extra_trusted_certificates: Vec<Vec<u8>>,
 }
 
 impl Default for LoadLimits {
-    /// 10 seconds, 20 MiB, every supported scheme, no confinement.
+    /// 10 seconds, 20 MiB, 16 MP, every supported scheme, no confinement.
     fn default() -> Self {
         LoadLimits {
             timeout: Duration::from_secs(10),
             max_bytes: 20 * 1024 * 1024,
             allowed_schemes: None,
-            file_root: None,
+            policy: UriPolicy::default(),
+            max_pixels: DEFAULT_MAX_PIXELS,
+            max_concurrent_fetches: DEFAULT_MAX_CONCURRENT_FETCHES,
+            own_site: None,
             extra_trusted_certificates: Vec::new(),
         }
     }
 }
+
+/// The web pages a server serves itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OwnSite {
+    /// The ports it serves them on (HTTP and HTTPS).
+    pub ports: Vec<u16>,
+    /// The directory they are served from.
+    pub web_dir: PathBuf,
+}
+
+impl OwnSite {
+    /// The file `url` names when it points at this server (a local address, one of its ports)
+    /// and at a regular file of the web directory.
+    fn file_for(&self, url: &str) -> Option<PathBuf> {
+        let authority = crate::uri_policy::authority(url).ok()?;
+        if !self.ports.contains(&authority.port) {
+            return None;
+        }
+        let local = (authority.host.as_str(), 0)
+            .to_socket_addrs()
+            .ok()?
+            .all(|a| std::net::UdpSocket::bind(SocketAddr::new(a.ip(), 0)).is_ok());
+        if !local {
+            return None;
+        }
+        let after_host = &url[url.find("://")? + 3..];
+        let path = after_host[after_host.find('/')?..]
+            .split(['?', '#'])
+            .next()?
+            .trim_start_matches('/');
+        let decoded = crate::local_file::file_uri_path(&format!("file:///{path}"))?.ok()?;
+        let root = self.web_dir.canonicalize().ok()?;
+        let relative = decoded.strip_prefix("/").ok()?;
+        let real = crate::local_file::existing_file(relative, Some(&[root][..])).ok()?;
+        real.is_file().then_some(real)
+    }
+}
+
+/// 4096×4096: a 64 MiB BGRA picture.
+pub const DEFAULT_MAX_PIXELS: u64 = 4096 * 4096;
+
+/// Image downloads at once, server-wide.
+pub const DEFAULT_MAX_CONCURRENT_FETCHES: usize = 16;
 
 /// Why an image could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -182,22 +258,22 @@ pub enum ImageError {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// The HTTP server answered with a non-success status.
-    #[error("HTTP {status} fetching {url}")]
-    HttpStatus {
+    /// Nothing usable came from the URL: no connection, an HTTP error, a redirect not
+    /// followed, or bytes that are not an image. One wording for all, so that a client cannot
+    /// tell a closed port from an open one; `detail` is for the server's log.
+    #[error("no image could be fetched from {url}")]
+    Unreachable {
         /// The URL.
         url: String,
-        /// The status code.
-        status: u16,
+        /// What happened.
+        detail: String,
     },
-    /// Connection, TLS or protocol failure while fetching over HTTP.
-    #[error("network error fetching {url}: {reason}")]
-    Network {
-        /// The URL.
-        url: String,
-        /// Description of the failure.
-        reason: String,
-    },
+    /// The URI policy refuses the host (decided before any connection).
+    #[error(transparent)]
+    Refused(#[from] UriError),
+    /// Too many downloads are running on the server.
+    #[error("the server is already fetching {0} images; try again later")]
+    Busy(usize),
     /// The encoded image is larger than [`LoadLimits::max_bytes`].
     #[error("image larger than the {limit}-byte limit")]
     TooLarge {
@@ -210,6 +286,26 @@ pub enum ImageError {
     /// The bytes are not an image OpenCV can decode.
     #[error("not a decodable image: {0}")]
     NotAnImage(String),
+    /// The image's header declares more pixels than allowed.
+    #[error("image of {width}x{height} pixels is larger than the {limit}-pixel limit")]
+    TooManyPixels {
+        /// Declared width.
+        width: u32,
+        /// Declared height.
+        height: u32,
+        /// The limit.
+        limit: u64,
+    },
+}
+
+impl ImageError {
+    /// The detail a client is not shown, for the server's log.
+    pub fn log_detail(&self) -> Option<&str> {
+        match self {
+            ImageError::Unreachable { detail, .. } => Some(detail),
+            _ => None,
+        }
+    }
 }
 
 /// Loads and decodes the image named by `uri`. **Blocking.**
@@ -217,8 +313,25 @@ pub enum ImageError {
 /// Accepted forms: `file:///abs/path` (percent-escapes are decoded), a plain path,
 /// `http://…` and `https://…`. Any other `scheme:` is [`ImageError::UnsupportedScheme`].
 pub fn load_image(uri: &str, limits: &LoadLimits) -> Result<OverlayImage, ImageError> {
-    let bytes = fetch(uri, limits)?;
-    OverlayImage::decode(&bytes)
+    let remote = file_uri_path(uri).is_none();
+    let loaded = fetch(uri, limits).and_then(|bytes| {
+        OverlayImage::decode_within(&bytes, limits.max_pixels).map_err(|e| match e {
+            ImageError::NotAnImage(why) if remote => ImageError::Unreachable {
+                url: uri.into(),
+                detail: format!("not an image: {why}"),
+            },
+            other => other,
+        })
+    });
+    if let Err(e) = &loaded {
+        // The client reads one wording; the operator reads what happened.
+        tracing::info!(
+            uri,
+            detail = e.log_detail().unwrap_or_default(),
+            "image not loaded: {e}"
+        );
+    }
+    loaded
 }
 
 fn fetch(uri: &str, limits: &LoadLimits) -> Result<Vec<u8>, ImageError> {
@@ -234,8 +347,42 @@ fn fetch(uri: &str, limits: &LoadLimits) -> Result<Vec<u8>, ImageError> {
     }
     // Only URIs with a scheme get here: plain paths are files.
     match scheme.as_deref().unwrap_or_default() {
-        "http" | "https" => fetch_http(uri, limits),
+        "http" | "https" => {
+            if let Some(file) = limits.own_site.as_ref().and_then(|s| s.file_for(uri)) {
+                let unconfined = LoadLimits {
+                    policy: UriPolicy::default(),
+                    ..limits.clone()
+                };
+                return read_file(&file, &unconfined);
+            }
+            let _slot = FetchSlot::take(limits.max_concurrent_fetches)?;
+            fetch_http(uri, limits)
+        }
         other => Err(ImageError::UnsupportedScheme(other.to_string())),
+    }
+}
+
+/// Downloads running now, server-wide.
+static FETCHES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// One running download; its slot is given back when dropped.
+struct FetchSlot;
+
+impl FetchSlot {
+    fn take(limit: usize) -> Result<FetchSlot, ImageError> {
+        use std::sync::atomic::Ordering;
+        let taken = FETCHES.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+            (n < limit).then_some(n + 1)
+        });
+        taken
+            .map(|_| FetchSlot)
+            .map_err(|_| ImageError::Busy(limit))
+    }
+}
+
+impl Drop for FetchSlot {
+    fn drop(&mut self) {
+        FETCHES.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
     }
 }
 
@@ -243,16 +390,15 @@ fn fetch(uri: &str, limits: &LoadLimits) -> Result<Vec<u8>, ImageError> {
 const KNOWN_SCHEMES: [&str; 3] = ["file", "http", "https"];
 
 fn read_file(path: &Path, limits: &LoadLimits) -> Result<Vec<u8>, ImageError> {
-    let path = &existing_file(path, limits.file_root.as_deref())?;
+    let (real, file) = limits.policy.open_file(path).map_err(|e| match e {
+        UriError::File(e) => ImageError::File(e),
+        other => ImageError::Refused(other),
+    })?;
     let unreadable = |source| ImageError::Unreadable {
-        path: path.to_path_buf(),
+        path: real.clone(),
         source,
     };
-    let file = std::fs::File::open(path).map_err(unreadable)?;
     let meta = file.metadata().map_err(unreadable)?;
-    if meta.is_dir() {
-        return Err(unreadable(std::io::Error::other("is a directory")));
-    }
     if meta.len() > limits.max_bytes as u64 {
         return Err(ImageError::TooLarge {
             limit: limits.max_bytes,
@@ -317,7 +463,16 @@ fn redirect_target(from: &str, location: &str) -> Option<String> {
 
 fn fetch_http(url: &str, limits: &LoadLimits) -> Result<Vec<u8>, ImageError> {
     let started = Instant::now();
-    let mut agent = ureq::AgentBuilder::new().timeout(limits.timeout);
+    let unreachable = |detail: String| ImageError::Unreachable {
+        url: url.into(),
+        detail,
+    };
+    // Every connection resolves through the policy, so a name cannot resolve to an allowed
+    // address when checked and to a refused one when connected.
+    let policy = limits.policy.clone();
+    let mut agent = ureq::AgentBuilder::new()
+        .timeout(limits.timeout)
+        .resolver(move |netloc: &str| policy.resolve_netloc(netloc));
     if !limits.extra_trusted_certificates.is_empty() {
         agent = agent.tls_config(tls_config(&limits.extra_trusted_certificates));
     }
@@ -327,6 +482,8 @@ fn fetch_http(url: &str, limits: &LoadLimits) -> Result<Vec<u8>, ImageError> {
     let mut current = url.to_owned();
     let mut hops = 0;
     let response = loop {
+        // Checked first for a clear refusal; the resolver above enforces it.
+        limits.policy.check_remote(&current)?;
         let response = match agent.get(&current).call() {
             Ok(r) if (300..400).contains(&r.status()) => r,
             other => break other,
@@ -337,31 +494,18 @@ fn fetch_http(url: &str, limits: &LoadLimits) -> Result<Vec<u8>, ImageError> {
             .and_then(|location| redirect_target(&current, location));
         match next {
             Some(next) if hops <= MAX_REDIRECTS => current = next,
-            Some(_) => {
-                return Err(ImageError::Network {
-                    url: url.into(),
-                    reason: format!("more than {MAX_REDIRECTS} redirects"),
-                })
-            }
+            Some(_) => return Err(unreachable(format!("more than {MAX_REDIRECTS} redirects"))),
             None => {
-                return Err(ImageError::Network {
-                    url: url.into(),
-                    reason: format!(
-                        "a redirect to {:?} was not followed (only to the same scheme)",
-                        response.header("Location").unwrap_or_default()
-                    ),
-                })
+                return Err(unreachable(format!(
+                    "a redirect to {:?} was not followed (only to the same scheme)",
+                    response.header("Location").unwrap_or_default()
+                )))
             }
         }
     };
     let response = match response {
         Ok(r) => r,
-        Err(ureq::Error::Status(status, _)) => {
-            return Err(ImageError::HttpStatus {
-                url: url.into(),
-                status,
-            })
-        }
+        Err(ureq::Error::Status(status, _)) => return Err(unreachable(format!("HTTP {status}"))),
         Err(ureq::Error::Transport(t)) => {
             let timed_out = t
                 .source()
@@ -376,10 +520,7 @@ fn fetch_http(url: &str, limits: &LoadLimits) -> Result<Vec<u8>, ImageError> {
                     reason: t.to_string(),
                 });
             }
-            return Err(ImageError::Network {
-                url: url.into(),
-                reason: t.to_string(),
-            });
+            return Err(unreachable(t.to_string()));
         }
     };
     if let Some(len) = response
@@ -411,12 +552,7 @@ fn fetch_http(url: &str, limits: &LoadLimits) -> Result<Vec<u8>, ImageError> {
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) if is_timeout(&e) => return Err(ImageError::Timeout(limits.timeout)),
-            Err(e) => {
-                return Err(ImageError::Network {
-                    url: url.into(),
-                    reason: e.to_string(),
-                })
-            }
+            Err(e) => return Err(unreachable(e.to_string())),
         }
     }
     Ok(data)
@@ -539,7 +675,10 @@ mod tests {
         let err = load_image(path.to_str().unwrap(), &LoadLimits::default()).unwrap_err();
         assert!(matches!(err, ImageError::NotAnImage(_)), "{err:?}");
         let err = load_image(dir.to_str().unwrap(), &LoadLimits::default()).unwrap_err();
-        assert!(matches!(err, ImageError::Unreadable { .. }), "{err:?}");
+        assert!(
+            matches!(err, ImageError::File(LocalFileError::NotInRoot(_))),
+            "{err:?}"
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 
@@ -605,8 +744,12 @@ mod tests {
 
         let err = load_image(&format!("{base}/missing.png"), &LoadLimits::default()).unwrap_err();
         assert!(
-            matches!(err, ImageError::HttpStatus { status: 404, .. }),
+            matches!(&err, ImageError::Unreachable { detail, .. } if detail == "HTTP 404"),
             "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            format!("no image could be fetched from {base}/missing.png")
         );
 
         let small = LoadLimits {
@@ -645,9 +788,12 @@ mod tests {
         let img = load_image(&format!("{base}/moved.png"), &LoadLimits::default()).unwrap();
         assert_eq!((img.width, img.height), (3, 2));
         let err = load_image(&format!("{base}/to-file.png"), &LoadLimits::default()).unwrap_err();
-        assert!(err.to_string().contains("not followed"), "{err}");
+        assert!(
+            err.log_detail().unwrap().contains("not followed"),
+            "{err:?}"
+        );
         let err = load_image(&format!("{base}/loop.png"), &LoadLimits::default()).unwrap_err();
-        assert!(err.to_string().contains("redirects"), "{err}");
+        assert!(err.log_detail().unwrap().contains("redirects"), "{err:?}");
         server.join().unwrap();
         assert_eq!(
             redirect_target("https://a.example/x/y.png", "/z.png").as_deref(),
@@ -741,7 +887,10 @@ mod tests {
         std::os::unix::fs::symlink(format!("{DATA}/messi5.jpg"), &outside).unwrap();
         let limits = LoadLimits {
             allowed_schemes: Some(vec!["file".into()]),
-            file_root: Some(root.canonicalize().unwrap()),
+            policy: UriPolicy {
+                media_roots: Some(vec![root.canonicalize().unwrap()]),
+                allow_private_networks: true,
+            },
             ..Default::default()
         };
         let inside = format!("file://{}", root.join("face.jpg").display());

@@ -25,10 +25,12 @@ pub use opencv;
 mod element;
 pub mod frame_counters;
 pub mod image;
+mod image_header;
 pub mod json;
 pub mod local_file;
 pub mod registry;
 pub mod testing;
+pub mod uri_policy;
 mod value;
 pub mod worker;
 
@@ -38,6 +40,7 @@ pub use element::{
 };
 pub use image::{load_image, ImageError, LoadLimits, OverlayImage};
 pub use json::{args_from_json, load_images, value_to_json};
+pub use uri_policy::{UriError, UriPolicy};
 pub use value::{Args, Value};
 
 use std::sync::Arc;

@@ -1,8 +1,10 @@
 //! Local files named by clients: `file://` URIs and plain paths, confined to the server's media
-//! root. Reading (an overlay image) and writing (a recording) resolve symlinks and `..` before
-//! the check, and a file outside the root is reported exactly like a missing one, so a client
-//! cannot probe the server's disk.
+//! roots. Reading (an overlay image) and writing (a recording) resolve symlinks and `..` before
+//! the check, and a file outside the roots, missing, forbidden or not a regular file is reported
+//! in one wording, so a client cannot probe the server's disk.
 
+use std::fs::File;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
 
 /// Why a local file cannot be used.
@@ -16,18 +18,13 @@ pub enum LocalFileError {
         /// What is wrong with it.
         reason: String,
     },
-    /// Missing, or outside the media root: one wording for both.
-    #[error("{}: no such file or directory in the server's media root", .0.display())]
+    /// Missing, forbidden, outside the media roots or not a regular file: one wording for all.
+    #[error("{}: no such file in the server's media root", .0.display())]
     NotInRoot(PathBuf),
-    /// Exists (inside the root) but cannot be inspected.
-    #[error("cannot access {}: {source}", path.display())]
-    Inaccessible {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
 }
+
+/// Kernel and device trees: never media, whatever the roots say.
+const SPECIAL_TREES: [&str; 3] = ["/proc", "/sys", "/dev"];
 
 /// Returns the scheme of `uri` (lower-cased) if it starts with `scheme://`.
 pub fn scheme_of(uri: &str) -> Option<String> {
@@ -85,40 +82,75 @@ fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// An existing file to read: `path` resolved and, when a root is set, inside it (relative paths
-/// are taken from the root).
-pub fn existing_file(path: &Path, root: Option<&Path>) -> Result<PathBuf, LocalFileError> {
-    let joined = root.map_or_else(|| path.to_path_buf(), |r| r.join(path));
-    let real = joined.canonicalize().map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => LocalFileError::NotInRoot(path.to_path_buf()),
-        _ => LocalFileError::Inaccessible {
-            path: joined.clone(),
-            source: e,
-        },
-    })?;
-    match root {
-        Some(root) if !real.starts_with(root) => Err(LocalFileError::NotInRoot(path.to_path_buf())),
-        _ => Ok(real),
+/// `path` as named: relative paths start at the first root.
+fn joined(path: &Path, roots: Option<&[PathBuf]>) -> PathBuf {
+    match roots.and_then(|r| r.first()) {
+        Some(first) => first.join(path),
+        None => path.to_path_buf(),
     }
 }
 
-/// A file to create or overwrite: its directory must exist (inside the root, when one is set),
-/// and an existing file of that name (a symlink included) must resolve inside the root too.
-pub fn new_file(path: &Path, root: Option<&Path>) -> Result<PathBuf, LocalFileError> {
+fn inside(real: &Path, roots: Option<&[PathBuf]>) -> bool {
+    let special = SPECIAL_TREES.iter().any(|t| real.starts_with(t));
+    !special && roots.is_none_or(|roots| roots.iter().any(|r| real.starts_with(r)))
+}
+
+/// An existing file to read: `path` resolved and, when roots are set, inside one of them.
+pub fn existing_file(path: &Path, roots: Option<&[PathBuf]>) -> Result<PathBuf, LocalFileError> {
     let not_in_root = || LocalFileError::NotInRoot(path.to_path_buf());
-    let joined = root.map_or_else(|| path.to_path_buf(), |r| r.join(path));
+    let real = joined(path, roots)
+        .canonicalize()
+        .map_err(|_| not_in_root())?;
+    if inside(&real, roots) {
+        Ok(real)
+    } else {
+        Err(not_in_root())
+    }
+}
+
+/// Opens `real` (already resolved) for reading if it is a regular file. The open does not
+/// block: a FIFO would wait for a writer forever.
+pub fn open_regular(real: &Path, named: &Path) -> Result<File, LocalFileError> {
+    let not_in_root = || LocalFileError::NotInRoot(named.to_path_buf());
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_NOFOLLOW)
+        .open(real)
+        .map_err(|_| not_in_root())?;
+    let kind = file.metadata().map_err(|_| not_in_root())?.file_type();
+    if kind.is_file() {
+        Ok(file)
+    } else {
+        Err(not_in_root())
+    }
+}
+
+/// A file to create or overwrite: its directory must exist (inside a root, when roots are set),
+/// and an existing file of that name (a symlink included) must resolve inside a root and be a
+/// regular file.
+pub fn new_file(path: &Path, roots: Option<&[PathBuf]>) -> Result<PathBuf, LocalFileError> {
+    let not_in_root = || LocalFileError::NotInRoot(path.to_path_buf());
+    let joined = joined(path, roots);
     let name = match joined.components().next_back() {
         Some(Component::Normal(name)) => name.to_owned(),
         _ => return Err(not_in_root()),
     };
     if joined.symlink_metadata().is_ok() {
-        return existing_file(path, root);
+        let real = existing_file(path, roots)?;
+        let kind = real.metadata().map_err(|_| not_in_root())?.file_type();
+        let special = kind.is_fifo() || kind.is_socket() || kind.is_char_device();
+        return if kind.is_file() && !special {
+            Ok(real)
+        } else {
+            Err(not_in_root())
+        };
     }
     let dir = joined.parent().ok_or_else(not_in_root)?;
     let dir = existing_file(dir, None).map_err(|_| not_in_root())?;
-    match root {
-        Some(root) if !dir.starts_with(root) => Err(not_in_root()),
-        _ => Ok(dir.join(name)),
+    if inside(&dir, roots) {
+        Ok(dir.join(name))
+    } else {
+        Err(not_in_root())
     }
 }
 
@@ -145,7 +177,8 @@ mod tests {
         let escape = root.join("escape.webm");
         let _ = std::fs::remove_file(&escape);
         std::os::unix::fs::symlink("/etc/passwd", &escape).unwrap();
-        let r = Some(root.as_path());
+        let roots = [root.clone()];
+        let r = Some(&roots[..]);
         assert_eq!(
             new_file(&root.join("sub/a.webm"), r).unwrap(),
             root.join("sub/a.webm")
@@ -163,14 +196,68 @@ mod tests {
         ] {
             let e = new_file(&bad, r).unwrap_err();
             assert!(matches!(e, LocalFileError::NotInRoot(_)), "{bad:?}: {e}");
-            assert!(
-                e.to_string().contains("no such file or directory in"),
-                "{e}"
-            );
+            assert!(e.to_string().contains("no such file in"), "{e}");
         }
+        // An existing FIFO is no recording target.
+        let fifo = root.join("fifo");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        assert!(new_file(&fifo, r).is_err());
         // Without a root only the directory has to exist.
         assert!(new_file(Path::new("/nonexistent-dir/a.webm"), None).is_err());
         assert!(new_file(&root.join("sub/c.webm"), None).is_ok());
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn only_regular_files_in_a_root_are_read_and_every_refusal_reads_the_same() {
+        let root = std::env::temp_dir().join(format!("rheo-read-file-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("dir")).unwrap();
+        let root = root.canonicalize().unwrap();
+        std::fs::write(root.join("ok.png"), b"x").unwrap();
+        let fifo = root.join("fifo");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        let roots = [root.clone(), PathBuf::from("/")];
+        let open =
+            |p: &Path| existing_file(p, Some(&roots[..])).and_then(|real| open_regular(&real, p));
+        assert!(open(&root.join("ok.png")).is_ok());
+        assert!(
+            open(Path::new("ok.png")).is_ok(),
+            "relative to the first root"
+        );
+        // A blocking open of the FIFO would never return: a deadlock detector, not a timing.
+        let (done, finished) = std::sync::mpsc::channel();
+        let named = fifo.clone();
+        std::thread::spawn(move || {
+            let real = existing_file(&named, None).unwrap();
+            done.send(open_regular(&real, &named).is_err()).unwrap();
+        });
+        let refused = finished.recv_timeout(std::time::Duration::from_secs(60));
+        assert_eq!(refused, Ok(true), "opening a FIFO blocked or succeeded");
+        for bad in [
+            fifo.clone(),
+            root.join("dir"),
+            root.join("missing.png"),
+            PathBuf::from("/proc/self/environ"),
+            PathBuf::from("/dev/zero"),
+            PathBuf::from("/sys/kernel/notes"),
+        ] {
+            let e = open(&bad).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!("{}: no such file in the server's media root", bad.display())
+            );
+        }
+        let only_root = [root.clone()];
+        let e = existing_file(Path::new("/etc/passwd"), Some(&only_root[..])).unwrap_err();
+        assert!(matches!(e, LocalFileError::NotInRoot(_)));
         std::fs::remove_dir_all(&root).unwrap();
     }
 }

@@ -43,9 +43,10 @@ pub use endpoints::recorder::{
     MediaProfile, RecordTarget, RecorderEndpoint, RecorderOptions, TRACK_WAIT,
 };
 pub use endpoints::rtp::{RtpEndpoint, RtpOptions, SrtpKey, SrtpSuite};
+pub use endpoints::sdp::limits::{sdp_limits, set_sdp_limits, SdpLimits};
 pub use endpoints::webrtc::{ice_addresses, traffic, WebRtcEndpoint};
 pub use endpoints::{SdpEndpoint, UriEndpoint};
-pub use filters::{FaceOverlay, FilterBin, PassThrough};
+pub use filters::{ElementPolicy, FaceOverlay, FilterBin, PassThrough};
 pub use graph::element::Element;
 pub use graph::output::Format;
 pub use graph::pipeline::MediaPipeline;

@@ -191,9 +191,10 @@ fn candidates_only_after_gather_candidates() {
     let w = ep.webrtc().unwrap();
     // A remote candidate before the offer is queued, an empty one accepted.
     assert!(w.add_ice_candidate("", "0", 0).is_ok());
+    // Candidates that do not follow RFC 8839's grammar are invalid arguments (40001).
     assert_eq!(
         w.add_ice_candidate("garbage", "0", 0).unwrap_err().kind,
-        ErrorKind::IceCandidate
+        ErrorKind::InvalidArgument
     );
     let peer = Arc::new(TestPeer::new(PeerConfig::color(0xff808080)).unwrap());
     let offer = peer.create_offer().unwrap();

@@ -53,27 +53,43 @@ impl Core {
         }
     }
 
-    pub(super) fn raise_on_manager(&self, event_type: &str, field: &str, id: &str) {
+    /// An ObjectCreated/ObjectDestroyed event of the ServerManager about `id`; with session
+    /// isolation only its owner hears of it.
+    pub(super) fn raise_on_manager(
+        &self,
+        event_type: &str,
+        field: &str,
+        id: &str,
+        owner: Option<&str>,
+    ) {
         let Some(sm) = self.state.lock().objects.get(SERVER_MANAGER_ID).cloned() else {
             return;
         };
         let mut fields = Map::new();
         fields.insert(field.to_owned(), Value::from(id));
-        self.raise(&sm, event_type, fields);
+        let audience = if self.session_isolation() {
+            Some(owner.unwrap_or_default())
+        } else {
+            None
+        };
+        self.deliver_event(&sm, event_type, fields, audience);
     }
 
-    /// Sends the event to every connection bound to a session subscribed to it.
+    /// Sends the event to every connection bound to a session subscribed to it (only to
+    /// `audience`'s, when given).
     pub(super) fn deliver_event(
         &self,
         object: &MediaObject,
         event_type: &str,
         fields: Map<String, Value>,
+        audience: Option<&str>,
     ) {
         let targets: Vec<ConnId> = {
             let st = self.state.lock();
             st.subscriptions
                 .keys()
                 .filter(|(_, obj, ty)| obj == &object.id && ty == event_type)
+                .filter(|(session, _, _)| audience.is_none_or(|a| a == session))
                 .filter_map(|(session, _, _)| st.sessions.get(session).and_then(|s| s.bound))
                 .collect()
         };
@@ -93,8 +109,8 @@ impl Core {
         let frame = protocol::event_notification(&object.id, event_type, data).to_string();
         let conns = self.connections.lock();
         for conn in targets {
-            if let Some(tx) = conns.get(&conn) {
-                let _ = tx.send(frame.clone());
+            if let Some(outbox) = conns.get(&conn) {
+                outbox.send(frame.clone());
             }
         }
     }

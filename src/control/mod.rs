@@ -3,7 +3,10 @@
 //! frames and takes out text frames.
 
 mod events;
+mod isolation;
+mod outbox;
 mod params;
+pub mod quotas;
 mod sessions;
 pub mod state;
 mod transactions;
@@ -21,7 +24,9 @@ use crate::objects::{
     self, catalogue, Args, Media, MediaObject, Settings, World, SERVER_MANAGER_ID,
 };
 use crate::protocol::{self, KurentoError, ParseFailure};
+pub use outbox::{Outbox, OutboxReceiver};
 use params::{with_session, Params};
+pub use quotas::{Quota, Quotas};
 pub use state::ConnId;
 use state::State;
 
@@ -31,12 +36,37 @@ type Result<T> = std::result::Result<T, KurentoError>;
 pub struct Core {
     state: Mutex<State>,
     /// Outgoing text frames of each live connection.
-    connections: Mutex<HashMap<ConnId, mpsc::UnboundedSender<String>>>,
+    connections: Mutex<HashMap<ConnId, Outbox>>,
     next_conn: std::sync::atomic::AtomicU64,
     /// Generated once per start; `connect` returns it so clients notice restarts.
     pub server_id: String,
     settings: Settings,
     media_events: media::EventSink,
+    quotas: Quotas,
+    /// Whether sessions see only their own objects (setting `session_isolation`).
+    isolation: std::sync::atomic::AtomicBool,
+    /// WebSocket connections open per client address.
+    per_address: Mutex<HashMap<std::net::IpAddr, usize>>,
+    /// Requests refused by each quota.
+    pub refusals: quotas::Refusals,
+}
+
+/// One admitted connection (see [`Core::admit`]).
+pub struct Admission {
+    core: Arc<Core>,
+    address: std::net::IpAddr,
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        let mut open = self.core.per_address.lock();
+        if let Some(count) = open.get_mut(&self.address) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.address);
+            }
+        }
+    }
 }
 
 /// Per-connection state kept by the transport: the session it is bound to.
@@ -46,8 +76,13 @@ pub struct Connection {
 }
 
 impl Core {
-    /// Creates the core and starts routing media events (needs a tokio runtime).
+    /// Creates the core with the default quotas (needs a tokio runtime).
     pub fn new(settings: Settings) -> Arc<Core> {
+        Self::with_quotas(settings, Quotas::default())
+    }
+
+    /// Creates the core and starts routing media events (needs a tokio runtime).
+    pub fn with_quotas(settings: Settings, quotas: Quotas) -> Arc<Core> {
         let (tx, mut rx) = mpsc::unbounded_channel::<media::ElementEvent>();
         let core = Arc::new(Core {
             state: Mutex::new(State::default()),
@@ -55,6 +90,10 @@ impl Core {
             next_conn: 1.into(),
             server_id: uuid::Uuid::new_v4().to_string(),
             settings,
+            quotas,
+            per_address: Mutex::new(HashMap::new()),
+            isolation: false.into(),
+            refusals: quotas::Refusals::default(),
             // Called from streaming threads: an unbounded send never blocks.
             media_events: Arc::new(move |ev| {
                 let _ = tx.send(ev);
@@ -80,22 +119,22 @@ impl Core {
         core
     }
 
-    /// Registers a connection and the channel its outgoing frames go to.
-    pub fn open_connection(&self, tx: mpsc::UnboundedSender<String>) -> Connection {
+    /// Registers a connection and the outbox its outgoing frames go to.
+    pub fn open_connection(&self, outbox: Outbox) -> Connection {
         let id = self
             .next_conn
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.connections.lock().insert(id, tx);
+        self.connections.lock().insert(id, outbox);
         Connection { id, session: None }
     }
 
     /// Unbinds the connection's sessions. Nothing is released: sessions outlive connections and
     /// are garbage-collected later, as in KMS.
-    pub fn close_connection(&self, conn: &Connection) {
-        self.connections.lock().remove(&conn.id);
+    pub fn close_connection(&self, conn: ConnId) {
+        self.connections.lock().remove(&conn);
         let mut st = self.state.lock();
         for s in st.sessions.values_mut() {
-            if s.bound == Some(conn.id) {
+            if s.bound == Some(conn) {
                 s.bound = None;
                 s.kept_alive = true;
             }
@@ -111,17 +150,19 @@ impl Core {
         let request = match protocol::parse_request(text) {
             Ok(r) => r,
             Err(ParseFailure::NotJson) => {
-                return Some(
-                    protocol::failure(&Value::Null, &KurentoError::parse_error()).to_string(),
-                )
+                return Some(protocol::reply(
+                    &protocol::Id::null(),
+                    &Err(KurentoError::parse_error()),
+                ))
             }
             Err(ParseFailure::InvalidRequest) => {
-                return Some(
-                    protocol::failure(&Value::Null, &KurentoError::invalid_request()).to_string(),
-                )
+                return Some(protocol::reply(
+                    &protocol::Id::null(),
+                    &Err(KurentoError::invalid_request()),
+                ))
             }
             Err(ParseFailure::BadParams(id)) => {
-                return Some(protocol::failure(&id, &KurentoError::params_required()).to_string())
+                return Some(protocol::reply(&id, &Err(KurentoError::params_required())))
             }
         };
         let mut params = request.params;
@@ -137,22 +178,141 @@ impl Core {
                 Value::from(s.clone()),
             )]));
         }
-        let outcome = self
-            .execute(conn.id, &request.method, params.as_ref())
-            .await;
+        let session_quota = self.check_session_quota(conn.id, &request.method, params.as_ref());
+        let outcome = match session_quota {
+            Err(e) => Err(e),
+            Ok(()) => {
+                self.execute(conn.id, &request.method, params.as_ref())
+                    .await
+            }
+        };
         if let Ok(result) = &outcome {
             if let Some(s) = result.get("sessionId").and_then(Value::as_str) {
                 self.bind(conn, s);
             }
         }
         let id = request.id?;
-        Some(
-            match outcome {
-                Ok(result) => protocol::success(&id, result),
-                Err(e) => protocol::failure(&id, &e),
+        Some(protocol::reply(&id, &outcome))
+    }
+
+    /// The reply to `text` if it is a `ping` that may overtake the requests queued before it:
+    /// one naming no session or `session`, the connection's current one. A slow request on a
+    /// connection must not make its keep-alive pings time out.
+    pub fn quick_ping(&self, text: &str, session: Option<&str>) -> Option<String> {
+        if !text.contains("ping") {
+            return None;
+        }
+        let request = protocol::parse_request(text).ok()?;
+        if request.method != "ping" {
+            return None;
+        }
+        let named = match request.params.as_ref().map(|p| p.get("sessionId")) {
+            None | Some(None) => None,
+            Some(Some(Value::String(s))) => Some(s.as_str()),
+            Some(Some(_)) => return None,
+        };
+        if named.is_some() && named != session {
+            return None;
+        }
+        let result = with_session(json!({"value": "pong"}), named.or(session));
+        Some(protocol::reply(&request.id?, &Ok(result)))
+    }
+
+    /// Counts a new connection from `address`, or refuses it over the per-address quota. The
+    /// connection stays counted until the admission is dropped.
+    pub fn admit(self: &Arc<Self>, address: std::net::IpAddr) -> Result<Admission> {
+        let mut open = self.per_address.lock();
+        let count = open.entry(address).or_default();
+        if *count >= self.quotas.max_connections_per_ip {
+            return Err(self.refusals.refuse(Quota::ConnectionsPerIp, &self.quotas));
+        }
+        *count += 1;
+        Ok(Admission {
+            core: self.clone(),
+            address,
+        })
+    }
+
+    /// Makes sessions see and touch only their own objects (set once, at start-up).
+    pub fn set_session_isolation(&self, on: bool) {
+        self.isolation
+            .store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn session_isolation(&self) -> bool {
+        self.isolation.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The quotas in force.
+    pub fn quotas(&self) -> &Quotas {
+        &self.quotas
+    }
+
+    /// Refuses a request that would bind this connection to one session more than its quota:
+    /// a new session (`connect` without one, or an id the server does not know yet) or one
+    /// bound elsewhere.
+    fn check_session_quota(
+        &self,
+        conn: ConnId,
+        method: &str,
+        params: Option<&Map<String, Value>>,
+    ) -> Result<()> {
+        let named = params
+            .and_then(|p| p.get("sessionId"))
+            .and_then(Value::as_str);
+        let st = self.state.lock();
+        let already_bound = match named {
+            Some(s) => st.sessions.get(s).is_some_and(|s| s.bound == Some(conn)),
+            None => method != "connect",
+        };
+        if already_bound {
+            return Ok(());
+        }
+        let bound = st
+            .sessions
+            .values()
+            .filter(|s| s.bound == Some(conn))
+            .count();
+        if bound >= self.quotas.max_sessions_per_connection {
+            return Err(self
+                .refusals
+                .refuse(Quota::SessionsPerConnection, &self.quotas));
+        }
+        Ok(())
+    }
+
+    /// The quota a new object would exceed, checked under the registry lock that inserts it.
+    fn object_quota(&self, st: &State, obj: &MediaObject, session: &str) -> Option<Quota> {
+        let is_pipeline = |o: &MediaObject| o.class.name == "MediaPipeline";
+        match obj.pipeline.as_deref() {
+            None if is_pipeline(obj) => {
+                let total = st.objects.values().filter(|o| is_pipeline(o)).count();
+                let mine = st.sessions.get(session).map_or(0, |s| {
+                    s.refs
+                        .iter()
+                        .filter_map(|id| st.objects.get(id))
+                        .filter(|o| is_pipeline(o))
+                        .count()
+                });
+                if total >= self.quotas.max_pipelines {
+                    Some(Quota::Pipelines)
+                } else if mine >= self.quotas.max_pipelines_per_session {
+                    Some(Quota::PipelinesPerSession)
+                } else {
+                    None
+                }
             }
-            .to_string(),
-        )
+            None => None,
+            Some(pipeline) => {
+                let elements = st
+                    .objects
+                    .values()
+                    .filter(|o| o.pipeline.as_deref() == Some(pipeline))
+                    .count();
+                (elements >= self.quotas.max_elements_per_pipeline)
+                    .then_some(Quota::ElementsPerPipeline)
+            }
+        }
     }
 
     /// Runs one method. Boxed because transactions recurse into it.
@@ -169,7 +329,7 @@ impl Core {
                     json!({"value": "pong"}),
                     p.opt_str("sessionId")?,
                 )),
-                "connect" => self.connect(p),
+                "connect" => self.connect(conn, p),
                 "describe" => self.describe(p.required()?),
                 "create" => self.create(p.required()?).await,
                 "invoke" => self.invoke(p.required()?).await,
@@ -186,7 +346,8 @@ impl Core {
         })
     }
 
-    fn connect(&self, p: Params<'_>) -> Result<Value> {
+    fn connect(&self, conn: ConnId, p: Params<'_>) -> Result<Value> {
+        let live = |c: ConnId| c != conn && self.connections.lock().contains_key(&c);
         let mut st = self.state.lock();
         let session = match p.opt_str("sessionId")? {
             Some(s) => {
@@ -194,6 +355,11 @@ impl Core {
                     .sessions
                     .get_mut(s)
                     .ok_or_else(KurentoError::invalid_session)?;
+                // Isolated, a session in use by another live connection cannot be taken over
+                // (its events would follow the intruder).
+                if self.session_isolation() && sess.bound.is_some_and(live) {
+                    return Err(KurentoError::invalid_session());
+                }
                 sess.kept_alive = true;
                 s.to_owned()
             }
@@ -230,35 +396,48 @@ impl Core {
         let uuid = uuid::Uuid::new_v4().to_string();
         let core = self.clone();
         let events = self.media_events.clone();
+        let owner = session.clone();
         let obj = blocking(move || {
-            objects::create(core.as_ref(), class, Args::new(Some(&ctor)), &uuid, events)
+            let view = isolation::SessionView {
+                core: &core,
+                session: &owner,
+            };
+            objects::create(&view, class, Args::new(Some(&ctor)), &uuid, events)
         })
         .await?;
+        let mut obj = obj;
+        obj.owner = Some(session.clone());
         let obj = Arc::new(obj);
         let id = obj.id.clone();
-        let orphaned = {
+        let refused = {
             let mut st = self.state.lock();
             // The pipeline may have been released while the element was being built.
             let parent_gone = obj
                 .pipeline
                 .as_ref()
                 .is_some_and(|p| !st.objects.contains_key(p));
-            if !parent_gone {
+            let refused = if parent_gone {
+                Some(KurentoError::object_not_found(obj_parent_or(&id)))
+            } else {
+                self.object_quota(&st, &obj, &session)
+                    .map(|quota| self.refusals.refuse(quota, &self.quotas))
+            };
+            if refused.is_none() {
                 st.objects.insert(id.clone(), obj.clone());
                 st.reference(&session, &id);
             }
-            parent_gone
+            refused
         };
-        if orphaned {
+        if let Some(refusal) = refused {
             blocking(move || {
                 obj.release_media();
                 Ok(())
             })
             .await?;
-            return Err(KurentoError::object_not_found(obj_parent_or(&id)));
+            return Err(refusal);
         }
         debug!(object = %id, %session, "created");
-        self.raise_on_manager("ObjectCreated", "object", &id);
+        self.raise_on_manager("ObjectCreated", "object", &id, Some(&session));
         Ok(json!({"value": id, "sessionId": session}))
     }
 
@@ -276,13 +455,13 @@ impl Core {
             }
         };
         let core = self.clone();
+        let caller = session.clone();
         let value = blocking(move || {
-            objects::invoke(
-                core.as_ref(),
-                &obj,
-                &operation,
-                Args::new(op_params.as_ref()),
-            )
+            let view = isolation::SessionView {
+                core: &core,
+                session: &caller,
+            };
+            objects::invoke(&view, &obj, &operation, Args::new(op_params.as_ref()))
         })
         .await?;
         let mut result = json!({"sessionId": session});
@@ -295,9 +474,18 @@ impl Core {
     async fn release(self: &Arc<Self>, p: Params<'_>) -> Result<Value> {
         let session = p.session();
         let id = p.str("object")?;
-        self.state.lock().touch(&session);
-        // Idempotent: unknown or already released objects still succeed (KMS swallows it).
-        self.release_objects(id).await;
+        let mine = {
+            let mut st = self.state.lock();
+            st.touch(&session);
+            st.objects
+                .get(id)
+                .is_none_or(|o| isolation::visible_to(self.session_isolation(), o, &session))
+        };
+        // Idempotent: unknown or already released objects still succeed (KMS swallows it), and
+        // so do, untouched, another session's under isolation.
+        if mine {
+            self.release_objects(id).await;
+        }
         Ok(json!({"sessionId": session}))
     }
 
@@ -315,7 +503,10 @@ impl Core {
         let Some(root) = removed.iter().find(|o| o.id == id).cloned() else {
             return;
         };
-        let ids: Vec<String> = removed.iter().map(|o| o.id.clone()).collect();
+        let ids: Vec<(String, Option<String>)> = removed
+            .iter()
+            .map(|o| (o.id.clone(), o.owner.clone()))
+            .collect();
         let released = blocking(move || {
             root.release_media();
             Ok(())
@@ -323,8 +514,8 @@ impl Core {
         if let Err(e) = released.await {
             warn!(object = id, error = %e, "release failed");
         }
-        for removed_id in ids {
-            self.raise_on_manager("ObjectDestroyed", "objectId", &removed_id);
+        for (removed_id, owner) in ids {
+            self.raise_on_manager("ObjectDestroyed", "objectId", &removed_id, owner.as_deref());
         }
     }
 
@@ -393,7 +584,7 @@ impl World for Core {
     }
 
     fn raise(&self, object: &MediaObject, event_type: &str, fields: Map<String, Value>) {
-        self.deliver_event(object, event_type, fields);
+        self.deliver_event(object, event_type, fields, None);
     }
 
     fn settings(&self) -> &Settings {

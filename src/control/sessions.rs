@@ -75,6 +75,7 @@ impl Core {
         let obj = st
             .objects
             .get(id)
+            .filter(|o| super::isolation::visible_to(self.session_isolation(), o, session))
             .cloned()
             .ok_or_else(|| KurentoError::object_not_found(id))?;
         st.reference(session, id);
@@ -126,7 +127,6 @@ mod tests {
     use std::sync::Arc;
 
     use serde_json::{json, Value};
-    use tokio::sync::mpsc;
 
     use super::super::{Connection, Core};
     use crate::objects::{Settings, World};
@@ -135,13 +135,15 @@ mod tests {
         Settings {
             webrtc: rheo_media::WebRtcSettings::default(),
             image_limits: rheo_filter_sdk::LoadLimits::default(),
+            uri_policy: rheo_filter_sdk::UriPolicy::default(),
             http_base_url: "http://127.0.0.1:8888".into(),
+            gstreamer_filter: rheo_media::ElementPolicy::default(),
         }
     }
 
     fn open(core: &Core) -> Connection {
-        let (tx, _rx) = mpsc::unbounded_channel();
-        core.open_connection(tx)
+        let (outbox, _rx) = super::super::Outbox::new(1 << 20);
+        core.open_connection(outbox)
     }
 
     async fn call(core: &Arc<Core>, conn: &mut Connection, method: &str, params: Value) -> Value {
@@ -187,7 +189,7 @@ mod tests {
 
         // Unbound: kept through the next pass (the client may reconnect), dropped on the one
         // after.
-        core.close_connection(&conn);
+        core.close_connection(conn.id);
         core.collect_garbage().await;
         assert_eq!(core.sessions(), vec![session.clone()]);
         core.collect_garbage().await;
@@ -204,7 +206,7 @@ mod tests {
         let mut conn = open(&core);
         let reply = call(&core, &mut conn, "connect", json!({})).await;
         let session = reply["result"]["sessionId"].as_str().unwrap().to_owned();
-        core.close_connection(&conn);
+        core.close_connection(conn.id);
 
         for _ in 0..3 {
             core.collect_garbage().await;
@@ -217,7 +219,7 @@ mod tests {
             )
             .await;
             assert_eq!(reply["result"]["sessionId"], session.as_str(), "{reply}");
-            core.close_connection(&other);
+            core.close_connection(other.id);
         }
         assert_eq!(core.sessions(), vec![session.clone()]);
 

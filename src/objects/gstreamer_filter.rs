@@ -21,7 +21,8 @@ pub(super) fn create(new: &NewElement<'_>) -> Result<Built> {
             "filterType AUDIO: audio GStreamerFilters are not supported yet",
         ));
     }
-    let element = media::FilterBin::create_gstreamer_filter(new.pipeline, new.id, command)
+    let policy = &new.world.settings().gstreamer_filter;
+    let element = media::FilterBin::create_gstreamer_filter(new.pipeline, new.id, command, policy)
         .map_err(values::media_error)?;
     Ok(Built {
         element,
@@ -30,7 +31,7 @@ pub(super) fn create(new: &NewElement<'_>) -> Result<Built> {
 }
 
 pub(super) fn invoke(
-    _world: &dyn World,
+    world: &dyn World,
     obj: &Arc<MediaObject>,
     op: &str,
     args: Args<'_>,
@@ -42,7 +43,7 @@ pub(super) fn invoke(
         "setElementProperty" => {
             let (name, value) = (args.str("propertyName")?, args.str("propertyValue")?);
             filter
-                .set_element_property(name, value)
+                .set_element_property(name, value, &world.settings().gstreamer_filter)
                 .map_err(values::media_error)?;
             Ok(Outcome::Void)
         }

@@ -68,6 +68,9 @@ pub struct MediaObject {
     pub hub: Option<String>,
     /// Seconds since the epoch.
     pub creation_time: i64,
+    /// The session that created it (`None`: the ServerManager); with session isolation only
+    /// that session sees it.
+    pub owner: Option<String>,
     pub state: Mutex<ObjectState>,
     pub media: Media,
 }
@@ -85,6 +88,7 @@ impl MediaObject {
             pipeline,
             hub: None,
             creation_time: values::now_secs(),
+            owner: None,
             state: Mutex::new(ObjectState::default()),
             media,
         }
@@ -145,8 +149,12 @@ pub trait World: Send + Sync {
 pub struct Settings {
     pub webrtc: media::WebRtcSettings,
     pub image_limits: rheo_filter_sdk::LoadLimits,
+    /// Where the URIs clients name may lead (files, hosts).
+    pub uri_policy: rheo_filter_sdk::UriPolicy,
     /// `http://host:port` of this server as clients reach it (HttpPostEndpoint URLs).
     pub http_base_url: String,
+    /// What GStreamerFilter commands may contain.
+    pub gstreamer_filter: media::ElementPolicy,
 }
 
 /// What one class's handler made of an operation.

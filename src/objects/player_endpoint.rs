@@ -25,14 +25,20 @@ pub(super) fn create(new: &NewElement<'_>) -> Result<Built> {
             "'networkCache' parameter must be between 0 and 60000 ms",
         ));
     }
-    let root = new.world.settings().image_limits.file_root.as_deref();
+    let policy = &new.world.settings().uri_policy;
+    let refused = |e: &dyn std::fmt::Display| {
+        KurentoError::illegal_param(format!("cannot play '{uri}': {e}"))
+    };
     let source = match local_file::file_uri_path(uri) {
         Some(path) => path
-            .and_then(|path| local_file::existing_file(&path, root))
-            .map(|path| format!("file://{}", path.display()))
-            .map_err(|e| KurentoError::illegal_param(format!("cannot play '{uri}': {e}")))?,
+            .map_err(|e| refused(&e))
+            .and_then(|path| policy.file_to_read(&path).map_err(|e| refused(&e)))
+            .map(|path| format!("file://{}", path.display()))?,
         None => match local_file::scheme_of(uri).as_deref() {
-            Some("http" | "https" | "rtsp") => uri.to_owned(),
+            Some("http" | "https" | "rtsp") => {
+                policy.check_remote(uri).map_err(|e| refused(&e))?;
+                uri.to_owned()
+            }
             _ => {
                 return Err(KurentoError::illegal_param(format!(
                     "cannot play '{uri}': Rheo plays file://, http://, https:// and rtsp:// URIs \

@@ -29,14 +29,20 @@ pub(super) fn create(new: &NewElement<'_>) -> Result<Built> {
         })?,
     };
     let stop_on_eos = params.opt_bool("stopOnEndOfStream")?.unwrap_or(false);
-    let root = new.world.settings().image_limits.file_root.as_deref();
+    let policy = &new.world.settings().uri_policy;
+    let refused = |e: &dyn std::fmt::Display| {
+        KurentoError::illegal_param(format!("cannot record to '{uri}': {e}"))
+    };
     let target = match local_file::file_uri_path(uri) {
         Some(path) => path
-            .and_then(|path| local_file::new_file(&path, root))
-            .map(media::RecordTarget::File)
-            .map_err(|e| KurentoError::illegal_param(format!("cannot record to '{uri}': {e}")))?,
+            .map_err(|e| refused(&e))
+            .and_then(|path| policy.file_to_write(&path).map_err(|e| refused(&e)))
+            .map(media::RecordTarget::File)?,
         None => match local_file::scheme_of(uri).as_deref() {
-            Some("http" | "https") => media::RecordTarget::Upload(uri.to_owned()),
+            Some("http" | "https") => {
+                policy.check_remote(uri).map_err(|e| refused(&e))?;
+                media::RecordTarget::Upload(uri.to_owned())
+            }
             _ => {
                 return Err(KurentoError::illegal_param(format!(
                     "cannot record to '{uri}': Rheo records to file://, http:// and https:// URIs \

@@ -85,6 +85,10 @@ impl KurentoError {
     pub fn connect_error(message: impl Into<String>) -> Self {
         Self::new(40004, "CONNECT_ERROR", message)
     }
+    /// A quota or capacity limit was reached.
+    pub fn not_enough_resources(message: impl Into<String>) -> Self {
+        Self::new(40009, "NOT_ENOUGH_RESOURCES", message)
+    }
     pub fn invalid_session() -> Self {
         Self::new(40007, "INVALID_SESSION", "Invalid session")
     }

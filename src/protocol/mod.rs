@@ -4,12 +4,37 @@ pub mod error;
 
 pub use error::KurentoError;
 
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
+
+/// A request's id exactly as the client wrote it (a number of any size, a string or null), so
+/// that the reply echoes it byte for byte: a 30-digit number must not come back as a float.
+#[derive(Debug, Clone)]
+pub struct Id(Box<RawValue>);
+
+impl Id {
+    /// `null`, for replies to requests whose id could not be read.
+    pub fn null() -> Id {
+        Id(RawValue::from_string("null".into()).expect("null is JSON"))
+    }
+
+    /// The id's JSON text.
+    pub fn json(&self) -> &str {
+        self.0.get()
+    }
+}
+
+impl PartialEq<Value> for Id {
+    fn eq(&self, other: &Value) -> bool {
+        serde_json::from_str::<Value>(self.json()).is_ok_and(|v| &v == other)
+    }
+}
 
 /// A parsed JSON-RPC request (or notification, when `id` is absent).
 #[derive(Debug, Clone)]
 pub struct Request {
-    pub id: Option<Value>,
+    pub id: Option<Id>,
     pub method: String,
     pub params: Option<Map<String, Value>>,
 }
@@ -21,7 +46,13 @@ pub enum ParseFailure {
     NotJson,
     InvalidRequest,
     /// A valid envelope whose `params` is neither an object nor absent.
-    BadParams(Value),
+    BadParams(Id),
+}
+
+/// The id's raw text, read beside the parsed value.
+#[derive(Deserialize)]
+struct RawId {
+    id: Option<Box<RawValue>>,
 }
 
 /// Parses one text frame. Responses and notifications from the client (which it never sends to
@@ -34,22 +65,44 @@ pub fn parse_request(text: &str) -> Result<Request, ParseFailure> {
     if obj.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
         return Err(ParseFailure::InvalidRequest);
     }
-    let id = obj.remove("id");
-    if matches!(id, Some(Value::Array(_)) | Some(Value::Object(_))) {
-        return Err(ParseFailure::InvalidRequest);
-    }
+    let id = match obj.remove("id") {
+        None => None,
+        Some(Value::Array(_) | Value::Object(_)) => return Err(ParseFailure::InvalidRequest),
+        // `"id": null` is an id (answered), unlike a missing one.
+        Some(_) => Some(
+            serde_json::from_str::<RawId>(text)
+                .ok()
+                .and_then(|raw| raw.id)
+                .map_or_else(Id::null, Id),
+        ),
+    };
     let Some(Value::String(method)) = obj.remove("method") else {
         return Err(ParseFailure::InvalidRequest);
     };
     let params = match obj.remove("params") {
         None | Some(Value::Null) => None,
         Some(Value::Object(m)) => Some(m),
-        Some(_) => return Err(ParseFailure::BadParams(id.unwrap_or(Value::Null))),
+        Some(_) => return Err(ParseFailure::BadParams(id.unwrap_or_else(Id::null))),
     };
     Ok(Request { id, method, params })
 }
 
-/// `{"id":…, "jsonrpc":"2.0", "result":…}`
+/// The reply frame to request `id`: `{"id":…,"jsonrpc":"2.0","result":…}`, the id verbatim.
+pub fn reply(id: &Id, outcome: &Result<Value, KurentoError>) -> String {
+    match outcome {
+        Ok(result) => format!(
+            r#"{{"id":{},"jsonrpc":"2.0","result":{result}}}"#,
+            id.json()
+        ),
+        Err(e) => format!(
+            r#"{{"error":{},"id":{},"jsonrpc":"2.0"}}"#,
+            e.to_json(),
+            id.json()
+        ),
+    }
+}
+
+/// `{"id":…, "jsonrpc":"2.0", "result":…}` (a transaction's operation results).
 pub fn success(id: &Value, result: Value) -> Value {
     json!({"id": id, "jsonrpc": "2.0", "result": result})
 }
@@ -76,7 +129,7 @@ mod tests {
     fn parses_a_ping_without_params() {
         let r = parse_request(r#"{"jsonrpc":"2.0","method":"ping","id":5}"#).unwrap();
         assert_eq!(r.method, "ping");
-        assert_eq!(r.id, Some(json!(5)));
+        assert!(r.id.unwrap() == json!(5));
         assert!(r.params.is_none());
     }
 
@@ -103,5 +156,28 @@ mod tests {
             parse_request(r#"{"jsonrpc":"2.0","method":"ping","id":1,"params":3}"#),
             Err(ParseFailure::BadParams(_))
         ));
+    }
+
+    #[test]
+    fn ids_are_echoed_exactly() {
+        for id in [
+            "123456789012345678901234567890",
+            "-98765432109876543210",
+            "1.5e300",
+            "\"abc\"",
+            "null",
+            "7",
+        ] {
+            let text = format!(r#"{{"jsonrpc":"2.0","method":"ping","id":{id}}}"#);
+            let request = parse_request(&text).unwrap();
+            let frame = reply(&request.id.unwrap(), &Ok(json!({"value": "pong"})));
+            assert_eq!(
+                frame,
+                format!(r#"{{"id":{id},"jsonrpc":"2.0","result":{{"value":"pong"}}}}"#)
+            );
+            serde_json::from_str::<Value>(&frame).unwrap();
+        }
+        let request = parse_request(r#"{"jsonrpc":"2.0","method":"ping"}"#).unwrap();
+        assert!(request.id.is_none(), "a notification has no id");
     }
 }

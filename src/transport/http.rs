@@ -41,7 +41,7 @@ pub(super) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             }
         },
         "/metrics" => {
-            let body = crate::metrics::render(core);
+            let body = crate::metrics::render(core, site);
             let kind = "text/plain; version=0.0.4; charset=utf-8";
             respond(&mut stream, 200, kind, body.as_bytes(), with_body).await
         }

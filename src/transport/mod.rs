@@ -10,6 +10,8 @@ pub mod signaling;
 pub mod tls;
 mod ws;
 
+pub use ws::{CloseReason, WsLimits};
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -41,6 +43,9 @@ pub struct Site {
     pub health: Health,
     /// The call demos' `/demo-signaling` relay; `None` when turned off.
     pub signaling: Option<signaling::Relay>,
+    pub ws_limits: WsLimits,
+    /// Connections the server closed, by reason.
+    pub server_closes: ws::ServerCloses,
 }
 
 /// Readiness as `/readyz` reports it.

@@ -374,7 +374,7 @@ describe('browser demos', () => {
       // The error is shown at once; the session is released, then the state reads "failed".
       await page.waitForFunction(() => window.demoState.state === 'failed', null, { timeout: 20000, polling: 250 });
       const error = await page.evaluate(() => window.demoState.error);
-      assert.match(error, /no such file or directory in the server's media root/);
+      assert.match(error, /no such file in the server's media root/);
     } finally {
       await page.close();
     }

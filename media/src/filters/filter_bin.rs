@@ -7,6 +7,7 @@ use std::sync::{Arc, Weak};
 use gst::prelude::*;
 use parking_lot::Mutex;
 
+use super::element_policy::ElementPolicy;
 use super::filter_data::FilterData;
 use super::forward::Forward;
 use crate::api_contract::*;
@@ -79,7 +80,13 @@ impl FilterBin {
     /// GStreamerFilter's `setElementProperty`: the value string is converted to the property's
     /// own type (any fundamental type, enums by nick or value, flags, caps…). In a bin, the
     /// first element with that property gets it; `element.property` names one element.
-    pub fn set_element_property(&self, name: &str, value: &str) -> Result<()> {
+    /// Properties that name files or URIs are refused unless `policy` allows the element.
+    pub fn set_element_property(
+        &self,
+        name: &str,
+        value: &str,
+        policy: &ElementPolicy,
+    ) -> Result<()> {
         let (target, prop) = match name.split_once('.') {
             Some((el, prop)) => {
                 let bin = self.filter.downcast_ref::<gst::Bin>();
@@ -118,6 +125,7 @@ impl FilterBin {
                 format!("'{}' has no property '{prop}'", target.name()),
             )
         })?;
+        policy.check_property(&target, prop)?;
         if !spec.flags().contains(gst::glib::ParamFlags::WRITABLE) {
             return Err(err(
                 ErrorKind::InvalidArgument,
@@ -230,13 +238,15 @@ impl FilterBin {
     }
 
     /// GStreamerFilter: `command` is a gst-launch description of an element (or a chain) that
-    /// takes and gives raw video.
+    /// takes and gives raw video, made only of elements `policy` accepts.
     pub fn create_gstreamer_filter(
         pipeline: &MediaPipeline,
         id: &str,
         command: &str,
+        policy: &ElementPolicy,
     ) -> crate::Result<Element> {
         let element = gstreamer_filter_element(command)?;
+        policy.check(&element)?;
         pipeline.add(id, |ctx| {
             build_filter_bin(ctx, "gstreamerfilter", element, FilterKind::GStreamer)
         })

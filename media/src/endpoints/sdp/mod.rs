@@ -1,6 +1,9 @@
 //! Offer analysis: the server picks codec and payload type from the offer, with its TWCC
 //! extension and RTX payload type, instead of letting webrtcbin choose.
 
+pub mod candidate;
+pub mod limits;
+
 use crate::api_contract::MediaKind;
 use crate::graph::output::Format;
 use crate::{err, ErrorKind, Result};
@@ -38,7 +41,9 @@ pub struct MLine {
     pub rejected: bool,
 }
 
+/// Parses a remote description, within the server's SDP limits.
 pub fn parse(text: &str) -> Result<gst_sdp::SDPMessage> {
+    limits::check(text, &limits::sdp_limits())?;
     // gst's parser is lenient (it accepts any text): insist on a session description's basics.
     let t = text.trim_start();
     if !t.starts_with("v=0") || !t.lines().any(|l| l.starts_with("o=")) {

@@ -38,6 +38,9 @@ pub(super) fn announce_external(
     fields.join(" ")
 }
 
+/// Candidates held until the remote description arrives (a browser sends a few dozen).
+const MAX_QUEUED_CANDIDATES: usize = 256;
+
 impl WrtcInner {
     pub(super) fn on_local_candidate(&self, mline: u32, cand: String) {
         let cand = {
@@ -119,12 +122,10 @@ impl WebRtcEndpoint {
         if c.is_empty() {
             return Ok(());
         }
-        if !(c.starts_with("candidate:") || c.starts_with("candidate "))
-            || c.split_whitespace().count() < 8
-        {
+        if let Err(why) = crate::endpoints::sdp::candidate::check(c) {
             return Err(err(
-                ErrorKind::IceCandidate,
-                format!("invalid candidate {c:?}"),
+                ErrorKind::InvalidArgument,
+                format!("invalid candidate {c:?}: {why}"),
             ));
         }
         let _ = sdp_mid;
@@ -135,8 +136,15 @@ impl WebRtcEndpoint {
             self.inner
                 .webrtcbin
                 .emit_by_name::<()>("add-ice-candidate", &[&sdp_mline_index, &c]);
-        } else {
+        } else if ice.remote_queue.len() < MAX_QUEUED_CANDIDATES {
             ice.remote_queue.push((sdp_mline_index, c));
+        } else {
+            return Err(err(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "more than {MAX_QUEUED_CANDIDATES} candidates before the remote description"
+                ),
+            ));
         }
         Ok(())
     }
