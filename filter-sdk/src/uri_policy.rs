@@ -289,6 +289,34 @@ mod tests {
     }
 
     #[test]
+    fn uri_corpus_and_mutations_never_panic_or_escape_the_root() {
+        let root = std::env::temp_dir().join(format!("rheo-uri-fuzz-{}", std::process::id()));
+        std::fs::create_dir_all(&root).unwrap();
+        let root = root.canonicalize().unwrap();
+        let policy = UriPolicy {
+            media_roots: Some(vec![root.clone()]),
+            allow_private_networks: false,
+        };
+        rheo_fuzz::replay("uri", 5000, |input| {
+            let uri = String::from_utf8_lossy(input);
+            if let Ok(a) = authority(&uri) {
+                if let Ok(ip) = a.host.parse::<IpAddr>() {
+                    let _ = policy.check_address(&a.host, ip);
+                }
+            }
+            if let Some(Ok(path)) = local_file::file_uri_path(&uri) {
+                if let Ok(real) = policy.file_to_read(&path) {
+                    assert!(real.starts_with(&root), "{uri} read {}", real.display());
+                }
+                if let Ok(real) = policy.file_to_write(&path) {
+                    assert!(real.starts_with(&root), "{uri} writes {}", real.display());
+                }
+            }
+        });
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
     fn addresses_are_classified() {
         for public in [
             "8.8.8.8",

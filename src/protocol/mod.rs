@@ -159,6 +159,27 @@ mod tests {
     }
 
     #[test]
+    fn jsonrpc_corpus_and_mutations_never_panic_and_replies_stay_json() {
+        let mut requests = 0;
+        rheo_fuzz::replay("jsonrpc", 5000, |input| {
+            let text = String::from_utf8_lossy(input);
+            let id = match parse_request(&text) {
+                Ok(request) => {
+                    requests += 1;
+                    request.id
+                }
+                Err(ParseFailure::BadParams(id)) => Some(id),
+                Err(_) => None,
+            };
+            if let Some(id) = id {
+                let frame = reply(&id, &Ok(json!({"value": "pong"})));
+                assert!(serde_json::from_str::<Value>(&frame).is_ok(), "{frame}");
+            }
+        });
+        assert!(requests > 1000, "{requests}");
+    }
+
+    #[test]
     fn ids_are_echoed_exactly() {
         for id in [
             "123456789012345678901234567890",

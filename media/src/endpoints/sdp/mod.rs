@@ -2,6 +2,8 @@
 //! extension and RTX payload type, instead of letting webrtcbin choose.
 
 pub mod candidate;
+#[cfg(test)]
+mod fuzz_replay;
 pub mod limits;
 
 use crate::api_contract::MediaKind;
