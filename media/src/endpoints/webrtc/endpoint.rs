@@ -89,12 +89,33 @@ pub struct WebRtcEndpoint {
     pub(super) inner: Arc<WrtcInner>,
 }
 
+/// Distinct random SSRCs drawn once per process and handed out in turn. GStreamer interns a
+/// never-freed quark for every SSRC written into caps (`ssrc-<n>-cname`…), so a fresh value for
+/// every sent m-line grew the process by about 0.25 KiB per m-line and negotiation; a fixed pool
+/// bounds that. Values only need to be unique within one endpoint's session, and consecutive
+/// ones are.
+const SSRC_POOL: usize = 1024;
+
 pub(super) fn random_ssrc() -> u32 {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    h.write_u64(crate::graph::flow::now_ms());
-    (h.finish() as u32).max(1)
+    static POOL: std::sync::OnceLock<Vec<u32>> = std::sync::OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let pool = POOL.get_or_init(|| {
+        let mut seen = std::collections::HashSet::with_capacity(SSRC_POOL);
+        let state = std::collections::hash_map::RandomState::new();
+        let mut counter = 0u64;
+        while seen.len() < SSRC_POOL {
+            let mut h = state.build_hasher();
+            h.write_u64(counter);
+            h.write_u64(crate::graph::flow::now_ms());
+            counter += 1;
+            let ssrc = h.finish() as u32;
+            if ssrc != 0 {
+                seen.insert(ssrc);
+            }
+        }
+        seen.into_iter().collect()
+    });
+    pool[(NEXT.fetch_add(1, Ordering::Relaxed) % SSRC_POOL as u64) as usize]
 }
 
 pub(super) fn apply_settings(webrtcbin: &gst::Element, s: &WebRtcSettings) {
