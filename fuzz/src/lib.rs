@@ -1,5 +1,6 @@
-//! The fuzz corpus of Rheo's parsers (`fuzz/corpus/<target>/`), and a deterministic mutator
-//! that replays it in `make test`: every input, then thousands of mutations of it (bit flips,
+//! The fuzz corpus of Rheo's parsers (`fuzz/corpus/<target>/`: hand-written seeds and what
+//! AFL++ found with `scripts/fuzz.sh`), and a deterministic mutator that replays it in
+//! `make test`: every input, then thousands of mutations of them (bit flips,
 //! byte insertions and deletions, repeated and spliced chunks, interesting values), so a
 //! parser that panics on a near-miss of a valid input fails a test, the same way each run.
 //!
@@ -104,15 +105,17 @@ pub fn mutate(input: &[u8], other: &[u8], index: u64) -> Vec<u8> {
     data
 }
 
-/// Runs `check` on every corpus input of `target` and `per_input` mutations of each.
-pub fn replay(target: &str, per_input: u64, mut check: impl FnMut(&[u8])) {
+/// Runs `check` on every corpus input of `target`, then on `mutations` mutations spread evenly
+/// over them (so the time a replay takes does not grow with the corpus AFL++ finds).
+pub fn replay(target: &str, mutations: u64, mut check: impl FnMut(&[u8])) {
     let inputs = corpus(target);
-    for (n, input) in inputs.iter().enumerate() {
+    for input in &inputs {
         check(input);
+    }
+    for index in 0..mutations {
+        let n = (index % inputs.len() as u64) as usize;
         let other = &inputs[(n + 1) % inputs.len()];
-        for index in 0..per_input {
-            check(&mutate(input, other, index));
-        }
+        check(&mutate(&inputs[n], other, index / inputs.len() as u64));
     }
 }
 

@@ -2,8 +2,7 @@
 //! extension and RTX payload type, instead of letting webrtcbin choose.
 
 pub mod candidate;
-#[cfg(test)]
-mod fuzz_replay;
+pub mod fuzz_targets;
 pub mod limits;
 
 use crate::api_contract::MediaKind;
