@@ -141,6 +141,9 @@ pub struct Layer {
     /// WebSocket connections from one IP address. [default: 200]
     #[arg(long, env = "RHEO_MAX_CONNECTIONS_PER_IP")]
     pub max_connections_per_ip: Option<usize>,
+    /// Requests from one IP address handled at once; later ones wait. [default: 64]
+    #[arg(long, env = "RHEO_MAX_REQUESTS_IN_FLIGHT_PER_IP")]
+    pub max_requests_in_flight_per_ip: Option<usize>,
     /// Sessions see and touch only the objects they created, and only their own session id.
     /// [default: false, as in Kurento]
     #[arg(long, env = "RHEO_SESSION_ISOLATION", num_args = 0..=1, default_missing_value = "true", value_parser = BoolishValueParser::new())]
@@ -242,6 +245,7 @@ impl Layer {
                 max_elements_per_pipeline,
                 max_sessions_per_connection,
                 max_connections_per_ip,
+                max_requests_in_flight_per_ip,
                 session_isolation,
                 log_format,
                 log_level,
@@ -553,7 +557,13 @@ impl Config {
             max_connections_per_ip: l
                 .max_connections_per_ip
                 .unwrap_or(quota_defaults.max_connections_per_ip),
+            max_requests_in_flight_per_ip: l
+                .max_requests_in_flight_per_ip
+                .unwrap_or(quota_defaults.max_requests_in_flight_per_ip),
         };
+        if quotas.max_requests_in_flight_per_ip == 0 {
+            return Err("RHEO_MAX_REQUESTS_IN_FLIGHT_PER_IP must be at least 1".into());
+        }
         for quota in crate::control::Quota::ALL {
             if quota.limit(&quotas) == 0 {
                 return Err(format!(

@@ -58,6 +58,12 @@ pub fn render(core: &Core, site: &crate::transport::Site) -> String {
         sessions as u64,
     );
     m.gauge("rheo_pipelines", "Live MediaPipelines.", pipelines);
+    m.gauge(
+        "rheo_requests_waiting",
+        "Requests waiting because their address has max_requests_in_flight_per_ip running.",
+        core.requests_waiting
+            .load(std::sync::atomic::Ordering::Relaxed),
+    );
     let quotas = core.quotas();
     let settings = core.settings();
     let sdp = rheo_media::sdp_limits();
@@ -65,6 +71,10 @@ pub fn render(core: &Core, site: &crate::transport::Site) -> String {
         .map(|q| (q.setting(), q.limit(quotas) as u64))
         .into_iter()
         .chain([
+            (
+                "max_requests_in_flight_per_ip",
+                quotas.max_requests_in_flight_per_ip as u64,
+            ),
             ("ws_max_message_bytes", ws_limits.max_message_bytes as u64),
             ("ws_max_queued_bytes", ws_limits.max_queued_bytes as u64),
             ("ws_read_deadline_secs", ws_limits.read_deadline.as_secs()),

@@ -300,6 +300,72 @@ async fn a_slow_download_does_not_hold_back_pings_or_other_clients() {
     third.create("MediaPipeline", Value::Null).await;
 }
 
+/// The `/metrics` value of `name` (a gauge without labels, or one label set written out).
+async fn metric(addr: SocketAddr, name: &str) -> u64 {
+    let (_, body) = common::get(addr, "/metrics").await;
+    body.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in /metrics"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_address_runs_only_its_share_of_requests_and_others_are_not_held_back() {
+    let silent = LocalService::start(b"");
+    let (addr, _) = start_server(&[
+        "--max-requests-in-flight-per-ip",
+        "1",
+        "--image-timeout-secs",
+        "5",
+    ])
+    .await;
+    assert_eq!(
+        metric(
+            addr,
+            "rheo_limit{setting=\"max_requests_in_flight_per_ip\"}"
+        )
+        .await,
+        1
+    );
+    // A slow download holds 127.0.0.1's only request slot (and a blocking thread).
+    let (mut slow, f) = overlay_client(addr).await;
+    let uri = format!("http://{}/never.png", silent.addr);
+    let request = json!({"jsonrpc": "2.0", "id": 700, "method": "invoke", "params": {
+        "sessionId": slow.session.clone().unwrap(), "object": f,
+        "operation": "setOverlayedImage", "operationParams": overlay(&uri)}});
+    slow.send_raw(&request.to_string()).await;
+    for _ in 0..200 {
+        if silent.connections() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(silent.connections(), 1);
+    // Another connection from the same address waits its turn, without a thread...
+    let mut same = Client::connect(addr).await;
+    same.send_raw(r#"{"jsonrpc":"2.0","id":701,"method":"create","params":{"type":"MediaPipeline","constructorParams":{}}}"#)
+        .await;
+    for _ in 0..200 {
+        if metric(addr, "rheo_requests_waiting").await == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(metric(addr, "rheo_requests_waiting").await, 1);
+    // ...while another address is served at once.
+    let mut other = Client::connect_from(addr, "127.0.0.2".parse().unwrap()).await;
+    other.create("MediaPipeline", Value::Null).await;
+    assert_eq!(metric(addr, "rheo_requests_waiting").await, 1);
+    // When the download gives up, the waiting request runs.
+    let failed = slow.next_frame().await.unwrap();
+    assert_eq!(failed["id"], 700, "{failed}");
+    assert!(failed["error"].is_object(), "{failed}");
+    let created = same.next_frame().await.unwrap();
+    assert_eq!(created["id"], 701, "{created}");
+    assert!(created["result"]["value"].is_string(), "{created}");
+    assert_eq!(metric(addr, "rheo_requests_waiting").await, 0);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn offers_beyond_the_sdp_limits_and_invalid_values_are_refused() {
     let (addr, _) = start_server(&["--sdp-max-media", "4"]).await;

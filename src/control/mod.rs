@@ -45,24 +45,50 @@ pub struct Core {
     quotas: Quotas,
     /// Whether sessions see only their own objects (setting `session_isolation`).
     isolation: std::sync::atomic::AtomicBool,
-    /// WebSocket connections open per client address.
-    per_address: Mutex<HashMap<std::net::IpAddr, usize>>,
+    /// What each client address holds: its open WebSocket connections and its request slots.
+    per_address: Mutex<HashMap<std::net::IpAddr, AddressShare>>,
     /// Requests refused by each quota.
     pub refusals: quotas::Refusals,
+    /// Requests waiting because their address has `max_requests_in_flight_per_ip` running.
+    pub requests_waiting: std::sync::atomic::AtomicU64,
+}
+
+/// One client address's share of the server.
+struct AddressShare {
+    connections: usize,
+    /// `max_requests_in_flight_per_ip` permits, shared by the address's connections: a request
+    /// runs on the blocking pool, so one address cannot take all of its threads.
+    requests: Arc<tokio::sync::Semaphore>,
 }
 
 /// One admitted connection (see [`Core::admit`]).
 pub struct Admission {
     core: Arc<Core>,
     address: std::net::IpAddr,
+    requests: Arc<tokio::sync::Semaphore>,
+}
+
+impl Admission {
+    /// Waits, without holding a thread, until the address may run one more request; the
+    /// request runs while the returned permit lives.
+    pub async fn request_slot(&self) -> tokio::sync::OwnedSemaphorePermit {
+        if let Ok(permit) = self.requests.clone().try_acquire_owned() {
+            return permit;
+        }
+        let waiting = &self.core.requests_waiting;
+        waiting.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let permit = self.requests.clone().acquire_owned().await;
+        waiting.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        permit.expect("the semaphore is never closed")
+    }
 }
 
 impl Drop for Admission {
     fn drop(&mut self) {
         let mut open = self.core.per_address.lock();
-        if let Some(count) = open.get_mut(&self.address) {
-            *count -= 1;
-            if *count == 0 {
+        if let Some(share) = open.get_mut(&self.address) {
+            share.connections -= 1;
+            if share.connections == 0 {
                 open.remove(&self.address);
             }
         }
@@ -94,6 +120,7 @@ impl Core {
             per_address: Mutex::new(HashMap::new()),
             isolation: false.into(),
             refusals: quotas::Refusals::default(),
+            requests_waiting: 0.into(),
             // Called from streaming threads: an unbounded send never blocks.
             media_events: Arc::new(move |ev| {
                 let _ = tx.send(ev);
@@ -222,14 +249,20 @@ impl Core {
     /// connection stays counted until the admission is dropped.
     pub fn admit(self: &Arc<Self>, address: std::net::IpAddr) -> Result<Admission> {
         let mut open = self.per_address.lock();
-        let count = open.entry(address).or_default();
-        if *count >= self.quotas.max_connections_per_ip {
+        let share = open.entry(address).or_insert_with(|| AddressShare {
+            connections: 0,
+            requests: Arc::new(tokio::sync::Semaphore::new(
+                self.quotas.max_requests_in_flight_per_ip,
+            )),
+        });
+        if share.connections >= self.quotas.max_connections_per_ip {
             return Err(self.refusals.refuse(Quota::ConnectionsPerIp, &self.quotas));
         }
-        *count += 1;
+        share.connections += 1;
         Ok(Admission {
             core: self.clone(),
             address,
+            requests: share.requests.clone(),
         })
     }
 

@@ -19,6 +19,9 @@ pub struct Quotas {
     pub max_sessions_per_connection: usize,
     /// WebSocket connections from one IP address.
     pub max_connections_per_ip: usize,
+    /// Requests from one IP address handled at once, over all its connections (each holds a
+    /// thread of the blocking pool while it runs); later ones wait their turn.
+    pub max_requests_in_flight_per_ip: usize,
 }
 
 impl Default for Quotas {
@@ -29,6 +32,7 @@ impl Default for Quotas {
             max_elements_per_pipeline: 1000,
             max_sessions_per_connection: 100,
             max_connections_per_ip: 200,
+            max_requests_in_flight_per_ip: 64,
         }
     }
 }

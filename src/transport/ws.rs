@@ -17,7 +17,7 @@ use tokio_tungstenite::WebSocketStream;
 use tracing::{debug, info, info_span, Instrument};
 
 use super::{Head, Site};
-use crate::control::{Core, Outbox};
+use crate::control::{Admission, Core, Outbox};
 
 /// Why the server closed a client's connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -137,20 +137,29 @@ where
             }
         },
     };
-    if let Some((code, reason)) = refusal {
+    let (Some(admission), None) = (admission, refusal) else {
+        let (code, reason) = refusal.unwrap_or((CloseCode::Policy, "Refused"));
         let frame = CloseFrame {
             code,
             reason: reason.into(),
         };
         let _ = socket.send(Message::Close(Some(frame))).await;
         return Ok(());
-    }
+    };
     if let Some(relay) = signaling {
         super::signaling::run(socket, peer, relay, shutdown).await;
         return Ok(());
     }
-    run(socket, peer, core, limits, &site.server_closes, shutdown).await;
-    drop(admission);
+    run(
+        socket,
+        peer,
+        core,
+        admission,
+        limits,
+        &site.server_closes,
+        shutdown,
+    )
+    .await;
     Ok(())
 }
 
@@ -168,6 +177,7 @@ async fn run<S>(
     socket: WebSocketStream<S>,
     peer: SocketAddr,
     core: Arc<Core>,
+    admission: Admission,
     limits: WsLimits,
     closes: &ServerCloses,
     mut shutdown: watch::Receiver<bool>,
@@ -226,6 +236,7 @@ async fn run<S>(
         tokio::spawn(
             async move {
                 while let Some(text) = request_rx.recv().await {
+                    let slot = admission.request_slot().await;
                     let reply = core.handle_text(&mut conn, &text).await;
                     current_session.lock().clone_from(&conn.session);
                     if let Some(reply) = reply {
@@ -233,6 +244,7 @@ async fn run<S>(
                             break;
                         }
                     }
+                    drop(slot);
                 }
                 conn
             }

@@ -103,6 +103,24 @@ impl Client {
         Self::connect_path(addr, "/kurento").await
     }
 
+    /// A client whose connection comes from `source` (any 127.x.y.z address on loopback), so
+    /// that the server sees another client address.
+    pub async fn connect_from(addr: SocketAddr, source: std::net::IpAddr) -> Client {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(SocketAddr::new(source, 0)).unwrap();
+        let stream = socket.connect(addr).await.unwrap();
+        let url = format!("ws://{addr}/kurento");
+        let (ws, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(stream))
+            .await
+            .expect("websocket connects");
+        Client {
+            ws,
+            next_id: 0,
+            session: None,
+            events: VecDeque::new(),
+        }
+    }
+
     pub async fn connect_path(addr: SocketAddr, path: &str) -> Client {
         let url = format!("ws://{addr}{path}");
         let (ws, _) = tokio_tungstenite::connect_async(url)
