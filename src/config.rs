@@ -103,6 +103,10 @@ pub struct Layer {
     /// (Filter/Effect, Filter/Converter, Filter/Editor classes) allowed by default.
     #[arg(long, env = "RHEO_GSTREAMER_FILTER_ALLOW", value_delimiter = ',')]
     pub gstreamer_filter_allow: Option<Vec<String>>,
+    /// Web origins (scheme://host[:port]) whose pages may use the WebSocket and the uploads,
+    /// besides Rheo's own and loopback ones; `*` lets every origin in, as KMS does.
+    #[arg(long, env = "RHEO_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Option<Vec<String>>,
     /// GStreamer element factories a GStreamerFilter may never use.
     #[arg(long, env = "RHEO_GSTREAMER_FILTER_DENY", value_delimiter = ',')]
     pub gstreamer_filter_deny: Option<Vec<String>>,
@@ -233,6 +237,7 @@ impl Layer {
                 image_max_pixels,
                 image_max_concurrent_fetches,
                 gstreamer_filter_allow,
+                allowed_origins,
                 gstreamer_filter_deny,
                 gstreamer_filter_max_elements,
                 ws_max_message_bytes,
@@ -303,6 +308,8 @@ pub struct Config {
     pub web_dir: Option<PathBuf>,
     pub gc_period_secs: u64,
     pub access_token: Option<String>,
+    /// `allowed_origins` (checked when loaded).
+    pub allowed_origins: Vec<String>,
     /// Canonical; never empty.
     pub media_roots: Vec<PathBuf>,
     pub uri_allow_private_networks: bool,
@@ -506,6 +513,8 @@ impl Config {
                 "RHEO_IMAGE_URI_SCHEMES: unknown scheme '{bad}' (known: http, https, file)"
             ));
         }
+        let allowed_origins = l.allowed_origins.unwrap_or_default();
+        crate::transport::OriginPolicy::new(&allowed_origins)?;
         let gstreamer_filter = element_policy(
             l.gstreamer_filter_allow,
             l.gstreamer_filter_deny,
@@ -591,6 +600,7 @@ impl Config {
             web_dir: l.web_dir,
             gc_period_secs,
             access_token: l.access_token,
+            allowed_origins,
             media_roots,
             uri_allow_private_networks: l.uri_allow_private_networks.unwrap_or(true),
             image_uri_schemes,

@@ -95,6 +95,7 @@ pub async fn start(config: &config::Config) -> Result<RunningServer, String> {
             .then(transport::signaling::Relay::default),
         ws_limits: config.ws_limits,
         server_closes: Default::default(),
+        origins: transport::OriginPolicy::new(&config.allowed_origins)?,
     });
     if config.access_token.is_some() {
         info!("clients must present the access token");

@@ -105,6 +105,11 @@ pub fn render(core: &Core, site: &crate::transport::Site) -> String {
             .map(|r| (r.label(), site.server_closes.count(r)))
             .into_iter(),
     );
+    m.counter(
+        "rheo_origin_refusals_total",
+        "WebSocket handshakes, uploads and TURN credential requests refused for their Origin.",
+        site.origins.refusals(),
+    );
     m.labelled_counter(
         "rheo_quota_refusals_total",
         "Requests refused because a quota was reached, by setting name.",

@@ -10,17 +10,25 @@ use crate::objects::http_post_endpoint;
 
 pub(super) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
+    peer: std::net::SocketAddr,
     head: &Head,
     body_start: Vec<u8>,
     site: &Site,
     core: &Core,
 ) -> std::io::Result<()> {
+    let with_body = head.method != "HEAD";
+    // What a page could use for someone else: uploads into their endpoints, TURN credentials.
+    let guarded = head.route() == "/turn-credentials"
+        || head.route().starts_with(http_post_endpoint::URL_PATH);
+    if guarded && !site.origin_admitted(head, peer) {
+        let body = b"origin not allowed (setting allowed_origins)\n";
+        return respond(&mut stream, 403, "text/plain", body, with_body).await;
+    }
     if head.method == "POST" {
         if let Some(token) = head.route().strip_prefix(http_post_endpoint::URL_PATH) {
             return super::http_post::receive(stream, head, token, body_start).await;
         }
     }
-    let with_body = head.method != "HEAD";
     if head.method != "GET" && head.method != "HEAD" {
         return respond(
             &mut stream,

@@ -6,10 +6,12 @@
 mod http;
 mod http_post;
 mod multipart;
+pub mod origin;
 pub mod signaling;
 pub mod tls;
 mod ws;
 
+pub use origin::OriginPolicy;
 pub use ws::{CloseReason, WsLimits};
 
 use std::net::SocketAddr;
@@ -46,6 +48,29 @@ pub struct Site {
     pub ws_limits: WsLimits,
     /// Connections the server closed, by reason.
     pub server_closes: ws::ServerCloses,
+    /// Which web pages may open WebSockets, upload and ask for TURN credentials.
+    pub origins: OriginPolicy,
+}
+
+impl Site {
+    /// Whether the request's `Origin` may use what it asks for; a refusal is logged with the
+    /// setting that would let the origin in.
+    pub(crate) fn origin_admitted(&self, head: &Head, peer: SocketAddr) -> bool {
+        let origin = head.header("origin");
+        match self.origins.admit(origin, head.header("host")) {
+            Some(_) => true,
+            None => {
+                info!(
+                    %peer,
+                    origin = origin.unwrap_or_default(),
+                    path = head.route(),
+                    "refused: a page from this origin may not use Rheo; add the origin to \
+                     allowed_origins (RHEO_ALLOWED_ORIGINS) to let it in"
+                );
+                false
+            }
+        }
+    }
 }
 
 /// Readiness as `/readyz` reports it.
@@ -233,7 +258,7 @@ where
     if head.is_websocket() {
         ws::serve(stream, peer, &head, core, &site, shutdown).await
     } else {
-        http::serve(stream, &head, body_start, &site, &core).await
+        http::serve(stream, peer, &head, body_start, &site, &core).await
     }
 }
 

@@ -91,6 +91,16 @@ where
         )
         .await;
     };
+    if !site.origin_admitted(head, peer) {
+        return super::http::respond(
+            &mut stream,
+            403,
+            "text/plain",
+            b"origin not allowed (setting allowed_origins)\n",
+            true,
+        )
+        .await;
+    }
     // No subprotocol is selected: Kurento clients send none.
     let accept = derive_accept_key(key.as_bytes());
     let response = format!(

@@ -43,6 +43,6 @@ timeout 10 node -e '
 # Files run one after the other: both use Chromium and WebRTC on a 2-core machine.
 status=0
 timeout 900 node --test --test-concurrency=1 "$@" \
-  kurento-client.test.mjs browser.test.mjs calls.test.mjs chroma.test.mjs crowd.test.mjs deploy.test.mjs || status=$?
+  kurento-client.test.mjs browser.test.mjs calls.test.mjs chroma.test.mjs crowd.test.mjs deploy.test.mjs origin.test.mjs || status=$?
 echo "e2e: artifacts in $RHEO_E2E_ARTIFACTS"
 exit $status
