@@ -185,6 +185,18 @@ async fn redirects_are_rechecked_and_link_local_hosts_always_refused() {
         assert!(message(&e).contains("always refused"), "{uri}: {e}");
     }
     assert_eq!(redirect.connections(), 1);
+    // A PlayerEndpoint's URL too: its redirects are followed, checked, before GStreamer (which
+    // follows none) gets it.
+    let p = c.create("MediaPipeline", Value::Null).await;
+    let e = c
+        .err(
+            "create",
+            json!({"type": "PlayerEndpoint", "constructorParams": {"mediaPipeline": p,
+                   "uri": format!("http://{}/moved.webm", redirect.addr)}}),
+        )
+        .await;
+    assert!(message(&e).contains("always refused"), "{e}");
+    assert_eq!(redirect.connections(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread")]

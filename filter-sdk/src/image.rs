@@ -461,14 +461,10 @@ fn redirect_target(from: &str, location: &str) -> Option<String> {
     Some(format!("{scheme}://{host}{location}"))
 }
 
-fn fetch_http(url: &str, limits: &LoadLimits) -> Result<Vec<u8>, ImageError> {
-    let started = Instant::now();
-    let unreachable = |detail: String| ImageError::Unreachable {
-        url: url.into(),
-        detail,
-    };
-    // Every connection resolves through the policy, so a name cannot resolve to an allowed
-    // address when checked and to a refused one when connected.
+/// An HTTP client whose every connection resolves through the policy, so a name cannot resolve
+/// to an allowed address when checked and to a refused one when connected. It follows no
+/// redirects itself (see [`get_following_redirects`]).
+fn agent(limits: &LoadLimits) -> ureq::Agent {
     let policy = limits.policy.clone();
     let mut agent = ureq::AgentBuilder::new()
         .timeout(limits.timeout)
@@ -476,17 +472,29 @@ fn fetch_http(url: &str, limits: &LoadLimits) -> Result<Vec<u8>, ImageError> {
     if !limits.extra_trusted_certificates.is_empty() {
         agent = agent.tls_config(tls_config(&limits.extra_trusted_certificates));
     }
-    // Redirects are followed here, not by ureq: each hop must stay on the same scheme (a
-    // redirect to file:// made ureq panic), and there are at most MAX_REDIRECTS of them.
-    let agent = agent.redirects(0).build();
+    agent.redirects(0).build()
+}
+
+/// GETs `url`, following redirects here rather than in ureq: each hop is checked by the policy
+/// and must stay on the same scheme (a redirect to file:// made ureq panic), and there are at
+/// most MAX_REDIRECTS of them. Returns the last URL and what its request gave.
+fn get_following_redirects(
+    url: &str,
+    limits: &LoadLimits,
+) -> Result<(String, Result<ureq::Response, ureq::Error>), ImageError> {
+    let unreachable = |detail: String| ImageError::Unreachable {
+        url: url.into(),
+        detail,
+    };
+    let agent = agent(limits);
     let mut current = url.to_owned();
     let mut hops = 0;
-    let response = loop {
-        // Checked first for a clear refusal; the resolver above enforces it.
+    loop {
+        // Checked first for a clear refusal; the agent's resolver enforces it.
         limits.policy.check_remote(&current)?;
         let response = match agent.get(&current).call() {
             Ok(r) if (300..400).contains(&r.status()) => r,
-            other => break other,
+            other => return Ok((current, other)),
         };
         hops += 1;
         let next = response
@@ -502,7 +510,23 @@ fn fetch_http(url: &str, limits: &LoadLimits) -> Result<Vec<u8>, ImageError> {
                 )))
             }
         }
+    }
+}
+
+/// Where an `http(s)://` URL leads once its redirects are followed under the policy (for
+/// components that fetch it themselves, such as GStreamer sources, and must not follow
+/// redirects on their own). Only the response head of each hop is read.
+pub fn final_location(url: &str, limits: &LoadLimits) -> Result<String, ImageError> {
+    get_following_redirects(url, limits).map(|(last, _)| last)
+}
+
+fn fetch_http(url: &str, limits: &LoadLimits) -> Result<Vec<u8>, ImageError> {
+    let started = Instant::now();
+    let unreachable = |detail: String| ImageError::Unreachable {
+        url: url.into(),
+        detail,
     };
+    let (_, response) = get_following_redirects(url, limits)?;
     let response = match response {
         Ok(r) => r,
         Err(ureq::Error::Status(status, _)) => return Err(unreachable(format!("HTTP {status}"))),

@@ -147,6 +147,12 @@ fn a_missing_or_broken_source_fails_at_play() {
         ("missing", "file:///nonexistent/rheo.webm".to_string()),
         ("text", format!("file://{}", text.display())),
         ("refused", "http://127.0.0.1:9/x.webm".to_string()),
+        // GStreamer must not follow a redirect itself: the control plane follows them under
+        // the URI policy and hands over the last URL.
+        (
+            "redirect",
+            server.url.replace("sample.webm", "redirect.webm"),
+        ),
     ] {
         let player = PlayerEndpoint::create(
             &pipeline,
@@ -168,7 +174,8 @@ fn a_missing_or_broken_source_fails_at_play() {
     pipeline.release();
 }
 
-/// Serves one file over HTTP/1.1 on 127.0.0.1, with byte ranges; counts the ranged requests.
+/// Serves one file over HTTP/1.1 on 127.0.0.1, with byte ranges (and `/redirect.webm`, a
+/// redirect to it); counts the ranged requests.
 struct FileServer {
     url: String,
     ranged: Arc<std::sync::atomic::AtomicUsize>,
@@ -208,6 +215,14 @@ impl FileServer {
                             request.push_str(&line);
                         }
                         let first = request.lines().next().unwrap_or("");
+                        if first.contains(" /redirect.webm ") {
+                            let moved = "HTTP/1.1 302 Found\r\nLocation: /sample.webm\r\n\
+                                         Content-Length: 0\r\n\r\n";
+                            if stream.write_all(moved.as_bytes()).is_err() {
+                                return;
+                            }
+                            continue;
+                        }
                         if !first.contains(" /sample.webm ") {
                             let missing = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
                             if stream.write_all(missing.as_bytes()).is_err() {

@@ -3,9 +3,11 @@
 
 use std::sync::Arc;
 
+use rheo_filter_sdk::image::{self, ImageError};
 use rheo_filter_sdk::local_file;
 use rheo_media as media;
 use serde_json::{json, Value};
+use tracing::debug;
 
 use super::{values, Args, Built, MediaObject, NewElement, Outcome, Result, World};
 use crate::protocol::KurentoError;
@@ -35,9 +37,25 @@ pub(super) fn create(new: &NewElement<'_>) -> Result<Built> {
             .and_then(|path| policy.file_to_read(&path).map_err(|e| refused(&e)))
             .map(|path| format!("file://{}", path.display()))?,
         None => match local_file::scheme_of(uri).as_deref() {
-            Some("http" | "https" | "rtsp") => {
+            Some("rtsp") => {
                 policy.check_remote(uri).map_err(|e| refused(&e))?;
                 uri.to_owned()
+            }
+            Some("http" | "https") => {
+                policy.check_remote(uri).map_err(|e| refused(&e))?;
+                // GStreamer's HTTP source follows no redirect (it could not check one): they
+                // are followed here, each hop under the policy, and it gets where they lead.
+                // A server that cannot be reached now is left for `play` to report.
+                let limits = &new.world.settings().image_limits;
+                match image::final_location(uri, limits) {
+                    Ok(last) => last,
+                    Err(ImageError::Refused(e)) => return Err(refused(&e)),
+                    Err(e) => {
+                        debug!(uri, error = %e, detail = e.log_detail().unwrap_or_default(),
+                               "redirects not resolved before playing");
+                        uri.to_owned()
+                    }
+                }
             }
             _ => {
                 return Err(KurentoError::illegal_param(format!(

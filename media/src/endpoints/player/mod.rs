@@ -328,6 +328,11 @@ impl Player {
                         if src.find_property("latency").is_some() {
                             src.set_property("latency", cache_ms);
                         }
+                        // A redirect would take the source where the URI policy never looked
+                        // (the control plane follows them, checked, before playing).
+                        if src.find_property("automatic-redirect").is_some() {
+                            src.set_property("automatic-redirect", false);
+                        }
                     }
                     None
                 });
