@@ -34,7 +34,9 @@ pub(crate) struct PipelineInner {
     pub graph: Mutex<HashMap<(String, MediaKind), Conn>>,
     next_link: AtomicU64,
     pub elements: Mutex<HashMap<String, Element>>,
-    bus_thread: Mutex<Option<JoinHandle<()>>>,
+    bus_thread: Mutex<Option<JoinHandle<BusEnd>>>,
+    /// How the bus thread ended, once release() has joined it.
+    bus_end: Mutex<Option<BusEnd>>,
     released: AtomicBool,
     /// Kurento's `latencyStats`: the elements measure input latency while it is on.
     latency_stats: Arc<AtomicBool>,
@@ -81,6 +83,7 @@ impl MediaPipeline {
             next_link: AtomicU64::new(0),
             elements: Mutex::new(HashMap::new()),
             bus_thread: Mutex::new(None),
+            bus_end: Mutex::new(None),
             released: AtomicBool::new(false),
             latency_stats: Arc::new(AtomicBool::new(false)),
         });
@@ -117,15 +120,17 @@ impl MediaPipeline {
         for e in elements {
             e.release();
         }
-        let _ = self.inner.pipeline.set_state(gst::State::Null);
+        // The quit message goes first: the change to Null flushes the bus, and a quit posted
+        // after it would be dropped, leaving the thread to wake at its next poll.
         if let Some(bus) = self.inner.pipeline.bus() {
             let _ = bus.post(gst::message::Application::new(gst::Structure::new_empty(
                 "rheo-quit",
             )));
         }
         if let Some(h) = self.inner.bus_thread.lock().take() {
-            let _ = h.join();
+            *self.inner.bus_end.lock() = h.join().ok();
         }
+        let _ = self.inner.pipeline.set_state(gst::State::Null);
         if let Some(bus) = self.inner.pipeline.bus() {
             bus.set_flushing(true);
         }
@@ -445,19 +450,30 @@ fn element_for_message(inner: &PipelineInner, src: Option<&gst::Object>) -> Opti
     None
 }
 
-fn bus_loop(bus: gst::Bus, weak: Weak<PipelineInner>) {
+/// Why a pipeline's bus thread ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BusEnd {
+    /// release() asked it to.
+    Quit,
+    /// It found the pipeline released (or gone) when its poll timed out.
+    Poll,
+}
+
+fn bus_loop(bus: gst::Bus, weak: Weak<PipelineInner>) -> BusEnd {
     loop {
         let msg = bus.timed_pop(gst::ClockTime::from_mseconds(500));
-        let Some(inner) = weak.upgrade() else { return };
+        let Some(inner) = weak.upgrade() else {
+            return BusEnd::Poll;
+        };
         if inner.released.load(Ordering::SeqCst) && msg.is_none() {
-            return;
+            return BusEnd::Poll;
         }
         if let Some(msg) = msg {
             match msg.view() {
                 gst::MessageView::Application(a) => {
                     let Some(s) = a.structure() else { continue };
                     if s.name() == "rheo-quit" {
-                        return;
+                        return BusEnd::Quit;
                     }
                     if s.name() == "rheo-webrtc-notify" {
                         if let Ok(id) = s.get::<String>("element") {
@@ -564,6 +580,26 @@ pub(crate) fn kurento_error_type(e: &gst::glib::Error) -> (i32, &'static str) {
         .or_else(|| e.kind::<gst::LibraryError>().map(IntoGlib::into_glib))
         .unwrap_or(0);
     (code, "UNEXPECTED_ELEMENT_ERROR")
+}
+
+#[cfg(test)]
+mod release_tests {
+    use super::*;
+
+    #[test]
+    fn release_ends_the_bus_thread_at_once_not_at_its_next_poll() {
+        crate::init().unwrap();
+        for n in 0..3 {
+            let events: EventSink = Arc::new(|_| {});
+            let p =
+                MediaPipeline::new(&format!("bus-end-{n}"), events, Default::default()).unwrap();
+            let started = std::time::Instant::now();
+            p.release();
+            eprintln!("release took {:?}", started.elapsed());
+            assert_eq!(*p.inner.bus_end.lock(), Some(BusEnd::Quit));
+            assert!(p.inner.bus_thread.lock().is_none());
+        }
+    }
 }
 
 #[cfg(test)]
