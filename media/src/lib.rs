@@ -14,6 +14,9 @@
 pub mod api_contract;
 pub mod endpoints;
 pub mod filters;
+/// The SDP and candidate fuzz targets (`fuzz/afl` and the corpus replay tests).
+#[doc(hidden)]
+pub mod fuzz_targets;
 mod graph;
 mod hubs;
 
@@ -43,9 +46,6 @@ pub use endpoints::recorder::{
     MediaProfile, RecordTarget, RecorderEndpoint, RecorderOptions, TRACK_WAIT,
 };
 pub use endpoints::rtp::{RtpEndpoint, RtpOptions, SrtpKey, SrtpSuite};
-/// The SDP and candidate fuzz targets (`fuzz/afl` and the corpus replay tests).
-#[doc(hidden)]
-pub use endpoints::sdp::fuzz_targets;
 pub use endpoints::sdp::limits::{sdp_limits, set_sdp_limits, SdpLimits};
 pub use endpoints::webrtc::{ice_addresses, traffic, WebRtcEndpoint};
 pub use endpoints::{SdpEndpoint, UriEndpoint};

@@ -2,7 +2,6 @@
 //! extension and RTX payload type, instead of letting webrtcbin choose.
 
 pub mod candidate;
-pub mod fuzz_targets;
 pub mod limits;
 
 use crate::api_contract::MediaKind;

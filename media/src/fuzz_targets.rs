@@ -3,7 +3,7 @@
 //! candidate parser. None may panic. `make test` replays the corpora (`fuzz/corpus/`) with
 //! their mutations; `fuzz/afl` runs the same functions under AFL++.
 
-use super::{analyse, candidate, limits, parse, plan_answer, rejecting_answer};
+use crate::endpoints::sdp::{analyse, candidate, limits, parse, plan_answer, rejecting_answer};
 
 /// Runs one remote description through the checks; true when it parsed. Call
 /// [`crate::init`] first.
