@@ -56,6 +56,9 @@ USER rheo
 ENV XDG_CACHE_HOME=/var/cache/rheo
 RUN gst-inspect-1.0 >/dev/null
 
+# File descriptors: Rheo raises its soft limit to the hard one at start and refuses new sessions
+# before running out; give it room with `docker run --ulimit nofile=1048576:1048576` (the
+# compose file sets it).
 # 8888: ws:// and http://; 8433: wss:// and https:// (when TLS is configured).
 # ICE (UDP, KMS_MIN_PORT..KMS_MAX_PORT) is not listed: run with --network host, or publish the range.
 EXPOSE 8888 8433

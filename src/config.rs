@@ -145,6 +145,10 @@ pub struct Layer {
     /// WebSocket connections from one IP address. [default: 200]
     #[arg(long, env = "RHEO_MAX_CONNECTIONS_PER_IP")]
     pub max_connections_per_ip: Option<usize>,
+    /// File descriptors kept free: new media work is refused with "server at capacity" when
+    /// fewer are left. [default: 128]
+    #[arg(long, env = "RHEO_FD_RESERVE")]
+    pub fd_reserve: Option<usize>,
     /// Requests from one IP address handled at once; later ones wait. [default: 64]
     #[arg(long, env = "RHEO_MAX_REQUESTS_IN_FLIGHT_PER_IP")]
     pub max_requests_in_flight_per_ip: Option<usize>,
@@ -251,6 +255,7 @@ impl Layer {
                 max_sessions_per_connection,
                 max_connections_per_ip,
                 max_requests_in_flight_per_ip,
+                fd_reserve,
                 session_isolation,
                 log_format,
                 log_level,
@@ -569,6 +574,7 @@ impl Config {
             max_requests_in_flight_per_ip: l
                 .max_requests_in_flight_per_ip
                 .unwrap_or(quota_defaults.max_requests_in_flight_per_ip),
+            fd_reserve: l.fd_reserve.unwrap_or(quota_defaults.fd_reserve),
         };
         if quotas.max_requests_in_flight_per_ip == 0 {
             return Err("RHEO_MAX_REQUESTS_IN_FLIGHT_PER_IP must be at least 1".into());

@@ -58,6 +58,11 @@ pub fn render(core: &Core, site: &crate::transport::Site) -> String {
         sessions as u64,
     );
     m.gauge("rheo_pipelines", "Live MediaPipelines.", pipelines);
+    m.counter(
+        "rheo_capacity_refusals_total",
+        "Requests refused because fewer than fd_reserve file descriptors were free.",
+        core.capacity.refusals(),
+    );
     m.gauge(
         "rheo_requests_waiting",
         "Requests waiting because their address has max_requests_in_flight_per_ip running.",
@@ -75,6 +80,7 @@ pub fn render(core: &Core, site: &crate::transport::Site) -> String {
                 "max_requests_in_flight_per_ip",
                 quotas.max_requests_in_flight_per_ip as u64,
             ),
+            ("fd_reserve", quotas.fd_reserve as u64),
             ("ws_max_message_bytes", ws_limits.max_message_bytes as u64),
             ("ws_max_queued_bytes", ws_limits.max_queued_bytes as u64),
             ("ws_read_deadline_secs", ws_limits.read_deadline.as_secs()),
@@ -191,6 +197,11 @@ pub fn render(core: &Core, site: &crate::transport::Site) -> String {
         ps::rss_kib() * 1024,
     );
     m.gauge("process_open_fds", "Open file descriptors.", ps::open_fds());
+    m.gauge(
+        "process_max_fds",
+        "Maximum number of open file descriptors (the soft limit, raised to the hard one at start).",
+        crate::control::capacity::fd_limit(),
+    );
     m.gauge("process_threads", "OS threads.", ps::threads());
     m.text
 }

@@ -67,6 +67,17 @@ fn run(filters: Vec<Registration>) -> ExitCode {
             }
         }
     }
+    // GLib aborts the process when it runs out of descriptors: take all the system allows.
+    let reserve = config.quotas.fd_reserve as u64;
+    match crate::control::capacity::raise_fd_limit() {
+        Ok((before, after)) => info!(
+            limit = after,
+            raised_from = before,
+            "file descriptors: room for about {} loopback WebRTC sessions (fd_reserve {reserve} kept free)",
+            crate::control::capacity::sessions_for(after, reserve)
+        ),
+        Err(e) => warn!("cannot read or raise the open-file limit: {e}"),
+    }
     // The built-ins first: a researcher's filter may not take their names.
     rheo_filters::add_builtin_filters();
     for filter in filters {

@@ -2,6 +2,7 @@
 //! Kurento methods on top of the class catalogue. No sockets here: transport hands in text
 //! frames and takes out text frames.
 
+pub mod capacity;
 mod events;
 mod isolation;
 mod outbox;
@@ -51,6 +52,8 @@ pub struct Core {
     pub refusals: quotas::Refusals,
     /// Requests waiting because their address has `max_requests_in_flight_per_ip` running.
     pub requests_waiting: std::sync::atomic::AtomicU64,
+    /// The file descriptor headroom check.
+    pub capacity: capacity::Capacity,
 }
 
 /// One client address's share of the server.
@@ -121,6 +124,7 @@ impl Core {
             isolation: false.into(),
             refusals: quotas::Refusals::default(),
             requests_waiting: 0.into(),
+            capacity: capacity::Capacity::new(quotas.fd_reserve as u64),
             // Called from streaming threads: an unbounded send never blocks.
             media_events: Arc::new(move |ev| {
                 let _ = tx.send(ev);
@@ -426,6 +430,7 @@ impl Core {
             Some(Value::Object(m)) => m.clone(),
             Some(_) => return Err(KurentoError::param_type("constructorParams", "object")),
         };
+        self.capacity.check()?;
         let uuid = uuid::Uuid::new_v4().to_string();
         let core = self.clone();
         let events = self.media_events.clone();
@@ -478,6 +483,18 @@ impl Core {
         let session = p.session();
         let obj = self.lookup_and_ref(&session, p.str("object")?)?;
         let operation = p.str("operation")?.to_owned();
+        // What opens sockets or files: refused before GLib would run out of descriptors.
+        if matches!(
+            operation.as_str(),
+            "processOffer"
+                | "processAnswer"
+                | "generateOffer"
+                | "gatherCandidates"
+                | "play"
+                | "record"
+        ) {
+            self.capacity.check()?;
+        }
         let op_params = match p.raw("operationParams") {
             None | Some(Value::Null) => None,
             Some(Value::Object(m)) => Some(m.clone()),

@@ -22,6 +22,8 @@ pub struct Quotas {
     /// Requests from one IP address handled at once, over all its connections (each holds a
     /// thread of the blocking pool while it runs); later ones wait their turn.
     pub max_requests_in_flight_per_ip: usize,
+    /// File descriptors kept free: new media work is refused when fewer are left.
+    pub fd_reserve: usize,
 }
 
 impl Default for Quotas {
@@ -33,6 +35,7 @@ impl Default for Quotas {
             max_sessions_per_connection: 100,
             max_connections_per_ip: 200,
             max_requests_in_flight_per_ip: 64,
+            fd_reserve: 128,
         }
     }
 }

@@ -14,6 +14,16 @@ pub struct RheoProcess {
 
 impl RheoProcess {
     pub fn spawn(args: &[&str], env: &[(&str, &str)]) -> RheoProcess {
+        Self::spawn_with_fd_limit(args, env, None)
+    }
+
+    /// As `spawn`, with the soft and hard `RLIMIT_NOFILE` set to `fd_limit` (as `prlimit
+    /// --nofile=N` would), so that the server cannot raise it.
+    pub fn spawn_with_fd_limit(
+        args: &[&str],
+        env: &[(&str, &str)],
+        fd_limit: Option<u64>,
+    ) -> RheoProcess {
         // Defined for the package's integration tests (this file is also compiled into examples).
         let Some(binary) = option_env!("CARGO_BIN_EXE_rheo") else {
             panic!("RheoProcess runs in the rheo package's integration tests");
@@ -25,6 +35,22 @@ impl RheoProcess {
             .stderr(Stdio::piped());
         for (k, v) in env {
             cmd.env(k, v);
+        }
+        if let Some(n) = fd_limit {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: setrlimit is async-signal-safe, as pre_exec requires.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let limit = libc::rlimit {
+                        rlim_cur: n,
+                        rlim_max: n,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
         }
         let mut child = cmd.spawn().expect("rheo starts");
         let stderr = child.stderr.take().unwrap();
