@@ -66,8 +66,14 @@ impl OriginPolicy {
         if self.any {
             return Some(Admitted::Listed);
         }
+        let origin = origin.trim();
+        // Browsers send `null` or scheme://host[:port], and pages cannot change the header. Some
+        // non-browser clients send a bare host:port (Node's ws over wss:// does): not a page.
+        if origin != "null" && !origin.contains("://") && !origin.is_empty() {
+            return Some(Admitted::NoOrigin);
+        }
         // `null` (sandboxed frames, file: pages) and anything unparsable are foreign.
-        let origin = Origin::parse(origin.trim())?;
+        let origin = Origin::parse(origin)?;
         if host.is_some_and(|host| origin.is_host(host)) {
             return Some(Admitted::SameOrigin);
         }
@@ -203,6 +209,20 @@ mod tests {
             );
         }
         assert_eq!(p.refusals(), 0);
+    }
+
+    #[test]
+    fn a_bare_host_from_a_non_browser_client_is_no_page() {
+        let p = policy(&[]);
+        // Node's ws library over wss:// sends the host without a scheme.
+        assert_eq!(
+            p.admit(Some("127.0.0.1:33613"), Some("127.0.0.1:33613")),
+            Some(Admitted::NoOrigin)
+        );
+        assert_eq!(
+            p.admit(Some("rheo.example:8433"), Some("10.0.0.1:8433")),
+            Some(Admitted::NoOrigin)
+        );
     }
 
     #[test]
