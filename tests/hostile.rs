@@ -312,6 +312,58 @@ async fn a_slow_download_does_not_hold_back_pings_or_other_clients() {
     third.create("MediaPipeline", Value::Null).await;
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_request_holds_back_only_its_own_pipeline_on_a_connection() {
+    let silent = LocalService::start(b"");
+    let (addr, _) = start_server(&["--image-timeout-secs", "3"]).await;
+    let (mut c, slow_filter) = overlay_client(addr).await;
+    let session = c.session.clone().unwrap();
+    let slow_pipeline = slow_filter.split('/').next().unwrap().to_owned();
+    let other = c.create("MediaPipeline", Value::Null).await;
+    let uri = format!("http://{}/never.png", silent.addr);
+    let send = |id: u64, method: &str, params: Value| {
+        let mut params = params;
+        params["sessionId"] = json!(session);
+        json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string()
+    };
+    // 1: a download that never comes, on the first pipeline; 2: a request about that same
+    // pipeline, which must wait for it; 3: an unrelated pipeline's request, which must not.
+    c.send_raw(&send(
+        1,
+        "invoke",
+        json!({"object": slow_filter, "operation": "setOverlayedImage",
+               "operationParams": overlay(&uri)}),
+    ))
+    .await;
+    for _ in 0..200 {
+        if silent.connections() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(silent.connections(), 1);
+    c.send_raw(&send(
+        2,
+        "invoke",
+        json!({"object": slow_pipeline, "operation": "getName"}),
+    ))
+    .await;
+    c.send_raw(&send(
+        3,
+        "create",
+        json!({"type": "WebRtcEndpoint", "constructorParams": {"mediaPipeline": other}}),
+    ))
+    .await;
+    let mut order = Vec::new();
+    while order.len() < 3 {
+        let frame = c.next_frame().await.unwrap();
+        if let Some(id) = frame["id"].as_u64() {
+            order.push(id);
+        }
+    }
+    assert_eq!(order, [3, 1, 2], "replies in the order they finished");
+}
+
 /// The `/metrics` value of `name` (a gauge without labels, or one label set written out).
 async fn metric(addr: SocketAddr, name: &str) -> u64 {
     let (_, body) = common::get(addr, "/metrics").await;

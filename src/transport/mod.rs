@@ -5,6 +5,7 @@
 
 mod http;
 mod http_post;
+mod lanes;
 mod multipart;
 pub mod origin;
 pub mod signaling;

@@ -6,8 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use std::collections::HashMap;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{mpsc, watch};
+
+use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -16,8 +18,9 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 use tracing::{debug, info, info_span, Instrument};
 
+use super::lanes::{self, Lane};
 use super::{Head, Site};
-use crate::control::{Admission, Core, Outbox};
+use crate::control::{Admission, Connection, Core, Outbox};
 
 /// Why the server closed a client's connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -236,26 +239,87 @@ async fn run<S>(
         }
         .instrument(span.clone()),
     );
-    // Requests run one at a time, in arrival order: clients pipeline them and rely on it.
+    // Requests about one pipeline run in arrival order (clients pipeline them and rely on it);
+    // those about different pipelines run side by side (see `lanes`).
     let (request_tx, mut request_rx) = mpsc::channel::<String>(REQUEST_QUEUE);
     let current_session = Arc::new(parking_lot::Mutex::new(None::<String>));
     let worker = {
         let (core, outbox, current_session) =
             (core.clone(), outbox.clone(), current_session.clone());
+        let admission = Arc::new(admission);
         let mut conn = conn;
+        let request_span = span.clone();
         tokio::spawn(
             async move {
+                // One permit per request running; a request that runs alone takes them all.
+                let running = Arc::new(Semaphore::new(REQUEST_QUEUE));
+                let all = REQUEST_QUEUE as u32;
+                // Per pipeline: whether its latest request has finished.
+                let mut last_of: HashMap<String, watch::Receiver<bool>> = HashMap::new();
                 while let Some(text) = request_rx.recv().await {
-                    let slot = admission.request_slot().await;
-                    let reply = core.handle_text(&mut conn, &text).await;
-                    current_session.lock().clone_from(&conn.session);
-                    if let Some(reply) = reply {
-                        if !outbox.send(reply) {
-                            break;
+                    let lane = lanes::lane_of(&text, conn.session.as_deref());
+                    if lane == Lane::Barrier {
+                        let alone = running.clone().acquire_many_owned(all).await;
+                        let slot = admission.request_slot().await;
+                        let reply = core.handle_text(&mut conn, &text).await;
+                        current_session.lock().clone_from(&conn.session);
+                        drop((slot, alone));
+                        if let Some(reply) = reply {
+                            if !outbox.send(reply) {
+                                break;
+                            }
                         }
+                        continue;
                     }
-                    drop(slot);
+                    let Ok(permit) = running.clone().acquire_owned().await else {
+                        break;
+                    };
+                    let order = match lane {
+                        Lane::Pipeline(key) => {
+                            let (done, finished) = watch::channel(false);
+                            if last_of.len() > REQUEST_QUEUE {
+                                last_of.retain(|_, finished| !*finished.borrow());
+                            }
+                            Some((last_of.insert(key, finished), done))
+                        }
+                        _ => None,
+                    };
+                    // Lane requests neither bind nor switch the session: a copy will do.
+                    let mut conn = Connection {
+                        id: conn.id,
+                        session: conn.session.clone(),
+                    };
+                    let (core, outbox, admission) =
+                        (core.clone(), outbox.clone(), admission.clone());
+                    tokio::spawn(
+                        async move {
+                            let done = match order {
+                                Some((previous, done)) => {
+                                    if let Some(mut previous) = previous {
+                                        // Err: the previous request's task is gone; go on.
+                                        let _ = previous.wait_for(|finished| *finished).await;
+                                    }
+                                    Some(done)
+                                }
+                                None => None,
+                            };
+                            let slot = admission.request_slot().await;
+                            let reply = core.handle_text(&mut conn, &text).await;
+                            drop(slot);
+                            if let Some(reply) = reply {
+                                outbox.send(reply);
+                            }
+                            if let Some(done) = done {
+                                let _ = done.send(true);
+                            }
+                            drop(permit);
+                        }
+                        .instrument(request_span.clone()),
+                    );
                 }
+                // The requests still running finish (their objects are registered or released
+                // consistently) before the connection is closed.
+                let _ = running.acquire_many(all).await;
                 conn
             }
             .instrument(span.clone()),
