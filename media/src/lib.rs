@@ -8,8 +8,8 @@
 //! - `hubs/`: Dispatcher, DispatcherOneToMany and their HubPorts.
 //!
 //! Threading: every public method may block and must be called from a blocking thread (the
-//! control plane uses `spawn_blocking`). No GLib main loop is needed: one bus thread per
-//! pipeline forwards errors, webrtcbin state changes and the media-flow timer.
+//! control plane uses `spawn_blocking`). No GLib main loop is needed: one bus thread for all
+//! pipelines (`graph/bus.rs`) forwards errors, webrtcbin state changes and the media-flow timer.
 
 pub mod api_contract;
 pub mod endpoints;

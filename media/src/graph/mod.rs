@@ -2,6 +2,7 @@
 //! between elements (decoding and encoding once per source when a sink needs it), media-flow
 //! tracking, output shaping (`setAudioFormat`, `setVideoFormat`) and teardown.
 
+pub(crate) mod bus;
 pub(crate) mod context;
 pub(crate) mod element;
 pub(crate) mod flow;

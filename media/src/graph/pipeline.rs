@@ -3,13 +3,13 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
-use std::thread::JoinHandle;
 
 use gst::prelude::*;
 use parking_lot::Mutex;
 
 use crate::api_contract::*;
 use crate::err;
+use crate::graph::bus;
 use crate::graph::context::{ElementContext, Graph};
 use crate::graph::element::{Element, ElementHost, ElementKind, Input};
 use crate::graph::flow::FlowTracker;
@@ -34,9 +34,6 @@ pub(crate) struct PipelineInner {
     pub graph: Mutex<HashMap<(String, MediaKind), Conn>>,
     next_link: AtomicU64,
     pub elements: Mutex<HashMap<String, Element>>,
-    bus_thread: Mutex<Option<JoinHandle<BusEnd>>>,
-    /// How the bus thread ended, once release() has joined it.
-    bus_end: Mutex<Option<BusEnd>>,
     released: AtomicBool,
     /// Kurento's `latencyStats`: the elements measure input latency while it is on.
     latency_stats: Arc<AtomicBool>,
@@ -82,8 +79,6 @@ impl MediaPipeline {
             graph: Mutex::new(HashMap::new()),
             next_link: AtomicU64::new(0),
             elements: Mutex::new(HashMap::new()),
-            bus_thread: Mutex::new(None),
-            bus_end: Mutex::new(None),
             released: AtomicBool::new(false),
             latency_stats: Arc::new(AtomicBool::new(false)),
         });
@@ -91,12 +86,8 @@ impl MediaPipeline {
             .set_state(gst::State::Playing)
             .map_err(|e| err(ErrorKind::Internal, format!("pipeline start: {e}")))?;
         let bus = pipeline.bus().expect("pipeline bus");
-        let weak = Arc::downgrade(&inner);
-        let handle = std::thread::Builder::new()
-            .name(format!("rheo-bus-{}", crate::graph::output::sanitize(id)))
-            .spawn(move || bus_loop(bus, weak))
-            .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
-        *inner.bus_thread.lock() = Some(handle);
+        let client: Arc<dyn bus::BusClient> = inner.clone();
+        bus::watch(&bus, Arc::downgrade(&client));
         Ok(Self { inner })
     }
 
@@ -120,15 +111,10 @@ impl MediaPipeline {
         for e in elements {
             e.release();
         }
-        // The quit message goes first: the change to Null flushes the bus, and a quit posted
-        // after it would be dropped, leaving the thread to wake at its next poll.
+        // Nothing waits for the shared bus thread: its queued messages for this pipeline are
+        // skipped from here on.
         if let Some(bus) = self.inner.pipeline.bus() {
-            let _ = bus.post(gst::message::Application::new(gst::Structure::new_empty(
-                "rheo-quit",
-            )));
-        }
-        if let Some(h) = self.inner.bus_thread.lock().take() {
-            *self.inner.bus_end.lock() = h.join().ok();
+            bus::unwatch(&bus);
         }
         let _ = self.inner.pipeline.set_state(gst::State::Null);
         if let Some(bus) = self.inner.pipeline.bus() {
@@ -450,31 +436,24 @@ fn element_for_message(inner: &PipelineInner, src: Option<&gst::Object>) -> Opti
     None
 }
 
-/// Why a pipeline's bus thread ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum BusEnd {
-    /// release() asked it to.
-    Quit,
-    /// It found the pipeline released (or gone) when its poll timed out.
-    Poll,
-}
+impl bus::BusClient for PipelineInner {
+    fn is_released(&self) -> bool {
+        self.released.load(Ordering::SeqCst)
+    }
 
-fn bus_loop(bus: gst::Bus, weak: Weak<PipelineInner>) -> BusEnd {
-    loop {
-        let msg = bus.timed_pop(gst::ClockTime::from_mseconds(500));
-        let Some(inner) = weak.upgrade() else {
-            return BusEnd::Poll;
-        };
-        if inner.released.load(Ordering::SeqCst) && msg.is_none() {
-            return BusEnd::Poll;
+    fn tick(&self) {
+        let els: Vec<Element> = self.elements.lock().values().cloned().collect();
+        for e in els {
+            e.flow().tick();
         }
-        if let Some(msg) = msg {
+    }
+
+    fn on_message(&self, msg: &gst::Message) {
+        let inner = self;
+        {
             match msg.view() {
                 gst::MessageView::Application(a) => {
-                    let Some(s) = a.structure() else { continue };
-                    if s.name() == "rheo-quit" {
-                        return BusEnd::Quit;
-                    }
+                    let Some(s) = a.structure() else { return };
                     if s.name() == "rheo-webrtc-notify" {
                         if let Ok(id) = s.get::<String>("element") {
                             let e = inner.elements.lock().get(&id).cloned();
@@ -486,7 +465,7 @@ fn bus_loop(bus: gst::Bus, weak: Weak<PipelineInner>) -> BusEnd {
                 }
                 gst::MessageView::Error(e) => {
                     let src = msg.src();
-                    let el = element_for_message(&inner, src);
+                    let el = element_for_message(inner, src);
                     let (code, kind) = kurento_error_type(&e.error());
                     tracing::warn!(pipeline = %inner.id, "bus error from {:?}: {}", src.map(|s| s.path_string()), e.error());
                     (inner.events)(ElementEvent {
@@ -502,7 +481,7 @@ fn bus_loop(bus: gst::Bus, weak: Weak<PipelineInner>) -> BusEnd {
                 }
                 gst::MessageView::Element(m) => {
                     let s = m.structure();
-                    let el = element_for_message(&inner, msg.src());
+                    let el = element_for_message(inner, msg.src());
                     // SDK filters: declared events and per-frame failures.
                     if let (Some(s), Some(el)) = (s, &el) {
                         let event = match s.name().as_str() {
@@ -522,13 +501,13 @@ fn bus_loop(bus: gst::Bus, weak: Weak<PipelineInner>) -> BusEnd {
                                 element: el.id().to_string(),
                                 event,
                             });
-                            continue;
+                            return;
                         }
                     }
                     // Other filter messages (e.g. rheo-faces) are forwarded as generic element messages.
                     if let Some(s) = s {
                         if s.name().starts_with("rheo-") {
-                            if let Some(el) = element_for_message(&inner, msg.src()) {
+                            if let Some(el) = element_for_message(inner, msg.src()) {
                                 (inner.events)(ElementEvent {
                                     element: el.id().to_string(),
                                     event: MediaEvent::ElementMessage {
@@ -543,11 +522,6 @@ fn bus_loop(bus: gst::Bus, weak: Weak<PipelineInner>) -> BusEnd {
                 _ => {}
             }
         }
-        let els: Vec<Element> = inner.elements.lock().values().cloned().collect();
-        for e in els {
-            e.flow().tick();
-        }
-        drop(inner);
     }
 }
 
@@ -586,19 +560,37 @@ pub(crate) fn kurento_error_type(e: &gst::glib::Error) -> (i32, &'static str) {
 mod release_tests {
     use super::*;
 
+    fn bus_threads() -> usize {
+        std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+            .filter(|name| name.starts_with("rheo-bus"))
+            .count()
+    }
+
     #[test]
-    fn release_ends_the_bus_thread_at_once_not_at_its_next_poll() {
+    fn pipelines_share_one_bus_thread_and_release_waits_for_none() {
         crate::init().unwrap();
-        for n in 0..3 {
-            let events: EventSink = Arc::new(|_| {});
-            let p =
-                MediaPipeline::new(&format!("bus-end-{n}"), events, Default::default()).unwrap();
+        let pipelines: Vec<MediaPipeline> = (0..10)
+            .map(|n| {
+                let events: EventSink = Arc::new(|_| {});
+                MediaPipeline::new(&format!("bus-{n}"), events, Default::default()).unwrap()
+            })
+            .collect();
+        // A new thread names itself once it runs.
+        for _ in 0..100 {
+            if bus_threads() == 1 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert_eq!(bus_threads(), 1);
+        for p in &pipelines {
             let started = std::time::Instant::now();
             p.release();
             eprintln!("release took {:?}", started.elapsed());
-            assert_eq!(*p.inner.bus_end.lock(), Some(BusEnd::Quit));
-            assert!(p.inner.bus_thread.lock().is_none());
         }
+        assert_eq!(bus_threads(), 1);
     }
 }
 
