@@ -2,6 +2,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::{start_server, Client, TIMEOUT};
 use serde_json::{json, Value};
 
@@ -735,6 +737,33 @@ async fn abandoned_sessions_are_garbage_collected() {
         .clone();
     assert_eq!(pipelines, json!([kept]));
     assert_eq!(core.object_count(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hundred_abandoned_sessions_are_all_collected() {
+    let (addr, core) = start_server(&["--gc-period-secs", "1"]).await;
+    let offer = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n\
+                 m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\n\
+                 a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\n\
+                 a=fingerprint:sha-256 00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF\r\n\
+                 a=setup:actpass\r\na=sendrecv\r\na=rtcp-mux\r\na=rtpmap:96 VP8/90000\r\n";
+    for _ in 0..100 {
+        let mut c = Client::connect(addr).await;
+        let p = c.create("MediaPipeline", Value::Null).await;
+        let w = c
+            .create("WebRtcEndpoint", json!({"mediaPipeline": p}))
+            .await;
+        c.invoke(&w, "processOffer", json!({"offer": offer})).await;
+        c.close().await;
+    }
+    let abandoned = std::time::Instant::now();
+    let collected =
+        common::wait_until_async(Duration::from_secs(60), || core.object_count() <= 1).await;
+    eprintln!(
+        "100 abandoned sessions collected in {:?} (GC period 1 s)",
+        abandoned.elapsed()
+    );
+    assert!(collected, "{} objects left", core.object_count());
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use serde_json::{json, Value};
 use tracing::debug;
 
@@ -11,6 +12,9 @@ use super::params::Params;
 use super::{Connection, Core, Result};
 use crate::objects::MediaObject;
 use crate::protocol::KurentoError;
+
+/// Pipelines one garbage-collection pass releases at once.
+const GC_RELEASES_AT_ONCE: usize = 8;
 
 impl Core {
     pub(super) fn bind(&self, conn: &mut Connection, session: &str) {
@@ -102,9 +106,13 @@ impl Core {
             }
             roots
         };
-        for id in roots {
-            self.release_objects(&id).await;
-        }
+        // Side by side: a release waits on GStreamer, and abandoned sessions come in crowds
+        // (an application server that went away).
+        futures_util::stream::iter(roots)
+            .for_each_concurrent(GC_RELEASES_AT_ONCE, |id| async move {
+                self.release_objects(&id).await
+            })
+            .await;
     }
 
     /// Runs [`Core::collect_garbage`] every `period` until the core is dropped.

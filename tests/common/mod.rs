@@ -62,6 +62,18 @@ pub async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
     get_over(stream, &addr.to_string(), path).await
 }
 
+/// Polls `f` every 50 ms until it holds or `timeout` passes; whether it held.
+pub async fn wait_until_async(timeout: Duration, f: impl Fn() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while !f() {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    true
+}
+
 /// Starts Rheo in-process on 127.0.0.1 with a random port.
 pub async fn start_server(extra: &[&str]) -> (SocketAddr, Arc<rheo::control::Core>) {
     rheo_media::init().expect("GStreamer initialises");
