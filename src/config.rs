@@ -145,6 +145,10 @@ pub struct Layer {
     /// WebSocket connections from one IP address. [default: 200]
     #[arg(long, env = "RHEO_MAX_CONNECTIONS_PER_IP")]
     pub max_connections_per_ip: Option<usize>,
+    /// Threads that run requests (media calls block), server-wide; later requests wait.
+    /// [default: 512]
+    #[arg(long, env = "RHEO_MAX_BLOCKING_THREADS")]
+    pub max_blocking_threads: Option<usize>,
     /// File descriptors kept free: new media work is refused with "server at capacity" when
     /// fewer are left. [default: 128]
     #[arg(long, env = "RHEO_FD_RESERVE")]
@@ -256,6 +260,7 @@ impl Layer {
                 max_connections_per_ip,
                 max_requests_in_flight_per_ip,
                 fd_reserve,
+                max_blocking_threads,
                 session_isolation,
                 log_format,
                 log_level,
@@ -575,7 +580,13 @@ impl Config {
                 .max_requests_in_flight_per_ip
                 .unwrap_or(quota_defaults.max_requests_in_flight_per_ip),
             fd_reserve: l.fd_reserve.unwrap_or(quota_defaults.fd_reserve),
+            max_blocking_threads: l
+                .max_blocking_threads
+                .unwrap_or(quota_defaults.max_blocking_threads),
         };
+        if quotas.max_blocking_threads == 0 {
+            return Err("RHEO_MAX_BLOCKING_THREADS must be at least 1".into());
+        }
         if quotas.max_requests_in_flight_per_ip == 0 {
             return Err("RHEO_MAX_REQUESTS_IN_FLIGHT_PER_IP must be at least 1".into());
         }

@@ -81,6 +81,7 @@ pub fn render(core: &Core, site: &crate::transport::Site) -> String {
                 quotas.max_requests_in_flight_per_ip as u64,
             ),
             ("fd_reserve", quotas.fd_reserve as u64),
+            ("max_blocking_threads", quotas.max_blocking_threads as u64),
             ("ws_max_message_bytes", ws_limits.max_message_bytes as u64),
             ("ws_max_queued_bytes", ws_limits.max_queued_bytes as u64),
             ("ws_read_deadline_secs", ws_limits.read_deadline.as_secs()),

@@ -91,7 +91,11 @@ fn run(filters: Vec<Registration>) -> ExitCode {
         return ExitCode::from(1);
     }
     prepare_sample_video(&config);
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(config.quotas.max_blocking_threads)
+        .build();
+    let runtime = match runtime {
         Ok(rt) => rt,
         Err(e) => {
             error!("cannot start the runtime: {e}");

@@ -42,6 +42,8 @@ async fn at_the_descriptor_limit_new_work_is_refused_and_running_sessions_keep_t
             "lo",
             "--fd-reserve",
             "48",
+            "--max-blocking-threads",
+            "64",
         ],
         &[],
         Some(256),
@@ -119,6 +121,10 @@ async fn at_the_descriptor_limit_new_work_is_refused_and_running_sessions_keep_t
     assert!(more, "the running call lost its media");
     let (_, metrics) = common::get(addr, "/metrics").await;
     assert!(metrics.contains("process_max_fds 256"), "{metrics}");
+    assert!(
+        metrics.contains("rheo_limit{setting=\"max_blocking_threads\"} 64"),
+        "{metrics}"
+    );
     assert!(
         !metrics.contains("rheo_capacity_refusals_total 0"),
         "the refusal is counted"

@@ -24,6 +24,8 @@ pub struct Quotas {
     pub max_requests_in_flight_per_ip: usize,
     /// File descriptors kept free: new media work is refused when fewer are left.
     pub fd_reserve: usize,
+    /// Threads running requests (media calls block) at most, server-wide; later requests wait.
+    pub max_blocking_threads: usize,
 }
 
 impl Default for Quotas {
@@ -36,6 +38,7 @@ impl Default for Quotas {
             max_connections_per_ip: 200,
             max_requests_in_flight_per_ip: 64,
             fd_reserve: 128,
+            max_blocking_threads: 512,
         }
     }
 }
