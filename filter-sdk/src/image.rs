@@ -18,6 +18,7 @@ use opencv::core::{Mat, Vector, CV_16U, CV_32F, CV_64F, CV_8U};
 use opencv::prelude::*;
 
 use crate::local_file::{file_uri_path, scheme_of, LocalFileError};
+use crate::policy_http::{GetError, PolicyHttp};
 use crate::uri_policy::{UriError, UriPolicy};
 
 /// A decoded image, 8-bit straight-alpha BGRA, rows packed without padding.
@@ -424,109 +425,21 @@ fn is_timeout(err: &std::io::Error) -> bool {
     )
 }
 
-/// The public web roots plus `extra` (unparseable extras are skipped).
-fn tls_config(extra: &[Vec<u8>]) -> std::sync::Arc<rustls::ClientConfig> {
-    let mut roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    for der in extra {
-        let _ = roots.add(rustls::pki_types::CertificateDer::from(der.clone()));
-    }
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("ring supports the default protocol versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    std::sync::Arc::new(config)
-}
-
-/// Redirects followed for one image.
-const MAX_REDIRECTS: usize = 5;
-
-/// Where a redirect from `from` to `location` goes, if it stays on `from`'s scheme: an absolute
-/// URL of that scheme, or a path on the same host.
-fn redirect_target(from: &str, location: &str) -> Option<String> {
-    let (scheme, rest) = from.split_once("://")?;
-    let location = location.trim();
-    if let Some((to_scheme, _)) = location.split_once("://") {
-        return to_scheme
-            .eq_ignore_ascii_case(scheme)
-            .then(|| location.to_owned());
-    }
-    if location.starts_with("//") || !location.starts_with('/') {
-        return None;
-    }
-    let host = rest.split(['/', '?', '#']).next()?;
-    Some(format!("{scheme}://{host}{location}"))
-}
-
-/// An HTTP client whose every connection resolves through the policy, so a name cannot resolve
-/// to an allowed address when checked and to a refused one when connected. It follows no
-/// redirects itself (see [`get_following_redirects`]).
-fn agent(limits: &LoadLimits) -> ureq::Agent {
-    let policy = limits.policy.clone();
-    let mut agent = ureq::AgentBuilder::new()
-        .timeout(limits.timeout)
-        .resolver(move |netloc: &str| policy.resolve_netloc(netloc));
-    if !limits.extra_trusted_certificates.is_empty() {
-        agent = agent.tls_config(tls_config(&limits.extra_trusted_certificates));
-    }
-    agent.redirects(0).build()
-}
-
-/// GETs `url`, following redirects here rather than in ureq: each hop is checked by the policy
-/// and must stay on the same scheme (a redirect to file:// made ureq panic), and there are at
-/// most MAX_REDIRECTS of them. Returns the last URL and what its request gave.
-fn get_following_redirects(
-    url: &str,
-    limits: &LoadLimits,
-) -> Result<(String, Result<ureq::Response, ureq::Error>), ImageError> {
-    let unreachable = |detail: String| ImageError::Unreachable {
-        url: url.into(),
-        detail,
-    };
-    let agent = agent(limits);
-    let mut current = url.to_owned();
-    let mut hops = 0;
-    loop {
-        // Checked first for a clear refusal; the agent's resolver enforces it.
-        limits.policy.check_remote(&current)?;
-        let response = match agent.get(&current).call() {
-            Ok(r) if (300..400).contains(&r.status()) => r,
-            other => return Ok((current, other)),
-        };
-        hops += 1;
-        let next = response
-            .header("Location")
-            .and_then(|location| redirect_target(&current, location));
-        match next {
-            Some(next) if hops <= MAX_REDIRECTS => current = next,
-            Some(_) => return Err(unreachable(format!("more than {MAX_REDIRECTS} redirects"))),
-            None => {
-                return Err(unreachable(format!(
-                    "a redirect to {:?} was not followed (only to the same scheme)",
-                    response.header("Location").unwrap_or_default()
-                )))
-            }
-        }
-    }
-}
-
-/// Where an `http(s)://` URL leads once its redirects are followed under the policy (for
-/// components that fetch it themselves, such as GStreamer sources, and must not follow
-/// redirects on their own). Only the response head of each hop is read.
-pub fn final_location(url: &str, limits: &LoadLimits) -> Result<String, ImageError> {
-    get_following_redirects(url, limits).map(|(last, _)| last)
-}
-
 fn fetch_http(url: &str, limits: &LoadLimits) -> Result<Vec<u8>, ImageError> {
     let started = Instant::now();
     let unreachable = |detail: String| ImageError::Unreachable {
         url: url.into(),
         detail,
     };
-    let (_, response) = get_following_redirects(url, limits)?;
+    let client = PolicyHttp {
+        policy: &limits.policy,
+        timeout: limits.timeout,
+        extra_trusted_certificates: &limits.extra_trusted_certificates,
+    };
+    let (_, response) = client.get_following_redirects(url).map_err(|e| match e {
+        GetError::Refused(e) => ImageError::Refused(e),
+        GetError::Unreachable(detail) => unreachable(detail),
+    })?;
     let response = match response {
         Ok(r) => r,
         Err(ureq::Error::Status(status, _)) => return Err(unreachable(format!("HTTP {status}"))),
@@ -819,6 +732,7 @@ mod tests {
         let err = load_image(&format!("{base}/loop.png"), &LoadLimits::default()).unwrap_err();
         assert!(err.log_detail().unwrap().contains("redirects"), "{err:?}");
         server.join().unwrap();
+        use crate::policy_http::redirect_target;
         assert_eq!(
             redirect_target("https://a.example/x/y.png", "/z.png").as_deref(),
             Some("https://a.example/z.png")

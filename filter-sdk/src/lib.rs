@@ -28,6 +28,7 @@ pub mod image;
 mod image_header;
 pub mod json;
 pub mod local_file;
+pub mod policy_http;
 pub mod registry;
 pub mod testing;
 pub mod uri_policy;

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use rheo_filter_sdk::image::{self, ImageError};
 use rheo_filter_sdk::local_file;
+use rheo_filter_sdk::policy_http::{GetError, PolicyHttp};
 use rheo_media as media;
 use serde_json::{json, Value};
 use tracing::debug;
@@ -47,12 +47,16 @@ pub(super) fn create(new: &NewElement<'_>) -> Result<Built> {
                 // are followed here, each hop under the policy, and it gets where they lead.
                 // A server that cannot be reached now is left for `play` to report.
                 let limits = &new.world.settings().image_limits;
-                match image::final_location(uri, limits) {
+                let client = PolicyHttp {
+                    policy,
+                    timeout: limits.timeout,
+                    extra_trusted_certificates: &limits.extra_trusted_certificates,
+                };
+                match client.final_location(uri) {
                     Ok(last) => last,
-                    Err(ImageError::Refused(e)) => return Err(refused(&e)),
-                    Err(e) => {
-                        debug!(uri, error = %e, detail = e.log_detail().unwrap_or_default(),
-                               "redirects not resolved before playing");
+                    Err(GetError::Refused(e)) => return Err(refused(&e)),
+                    Err(GetError::Unreachable(detail)) => {
+                        debug!(uri, detail, "redirects not resolved before playing");
                         uri.to_owned()
                     }
                 }
