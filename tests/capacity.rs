@@ -30,6 +30,14 @@ fn offer(n: usize) -> String {
     sdp
 }
 
+/// A reply's `result.value`, or its `error`.
+fn value_of(reply: Value) -> Result<Value, Value> {
+    match reply.get("error") {
+        Some(error) => Err(error.clone()),
+        None => Ok(reply["result"]["value"].clone()),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn at_the_descriptor_limit_new_work_is_refused_and_running_sessions_keep_their_media() {
     let mut rheo = RheoProcess::spawn_with_fd_limit(
@@ -60,47 +68,40 @@ async fn at_the_descriptor_limit_new_work_is_refused_and_running_sessions_keep_t
     c.negotiate_with_peer(&w, &peer, |p| p.wait_frames(10, common::MEDIA_TIMEOUT))
         .await;
     // Fill the server until it refuses.
-    let mut refusal = None;
+    let mut refusal: Option<Value> = None;
     for n in 0..200 {
-        let reply = c
-            .request(
-                "create",
-                json!({"type": "MediaPipeline", "constructorParams": {}}),
-            )
-            .await;
-        let Some(pipeline) = reply["result"]["value"].as_str().map(str::to_owned) else {
-            refusal = Some(reply["error"].clone());
-            break;
+        let session = async {
+            let pipeline = value_of(
+                c.request(
+                    "create",
+                    json!({"type": "MediaPipeline", "constructorParams": {}}),
+                )
+                .await,
+            )?;
+            let endpoint = value_of(
+                c.request(
+                    "create",
+                    json!({"type": "WebRtcEndpoint", "constructorParams": {"mediaPipeline": pipeline}}),
+                )
+                .await,
+            )?;
+            for (operation, params) in [
+                ("processOffer", json!({"offer": offer(n)})),
+                ("gatherCandidates", json!({})),
+            ] {
+                value_of(
+                    c.request(
+                        "invoke",
+                        json!({"object": endpoint, "operation": operation,
+                               "operationParams": params}),
+                    )
+                    .await,
+                )?;
+            }
+            Ok::<(), Value>(())
         };
-        let reply = c
-            .request(
-                "create",
-                json!({"type": "WebRtcEndpoint", "constructorParams": {"mediaPipeline": pipeline}}),
-            )
-            .await;
-        let Some(endpoint) = reply["result"]["value"].as_str().map(str::to_owned) else {
-            refusal = Some(reply["error"].clone());
-            break;
-        };
-        let reply = c
-            .request(
-                "invoke",
-                json!({"object": endpoint, "operation": "processOffer",
-                       "operationParams": {"offer": offer(n)}}),
-            )
-            .await;
-        if reply.get("error").is_some() {
-            refusal = Some(reply["error"].clone());
-            break;
-        }
-        let reply = c
-            .request(
-                "invoke",
-                json!({"object": endpoint, "operation": "gatherCandidates"}),
-            )
-            .await;
-        if reply.get("error").is_some() {
-            refusal = Some(reply["error"].clone());
+        if let Err(error) = session.await {
+            refusal = Some(error);
             break;
         }
     }

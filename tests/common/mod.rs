@@ -125,12 +125,7 @@ impl Client {
         let (ws, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(stream))
             .await
             .expect("websocket connects");
-        Client {
-            ws,
-            next_id: 0,
-            session: None,
-            events: VecDeque::new(),
-        }
+        Self::over(ws)
     }
 
     pub async fn connect_path(addr: SocketAddr, path: &str) -> Client {
@@ -138,6 +133,10 @@ impl Client {
         let (ws, _) = tokio_tungstenite::connect_async(url)
             .await
             .expect("websocket connects");
+        Self::over(ws)
+    }
+
+    fn over(ws: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Client {
         Client {
             ws,
             next_id: 0,

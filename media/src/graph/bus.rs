@@ -7,8 +7,6 @@ use std::sync::mpsc;
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
-
 /// How often the media-flow state is checked (MediaFlowIn/Out "not flowing").
 const TICK: Duration = Duration::from_millis(500);
 
@@ -27,22 +25,22 @@ enum Job {
     Message(Weak<dyn BusClient>, gst::Message),
 }
 
-fn dispatcher() -> &'static Mutex<mpsc::Sender<Job>> {
-    static SENDER: OnceLock<Mutex<mpsc::Sender<Job>>> = OnceLock::new();
+fn dispatcher() -> &'static mpsc::Sender<Job> {
+    static SENDER: OnceLock<mpsc::Sender<Job>> = OnceLock::new();
     SENDER.get_or_init(|| {
         let (tx, rx) = mpsc::channel();
         std::thread::Builder::new()
             .name("rheo-bus".into())
             .spawn(move || run(rx))
             .expect("the bus thread starts");
-        Mutex::new(tx)
+        tx
     })
 }
 
 /// Routes `bus`'s messages to `client` on the bus thread, and ticks it, until it is released
 /// (or gone). Undo with [`unwatch`].
 pub(crate) fn watch(bus: &gst::Bus, client: Weak<dyn BusClient>) {
-    let tx = dispatcher().lock().clone();
+    let tx = dispatcher().clone();
     let _ = tx.send(Job::Watch(client.clone()));
     bus.set_sync_handler(move |_, msg| {
         let _ = tx.send(Job::Message(client.clone(), msg.clone()));

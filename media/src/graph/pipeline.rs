@@ -449,78 +449,75 @@ impl bus::BusClient for PipelineInner {
     }
 
     fn on_message(&self, msg: &gst::Message) {
-        let inner = self;
-        {
-            match msg.view() {
-                gst::MessageView::Application(a) => {
-                    let Some(s) = a.structure() else { return };
-                    if s.name() == "rheo-webrtc-notify" {
-                        if let Ok(id) = s.get::<String>("element") {
-                            let e = inner.elements.lock().get(&id).cloned();
-                            if let Some(w) = e.as_ref().and_then(|e| e.webrtc()) {
-                                w.on_notify();
-                            }
+        match msg.view() {
+            gst::MessageView::Application(a) => {
+                let Some(s) = a.structure() else { return };
+                if s.name() == "rheo-webrtc-notify" {
+                    if let Ok(id) = s.get::<String>("element") {
+                        let e = self.elements.lock().get(&id).cloned();
+                        if let Some(w) = e.as_ref().and_then(|e| e.webrtc()) {
+                            w.on_notify();
                         }
                     }
                 }
-                gst::MessageView::Error(e) => {
-                    let src = msg.src();
-                    let el = element_for_message(inner, src);
-                    let (code, kind) = kurento_error_type(&e.error());
-                    tracing::warn!(pipeline = %inner.id, "bus error from {:?}: {}", src.map(|s| s.path_string()), e.error());
-                    (inner.events)(ElementEvent {
-                        element: el
-                            .map(|e| e.id().to_string())
-                            .unwrap_or_else(|| inner.id.clone()),
-                        event: MediaEvent::Error {
-                            description: format!("{} ({:?})", e.error(), e.debug()),
-                            code,
-                            kind: kind.to_string(),
-                        },
-                    });
-                }
-                gst::MessageView::Element(m) => {
-                    let s = m.structure();
-                    let el = element_for_message(inner, msg.src());
-                    // SDK filters: declared events and per-frame failures.
-                    if let (Some(s), Some(el)) = (s, &el) {
-                        let event = match s.name().as_str() {
-                            "rheo-event" => Some(MediaEvent::FilterEvent {
-                                event: s.get::<String>("event").unwrap_or_default(),
-                                data_json: s.get::<String>("data").unwrap_or_else(|_| "{}".into()),
-                            }),
-                            "rheo-filter-error" => Some(MediaEvent::Error {
-                                description: s.get::<String>("description").unwrap_or_default(),
-                                code: 0,
-                                kind: "UNEXPECTED_ELEMENT_ERROR".into(),
-                            }),
-                            _ => None,
-                        };
-                        if let Some(event) = event {
-                            (inner.events)(ElementEvent {
-                                element: el.id().to_string(),
-                                event,
-                            });
-                            return;
-                        }
-                    }
-                    // Other filter messages (e.g. rheo-faces) are forwarded as generic element messages.
-                    if let Some(s) = s {
-                        if s.name().starts_with("rheo-") {
-                            if let Some(el) = element_for_message(inner, msg.src()) {
-                                (inner.events)(ElementEvent {
-                                    element: el.id().to_string(),
-                                    event: MediaEvent::ElementMessage {
-                                        name: s.name().to_string(),
-                                        structure: s.to_string(),
-                                    },
-                                });
-                            }
-                        }
-                    }
-                }
-                _ => {}
             }
+            gst::MessageView::Error(e) => {
+                let src = msg.src();
+                let el = element_for_message(self, src);
+                let (code, kind) = kurento_error_type(&e.error());
+                tracing::warn!(pipeline = %self.id, "bus error from {:?}: {}", src.map(|s| s.path_string()), e.error());
+                (self.events)(ElementEvent {
+                    element: el
+                        .map(|e| e.id().to_string())
+                        .unwrap_or_else(|| self.id.clone()),
+                    event: MediaEvent::Error {
+                        description: format!("{} ({:?})", e.error(), e.debug()),
+                        code,
+                        kind: kind.to_string(),
+                    },
+                });
+            }
+            gst::MessageView::Element(m) => {
+                let s = m.structure();
+                let el = element_for_message(self, msg.src());
+                // SDK filters: declared events and per-frame failures.
+                if let (Some(s), Some(el)) = (s, &el) {
+                    let event = match s.name().as_str() {
+                        "rheo-event" => Some(MediaEvent::FilterEvent {
+                            event: s.get::<String>("event").unwrap_or_default(),
+                            data_json: s.get::<String>("data").unwrap_or_else(|_| "{}".into()),
+                        }),
+                        "rheo-filter-error" => Some(MediaEvent::Error {
+                            description: s.get::<String>("description").unwrap_or_default(),
+                            code: 0,
+                            kind: "UNEXPECTED_ELEMENT_ERROR".into(),
+                        }),
+                        _ => None,
+                    };
+                    if let Some(event) = event {
+                        (self.events)(ElementEvent {
+                            element: el.id().to_string(),
+                            event,
+                        });
+                        return;
+                    }
+                }
+                // Other filter messages (e.g. rheo-faces) are forwarded as generic element messages.
+                if let Some(s) = s {
+                    if s.name().starts_with("rheo-") {
+                        if let Some(el) = element_for_message(self, msg.src()) {
+                            (self.events)(ElementEvent {
+                                element: el.id().to_string(),
+                                event: MediaEvent::ElementMessage {
+                                    name: s.name().to_string(),
+                                    structure: s.to_string(),
+                                },
+                            });
+                        }
+                    }
+                }
+            }
+            _ => {}
         }
     }
 }
