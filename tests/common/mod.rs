@@ -322,6 +322,16 @@ impl Client {
         peer: &Arc<TestPeer>,
         done: impl FnOnce(&TestPeer) -> bool + Send + 'static,
     ) -> Duration {
+        self.negotiate_with_peer_timed(w, peer, done).await.1
+    }
+
+    /// [`Self::negotiate_with_peer`], also telling how long `processOffer` took to answer.
+    pub async fn negotiate_with_peer_timed(
+        &mut self,
+        w: &str,
+        peer: &Arc<TestPeer>,
+        done: impl FnOnce(&TestPeer) -> bool + Send + 'static,
+    ) -> (Duration, Duration) {
         self.subscribe(w, "IceCandidateFound").await;
         let offer = {
             let peer = peer.clone();
@@ -338,6 +348,7 @@ impl Client {
             .unwrap()
             .to_owned();
         assert!(answer.starts_with("v=0"), "{answer}");
+        let answered = started.elapsed();
         {
             let peer = peer.clone();
             tokio::task::spawn_blocking(move || peer.set_answer(&answer))
@@ -369,7 +380,7 @@ impl Client {
             tokio::select! {
                 r = &mut waiter => {
                     assert!(r.unwrap(), "media did not arrive within the timeout");
-                    return started.elapsed();
+                    return (answered, started.elapsed());
                 }
                 _ = self.wait_any_frame(Duration::from_millis(50)) => {}
             }

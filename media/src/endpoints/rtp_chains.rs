@@ -133,15 +133,13 @@ pub(crate) fn receive_chain(
     let out_caps = match encoding_name.to_ascii_uppercase().as_str() {
         "VP8" => {
             let d = make("rtpvp8depay")?;
-            set_if(&d, "request-keyframe", true);
-            set_if(&d, "wait-for-keyframe", true);
+            forward_through_loss(&d);
             chain.push(d);
             Format::Vp8.caps()
         }
         "H264" => {
             let d = make("rtph264depay")?;
-            set_if(&d, "request-keyframe", true);
-            set_if(&d, "wait-for-keyframe", true);
+            forward_through_loss(&d);
             chain.push(d);
             let parse = make("h264parse")?;
             parse.set_property("config-interval", -1i32);
@@ -207,6 +205,16 @@ pub(crate) fn receive_chain(
         elements: chain,
         depayloader,
     })
+}
+
+/// What a depayloader does when a packet is lost for good (NACK did not bring it back): it
+/// drops the broken frame, goes on with the next ones and asks the sender for a keyframe.
+/// Waiting for that keyframe instead froze every receiver of the stream until it came, for a
+/// loss the receivers' decoders mostly conceal; rtpsession merges the requests of one RTCP
+/// interval into one PLI.
+fn forward_through_loss(depayloader: &gst::Element) {
+    set_if(depayloader, "request-keyframe", true);
+    set_if(depayloader, "wait-for-keyframe", false);
 }
 
 /// PLI/FIR to the sender: an upstream force-key-unit from the depayloader's input (h264parse,

@@ -39,6 +39,9 @@ pub enum VideoSource {
     /// Nothing: the peer only receives (VP8 video, and Opus audio `with_audio`), and counts the
     /// RTP packets without decoding them (a viewer that costs its process little).
     ReceiveOnly,
+    /// A VP8 WebM file sent as it is, paced in real time, while what comes back is counted
+    /// without decoding: a load peer that costs its process little.
+    Prerecorded(String),
 }
 
 #[derive(Debug, Clone)]
@@ -61,6 +64,14 @@ pub struct PeerConfig {
     /// Writes each frame's number into its picture ([`read_frame_code`]), so a recording can
     /// be checked frame by frame.
     pub frame_coded: bool,
+    /// NACK and RTX on every transceiver, as browsers have (`do-nack`).
+    pub nack: bool,
+    /// Fraction of the RTP packets the peer sends that it drops on their way out, after its
+    /// retransmission buffer: lost on the network, so NACK can still recover them.
+    pub send_loss: f64,
+    /// Fraction of the RTP packets sent to the peer that it drops on arrival, before its jitter
+    /// buffer (which then asks for them again with NACK).
+    pub receive_loss: f64,
 }
 
 /// Bits of the frame number drawn into a frame-coded picture, as squares along the top
@@ -109,6 +120,9 @@ impl PeerConfig {
             stun_server: None,
             turn_server: None,
             frame_coded: false,
+            nack: true,
+            send_loss: 0.0,
+            receive_loss: 0.0,
         }
     }
     pub fn color(argb: u32) -> Self {
@@ -116,6 +130,10 @@ impl PeerConfig {
     }
     pub fn image(path: &str) -> Self {
         Self::new(VideoSource::Image(path.to_string()))
+    }
+    /// A cheap sender: `path` (VP8 WebM) as it is, and what it receives counted, not decoded.
+    pub fn prerecorded(path: &str) -> Self {
+        Self::new(VideoSource::Prerecorded(path.to_string()))
     }
     /// A viewer: receives only, counts RTP packets, decodes nothing.
     pub fn receive_only() -> Self {
@@ -140,6 +158,18 @@ impl PeerConfig {
         self.audio = true;
         self
     }
+    /// Without NACK and RTX (`do-nack` off), as the test peer was before browsers' defaults.
+    pub fn without_nack(mut self) -> Self {
+        self.nack = false;
+        self
+    }
+    /// Packet loss on the peer's network path: `send` of what it sends, `receive` of what it
+    /// receives (fractions, e.g. 0.02).
+    pub fn with_loss(mut self, send: f64, receive: f64) -> Self {
+        self.send_loss = send;
+        self.receive_loss = receive;
+        self
+    }
     /// Gather on the machine's (or network namespace's) real interfaces instead of 127.0.0.1.
     pub fn any_address(mut self) -> Self {
         self.loopback_only = false;
@@ -155,6 +185,56 @@ impl PeerConfig {
         self.turn_server = Some(url.to_string());
         self
     }
+}
+
+/// Drops RTP packets at random where they meet the network: SRTP packets on their way to the
+/// peer's ICE sink with probability `send` (after its RTX buffer kept them), and those from its
+/// ICE source with probability `receive` (before its jitter buffer). DTLS and RTCP pass.
+fn lose_packets(webrtcbin: &gst::Element, send: f64, receive: f64) -> Result<(), String> {
+    let bin = webrtcbin
+        .downcast_ref::<gst::Bin>()
+        .ok_or("webrtcbin is a bin")?
+        .clone();
+    let seed = Arc::new(std::sync::atomic::AtomicU64::new(0x9e37_79b9_7f4a_7c15));
+    let on_element = move |element: &gst::Element| {
+        let factory = element.factory().map(|f| f.name().to_string());
+        let (pad, loss) = match factory.as_deref() {
+            Some("nicesink") => (element.static_pad("sink"), send),
+            Some("nicesrc") => (element.static_pad("src"), receive),
+            _ => return,
+        };
+        let Some(pad) = pad.filter(|_| loss > 0.0) else {
+            return;
+        };
+        let seed = seed.clone();
+        pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+            let is_rtp = info.buffer().is_some_and(|b| {
+                let mut head = [0u8; 2];
+                b.copy_to_slice(0, &mut head).is_ok()
+                    && head[0] & 0xc0 == 0x80
+                    && !(64..96).contains(&(head[1] & 0x7f))
+            });
+            if !is_rtp {
+                return gst::PadProbeReturn::Ok;
+            }
+            // xorshift64: reproducible, and cheap on the streaming thread.
+            let mut x = seed.load(std::sync::atomic::Ordering::Relaxed);
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            seed.store(x, std::sync::atomic::Ordering::Relaxed);
+            if ((x >> 11) as f64 / (1u64 << 53) as f64) < loss {
+                gst::PadProbeReturn::Drop
+            } else {
+                gst::PadProbeReturn::Ok
+            }
+        });
+    };
+    for element in bin.iterate_recurse().into_iter().flatten() {
+        on_element(&element);
+    }
+    bin.connect_deep_element_added(move |_, _, element| on_element(element));
+    Ok(())
 }
 
 /// `text` percent-encoded for the user-info part of a URI (every byte but RFC 3986's unreserved).
@@ -241,6 +321,8 @@ struct Shared {
     keep_frames_from: AtomicU64,
     /// With frame codes: when each code (frame number modulo 2^FRAME_CODE_BITS) was sent.
     sent_at: Mutex<Vec<Option<Instant>>>,
+    /// With frame codes: the frames encoded so far.
+    frames_sent: AtomicU64,
 }
 
 pub struct TestPeer {
@@ -272,7 +354,7 @@ impl TestPeer {
         gst::init().map_err(|e| e.to_string())?;
         let (w, h, kf) = (cfg.width, cfg.height, cfg.keyframe_interval);
         let video = match &cfg.video {
-            VideoSource::ReceiveOnly => String::new(),
+            VideoSource::ReceiveOnly | VideoSource::Prerecorded(_) => String::new(),
             VideoSource::Color(argb) => format!(
                 "videotestsrc is-live=true pattern=solid-color foreground-color={argb} \
                  ! video/x-raw,width={w},height={h},framerate=30/1"
@@ -304,8 +386,20 @@ impl TestPeer {
             ""
         };
         let receive_only = matches!(cfg.video, VideoSource::ReceiveOnly);
+        let count_only = matches!(
+            cfg.video,
+            VideoSource::ReceiveOnly | VideoSource::Prerecorded(_)
+        );
         let mut desc = if receive_only {
             "webrtcbin name=peer bundle-policy=max-bundle ".to_string()
+        } else if let VideoSource::Prerecorded(path) = &cfg.video {
+            format!(
+                "webrtcbin name=peer bundle-policy=max-bundle \
+                 filesrc location={path} ! matroskademux ! clocksync \
+                 ! rtpvp8pay pt=96 picture-id-mode=15-bit mtu=1200 \
+                 ! application/x-rtp,media=video,encoding-name=VP8,payload=96,clock-rate=90000 \
+                 ! peer. "
+            )
         } else {
             format!(
                 "webrtcbin name=peer bundle-policy=max-bundle \
@@ -353,6 +447,23 @@ impl TestPeer {
                 );
             }
         }
+        if cfg.nack {
+            for pad in webrtcbin.sink_pads() {
+                pad.property::<gst_webrtc::WebRTCRTPTransceiver>("transceiver")
+                    .set_property("do-nack", true);
+            }
+            let mut index = 0;
+            while let Some(t) = webrtcbin.emit_by_name::<Option<gst_webrtc::WebRTCRTPTransceiver>>(
+                "get-transceiver",
+                &[&index],
+            ) {
+                t.set_property("do-nack", true);
+                index += 1;
+            }
+        }
+        if cfg.send_loss > 0.0 || cfg.receive_loss > 0.0 {
+            lose_packets(&webrtcbin, cfg.send_loss, cfg.receive_loss)?;
+        }
         if cfg.loopback_only {
             // Tests talk over loopback only (libnice skips it unless told).
             rheo_media::ice_addresses::restrict_gathering(&webrtcbin, &[[127, 0, 0, 1].into()])?;
@@ -370,6 +481,7 @@ impl TestPeer {
             remote_candidates: Mutex::new(Vec::new()),
             keep_frames_from: AtomicU64::new(0),
             sent_at: Mutex::new(vec![None; 1 << FRAME_CODE_BITS]),
+            frames_sent: AtomicU64::new(0),
         });
         if let Some(identity) = pipeline.by_name("framecode") {
             let stride = (w as usize).next_multiple_of(4);
@@ -384,6 +496,9 @@ impl TestPeer {
                             write_frame_code(map.as_mut_slice(), stride, n);
                             let code = n as usize % (1 << FRAME_CODE_BITS);
                             shared.sent_at.lock().unwrap()[code] = Some(Instant::now());
+                            shared
+                                .frames_sent
+                                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         }
                     }
                     gst::PadProbeReturn::Ok
@@ -405,7 +520,7 @@ impl TestPeer {
                 return;
             }
             let Some(pipeline) = pl.upgrade() else { return };
-            if receive_only {
+            if count_only {
                 let sink = gst::ElementFactory::make("fakesink")
                     .property("sync", false)
                     .property("async", false)
@@ -732,6 +847,13 @@ impl TestPeer {
             r = self.shared.cv.wait_timeout(r, deadline - now).unwrap().0;
         }
         true
+    }
+
+    /// With frame codes: the frames this peer has sent.
+    pub fn frames_sent(&self) -> u64 {
+        self.shared
+            .frames_sent
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// With frame codes: when this peer sent the frame whose code is `code`.

@@ -91,7 +91,13 @@ pub fn check(text: &str, limits: &SdpLimits) -> Result<()> {
             let ssrc = value.split(' ').next().unwrap_or_default();
             check_ssrc(ssrc)?;
         } else if let Some(value) = attribute.strip_prefix("ssrc-group:") {
-            for ssrc in value.split(' ').skip(1).filter(|s| !s.is_empty()) {
+            // webrtcbin's own answers with NACK name their not yet chosen media SSRC 0 here
+            // (`FID 0 <rtx>`); a group names streams and creates none, so 0 passes.
+            for ssrc in value
+                .split(' ')
+                .skip(1)
+                .filter(|s| !s.is_empty() && *s != "0")
+            {
                 check_ssrc(ssrc)?;
             }
         } else if attribute.starts_with("candidate:") {
@@ -149,7 +155,7 @@ mod tests {
             "a=ssrc:4294967296 cname:x\r\n",
             "a=ssrc:-1 cname:x\r\n",
             "a=ssrc:+5 cname:x\r\n",
-            "a=ssrc-group:FID 1 0\r\n",
+            "a=ssrc-group:FID 1 -1\r\n",
             "a=candidate:x y z w v u t s\r\n",
         ] {
             let offer = format!("{OFFER}{}", section(bad));

@@ -78,6 +78,8 @@ pub(crate) struct WrtcInner {
     pub(super) recv_depayloaders: Mutex<HashMap<MediaKind, gst::Element>>,
     /// Media of each SSRC received: webrtcbin 1.22's stats mislabel bundled streams' `kind`.
     pub(super) recv_ssrcs: Mutex<HashMap<u32, MediaKind>>,
+    /// The jitter buffer of each SSRC received, for retransmission requests (NACK).
+    pub(super) jitterbuffers: Mutex<HashMap<u32, gst::glib::WeakRef<gst::Element>>>,
     pub(super) states: Mutex<States>,
     pub(super) released: AtomicBool,
     /// With `useDataChannels`.
@@ -95,6 +97,10 @@ pub struct WebRtcEndpoint {
 /// bounds that. Values only need to be unique within one endpoint's session, and consecutive
 /// ones are.
 const SSRC_POOL: usize = 1024;
+
+/// The shortest interval between regular RTCP reports (webrtcbin's sessions are AVPF, where
+/// RFC 4585 allows any): NACKs and PLIs go out at least this often.
+const RTCP_MIN_INTERVAL: gst::ClockTime = gst::ClockTime::from_mseconds(100);
 
 pub(super) fn random_ssrc() -> u32 {
     static POOL: std::sync::OnceLock<Vec<u32>> = std::sync::OnceLock::new();
@@ -229,6 +235,7 @@ pub(super) fn build(
         send: Mutex::new(Vec::new()),
         recv_depayloaders: Mutex::new(HashMap::new()),
         recv_ssrcs: Mutex::new(HashMap::new()),
+        jitterbuffers: Mutex::new(HashMap::new()),
         states: Mutex::new(States {
             ice: None,
             conn: ConnectionState::Disconnected,
@@ -274,6 +281,31 @@ pub(super) fn build(
         }
         None
     });
+    if let Some(rtpbin) = webrtcbin
+        .downcast_ref::<gst::Bin>()
+        .and_then(|b| b.by_name("rtpbin"))
+        .and_then(|e| e.downcast::<gst::Bin>().ok())
+    {
+        // RFC 4585 lets a session send one early feedback packet per regular RTCP interval;
+        // at rtpsession's 5 s minimum, NACKs after the first waited for the next regular
+        // report, long after the jitter buffer gave their packets up.
+        rtpbin.connect_element_added(|_, element| {
+            if element.factory().is_some_and(|f| f.name() == "rtpsession") {
+                element.set_property("rtcp-min-interval", RTCP_MIN_INTERVAL.nseconds());
+            }
+        });
+        let weak = Arc::downgrade(&inner);
+        rtpbin.connect("new-jitterbuffer", false, move |args| {
+            let jitterbuffer = args.get(1)?.get::<gst::Element>().ok()?;
+            let ssrc = args.get(3)?.get::<u32>().ok()?;
+            if let Some(i) = weak.upgrade() {
+                i.jitterbuffers
+                    .lock()
+                    .insert(ssrc, jitterbuffer.downgrade());
+            }
+            None
+        });
+    }
     let weak = Arc::downgrade(&inner);
     webrtcbin.connect_pad_added(move |_, pad| {
         if let Some(i) = weak.upgrade() {

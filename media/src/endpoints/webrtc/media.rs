@@ -75,6 +75,9 @@ impl WrtcInner {
         };
         if let Ok(ssrc) = s.get::<u32>("ssrc") {
             self.recv_ssrcs.lock().insert(ssrc, media);
+            if s.get::<bool>("rtcp-fb-nack").unwrap_or(false) {
+                self.ask_for_lost_packets(ssrc);
+            }
         }
         let enc = s.get::<&str>("encoding-name").unwrap_or("");
         let built = rtp_chains::receive_chain(enc, self.hub(media).expect("a/v"));
@@ -105,6 +108,20 @@ impl WrtcInner {
             // No keyframe request from here (a webrtcbin streaming thread inside pad-added): the
             // depayloader waits for / requests keyframes itself and consumers ask on their own.
             self.recv_depayloaders.lock().insert(media, depayloader);
+        }
+    }
+
+    /// NACK for what `ssrc` loses. webrtcbin 1.22 turns retransmission on only for SSRCs it
+    /// can tie to a transceiver, which an offer without `a=ssrc` lines (webrtcbin's own, for
+    /// one) never lets it do: its packets were then lost for good.
+    fn ask_for_lost_packets(&self, ssrc: u32) {
+        let jitterbuffer = self
+            .jitterbuffers
+            .lock()
+            .get(&ssrc)
+            .and_then(|w| w.upgrade());
+        if let Some(jitterbuffer) = jitterbuffer {
+            jitterbuffer.set_property("do-retransmission", true);
         }
     }
 
