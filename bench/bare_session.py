@@ -142,7 +142,10 @@ def on_offer(text):
     caps = Gst.Caps.from_string(
         f"application/x-rtp,media=video,encoding-name={codec},payload={pt},clock-rate=90000,ssrc=(uint){ssrc}"
     )
-    sinkpad.get_property("transceiver").set_property("codec-preferences", caps)
+    transceiver = sinkpad.get_property("transceiver")
+    transceiver.set_property("codec-preferences", caps)
+    # NACK and RTX, as a browser has them.
+    transceiver.set_property("do-nack", True)
     chain.get_static_pad("src").link(sinkpad)
     chain.sync_state_with_parent()
     p = Gst.Promise.new()
@@ -187,6 +190,13 @@ def read_stdin():
     GLib.idle_add(loop.quit)
 
 
+def on_new_jitterbuffer(_rtpbin, jitterbuffer, _session, _ssrc):
+    # webrtcbin 1.22 enables retransmission only for SSRCs named in the offer, which a
+    # webrtcbin peer's offer does not do: the baseline asks for lost packets like Rheo does.
+    jitterbuffer.set_property("do-retransmission", True)
+
+
+webrtc.get_by_name("rtpbin").connect("new-jitterbuffer", on_new_jitterbuffer)
 webrtc.connect("on-ice-candidate", lambda _, m, c: send({"candidate": c, "mline": m}))
 webrtc.connect("pad-added", on_pad_added)
 pipe.set_state(Gst.State.PLAYING)

@@ -11,6 +11,8 @@
 //! cargo run --release --example session_cpu -- record-mp4 10    (H.264 in, loopback + MP4)
 //! cargo run --release --example session_cpu -- play-webm 10     (a VP8 WEBM played to the peer)
 //! cargo run --release --example session_cpu -- rtp-in 10        (plain RTP VP8 in, to the peer)
+//! cargo run --release --example session_cpu -- loss-0.5 10      (loopback, 0.5 % of the peer's
+//! cargo run --release --example session_cpu -- loss-2 10         packets lost on their way out)
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -82,14 +84,23 @@ fn measure(pid: u32, peer: &TestPeer, setup: Duration, secs: u64) -> Figures {
     }
 }
 
-/// The peer of every run: the face photo, as VP8 or (for MP4 recording) H.264.
+/// The peer of every run: the face photo, as VP8 or (for MP4 recording) H.264; for the loss
+/// modes, losing that share of the packets it sends (after its retransmission buffer, as a
+/// network would).
 fn peer_config(mode: &str) -> PeerConfig {
     let config = PeerConfig::image(common::face_image().to_str().unwrap());
     if mode == "record-mp4" {
         config.with_h264()
+    } else if let Some(loss) = loss_percent(mode) {
+        config.with_loss(loss / 100.0, 0.0)
     } else {
         config
     }
+}
+
+/// `loss-<percent>`: a loopback whose peer loses this share of what it sends.
+fn loss_percent(mode: &str) -> Option<f64> {
+    mode.strip_prefix("loss-")?.parse().ok()
 }
 
 /// The file `play-webm` plays: 640x480@30 VP8, long enough for warm-up and measurement, made
@@ -162,7 +173,7 @@ async fn run_rheo(root: &std::path::Path, mode: &str, secs: u64) -> Figures {
         .await;
     let mut recorder = None;
     let mut _sender = None;
-    if mode == "loopback" {
+    if mode == "loopback" || loss_percent(mode).is_some() {
         c.invoke(&w, "connect", json!({"sink": w})).await;
     } else if mode == "rtp-in" {
         let rtp = c.create("RtpEndpoint", json!({"mediaPipeline": p})).await;
@@ -272,10 +283,15 @@ fn run_bare(root: &std::path::Path, mode: &str, secs: u64) -> Figures {
             .map(|p| p.display().to_string())
             .unwrap_or_default()
     };
+    let bare_mode = if loss_percent(mode).is_some() {
+        "loopback"
+    } else {
+        mode
+    };
     let mut child = Command::new("/usr/bin/python3")
         .args([
             root.join("bench/bare_session.py").to_str().unwrap(),
-            mode,
+            bare_mode,
             &hat,
             &target_arg,
         ])
@@ -341,8 +357,9 @@ fn main() {
             "play-webm",
             "rtp-in"
         ]
-        .contains(&mode.as_str()),
-        "mode: loopback | magicmirror | record-webm | record-mp4 | play-webm | rtp-in"
+        .contains(&mode.as_str())
+            || loss_percent(&mode).is_some(),
+        "mode: loopback | magicmirror | record-webm | record-mp4 | play-webm | rtp-in | loss-<percent>"
     );
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     gst::init().unwrap();
@@ -363,8 +380,9 @@ fn main() {
         );
     }
     println!(
-        "CPU ratio rheo / bare: {:.2}",
-        rheo.cpu_percent / bare.cpu_percent.max(0.01)
+        "CPU ratio rheo / bare: {:.2}; fps ratio: {:.2}",
+        rheo.cpu_percent / bare.cpu_percent.max(0.01),
+        rheo.fps / bare.fps.max(0.01)
     );
     if let Some((encoders, decoders)) = rheo.codecs {
         println!("rheo's encoders: {encoders}, decoders: {decoders}");
