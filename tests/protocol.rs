@@ -908,3 +908,49 @@ async fn every_method_survives_wrong_types() {
     }
     assert_eq!(c.ok("ping", Value::Null).await["value"], "pong");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn video_send_bandwidth_starts_at_kurentos_defaults_and_refuses_negative_values() {
+    let (mut c, _p, w) = common::endpoint_session(&[]).await;
+    let get = |name: &'static str| json!({"object": w, "operation": name});
+    assert_eq!(
+        c.ok("invoke", get("getMinVideoSendBandwidth")).await["value"],
+        100
+    );
+    assert_eq!(
+        c.ok("invoke", get("getMaxVideoSendBandwidth")).await["value"],
+        500
+    );
+    c.invoke(
+        &w,
+        "setMaxVideoSendBandwidth",
+        json!({"maxVideoSendBandwidth": 0}),
+    )
+    .await;
+    c.invoke(
+        &w,
+        "setMinVideoSendBandwidth",
+        json!({"minVideoSendBandwidth": 300}),
+    )
+    .await;
+    assert_eq!(
+        c.ok("invoke", get("getMaxVideoSendBandwidth")).await["value"],
+        0
+    );
+    assert_eq!(
+        c.ok("invoke", get("getMinVideoSendBandwidth")).await["value"],
+        300
+    );
+    let e = c
+        .invoke_err(
+            &w,
+            "setMaxVideoSendBandwidth",
+            json!({"maxVideoSendBandwidth": -1}),
+        )
+        .await;
+    assert_eq!(e["code"], 40107, "{e}");
+    assert_eq!(
+        c.ok("invoke", get("getMaxVideoSendBandwidth")).await["value"],
+        0
+    );
+}

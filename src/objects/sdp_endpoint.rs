@@ -9,6 +9,10 @@ use serde_json::Value;
 use super::{stored_int_property, values, Args, MediaObject, Outcome, Result, World};
 use crate::protocol::KurentoError;
 
+/// Kurento's defaults, which the media side starts with.
+const MIN_VIDEO_SEND_KBPS: i64 = media::send_bitrate::DEFAULT_MIN_KBPS as i64;
+const MAX_VIDEO_SEND_KBPS: i64 = media::send_bitrate::DEFAULT_MAX_KBPS as i64;
+
 fn endpoint(obj: &MediaObject) -> Result<&dyn media::SdpEndpoint> {
     obj.element()
         .and_then(media::Element::sdp_endpoint)
@@ -68,17 +72,40 @@ pub(super) fn invoke_base_rtp(
             values::connection_state_name(state),
         )));
     }
-    stored_int_property(
+    let bandwidth = ["minVideoSendBandwidth", "maxVideoSendBandwidth"]
+        .into_iter()
+        .find(|name| values::is_setter(op, name));
+    if let Some(name) = bandwidth {
+        let kbps = args.int(name)?;
+        if !(0..=i64::from(u32::MAX)).contains(&kbps) {
+            return Err(KurentoError::illegal_param(format!(
+                "{name} is in kbps, from 0 (no maximum) up: {kbps}"
+            )));
+        }
+    }
+    let outcome = stored_int_property(
         obj,
         op,
         args,
         &[
             ("minVideoRecvBandwidth", 0),
-            ("minVideoSendBandwidth", 100),
-            ("maxVideoSendBandwidth", 500),
+            ("minVideoSendBandwidth", MIN_VIDEO_SEND_KBPS),
+            ("maxVideoSendBandwidth", MAX_VIDEO_SEND_KBPS),
             ("maxAudioRecvBandwidth", 0),
             ("maxVideoRecvBandwidth", 0),
             ("mtu", 1200),
         ],
-    )
+    )?;
+    if bandwidth.is_some() {
+        let kbps = |name, default| {
+            super::stored_property(obj, name, Value::from(default))
+                .as_u64()
+                .unwrap_or(0) as u32
+        };
+        endpoint(obj)?.set_video_send_bandwidth(
+            kbps("minVideoSendBandwidth", MIN_VIDEO_SEND_KBPS),
+            kbps("maxVideoSendBandwidth", MAX_VIDEO_SEND_KBPS),
+        );
+    }
+    Ok(outcome)
 }

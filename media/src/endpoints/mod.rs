@@ -3,6 +3,7 @@
 pub mod http_post;
 pub mod player;
 pub mod recorder;
+pub(crate) mod rtcp_feedback;
 pub mod rtp;
 pub(crate) mod rtp_chains;
 pub(crate) mod sdp;
@@ -65,6 +66,9 @@ pub trait SdpEndpoint {
     fn remote_description(&self) -> crate::Result<String>;
     fn media_state(&self) -> MediaState;
     fn connection_state(&self) -> ConnectionState;
+    /// `minVideoSendBandwidth` and `maxVideoSendBandwidth` (kbps; a maximum of 0: none): the
+    /// bounds of the bitrate Rheo encodes video at for this endpoint's receiver.
+    fn set_video_send_bandwidth(&self, min_kbps: u32, max_kbps: u32);
 }
 
 /// Both endpoints have these as inherent methods of the same names.
@@ -91,6 +95,9 @@ macro_rules! sdp_endpoint_by_inherent_methods {
             }
             fn connection_state(&self) -> ConnectionState {
                 self.connection_state()
+            }
+            fn set_video_send_bandwidth(&self, min_kbps: u32, max_kbps: u32) {
+                self.set_video_send_bandwidth(min_kbps, max_kbps)
             }
         }
     };

@@ -10,6 +10,7 @@ use crate::api_contract::MediaKind;
 use crate::endpoints::sdp::Codec;
 use crate::graph::flow::FlowTracker;
 use crate::graph::output::{AppSrcConsumer, Format, Output};
+use crate::graph::send_bitrate::SendBitrate;
 use crate::{err, ErrorKind};
 
 /// Packets for an H.264 receiver in packetization mode 0 (single NAL unit: no FU-A fragments,
@@ -76,7 +77,8 @@ impl SendChain {
 }
 
 /// `appsrc ! payloader` in `bin`, its appsrc fed by the returned consumer (caps come with the
-/// first buffer, the producer's full caps). The payloader sets its own SSRC: RTP received and
+/// first buffer, the producer's full caps); `bitrate`, for video, is what the receiver can take
+/// (an encoder feeding the chain keeps to it). The payloader sets its own SSRC: RTP received and
 /// sent back unchanged into the same session would be dropped, so media is depayloaded on the
 /// way in and payloaded again here. A receiver's PLI/FIR, arriving as an upstream
 /// force-key-unit event, is passed on to the producer.
@@ -87,6 +89,7 @@ pub(crate) fn send_chain(
     ssrc: u32,
     mtu: u32,
     flow: Option<(Arc<FlowTracker>, MediaKind)>,
+    bitrate: Option<Arc<SendBitrate>>,
 ) -> crate::Result<SendChain> {
     let appsrc = AppSrcConsumer::make_appsrc(name);
     let pay = payloader(codec, ssrc, mtu)?;
@@ -96,6 +99,9 @@ pub(crate) fn send_chain(
         .link(&pay)
         .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
     let consumer = AppSrcConsumer::new(appsrc.clone(), true, flow);
+    if let Some(bitrate) = bitrate {
+        consumer.set_bitrate(bitrate);
+    }
     let weak_c = Arc::downgrade(&consumer);
     appsrc.static_pad("src").expect("appsrc src").add_probe(
         gst::PadProbeType::EVENT_UPSTREAM,

@@ -1,6 +1,7 @@
 //! The media graph: pipelines, elements and the kind trait, the outputs that fan media out
 //! between elements (decoding and encoding once per source when a sink needs it), media-flow
-//! tracking, output shaping (`setAudioFormat`, `setVideoFormat`) and teardown.
+//! tracking, output shaping (`setAudioFormat`, `setVideoFormat`), the bitrate encoders keep to
+//! for their receivers, and teardown.
 
 pub(crate) mod bus;
 pub(crate) mod context;
@@ -8,5 +9,6 @@ pub(crate) mod element;
 pub(crate) mod flow;
 pub(crate) mod output;
 pub(crate) mod pipeline;
+pub mod send_bitrate;
 pub(crate) mod shape;
 pub(crate) mod teardown;

@@ -18,6 +18,7 @@ use parking_lot::Mutex;
 
 use crate::api_contract::{ElementEvent, EventSink, MediaEvent, MediaKind};
 use crate::graph::flow::{FlowDir, FlowTracker};
+use crate::graph::send_bitrate::SendBitrate;
 use crate::{err, ErrorKind, Result};
 
 /// The media type of data channel messages inside Rheo.
@@ -138,6 +139,10 @@ pub trait Consumer: Send + Sync {
     fn push(&self, buffer: &gst::Buffer, caps: &gst::CapsRef);
     /// Called when the consumer is (re)attached to a producer: it must restart at a keyframe.
     fn reset(&self) {}
+    /// The video bitrate its receiver can take (bits per second), when it knows one.
+    fn wanted_bitrate(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// An appsrc fed from a output. Drops delta frames until a keyframe after (re)attachment or after an
@@ -151,6 +156,7 @@ pub struct AppSrcConsumer {
     flow: Option<(Arc<FlowTracker>, MediaKind)>,
     keyframe: Mutex<Option<Weak<Output>>>,
     last_key_request: AtomicU64,
+    bitrate: std::sync::OnceLock<Arc<SendBitrate>>,
 }
 
 impl AppSrcConsumer {
@@ -168,7 +174,21 @@ impl AppSrcConsumer {
             flow,
             keyframe: Mutex::new(None),
             last_key_request: AtomicU64::new(0),
+            bitrate: std::sync::OnceLock::new(),
         })
+    }
+
+    /// What its receiver can take: an encoder feeding it keeps to the least of its consumers'.
+    pub(crate) fn set_bitrate(&self, bitrate: Arc<SendBitrate>) {
+        let _ = self.bitrate.set(bitrate);
+    }
+
+    /// Its receiver's bitrate changed: the encoder feeding it (if any) adapts.
+    pub(crate) fn bitrate_changed(&self) {
+        let producer = self.keyframe.lock().as_ref().and_then(Weak::upgrade);
+        if let Some(producer) = producer {
+            producer.adapt_bitrate();
+        }
     }
 
     /// Builds the standard live appsrc used at element inputs.
@@ -250,10 +270,16 @@ impl Consumer for AppSrcConsumer {
         self.need_key.store(true, Ordering::Relaxed);
         self.last_key_request.store(0, Ordering::Relaxed);
     }
+
+    fn wanted_bitrate(&self) -> Option<u64> {
+        self.bitrate.get().map(|b| b.wanted())
+    }
 }
 
 /// How a output asks its upstream for a keyframe.
 pub type KeyframeFn = Box<dyn Fn() + Send + Sync>;
+/// How an encoder's output sets the encoder's bitrate (bits per second).
+pub type BitrateFn = Box<dyn Fn(u64) + Send + Sync>;
 
 /// Told when an output's stream ends for good (a played file's end).
 pub trait StreamEndListener: Send + Sync {
@@ -273,6 +299,8 @@ pub struct Output {
     format: Mutex<Option<Format>>,
     subs: Mutex<Arc<Vec<Sub>>>,
     keyframe: Mutex<Option<Arc<KeyframeFn>>>,
+    /// An encoder's output: sets the encoder's bitrate.
+    bitrate: Mutex<Option<Arc<BitrateFn>>>,
     derived: Mutex<HashMap<Format, Arc<Transcoder>>>,
     flow: Option<Arc<FlowTracker>>,
     end_listeners: Mutex<Vec<Weak<dyn StreamEndListener>>>,
@@ -307,6 +335,7 @@ impl Output {
             format: Mutex::new(None),
             subs: Mutex::new(Arc::new(Vec::new())),
             keyframe: Mutex::new(None),
+            bitrate: Mutex::new(None),
             derived: Mutex::new(HashMap::new()),
             flow,
             end_listeners: Mutex::new(Vec::new()),
@@ -353,6 +382,22 @@ impl Output {
         }
     }
 
+    /// An encoder's output: encode at the least bitrate its consumers' receivers can take (one
+    /// encoder serves every consumer of its format). Callable from any thread.
+    pub fn adapt_bitrate(&self) {
+        let Some(set) = self.bitrate.lock().clone() else {
+            return;
+        };
+        let subs = self.subs.lock().clone();
+        if let Some(least) = subs
+            .iter()
+            .filter_map(|s| s.consumer.wanted_bitrate())
+            .min()
+        {
+            set(least);
+        }
+    }
+
     /// Streaming thread: hand one buffer to every consumer.
     pub fn push(&self, buffer: &gst::Buffer, caps: &gst::CapsRef) {
         if let Some(flow) = &self.flow {
@@ -392,6 +437,7 @@ impl Output {
         drop(subs);
         // A consumer joining a live stream needs a keyframe now.
         self.request_keyframe();
+        self.adapt_bitrate();
         id
     }
 
@@ -408,6 +454,10 @@ impl Output {
             .collect();
         let removed = v.len() != before;
         *subs = Arc::new(v);
+        drop(subs);
+        if removed {
+            self.adapt_bitrate();
+        }
         removed
     }
 
@@ -620,6 +670,7 @@ impl Transcoder {
             format: Mutex::new(Some(out_format)),
             subs: Mutex::new(Arc::new(Vec::new())),
             keyframe: Mutex::new(None),
+            bitrate: Mutex::new(None),
             derived: Mutex::new(HashMap::new()),
             flow: None,
             end_listeners: Mutex::new(Vec::new()),
@@ -727,6 +778,9 @@ impl Transcoder {
             encode_chain(codec)?
         );
         let t = Self::build(raw_hub, raw, codec, &chain, false)?;
+        if let Some(encoder) = t.bin.by_name("encoder") {
+            *t.output.bitrate.lock() = Some(Arc::new(bitrate_setter(encoder)));
+        }
         raw_hub.derived.lock().insert(codec, t.clone());
         Ok(t)
     }
@@ -797,6 +851,29 @@ impl Transcoder {
     }
 }
 
+/// Sets a video encoder's bitrate, when it moved by 5 % or more (x264enc reconfigures for each
+/// change; receiver reports come several times a second).
+fn bitrate_setter(encoder: gst::Element) -> BitrateFn {
+    let last = AtomicU64::new(0);
+    Box::new(move |bits_per_second| {
+        let before = last.load(Ordering::Relaxed);
+        if before != 0 && bits_per_second.abs_diff(before) * 20 < before {
+            return;
+        }
+        last.store(bits_per_second, Ordering::Relaxed);
+        if encoder.find_property("target-bitrate").is_some() {
+            // vp8enc: bits per second.
+            encoder.set_property(
+                "target-bitrate",
+                bits_per_second.min(i32::MAX as u64) as i32,
+            );
+        } else if encoder.find_property("bitrate").is_some() {
+            // x264enc: kbit per second.
+            encoder.set_property("bitrate", (bits_per_second / 1000).max(1) as u32);
+        }
+    })
+}
+
 /// A decoder for `native`, as a gst-launch chain.
 fn decode_chain(native: Format) -> Result<&'static str> {
     match native {
@@ -822,12 +899,16 @@ fn raw_chain(raw: Format) -> &'static str {
 /// GStreamer's encoder defaults are tuned for offline quality.
 fn encode_chain(codec: Format) -> Result<&'static str> {
     match codec {
-        Format::Vp8 => Ok("vp8enc deadline=1 cpu-used=8 threads=1 end-usage=cbr \
+        Format::Vp8 => Ok(
+            "vp8enc name=encoder deadline=1 cpu-used=8 threads=1 end-usage=cbr \
              target-bitrate=1500000 keyframe-max-dist=60 error-resilient=partitions \
-             lag-in-frames=0"),
-        Format::H264 => Ok("x264enc tune=zerolatency speed-preset=ultrafast \
+             lag-in-frames=0",
+        ),
+        Format::H264 => Ok(
+            "x264enc name=encoder tune=zerolatency speed-preset=ultrafast \
              threads=1 bitrate=1500 key-int-max=60 ! video/x-h264,profile=constrained-baseline \
-             ! h264parse config-interval=-1"),
+             ! h264parse config-interval=-1",
+        ),
         Format::Opus => Ok("audio/x-raw,rate=48000 ! opusenc frame-size=20 ! opusparse"),
         Format::Pcmu => Ok("audio/x-raw,rate=8000,channels=1 ! mulawenc"),
         Format::Pcma => Ok("audio/x-raw,rate=8000,channels=1 ! alawenc"),

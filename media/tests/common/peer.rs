@@ -447,6 +447,19 @@ impl TestPeer {
                 );
             }
         }
+        // Receiver reports about once a second, as browsers send them (rtpsession's own
+        // minimum is 5 s).
+        if let Some(rtpbin) = webrtcbin
+            .downcast_ref::<gst::Bin>()
+            .and_then(|b| b.by_name("rtpbin"))
+            .and_then(|e| e.downcast::<gst::Bin>().ok())
+        {
+            rtpbin.connect_element_added(|_, element| {
+                if element.factory().is_some_and(|f| f.name() == "rtpsession") {
+                    element.set_property("rtcp-min-interval", 1_000_000_000u64);
+                }
+            });
+        }
         if cfg.nack {
             for pad in webrtcbin.sink_pads() {
                 pad.property::<gst_webrtc::WebRTCRTPTransceiver>("transceiver")

@@ -18,6 +18,7 @@ use gst::prelude::*;
 use parking_lot::Mutex;
 
 use crate::api_contract::*;
+use crate::endpoints::rtcp_feedback;
 use crate::endpoints::rtp_chains::{self, ReceiveChain};
 use crate::endpoints::sdp::{self, Codec, Dir};
 use crate::graph::context::{ElementContext, Graph};
@@ -25,6 +26,7 @@ use crate::graph::element::{Element, ElementKind, Input};
 use crate::graph::flow::FlowTracker;
 use crate::graph::output::{AppSrcConsumer, Format, Output, OutputContext};
 use crate::graph::pipeline::MediaPipeline;
+use crate::graph::send_bitrate::SendBitrate;
 use crate::{err, ErrorKind};
 use description::{LocalMLine, RemoteAddress};
 use transport::{random_u32, Session};
@@ -60,6 +62,7 @@ struct Negotiation {
 struct Sending {
     media: MediaKind,
     format: Format,
+    ssrc: u32,
     consumer: Arc<AppSrcConsumer>,
 }
 
@@ -85,6 +88,8 @@ struct Inner {
     remote_keys: Mutex<HashMap<u32, SrtpKey>>,
     /// Packets that left an SRTP decoder (none while packets arrive: a wrong key).
     decrypted: std::sync::atomic::AtomicU64,
+    /// The video bitrate the remote side can take, for encoders feeding this endpoint.
+    send_bitrate: Arc<SendBitrate>,
 }
 
 /// An RtpEndpoint's handle (see [`Element::rtp`]).
@@ -346,6 +351,14 @@ impl RtpEndpoint {
             .ok_or_else(|| err(ErrorKind::NoRemoteSdp, "no remote SDP"))
     }
 
+    /// The bounds of the video bitrate encoded for this endpoint (kbps; a maximum of 0: none).
+    pub fn set_video_send_bandwidth(&self, min_kbps: u32, max_kbps: u32) {
+        self.inner.send_bitrate.set_bounds(min_kbps, max_kbps);
+        for sending in self.inner.sending.lock().iter() {
+            sending.consumer.bitrate_changed();
+        }
+    }
+
     /// CONNECTED once RTP arrives.
     pub fn media_state(&self) -> MediaState {
         *self.inner.media_state.lock()
@@ -408,6 +421,7 @@ fn build(ctx: &ElementContext, options: RtpOptions) -> crate::Result<(gst::Bin, 
         crypto: options.crypto,
         remote_keys: Mutex::new(HashMap::new()),
         decrypted: std::sync::atomic::AtomicU64::new(0),
+        send_bitrate: Arc::default(),
     });
 
     for media in [MediaKind::Audio, MediaKind::Video] {
@@ -420,6 +434,19 @@ fn build(ctx: &ElementContext, options: RtpOptions) -> crate::Result<(gst::Bin, 
                 rtp_chains::request_keyframe(&depayloader);
             }
         })));
+    }
+    if let Some(rtpbin) = rtpbin.downcast_ref::<gst::Bin>() {
+        let weak = Arc::downgrade(&inner);
+        rtpbin.connect_element_added(move |_, element| {
+            if element.factory().is_some_and(|f| f.name() == "rtpsession") {
+                let weak = weak.clone();
+                rtcp_feedback::follow(element, move |feedback| {
+                    if let Some(i) = weak.upgrade() {
+                        i.on_rtcp_feedback(&feedback);
+                    }
+                });
+            }
+        });
     }
     let weak = Arc::downgrade(&inner);
     rtpbin.connect("request-pt-map", false, move |args| {
@@ -451,6 +478,17 @@ fn build(ctx: &ElementContext, options: RtpOptions) -> crate::Result<(gst::Bin, 
 }
 
 impl Inner {
+    fn on_rtcp_feedback(&self, feedback: &[rtcp_feedback::Feedback]) {
+        let sent: Vec<(u32, Arc<AppSrcConsumer>)> = self
+            .sending
+            .lock()
+            .iter()
+            .filter(|s| s.media == MediaKind::Video)
+            .map(|s| (s.ssrc, s.consumer.clone()))
+            .collect();
+        rtcp_feedback::apply(feedback, &sent, &self.send_bitrate);
+    }
+
     fn output(&self, media: MediaKind) -> &Arc<Output> {
         match media {
             MediaKind::Audio => &self.audio,
@@ -506,17 +544,21 @@ impl Inner {
         let mut payloader = None;
         if sends {
             let name = format!("send-{:?}-{}", session.media, self.outputs.next()).to_lowercase();
+            let ssrc = ssrc.unwrap_or_else(random_u32);
+            let bitrate = (session.media == MediaKind::Video).then(|| self.send_bitrate.clone());
             let chain = rtp_chains::send_chain(
                 &self.bin,
                 &name,
                 codec,
-                ssrc.unwrap_or_else(random_u32),
+                ssrc,
                 self.settings.mtu,
                 Some((self.flow.clone(), session.media)),
+                bitrate,
             )?;
             self.sending.lock().push(Sending {
                 media: session.media,
                 format: codec.format,
+                ssrc,
                 consumer: chain.consumer.clone(),
             });
             payloader = Some(chain);

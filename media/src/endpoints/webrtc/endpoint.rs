@@ -12,11 +12,13 @@ use gst::prelude::*;
 use parking_lot::Mutex;
 
 use crate::api_contract::*;
+use crate::endpoints::rtcp_feedback;
 use crate::graph::context::{ElementContext, Graph};
 use crate::graph::element::{Element, ElementKind, Input};
 use crate::graph::flow::FlowTracker;
 use crate::graph::output::{AppSrcConsumer, Format, Output, OutputContext};
 use crate::graph::pipeline::MediaPipeline;
+use crate::graph::send_bitrate::SendBitrate;
 use crate::{err, ErrorKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +82,8 @@ pub(crate) struct WrtcInner {
     pub(super) recv_ssrcs: Mutex<HashMap<u32, MediaKind>>,
     /// The jitter buffer of each SSRC received, for retransmission requests (NACK).
     pub(super) jitterbuffers: Mutex<HashMap<u32, gst::glib::WeakRef<gst::Element>>>,
+    /// The video bitrate the remote side can take, for encoders feeding this endpoint.
+    pub(super) send_bitrate: Arc<SendBitrate>,
     pub(super) states: Mutex<States>,
     pub(super) released: AtomicBool,
     /// With `useDataChannels`.
@@ -236,6 +240,7 @@ pub(super) fn build(
         recv_depayloaders: Mutex::new(HashMap::new()),
         recv_ssrcs: Mutex::new(HashMap::new()),
         jitterbuffers: Mutex::new(HashMap::new()),
+        send_bitrate: Arc::default(),
         states: Mutex::new(States {
             ice: None,
             conn: ConnectionState::Disconnected,
@@ -289,9 +294,16 @@ pub(super) fn build(
         // RFC 4585 lets a session send one early feedback packet per regular RTCP interval;
         // at rtpsession's 5 s minimum, NACKs after the first waited for the next regular
         // report, long after the jitter buffer gave their packets up.
-        rtpbin.connect_element_added(|_, element| {
+        let weak = Arc::downgrade(&inner);
+        rtpbin.connect_element_added(move |_, element| {
             if element.factory().is_some_and(|f| f.name() == "rtpsession") {
                 element.set_property("rtcp-min-interval", RTCP_MIN_INTERVAL.nseconds());
+                let weak = weak.clone();
+                rtcp_feedback::follow(element, move |feedback| {
+                    if let Some(i) = weak.upgrade() {
+                        i.on_rtcp_feedback(&feedback);
+                    }
+                });
             }
         });
         let weak = Arc::downgrade(&inner);
@@ -337,6 +349,17 @@ pub(super) fn build(
 }
 
 impl WrtcInner {
+    fn on_rtcp_feedback(&self, feedback: &[rtcp_feedback::Feedback]) {
+        let sent: Vec<(u32, Arc<AppSrcConsumer>)> = self
+            .send
+            .lock()
+            .iter()
+            .filter(|c| c.media == MediaKind::Video)
+            .map(|c| (c.ssrc, c.consumer.clone()))
+            .collect();
+        rtcp_feedback::apply(feedback, &sent, &self.send_bitrate);
+    }
+
     pub(super) fn hub(&self, media: MediaKind) -> Option<&Arc<Output>> {
         match media {
             MediaKind::Audio => Some(&self.audio_hub),
@@ -443,6 +466,14 @@ impl WebRtcEndpoint {
 
     pub fn media_state(&self) -> MediaState {
         self.inner.states.lock().media
+    }
+
+    /// The bounds of the video bitrate encoded for this endpoint (kbps; a maximum of 0: none).
+    pub fn set_video_send_bandwidth(&self, min_kbps: u32, max_kbps: u32) {
+        self.inner.send_bitrate.set_bounds(min_kbps, max_kbps);
+        for chain in self.inner.send.lock().iter() {
+            chain.consumer.bitrate_changed();
+        }
     }
 
     pub fn connection_state(&self) -> ConnectionState {

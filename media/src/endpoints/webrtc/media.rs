@@ -26,7 +26,8 @@ impl WrtcInner {
         let name = format!("send-{media:?}-{}", self.ctx.next()).to_lowercase();
         let mtu = self.settings.lock().mtu;
         let flow = Some((self.flow.clone(), media));
-        let chain = rtp_chains::send_chain(&self.bin, &name, codec, ssrc, mtu, flow)?;
+        let bitrate = (media == MediaKind::Video).then(|| self.send_bitrate.clone());
+        let chain = rtp_chains::send_chain(&self.bin, &name, codec, ssrc, mtu, flow, bitrate)?;
         chain
             .payloader
             .static_pad("src")
