@@ -96,3 +96,50 @@ fn without_retransmission_a_lost_packet_does_not_hold_back_the_frames_after_it()
         out.delivered * 100.0
     );
 }
+
+#[test]
+fn one_viewers_loss_does_not_hold_back_another_viewer() {
+    init().expect("init");
+    let log = EventLog::new();
+    let p = MediaPipeline::new("loss-viewers", log.sink(), loopback_settings()).expect("pipeline");
+    let pres = WebRtcEndpoint::create(&p, "pres", WebRtcOptions::default()).unwrap();
+    let presenter = Arc::new(TestPeer::new(face().with_frame_code()).unwrap());
+    let mut pumps = vec![negotiate(&presenter, &pres, &log).0];
+    // A viewer on a bad line that cannot ask for lost packets, and one on a clean line.
+    let mut viewers = Vec::new();
+    for (name, config) in [
+        (
+            "lossy",
+            PeerConfig::color(0xff000000)
+                .without_nack()
+                .with_loss(0.0, 0.1),
+        ),
+        ("clean", PeerConfig::color(0xff000000)),
+    ] {
+        let view = WebRtcEndpoint::create(&p, name, WebRtcOptions::default()).unwrap();
+        pres.connect(&view, MediaKind::Video).unwrap();
+        let viewer = Arc::new(TestPeer::new(config).unwrap());
+        pumps.push(negotiate(&viewer, &view, &log).0);
+        assert!(
+            viewer.wait_frames(10, Duration::from_secs(20)),
+            "{name} got no frames"
+        );
+        viewers.push(viewer);
+    }
+    let clean = &viewers[1];
+    let (sent, received) = (presenter.frames_sent(), clean.frames_received());
+    std::thread::sleep(WINDOW);
+    let delivered =
+        (clean.frames_received() - received) as f64 / (presenter.frames_sent() - sent) as f64;
+    eprintln!(
+        "the clean viewer got {:.0} % of the frames",
+        delivered * 100.0
+    );
+    assert!(
+        delivered > 0.9,
+        "the clean viewer got only {:.0} % of the frames beside a lossy one",
+        delivered * 100.0
+    );
+    drop(pumps);
+    p.release();
+}
