@@ -112,12 +112,19 @@ def on_offer(index, text):
 
 
 def on_release(index):
-    started = time.monotonic()
-    webrtc, chain, _ = sessions.pop(index)
-    for element in (webrtc, chain):
-        element.set_state(Gst.State.NULL)
-        pipe.remove(element)
-    send({"peer": index, "released_ms": (time.monotonic() - started) * 1000.0})
+    session = sessions.pop(index)
+
+    # Off the main loop: webrtcbin's way to NULL can wait for callbacks the loop dispatches.
+    def take_down():
+        started = time.monotonic()
+        webrtc, chain, _ = session
+        # The chain first: a webrtcbin taken down while it pushes into it deadlocks.
+        for element in (chain, webrtc):
+            element.set_state(Gst.State.NULL)
+        send({"peer": index, "released_ms": (time.monotonic() - started) * 1000.0})
+        GLib.idle_add(lambda: [pipe.remove(e) for e in (webrtc, chain)] and False)
+
+    threading.Thread(target=take_down, daemon=True).start()
 
 
 def on_message(line):
