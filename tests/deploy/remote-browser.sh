@@ -64,3 +64,10 @@ cd "$root/tests/e2e"
 ip netns exec "$pc" timeout 120 node remote-browser.mjs https://192.168.77.1:8433/magicmirror/ ||
   fail "the remote browser did not get the magic mirror"
 echo "remote-browser: ok: magic mirror over https from another host, with a TURN relay offered"
+# The same laptop on a bad line: 2 % of the UDP packets lost each way.
+for chain in INPUT OUTPUT; do
+  ip netns exec "$pc" iptables -A "$chain" -p udp -m statistic --mode random --probability 0.02 -j DROP
+done
+ip netns exec "$pc" timeout 120 node lossy-browser.mjs https://192.168.77.1:8433/helloworld/ ||
+  fail "NACK and RTX did not carry the loopback over a lossy line"
+echo "remote-browser: ok: NACK and RTX both ways with Chromium over a line losing 2 % each way"

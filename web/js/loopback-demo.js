@@ -42,6 +42,7 @@ export function setupLoopbackDemo({ buildGraph, afterOffer, title, receiveOnly =
     icePath: null, // {local, remote, protocol, relayOnly}: candidate types of the selected pair
     pipeline: null,
     webRtc: null,
+    peerConnection: null, // the call's RTCPeerConnection, whose getStats tests read
   };
   window.demoState = demoState;
 
@@ -162,6 +163,7 @@ export function setupLoopbackDemo({ buildGraph, afterOffer, title, receiveOnly =
       const pc = new RTCPeerConnection({ iceServers, iceTransportPolicy: relayOnly ? 'relay' : 'all' });
       if (relayOnly) log('ICE: relay only (?ice=relay)');
       s.pc = pc;
+      demoState.peerConnection = pc;
       s.channel = dataChannel ? pc.createDataChannel('dataChannel') : null;
       if (receiveOnly) {
         pc.addTransceiver('video', { direction: 'recvonly' });
