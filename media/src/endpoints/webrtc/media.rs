@@ -124,6 +124,24 @@ impl WrtcInner {
         if let Some(jitterbuffer) = jitterbuffer {
             jitterbuffer.set_property("do-retransmission", true);
         }
+        // RFC 4585 lets a session send one early feedback packet per regular RTCP interval; at
+        // rtpsession's 5 s minimum, NACKs after the first waited for the next regular report,
+        // long after the jitter buffer gave their packets up.
+        let sessions = self
+            .webrtcbin
+            .downcast_ref::<gst::Bin>()
+            .and_then(|b| b.by_name("rtpbin"))
+            .and_then(|e| e.downcast::<gst::Bin>().ok())
+            .map(|rtpbin| rtpbin.children())
+            .unwrap_or_default();
+        for session in sessions {
+            if session.factory().is_some_and(|f| f.name() == "rtpsession") {
+                session.set_property(
+                    "rtcp-min-interval",
+                    super::endpoint::RTCP_MIN_INTERVAL.nseconds(),
+                );
+            }
+        }
     }
 
     /// PLI/FIR to the sending browser.
