@@ -16,10 +16,12 @@ test: test-deps
 
 deps:
 	@bash scripts/install-deps.sh build runtime
+	@bash scripts/fetch-models.sh
 	@command -v $(CARGO) >/dev/null || { echo "cargo (Rust 1.88+) is required: https://rustup.rs"; exit 1; }
 
 test-deps:
 	@bash scripts/install-deps.sh test
+	@bash scripts/fetch-models.sh
 	@command -v $(CARGO) >/dev/null || { echo "cargo (Rust 1.88+) is required: https://rustup.rs"; exit 1; }
 
 build-release:

@@ -7,6 +7,7 @@ runtime_pkgs=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-nice
   libnice10 libopencv-core406 libopencv-imgproc406 libopencv-objdetect406 libopencv-imgcodecs406
+  libopencv-dnn406
   opencv-data ca-certificates libzbar0 libtesseract5 tesseract-ocr tesseract-ocr-eng
 )
 build_pkgs=(

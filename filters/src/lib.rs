@@ -10,6 +10,7 @@
 /// The GStreamer bindings this crate is built against.
 pub use gst;
 
+pub mod blazeface;
 pub mod chroma;
 pub mod crowddetector;
 pub mod face_detection;
