@@ -11,12 +11,23 @@ use gst::prelude::*;
 use crate::graph::output::AppSrcConsumer;
 use crate::graph::send_bitrate::SendBitrate;
 
-/// Calls `on_feedback` with the feedback of every RTCP packet an rtpbin session (`rtpsession`)
-/// receives, on the thread that receives it.
-pub(crate) fn follow(
-    rtpsession: &gst::Element,
+/// Calls `on_feedback` with the feedback of every RTCP packet any session of `rtpbin` receives
+/// (sessions made from now on), on the thread that receives it.
+pub(crate) fn follow_sessions(
+    rtpbin: &gst::Bin,
     on_feedback: impl Fn(Vec<Feedback>) + Send + Sync + 'static,
 ) {
+    let on_feedback = Arc::new(on_feedback);
+    rtpbin.connect_element_added(move |_, element| {
+        if element.factory().is_some_and(|f| f.name() == "rtpsession") {
+            let on_feedback = on_feedback.clone();
+            follow(element, move |feedback| on_feedback(feedback));
+        }
+    });
+}
+
+/// [`follow_sessions`] for one session (an `rtpsession`).
+fn follow(rtpsession: &gst::Element, on_feedback: impl Fn(Vec<Feedback>) + Send + Sync + 'static) {
     if rtpsession.find_property("internal-session").is_none() {
         return;
     }

@@ -437,14 +437,9 @@ fn build(ctx: &ElementContext, options: RtpOptions) -> crate::Result<(gst::Bin, 
     }
     if let Some(rtpbin) = rtpbin.downcast_ref::<gst::Bin>() {
         let weak = Arc::downgrade(&inner);
-        rtpbin.connect_element_added(move |_, element| {
-            if element.factory().is_some_and(|f| f.name() == "rtpsession") {
-                let weak = weak.clone();
-                rtcp_feedback::follow(element, move |feedback| {
-                    if let Some(i) = weak.upgrade() {
-                        i.on_rtcp_feedback(&feedback);
-                    }
-                });
+        rtcp_feedback::follow_sessions(rtpbin, move |feedback| {
+            if let Some(i) = weak.upgrade() {
+                i.on_rtcp_feedback(&feedback);
             }
         });
     }

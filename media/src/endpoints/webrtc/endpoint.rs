@@ -295,14 +295,9 @@ pub(super) fn build(
     {
         // The receiver's reports steer the encoders that feed this endpoint.
         let weak = Arc::downgrade(&inner);
-        rtpbin.connect_element_added(move |_, element| {
-            if element.factory().is_some_and(|f| f.name() == "rtpsession") {
-                let weak = weak.clone();
-                rtcp_feedback::follow(element, move |feedback| {
-                    if let Some(i) = weak.upgrade() {
-                        i.on_rtcp_feedback(&feedback);
-                    }
-                });
+        rtcp_feedback::follow_sessions(&rtpbin, move |feedback| {
+            if let Some(i) = weak.upgrade() {
+                i.on_rtcp_feedback(&feedback);
             }
         });
         let weak = Arc::downgrade(&inner);
