@@ -851,13 +851,19 @@ impl Transcoder {
     }
 }
 
-/// Sets a video encoder's bitrate, when it moved by 5 % or more (x264enc reconfigures for each
-/// change; receiver reports come several times a second).
+/// Sets a video encoder's bitrate when it moved by 5 % or more, or when the same value is asked
+/// twice in a row (a settled estimate, such as one held at its minimum, is applied even when it is
+/// near the last one). x264enc reconfigures for each change; receiver reports come several times
+/// a second.
 fn bitrate_setter(encoder: gst::Element) -> BitrateFn {
     let last = AtomicU64::new(0);
+    let asked = AtomicU64::new(0);
     Box::new(move |bits_per_second| {
         let before = last.load(Ordering::Relaxed);
-        if before != 0 && bits_per_second.abs_diff(before) * 20 < before {
+        let settled = asked.swap(bits_per_second, Ordering::Relaxed) == bits_per_second;
+        if bits_per_second == before
+            || (before != 0 && !settled && bits_per_second.abs_diff(before) * 20 < before)
+        {
             return;
         }
         last.store(bits_per_second, Ordering::Relaxed);
