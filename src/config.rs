@@ -213,6 +213,15 @@ pub struct Layer {
     /// Lifetime of minted TURN credentials, in seconds. [default: 86400]
     #[arg(long, env = "RHEO_TURN_TTL")]
     pub turn_ttl_secs: Option<u64>,
+    /// Face detector of FaceOverlayFilter and the face metadata filters: blazeface (a small
+    /// DNN: tilted and half-turned faces, steadier boxes) or haar (Kurento's cascade). Without
+    /// its model, blazeface falls back to haar and says so in the log. [default: blazeface]
+    #[arg(long, env = "RHEO_FACE_DETECTOR")]
+    pub face_detector: Option<String>,
+    /// BlazeFace's ONNX model. [default: models/blazeface/… in the working directory, else the
+    /// source tree's, as scripts/fetch-models.sh installs it]
+    #[arg(long, env = "RHEO_FACE_MODEL")]
+    pub face_model: Option<PathBuf>,
 }
 
 macro_rules! stack_layers {
@@ -279,6 +288,8 @@ impl Layer {
                 turn_secret_file,
                 turn_uris,
                 turn_ttl_secs,
+                face_detector,
+                face_model,
             ]
         )
     }
@@ -350,6 +361,8 @@ pub struct Config {
     pub turn: Option<TurnRest>,
     /// Serve `/demo-signaling`.
     pub demo_signaling: bool,
+    /// What the face filters load.
+    pub face_detection: rheo_filters::face_detection::DetectorSettings,
 }
 
 /// The TURN REST scheme's settings: credentials are minted from the shared secret.
@@ -604,6 +617,15 @@ impl Config {
             l.turn_uris,
             l.turn_ttl_secs,
         )?;
+        let mut face_detection = rheo_filters::face_detection::DetectorSettings::installed();
+        if let Some(name) = &l.face_detector {
+            face_detection.kind = name
+                .parse()
+                .map_err(|e| format!("RHEO_FACE_DETECTOR: {e}"))?;
+        }
+        if let Some(model) = l.face_model {
+            face_detection.model = model;
+        }
         if let Some(token) = &l.access_token {
             if token.is_empty() {
                 return Err("RHEO_ACCESS_TOKEN must not be empty".into());
@@ -647,6 +669,7 @@ impl Config {
             mtu,
             turn,
             demo_signaling: l.demo_signaling.unwrap_or(true),
+            face_detection,
         })
     }
 
@@ -942,6 +965,7 @@ mod tests {
             ("external_ipv4 = \"2001:db8::1\"", "KMS_EXTERNAL_IPV4"),
             ("mtu = 100", "KMS_MTU"),
             ("gc_period_secs = 0", "RHEO_GC_PERIOD"),
+            ("face_detector = \"yolo\"", "RHEO_FACE_DETECTOR"),
             ("media_root = \"/nonexistent/rheo\"", "RHEO_MEDIA_ROOT"),
             ("image_uri_schemes = [\"ftp\"]", "RHEO_IMAGE_URI_SCHEMES"),
             (

@@ -14,6 +14,7 @@ pub mod blazeface;
 pub mod chroma;
 pub mod crowddetector;
 pub mod face_detection;
+pub mod face_tracking;
 pub mod facemeta;
 pub mod faceoverlay;
 pub mod imageoverlay;

@@ -17,7 +17,7 @@ fn worker_thread_ends_when_element_stops() {
     let baseline = worker_threads();
     assert_eq!(baseline, 0);
     let mut totals = Vec::new();
-    for cycle in 0..3 {
+    for cycle in 0..5 {
         let pipeline = gst::parse::launch(
             "appsrc name=src format=time ! rheofaceoverlay name=fo ! appsink name=sink sync=false",
         )
@@ -65,12 +65,17 @@ fn worker_thread_ends_when_element_stops() {
         );
         drop(pipeline);
         let after = total_threads();
-        println!("cycle {cycle}: threads before {before}, after {after}");
+        println!(
+            "cycle {cycle}: threads before {before}, after {after}: {:?}",
+            thread_names()
+        );
         totals.push(after);
     }
-    // Repeated start/stop does not accumulate threads.
+    // Repeated start/stop does not accumulate threads. GLib keeps idle threads of its pools
+    // (GStreamer's streaming tasks) for a while, named after their last task: up to two more
+    // may be around, while a leak of one thread per cycle would add four.
     assert!(
-        totals[2] <= totals[0],
+        totals[4] <= totals[0] + 2,
         "thread count grew across cycles: {totals:?}"
     );
 }

@@ -3,12 +3,11 @@
 //! `"face"`); `KmsShowFaces`, anywhere downstream, draws the faces it finds on the frames. The
 //! faces never pass through the API.
 
-use opencv::core::{Rect, Vector};
-use opencv::objdetect::CascadeClassifier;
-use opencv::prelude::*;
+use std::time::Duration;
 
-use crate::face_detection::{detect_faces, DEFAULT_CASCADE};
-use crate::faceoverlay::{downscale_gray, FaceBox};
+use crate::face_detection::{self, FaceDetector, SmallFrame};
+use crate::face_tracking::FaceTracker;
+use crate::faceoverlay::FaceBox;
 use rheo_filter_sdk::worker::LatestFrameWorker;
 use rheo_filter_sdk::{
     Args, Context, FilterError, FilterInfo, Frame, PixelFormat, Region, VideoFilter,
@@ -51,17 +50,17 @@ pub static SHOW_INFO: FilterInfo = FilterInfo {
     parent: Parent::Filter,
 };
 
-/// A downscaled grey frame for the detector.
-struct Grey {
-    data: Vec<u8>,
-    small: (u32, u32),
+/// A downscaled frame for the detector.
+struct Analysed {
+    small: SmallFrame,
     full: (u32, u32),
+    at: Duration,
 }
 
 /// KmsDetectFaces: detection on a worker thread at its own pace; every frame carries the
 /// latest faces.
 pub struct KmsDetectFaces {
-    worker: LatestFrameWorker<Grey, Vec<FaceBox>>,
+    worker: LatestFrameWorker<Analysed, Vec<FaceBox>>,
     /// Stream time (ns) of the last frame handed to the detector.
     last_submitted: Option<u64>,
     frames: u64,
@@ -73,16 +72,15 @@ impl VideoFilter for KmsDetectFaces {
     }
 
     fn new(_args: &Args) -> Result<Self, FilterError> {
-        let mut cascade = CascadeClassifier::new(DEFAULT_CASCADE)
-            .map_err(|e| FilterError::Failed(format!("face cascade {DEFAULT_CASCADE}: {e}")))?;
-        if cascade.empty().unwrap_or(true) {
-            return Err(FilterError::Failed(format!(
-                "face cascade {DEFAULT_CASCADE} is empty (install opencv-data)"
-            )));
+        let (mut detector, fallback) =
+            FaceDetector::open(&face_detection::settings()).map_err(FilterError::Failed)?;
+        if let Some(why) = fallback {
+            tracing::warn!("KmsDetectFaces: {why}");
         }
-        let mut found = Vector::<Rect>::new();
-        let worker = LatestFrameWorker::spawn("rheodetectfaces", move |g: Grey| {
-            detect_faces(&mut cascade, &g.data, g.small, g.full, &mut found).ok()
+        let mut tracker = FaceTracker::default();
+        let worker = LatestFrameWorker::spawn("rheodetectfaces", move |a: Analysed| {
+            let found = detector.detect(&a.small, a.full).ok()?;
+            Some(tracker.update(&found, a.at))
         })
         .map_err(|e| FilterError::Failed(format!("detection thread: {e}")))?;
         Ok(KmsDetectFaces {
@@ -101,7 +99,7 @@ impl VideoFilter for KmsDetectFaces {
             .is_none_or(|t| now < t || now - t >= 1_000_000_000 / DETECTIONS_PER_SECOND);
         if due {
             self.last_submitted = Some(now);
-            self.submit(frame);
+            self.submit(frame, now);
         }
         if let Some(faces) = self.worker.latest() {
             for f in faces.iter() {
@@ -119,26 +117,21 @@ impl VideoFilter for KmsDetectFaces {
 }
 
 impl KmsDetectFaces {
-    /// Hands a downscaled grey copy of the frame to the detector (never waits).
-    fn submit(&self, frame: &Frame<'_>) {
+    /// Hands a downscaled copy of the frame to the detector (never waits).
+    fn submit(&self, frame: &Frame<'_>, now: u64) {
         let (w, h) = (frame.width, frame.height);
-        let dw = w.min(DETECTION_WIDTH);
-        let dh = ((h as u64 * dw as u64) / w.max(1) as u64).max(1) as u32;
-        let (y_plane, stride) = &frame.planes[0];
-        let mut data = Vec::with_capacity((dw * dh) as usize);
-        downscale_gray(
-            y_plane,
-            *stride,
-            w as usize,
-            h as usize,
-            dw as usize,
-            dh as usize,
-            &mut data,
+        let [(y, ys), (u, us), (v, vs)] =
+            [0, 1, 2].map(|i| (&frame.planes[i].0[..], frame.planes[i].1));
+        let mut small = SmallFrame::default();
+        small.fill(
+            [(y, ys), (u, us), (v, vs)],
+            (w, h),
+            SmallFrame::size_for(w, h, DETECTION_WIDTH),
         );
-        self.worker.submit(Grey {
-            data,
-            small: (dw, dh),
+        self.worker.submit(Analysed {
+            small,
             full: (w, h),
+            at: Duration::from_nanos(now),
         });
     }
 }

@@ -7,7 +7,7 @@ use rheo_filter_sdk::image::OverlayImage;
 use super::OverlayGeometry;
 
 /// A detected face in full-frame pixel coordinates.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct FaceBox {
     /// Left edge.
     pub x: u32,
@@ -17,6 +17,9 @@ pub struct FaceBox {
     pub width: u32,
     /// Height.
     pub height: u32,
+    /// The head's roll in degrees, clockwise on screen: the angle of the line from the
+    /// person's right eye to their left eye (0 when the detector does not tell).
+    pub roll: f32,
 }
 
 /// The overlay rectangle `(x, y, w, h)` for `face` (may extend beyond the frame).
@@ -38,6 +41,66 @@ pub fn overlay_rect(face: &FaceBox, g: &OverlayGeometry) -> Option<(i32, i32, i3
     let y = face.y as i64 + scaled(fh, g.offset_y);
     let clamp = |v: i64| v.clamp(i32::MIN as i64 / 2, i32::MAX as i64 / 2) as i32;
     Some((clamp(x), clamp(y), clamp(w), clamp(h)))
+}
+
+/// Where the overlay for a tilted face goes: the image is sized as for an upright face, turned
+/// by the face's roll about its own centre, and that centre turned about the face's centre.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TiltedRect {
+    /// Size of the image before turning (as [`overlay_rect`] gives it).
+    pub upright: (usize, usize),
+    /// The roll, in whole degrees (clockwise on screen).
+    pub degrees: i32,
+    /// Top-left corner of the turned image's bounding box, in frame pixels.
+    pub x: i64,
+    /// Top edge of the bounding box.
+    pub y: i64,
+    /// Size of the bounding box.
+    pub width: usize,
+    /// Height of the bounding box.
+    pub height: usize,
+}
+
+/// The overlay's place for `face`, following its roll (in whole degrees: a finer angle is not
+/// visible, and the turned image is reused while it holds).
+pub fn tilted_overlay_rect(face: &FaceBox, g: &OverlayGeometry) -> Option<TiltedRect> {
+    let (x, y, w, h) = overlay_rect(face, g)?;
+    let degrees = face.roll.round() as i32;
+    if degrees == 0 {
+        return Some(TiltedRect {
+            upright: (w as usize, h as usize),
+            degrees,
+            x: x as i64,
+            y: y as i64,
+            width: w as usize,
+            height: h as usize,
+        });
+    }
+    let (sin, cos) = (degrees as f64).to_radians().sin_cos();
+    let (w, h) = (w as f64, h as f64);
+    let face_centre = (
+        face.x as f64 + face.width as f64 / 2.0,
+        face.y as f64 + face.height as f64 / 2.0,
+    );
+    let (dx, dy) = (
+        x as f64 + w / 2.0 - face_centre.0,
+        y as f64 + h / 2.0 - face_centre.1,
+    );
+    let centre = (
+        face_centre.0 + dx * cos - dy * sin,
+        face_centre.1 + dx * sin + dy * cos,
+    );
+    // Rounding error (cos 90° is 6e-17, not 0) must not add a pixel.
+    let bw = (w * cos.abs() + h * sin.abs() - 1e-9).ceil();
+    let bh = (w * sin.abs() + h * cos.abs() - 1e-9).ceil();
+    Some(TiltedRect {
+        upright: (w as usize, h as usize),
+        degrees,
+        x: (centre.0 - bw / 2.0).round() as i64,
+        y: (centre.1 - bh / 2.0).round() as i64,
+        width: bw as usize,
+        height: bh as usize,
+    })
 }
 
 /// Size of the grey image used for detection: `max_width` wide when the frame is wider,
@@ -125,6 +188,54 @@ impl PremultipliedImage {
             height: img.height,
             bgra,
         }
+    }
+}
+
+impl PremultipliedImage {
+    /// The image resized to `rect.upright` and turned by `rect.degrees` into its bounding box
+    /// (`rect.width`×`rect.height`, transparent around it).
+    pub fn turned(&self, rect: &TiltedRect) -> opencv::Result<PremultipliedImage> {
+        use opencv::core::{Mat, Point2f, Scalar, Size, BORDER_CONSTANT};
+        use opencv::prelude::*;
+        let flat = Mat::from_slice(&self.bgra)?;
+        let src = flat.reshape(4, self.height as i32)?;
+        let (uw, uh) = (rect.upright.0 as i32, rect.upright.1 as i32);
+        let mut upright = Mat::default();
+        opencv::imgproc::resize(
+            &src,
+            &mut upright,
+            Size::new(uw, uh),
+            0.0,
+            0.0,
+            opencv::imgproc::INTER_LINEAR,
+        )?;
+        // OpenCV turns counter-clockwise for positive angles; the roll is clockwise.
+        let centre = Point2f::new(uw as f32 / 2.0, uh as f32 / 2.0);
+        let mut m = opencv::imgproc::get_rotation_matrix_2d(centre, -rect.degrees as f64, 1.0)?;
+        *m.at_2d_mut::<f64>(0, 2)? += (rect.width as f64 - uw as f64) / 2.0;
+        *m.at_2d_mut::<f64>(1, 2)? += (rect.height as f64 - uh as f64) / 2.0;
+        let mut turned = Mat::default();
+        // Premultiplied, so the transparent border blends in without a dark fringe.
+        opencv::imgproc::warp_affine(
+            &upright,
+            &mut turned,
+            &m,
+            Size::new(rect.width as i32, rect.height as i32),
+            opencv::imgproc::INTER_LINEAR,
+            BORDER_CONSTANT,
+            Scalar::all(0.0),
+        )?;
+        let turned = if turned.is_continuous() {
+            turned
+        } else {
+            turned.try_clone()?
+        };
+        Ok(PremultipliedImage {
+            id: self.id,
+            width: rect.width as u32,
+            height: rect.height as u32,
+            bgra: turned.data_bytes()?.to_vec(),
+        })
     }
 }
 
@@ -428,6 +539,7 @@ mod tests {
             y: 200,
             width: 80,
             height: 100,
+            roll: 0.0,
         };
         // Tutorial geometry: hat 1.6× the face, 0.35 widths left, 1.2 heights above.
         let r = overlay_rect(&face, &geometry(-0.35, -1.2, 1.6, 1.6)).unwrap();
@@ -438,6 +550,73 @@ mod tests {
         );
         assert_eq!(overlay_rect(&face, &geometry(0.0, 0.0, 0.0, 1.0)), None);
         assert_eq!(overlay_rect(&face, &geometry(0.0, 0.0, 1.0, -1.0)), None);
+    }
+
+    #[test]
+    fn a_tilted_face_turns_the_overlay_about_the_face() {
+        let face = FaceBox {
+            x: 100,
+            y: 100,
+            width: 100,
+            height: 100,
+            roll: 0.4,
+        };
+        // A hat the face's size, right above it; under half a degree counts as upright.
+        let hat = geometry(0.0, -1.0, 1.0, 1.0);
+        let upright = tilted_overlay_rect(&face, &hat).unwrap();
+        assert_eq!(
+            (upright.x, upright.y, upright.width, upright.height),
+            (100, 0, 100, 100)
+        );
+        // Turned 90° clockwise: the hat goes to the face's right, its box still 100x100.
+        let turned = tilted_overlay_rect(&FaceBox { roll: 90.0, ..face }, &hat).unwrap();
+        assert_eq!(turned.degrees, 90);
+        assert_eq!((turned.x, turned.y), (200, 100));
+        assert_eq!((turned.width, turned.height), (100, 100));
+        // At 45° the bounding box grows by sqrt 2 and the hat's centre moves up and right.
+        let t45 = tilted_overlay_rect(&FaceBox { roll: 45.0, ..face }, &hat).unwrap();
+        assert_eq!((t45.width, t45.height), (142, 142));
+        let centre = (t45.x + 71, t45.y + 71);
+        assert!(
+            (centre.0 - 221).abs() <= 1 && (centre.1 - 79).abs() <= 1,
+            "{t45:?}"
+        );
+    }
+
+    #[test]
+    fn a_turned_image_keeps_its_colour_inside_and_is_clear_around() {
+        // A tall red bar turned 90° becomes a wide one.
+        let bar = PremultipliedImage::new(&OverlayImage::solid(2, 6, [0, 0, 255, 255]), 1);
+        let rect = tilted_overlay_rect(
+            &FaceBox {
+                x: 0,
+                y: 0,
+                width: 10,
+                height: 30,
+                roll: 90.0,
+            },
+            &geometry(0.0, 0.0, 1.0, 1.0),
+        )
+        .unwrap();
+        let turned = bar.turned(&rect).unwrap();
+        assert_eq!((turned.width, turned.height), (30, 10));
+        let px = |x: usize, y: usize| &turned.bgra[(y * 30 + x) * 4..(y * 30 + x) * 4 + 4];
+        assert_eq!(px(15, 5), &[0, 0, 255, 255]);
+        assert_eq!(px(2, 2)[3], 255);
+        let (w, h) = (turned.width as usize, turned.height as usize);
+        let clear = tilted_overlay_rect(
+            &FaceBox {
+                x: 0,
+                y: 0,
+                width: 10,
+                height: 30,
+                roll: 30.0,
+            },
+            &geometry(0.0, 0.0, 1.0, 1.0),
+        )
+        .unwrap();
+        let at30 = bar.turned(&clear).unwrap();
+        assert_eq!(&at30.bgra[..4], &[0, 0, 0, 0], "corner of {w}x{h}");
     }
 
     #[test]

@@ -6,15 +6,16 @@
 //!   config and the latest faces (each under a short mutex, cloning `Arc`s), then draws. It
 //!   never waits for detection.
 //! * detection worker (the SDK's `LatestFrameWorker`, one per running element, named
-//!   `rheofacedetect`, at most `max-detection-rate` detections per second): runs the Haar
-//!   cascade on the latest frame, publishes scaled boxes and posts a `rheo-faces` message.
+//!   `rheofacedetect`, at most `max-detection-rate` detections per second): runs the face
+//!   detector (BlazeFace or Haar) on the latest frame, steadies the faces over time, prepares
+//!   the overlays for them and posts a `rheo-faces` message.
 //!   Started in `start()`, stopped and joined in `stop()`.
 //! * image loader (one short-lived thread per `image-uri` change): blocking `load_image`.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use gst::glib;
 use gst::prelude::*;
@@ -23,17 +24,14 @@ use gst_base::subclass::BaseTransformMode;
 use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 use once_cell::sync::Lazy;
-use opencv::core::{Rect, Vector};
-use opencv::objdetect::CascadeClassifier;
-use opencv::prelude::*;
 use parking_lot::Mutex;
 
 use super::draw::{
-    detection_size, downscale_gray, overlay_rect, FaceBox, I420Planes, PremultipliedImage,
-    YuvCoeffs, YuvOverlay,
+    tilted_overlay_rect, FaceBox, I420Planes, PremultipliedImage, TiltedRect, YuvCoeffs, YuvOverlay,
 };
 use super::{OverlayGeometry, FACES_MESSAGE};
-use crate::face_detection::{detect_faces, DEFAULT_CASCADE};
+use crate::face_detection::{self, DetectorKind, DetectorSettings, FaceDetector, SmallFrame};
+use crate::face_tracking::FaceTracker;
 use rheo_filter_sdk::image::{load_image, LoadLimits, OverlayImage};
 use rheo_filter_sdk::worker::LatestFrameWorker;
 
@@ -53,16 +51,12 @@ const MAX_OVERLAY_PIXELS: i64 = 1 << 25;
 /// Detections per second by default: faces are followed smoothly at a third of a core.
 const DEFAULT_MAX_DETECTION_RATE: u32 = 15;
 
-/// How long the last detected faces stay drawn when detection finds none.
-const FACE_HOLD: std::time::Duration = std::time::Duration::from_millis(500);
-
 /// Resized overlays kept per element (several faces, size jitter between detections).
 const CACHE_ENTRIES: usize = 8;
 
-struct SmallFrame {
-    data: Vec<u8>,
-    width: u32,
-    height: u32,
+/// What the streaming thread hands the detection worker.
+struct Analysed {
+    small: SmallFrame,
     frame_width: u32,
     frame_height: u32,
     pts: Option<gst::ClockTime>,
@@ -93,7 +87,7 @@ struct Config {
     image_uri: Option<String>,
     /// Bumped on every overlay change so a slow URI load cannot override a newer choice.
     generation: u64,
-    cascade_path: String,
+    detector: DetectorSettings,
     detection_width: u32,
     max_detection_rate: u32,
 }
@@ -105,7 +99,7 @@ impl Default for Config {
             image: None,
             image_uri: None,
             generation: 0,
-            cascade_path: DEFAULT_CASCADE.to_string(),
+            detector: face_detection::settings(),
             detection_width: DEFAULT_DETECTION_WIDTH,
             max_detection_rate: DEFAULT_MAX_DETECTION_RATE,
         }
@@ -116,6 +110,9 @@ impl Default for Config {
 #[derive(Clone, Copy, PartialEq, Debug)]
 struct CacheKey {
     image_id: u64,
+    /// Size before turning, and the roll in whole degrees.
+    upright: (usize, usize),
+    degrees: i32,
     width: usize,
     height: usize,
     phase_x: usize,
@@ -135,7 +132,7 @@ struct DrawState {
 pub struct FaceOverlay {
     config: Mutex<Config>,
     shared: Arc<Shared>,
-    worker: Mutex<Option<LatestFrameWorker<SmallFrame, Faces>>>,
+    worker: Mutex<Option<LatestFrameWorker<Analysed, Faces>>>,
     draw: Mutex<DrawState>,
     next_image_id: AtomicU64,
     /// Frame counters of the FaceOverlayFilter class (`/metrics`).
@@ -299,36 +296,33 @@ impl FaceOverlay {
         }
     }
 
-    /// Streaming thread: hand a downscaled copy of the luma plane to the detection worker.
+    /// Streaming thread: hand a downscaled copy of the frame to the detection worker.
     fn feed_detector(&self, frame: &gst_video::VideoFrameRef<&mut gst::BufferRef>, det_width: u32) {
         let worker = self.worker.lock();
         let Some(worker) = worker.as_ref() else {
             return;
         };
         let (w, h) = (frame.width(), frame.height());
-        let (dw, dh) = detection_size(w, h, det_width);
-        let stride = frame.plane_stride()[0] as usize;
-        let luma = match frame.plane_data(0) {
-            Ok(d) => d,
-            Err(e) => {
-                gst::warning!(CAT, imp = self, "cannot read luma plane: {e}");
+        let strides = frame.plane_stride();
+        let planes = match (
+            frame.plane_data(0),
+            frame.plane_data(1),
+            frame.plane_data(2),
+        ) {
+            (Ok(y), Ok(u), Ok(v)) => [
+                (y, strides[0] as usize),
+                (u, strides[1] as usize),
+                (v, strides[2] as usize),
+            ],
+            _ => {
+                gst::warning!(CAT, imp = self, "cannot read the frame's planes");
                 return;
             }
         };
-        let mut data = Vec::new();
-        downscale_gray(
-            luma,
-            stride,
-            w as usize,
-            h as usize,
-            dw as usize,
-            dh as usize,
-            &mut data,
-        );
-        let small = SmallFrame {
-            data,
-            width: dw,
-            height: dh,
+        let mut small = SmallFrame::default();
+        small.fill(planes, (w, h), SmallFrame::size_for(w, h, det_width));
+        let small = Analysed {
+            small,
             frame_width: w,
             frame_height: h,
             pts: frame.buffer().pts(),
@@ -385,6 +379,7 @@ impl FaceOverlay {
                     y: (face.y as f64 * sy) as u32,
                     width: (face.width as f64 * sx) as u32,
                     height: (face.height as f64 * sy) as u32,
+                    roll: face.roll,
                 }
             };
             let Some((key, x, y)) = placement(&face, &geometry, fw, fh, image.id, coeffs) else {
@@ -399,14 +394,7 @@ impl FaceOverlay {
                 // or geometry change (or a resolution change).
                 let ov = match faces.prepared.iter().find(|(k, _)| *k == key) {
                     Some((_, ov)) => ov.clone(),
-                    None => match YuvOverlay::build(
-                        &image,
-                        key.width,
-                        key.height,
-                        key.phase_x,
-                        key.phase_y,
-                        coeffs,
-                    ) {
+                    None => match build_overlay(&image, &key) {
                         Ok(ov) => Arc::new(ov),
                         Err(e) => {
                             gst::warning!(CAT, imp = self, "cannot prepare overlay: {e}");
@@ -443,24 +431,59 @@ fn placement(
     image_id: u64,
     coeffs: YuvCoeffs,
 ) -> Option<(CacheKey, i64, i64)> {
-    let (x, y, w, h) = overlay_rect(face, geometry)?;
-    let (x, y, w, h) = (x as i64, y as i64, w as i64, h as i64);
+    let TiltedRect {
+        upright,
+        degrees,
+        x,
+        y,
+        width,
+        height,
+    } = tilted_overlay_rect(face, geometry)?;
+    let (w, h) = (width as i64, height as i64);
     if x >= fw as i64 || y >= fh as i64 || x + w <= 0 || y + h <= 0 {
         return None;
     }
-    if w * h > MAX_OVERLAY_PIXELS {
+    if w * h > MAX_OVERLAY_PIXELS || (upright.0 * upright.1) as i64 > MAX_OVERLAY_PIXELS {
         gst::warning!(CAT, "overlay of {w}x{h} is too large, skipped");
         return None;
     }
     let key = CacheKey {
         image_id,
-        width: w as usize,
-        height: h as usize,
+        upright,
+        degrees,
+        width,
+        height,
         phase_x: x.rem_euclid(2) as usize,
         phase_y: y.rem_euclid(2) as usize,
         coeffs,
     };
     Some((key, x, y))
+}
+
+/// The overlay `key` names: `image` sized, turned and converted.
+fn build_overlay(image: &PremultipliedImage, key: &CacheKey) -> opencv::Result<YuvOverlay> {
+    let turned;
+    let source = if key.degrees == 0 {
+        image
+    } else {
+        turned = image.turned(&TiltedRect {
+            upright: key.upright,
+            degrees: key.degrees,
+            x: 0,
+            y: 0,
+            width: key.width,
+            height: key.height,
+        })?;
+        &turned
+    };
+    YuvOverlay::build(
+        source,
+        key.width,
+        key.height,
+        key.phase_x,
+        key.phase_y,
+        key.coeffs,
+    )
 }
 
 /// Resizes and converts `image` for each of `boxes` (in a `fw`×`fh` frame), reusing
@@ -489,14 +512,7 @@ fn prepare_overlays(
             prepared.push(p.clone());
             continue;
         }
-        match YuvOverlay::build(
-            image,
-            key.width,
-            key.height,
-            key.phase_x,
-            key.phase_y,
-            key.coeffs,
-        ) {
+        match build_overlay(image, &key) {
             Ok(ov) => prepared.push((key, Arc::new(ov))),
             Err(e) => gst::warning!(CAT, imp = imp, "cannot prepare overlay: {e}"),
         }
@@ -509,45 +525,44 @@ fn coeffs_of(info: &gst_video::VideoInfo) -> YuvCoeffs {
     YuvCoeffs::from_colorimetry(c.matrix(), c.range())
 }
 
-/// The worker's analysis: faces in one small frame, with the hold against single-frame misses,
-/// the overlays prepared for them, the counters and the `rheo-faces` message. `None` keeps the
-/// faces published before.
+/// The worker's analysis: faces in one small frame, steadied over time (a face missed once is
+/// held for a moment), the overlays prepared for them, the counters and the `rheo-faces`
+/// message.
 fn detection(
     shared: Arc<Shared>,
-    mut cascade: CascadeClassifier,
+    mut detector: FaceDetector,
     element: glib::WeakRef<super::FaceOverlay>,
-) -> impl FnMut(SmallFrame) -> Option<Faces> + Send + 'static {
-    let mut found = Vector::<Rect>::new();
-    let mut last_seen: Option<Instant> = None;
-    // What was published last: the hold decision and the overlays to reuse.
-    let mut previous = Faces::default();
+) -> impl FnMut(Analysed) -> Option<Faces> + Send + 'static {
+    let mut tracker = FaceTracker::default();
+    let begun = Instant::now();
+    // The overlays prepared last, to reuse.
+    let mut previous: Vec<(CacheKey, Arc<YuvOverlay>)> = Vec::new();
     let mut single_threaded = false;
-    move |frame: SmallFrame| {
+    move |frame: Analysed| {
         if !single_threaded {
+            // One core per detection: a busy server runs many of them side by side.
             if let Err(e) = opencv::core::set_num_threads(1) {
                 gst::warning!(CAT, "cv::setNumThreads(1) failed: {e}");
             }
             single_threaded = true;
         }
         let started = Instant::now();
-        let result = detect(&mut cascade, &frame, &mut found);
+        let result = detector.detect(&frame.small, (frame.frame_width, frame.frame_height));
         let elapsed = started.elapsed();
         let obj = element.upgrade()?;
-        let boxes = match result {
-            Ok(boxes) => boxes,
+        let found = match result {
+            Ok(found) => found,
             Err(e) => {
                 gst::warning!(CAT, obj = obj, "face detection failed: {e}");
                 return None;
             }
         };
-        // Haar misses a face on single frames now and then; keep drawing the last faces for a
-        // moment instead of flickering (Kurento's overlay blinks there).
-        let hold = boxes.is_empty()
-            && !previous.boxes.is_empty()
-            && last_seen.is_some_and(|t| started.duration_since(t) < FACE_HOLD);
-        if !boxes.is_empty() {
-            last_seen = Some(started);
-        }
+        // Stream time where there is one, so smoothing follows the video, not the worker.
+        let at = frame
+            .pts
+            .map(|p| Duration::from_nanos(p.nseconds()))
+            .unwrap_or_else(|| started.duration_since(begun));
+        let boxes = tracker.update(&found, at);
         let (image, geometry) = {
             let c = obj.imp().config.lock();
             (c.image.clone(), c.geometry)
@@ -561,26 +576,28 @@ fn detection(
                 frame.frame_width,
                 frame.frame_height,
                 frame.coeffs,
-                &previous.prepared,
+                &previous,
             ),
             None => Vec::new(),
         };
+        previous = prepared.clone();
         shared.frames_processed.fetch_add(1, Ordering::Relaxed);
-        if !boxes.is_empty() {
+        if !found.is_empty() {
             shared.frames_with_faces.fetch_add(1, Ordering::Relaxed);
         }
         gst::trace!(
             CAT,
             obj = obj,
             "detected {} faces in {elapsed:?}",
-            boxes.len()
+            found.len()
         );
-        let faces = gst::Array::new(boxes.iter().map(|b| {
+        let faces = gst::Array::new(found.iter().map(|b| {
             gst::Structure::builder("face")
                 .field("x", b.x)
                 .field("y", b.y)
                 .field("width", b.width)
                 .field("height", b.height)
+                .field("roll", b.roll as f64)
                 .build()
                 .to_send_value()
         }));
@@ -590,34 +607,17 @@ fn detection(
             .field("frame-height", frame.frame_height)
             .field_if_some("pts", frame.pts.map(|p| p.nseconds()))
             .field("detect-us", elapsed.as_micros() as u64)
+            .field("detector", detector.kind().name())
             .build();
         let _ = obj.post_message(gst::message::Element::builder(s).src(&obj).build());
-        if hold {
-            return None;
-        }
-        previous = Faces {
+        Some(Faces {
             boxes,
             frame_width: frame.frame_width,
             frame_height: frame.frame_height,
             coeffs: Some(frame.coeffs),
             prepared,
-        };
-        Some(previous.clone())
+        })
     }
-}
-
-fn detect(
-    cascade: &mut CascadeClassifier,
-    frame: &SmallFrame,
-    found: &mut Vector<Rect>,
-) -> opencv::Result<Vec<FaceBox>> {
-    detect_faces(
-        cascade,
-        &frame.data,
-        (frame.width, frame.height),
-        (frame.frame_width, frame.frame_height),
-        found,
-    )
 }
 
 impl ObjectImpl for FaceOverlay {
@@ -662,10 +662,22 @@ impl ObjectImpl for FaceOverlay {
                     .default_value(g.height)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecString::builder("detector")
+                    .nick("Face detector")
+                    .blurb("blazeface (a small DNN, the default) or haar (Kurento's cascade); blazeface falls back to haar when its model is missing (read when the element starts)")
+                    .default_value(Some(face_detection::settings().kind.name()))
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("model-path")
+                    .nick("Model path")
+                    .blurb("BlazeFace's ONNX model (read when the element starts)")
+                    .default_value(Some(face_detection::settings().model.to_string_lossy().as_ref()))
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecString::builder("cascade-path")
                     .nick("Cascade path")
-                    .blurb("OpenCV cascade XML used for detection (read when the element starts)")
-                    .default_value(Some(DEFAULT_CASCADE))
+                    .blurb("OpenCV cascade XML used by the haar detector (read when the element starts)")
+                    .default_value(Some(face_detection::DEFAULT_CASCADE))
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecUInt::builder("detection-width")
@@ -719,9 +731,25 @@ impl ObjectImpl for FaceOverlay {
             "offset-y" => self.config.lock().geometry.offset_y = value.get().expect("f32"),
             "width-ratio" => self.config.lock().geometry.width = value.get().expect("f32"),
             "height-ratio" => self.config.lock().geometry.height = value.get().expect("f32"),
+            "detector" => {
+                let name: Option<String> = value.get().expect("string");
+                let name = name.unwrap_or_else(|| face_detection::settings().kind.name().into());
+                match name.parse::<DetectorKind>() {
+                    Ok(kind) => self.config.lock().detector.kind = kind,
+                    Err(e) => gst::warning!(CAT, imp = self, "{e}: detector unchanged"),
+                }
+            }
+            "model-path" => {
+                let p: Option<String> = value.get().expect("string");
+                self.config.lock().detector.model = p
+                    .map(Into::into)
+                    .unwrap_or_else(|| face_detection::settings().model);
+            }
             "cascade-path" => {
                 let p: Option<String> = value.get().expect("string");
-                self.config.lock().cascade_path = p.unwrap_or_else(|| DEFAULT_CASCADE.into());
+                self.config.lock().detector.cascade = p
+                    .map(Into::into)
+                    .unwrap_or_else(|| face_detection::DEFAULT_CASCADE.into());
             }
             "detection-width" => self.config.lock().detection_width = value.get().expect("u32"),
             "max-detection-rate" => {
@@ -742,7 +770,9 @@ impl ObjectImpl for FaceOverlay {
             "offset-y" => c.geometry.offset_y.to_value(),
             "width-ratio" => c.geometry.width.to_value(),
             "height-ratio" => c.geometry.height.to_value(),
-            "cascade-path" => c.cascade_path.to_value(),
+            "detector" => c.detector.kind.name().to_value(),
+            "model-path" => c.detector.model.to_string_lossy().to_value(),
+            "cascade-path" => c.detector.cascade.to_string_lossy().to_value(),
             "detection-width" => c.detection_width.to_value(),
             "max-detection-rate" => c.max_detection_rate.to_value(),
             "frames-with-faces" => self
@@ -768,7 +798,7 @@ impl ElementImpl for FaceOverlay {
             gst::subclass::ElementMetadata::new(
                 "Rheo face overlay",
                 "Filter/Effect/Video",
-                "Draws an image over every face detected with an OpenCV Haar cascade (detection on a worker thread)",
+                "Draws an image over every face, following its position, size and roll (BlazeFace or Haar detection on a worker thread)",
                 "Rheo developers",
             )
         });
@@ -807,31 +837,16 @@ impl BaseTransformImpl for FaceOverlay {
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
-        let (path, det_width) = {
+        let (settings, det_width) = {
             let c = self.config.lock();
-            (c.cascade_path.clone(), c.detection_width)
+            (c.detector.clone(), c.detection_width)
         };
-        if !std::path::Path::new(&path).is_file() {
-            return Err(gst::error_msg!(
-                gst::LibraryError::Init,
-                ["Face cascade {} not found (install opencv-data)", path]
-            ));
+        let (detector, fallback) = FaceDetector::open(&settings)
+            .map_err(|e| gst::error_msg!(gst::LibraryError::Init, ["{}", e]))?;
+        if let Some(why) = fallback {
+            gst::warning!(CAT, imp = self, "{why}");
         }
-        let cascade = match CascadeClassifier::new(&path) {
-            Ok(c) if !c.empty().unwrap_or(true) => c,
-            Ok(_) => {
-                return Err(gst::error_msg!(
-                    gst::LibraryError::Init,
-                    ["Face cascade {} could not be loaded", path]
-                ))
-            }
-            Err(e) => {
-                return Err(gst::error_msg!(
-                    gst::LibraryError::Init,
-                    ["Face cascade {} could not be loaded: {}", path, e]
-                ))
-            }
-        };
+        let kind = detector.kind().name();
 
         // A previous run must be fully gone (start after stop, but be defensive).
         self.stop_worker();
@@ -856,7 +871,7 @@ impl BaseTransformImpl for FaceOverlay {
         let worker = LatestFrameWorker::spawn_paced(
             WORKER_THREAD_NAME,
             min_interval,
-            detection(self.shared.clone(), cascade, weak),
+            detection(self.shared.clone(), detector, weak),
         )
         .map_err(|e| {
             gst::error_msg!(
@@ -865,7 +880,7 @@ impl BaseTransformImpl for FaceOverlay {
             )
         })?;
         *self.worker.lock() = Some(worker);
-        gst::debug!(CAT, imp = self, "started, cascade {path}");
+        gst::debug!(CAT, imp = self, "started, detector {kind}");
         Ok(())
     }
 

@@ -1,18 +1,22 @@
 //! `rheofaceoverlay`: draws an image over every detected face (Kurento's FaceOverlayFilter).
 //!
-//! I420 in, I420 out, in place. Face detection (OpenCV Haar cascade on a grey copy at most
-//! 320 pixels wide, Kurento's parameters) runs on one worker thread per element at its own
-//! pace; the streaming thread only hands it the latest downscaled luma plane and draws every
-//! frame with the most recently published faces, so detection cost never delays or drops
-//! frames and the overlay does not flicker.
+//! I420 in, I420 out, in place. Face detection (BlazeFace by default, or Kurento's Haar cascade:
+//! see [`crate::face_detection`]) runs on a copy at most 320 pixels wide, on one worker thread
+//! per element at its own pace; the streaming thread only hands it the latest downscaled frame
+//! and draws every frame with the most recently published faces, so detection cost never delays
+//! or drops frames. The faces are steadied over time ([`crate::face_tracking`]) so the overlay
+//! does not jitter or flicker, and the image turns with the head's roll.
 //!
 //! After each detection the element posts an element message named `rheo-faces` with fields
 //! `faces` (`gst::Array` of `face` structures with `x`, `y`, `width`, `height` as `u32`, in
-//! full-frame pixels), `frame-width`, `frame-height` (`u32`), `pts` (`u64` ns, when the
-//! analysed buffer had one) and `detect-us` (`u64`, detection time in microseconds).
+//! full-frame pixels, and `roll` as `f64` degrees, clockwise), `frame-width`, `frame-height`
+//! (`u32`), `pts` (`u64` ns, when the analysed buffer had one), `detect-us` (`u64`, detection
+//! time in microseconds) and `detector` (`blazeface` or `haar`). The message carries what the
+//! detector found; the overlay is drawn over the same faces steadied over time.
 //!
 //! Properties (for `gst-launch-1.0`): `image-uri`, `offset-x`, `offset-y`, `width-ratio`,
-//! `height-ratio`, `cascade-path`, `detection-width`, and the read-only counters
+//! `height-ratio`, `detector`, `model-path`, `cascade-path`, `detection-width`, and the
+//! read-only counters
 //! `frames-processed` and `frames-with-faces`. In Rust, use [`FaceOverlay::set_overlay`].
 
 use std::sync::Arc;
@@ -26,7 +30,7 @@ use rheo_filter_sdk::image::OverlayImage;
 mod draw;
 mod imp;
 
-pub(crate) use draw::downscale_gray;
+pub(crate) use draw::{detection_size, downscale_gray};
 pub use draw::{FaceBox, YuvCoeffs};
 
 /// Name of the element message posted after each detection.
@@ -135,6 +139,7 @@ pub fn faces_from_structure(s: &gst::StructureRef) -> Option<Vec<FaceBox>> {
                 y: f.get("y").ok()?,
                 width: f.get("width").ok()?,
                 height: f.get("height").ok()?,
+                roll: f.get::<f64>("roll").unwrap_or(0.0) as f32,
             })
         })
         .collect()

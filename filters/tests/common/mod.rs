@@ -40,6 +40,35 @@ pub fn messi_frame() -> gst::Buffer {
     ))
 }
 
+/// `frame` (640×480 I420) turned by `degrees` counter-clockwise about its centre, black around.
+pub fn turned_frame(frame: &gst::Buffer, degrees: f64) -> gst::Buffer {
+    use opencv::core::{Mat, Point2f, Scalar, Size, BORDER_CONSTANT};
+    use opencv::imgproc;
+    use opencv::prelude::*;
+    let map = frame.map_readable().unwrap();
+    let yuv = Mat::new_rows_cols_with_data((HEIGHT * 3 / 2) as i32, WIDTH as i32, map.as_slice())
+        .unwrap();
+    let mut bgr = Mat::default();
+    imgproc::cvt_color(&yuv, &mut bgr, imgproc::COLOR_YUV2BGR_I420, 0).unwrap();
+    let centre = Point2f::new(WIDTH as f32 / 2.0, HEIGHT as f32 / 2.0);
+    let m = imgproc::get_rotation_matrix_2d(centre, degrees, 1.0).unwrap();
+    let mut turned = Mat::default();
+    let size = Size::new(WIDTH as i32, HEIGHT as i32);
+    imgproc::warp_affine(
+        &bgr,
+        &mut turned,
+        &m,
+        size,
+        imgproc::INTER_LINEAR,
+        BORDER_CONSTANT,
+        Scalar::all(0.0),
+    )
+    .unwrap();
+    let mut out = Mat::default();
+    imgproc::cvt_color(&turned, &mut out, imgproc::COLOR_BGR2YUV_I420, 0).unwrap();
+    gst::Buffer::from_slice(out.data_bytes().unwrap().to_vec())
+}
+
 /// A 640×480 I420 test pattern without any face.
 pub fn test_pattern_frame() -> gst::Buffer {
     first_frame(&format!(

@@ -118,12 +118,33 @@ export function fakeCameraY4m() {
   return out;
 }
 
-export function buildY4m(out, frames = 150) {
+/**
+ * The fake camera turned anticlockwise by `degrees` about the frame's centre (black corners), as
+ * a head tilted to its left; built once.
+ */
+export function turnedCameraY4m(degrees) {
+  const out = path.join(ARTIFACTS, `messi5-${CAMERA_NAME}-turned${degrees}-640x480.y4m`);
+  if (existsSync(out) && statSync(out).size > 0) return out;
+  return buildY4m(out, 150, degrees);
+}
+
+/** Where the face's centre is in the camera turned anticlockwise by `degrees`, in fractions. */
+export function turnedFaceCentre(degrees) {
+  const [x0, y0, x1, y1] = CAMERA.face;
+  const [dx, dy] = [(x0 + x1) / 2 - 320, (y0 + y1) / 2 - 240];
+  const [s, c] = [Math.sin((degrees * Math.PI) / 180), Math.cos((degrees * Math.PI) / 180)];
+  // Anticlockwise on screen, where y points down.
+  return { x: (320 + dx * c + dy * s) / 640, y: (240 - dx * s + dy * c) / 480 };
+}
+
+export function buildY4m(out, frames = 150, turnDegrees = 0) {
   const c = CAMERA.crop;
   const crop = c ? ['videocrop', `left=${c.left}`, `right=${c.right}`, `top=${c.top}`, `bottom=${c.bottom}`, '!'] : [];
+  // GStreamer's rotate turns anticlockwise for a positive angle, in radians.
+  const turn = turnDegrees ? ['videoconvert', '!', 'rotate', `angle=${(turnDegrees * Math.PI) / 180}`, '!'] : [];
   execFileSync('gst-launch-1.0', ['-q',
     'filesrc', `location=${SAMPLE_IMAGE}`, '!', 'jpegdec', '!', 'videoconvert', '!', ...crop,
-    'videoscale', '!', 'video/x-raw,width=640,height=480,pixel-aspect-ratio=1/1', '!',
+    'videoscale', '!', 'video/x-raw,width=640,height=480,pixel-aspect-ratio=1/1', '!', ...turn,
     'imagefreeze', `num-buffers=${frames}`, '!', 'videorate', '!', 'video/x-raw,framerate=30/1', '!',
     'videoconvert', '!', 'video/x-raw,format=I420', '!', 'y4menc', '!', 'filesink', `location=${out}`],
   { stdio: ['ignore', 'ignore', 'inherit'], timeout: 60000 });
