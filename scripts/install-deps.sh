@@ -9,6 +9,8 @@ runtime_pkgs=(
   libnice10 libopencv-core406 libopencv-imgproc406 libopencv-objdetect406 libopencv-imgcodecs406
   libopencv-dnn406
   opencv-data ca-certificates libzbar0 libtesseract5 tesseract-ocr tesseract-ocr-eng
+  # Python filters: Debian's own interpreter with numpy and OpenCV
+  python3 python3-numpy python3-opencv
 )
 build_pkgs=(
   build-essential pkg-config clang libclang-dev libnice-dev

@@ -20,6 +20,7 @@ pub mod faceoverlay;
 pub mod imageoverlay;
 pub mod platedetector;
 pub mod pointerdetector;
+pub mod python;
 pub mod senddata;
 pub mod showdata;
 pub mod zbar;
@@ -78,6 +79,7 @@ pub fn register_static() -> Result<(), gst::glib::BoolError> {
 
 fn register_elements(plugin: Option<&gst::Plugin>) -> Result<(), gst::glib::BoolError> {
     faceoverlay::register(plugin)?;
+    python::register(plugin)?;
     add_builtin_filters();
     registry::register_all(plugin)
 }
