@@ -222,6 +222,17 @@ pub struct Layer {
     /// source tree's, as scripts/fetch-models.sh installs it]
     #[arg(long, env = "RHEO_FACE_MODEL")]
     pub face_model: Option<PathBuf>,
+    /// Folder of the Python filters clients may name (one `<name>.py` each); only these run.
+    /// [default: ./python_filters, else the source tree's]
+    #[arg(long, env = "RHEO_PYTHON_FILTERS_DIR")]
+    pub python_filters_dir: Option<PathBuf>,
+    /// Python interpreter of the filters (a virtualenv's `bin/python` works).
+    /// [default: /usr/bin/python3]
+    #[arg(long, env = "RHEO_PYTHON")]
+    pub python: Option<PathBuf>,
+    /// Milliseconds a Python filter may take on one frame before it is stopped. [default: 2000]
+    #[arg(long, env = "RHEO_PYTHON_FRAME_TIMEOUT_MS")]
+    pub python_frame_timeout_ms: Option<u64>,
 }
 
 macro_rules! stack_layers {
@@ -290,6 +301,9 @@ impl Layer {
                 turn_ttl_secs,
                 face_detector,
                 face_model,
+                python_filters_dir,
+                python,
+                python_frame_timeout_ms,
             ]
         )
     }
@@ -363,6 +377,8 @@ pub struct Config {
     pub demo_signaling: bool,
     /// What the face filters load.
     pub face_detection: rheo_filters::face_detection::DetectorSettings,
+    /// How Python filters run.
+    pub python: rheo_filters::python::PythonSettings,
 }
 
 /// The TURN REST scheme's settings: credentials are minted from the shared secret.
@@ -626,6 +642,19 @@ impl Config {
         if let Some(model) = l.face_model {
             face_detection.model = model;
         }
+        let mut python = rheo_filters::python::PythonSettings::installed();
+        if let Some(dir) = l.python_filters_dir {
+            python.filters_dir = dir;
+        }
+        if let Some(interpreter) = l.python {
+            python.interpreter = interpreter;
+        }
+        if let Some(ms) = l.python_frame_timeout_ms {
+            if ms == 0 {
+                return Err("RHEO_PYTHON_FRAME_TIMEOUT_MS must be at least 1".into());
+            }
+            python.frame_timeout = Duration::from_millis(ms);
+        }
         if let Some(token) = &l.access_token {
             if token.is_empty() {
                 return Err("RHEO_ACCESS_TOKEN must not be empty".into());
@@ -670,6 +699,7 @@ impl Config {
             turn,
             demo_signaling: l.demo_signaling.unwrap_or(true),
             face_detection,
+            python,
         })
     }
 
@@ -966,6 +996,10 @@ mod tests {
             ("mtu = 100", "KMS_MTU"),
             ("gc_period_secs = 0", "RHEO_GC_PERIOD"),
             ("face_detector = \"yolo\"", "RHEO_FACE_DETECTOR"),
+            (
+                "python_frame_timeout_ms = 0",
+                "RHEO_PYTHON_FRAME_TIMEOUT_MS",
+            ),
             ("media_root = \"/nonexistent/rheo\"", "RHEO_MEDIA_ROOT"),
             ("image_uri_schemes = [\"ftp\"]", "RHEO_IMAGE_URI_SCHEMES"),
             (

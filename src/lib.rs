@@ -53,6 +53,7 @@ impl RunningServer {
 /// Starts Rheo on the current tokio runtime (GStreamer must be initialised with
 /// `rheo_media::init`). Errors name the address or setting at fault.
 pub async fn start(config: &config::Config) -> Result<RunningServer, String> {
+    configure_filters(config);
     let tls = transport::tls::setup(config)?;
     let bind = |port: u16| async move {
         tokio::net::TcpListener::bind((config.bind, port))
@@ -134,4 +135,29 @@ pub async fn spawn_server(
 ) -> std::io::Result<(SocketAddr, Arc<control::Core>)> {
     let server = start(config).await.map_err(std::io::Error::other)?;
     Ok((server.addr, server.core.clone()))
+}
+
+/// Hands the filters their settings (process-wide: the face detector, the Python filters) and
+/// says what they are in the log.
+fn configure_filters(config: &config::Config) {
+    let (detector, fallback) = config.face_detection.effective();
+    match fallback {
+        Some(why) => tracing::warn!("{why}"),
+        None => tracing::info!(
+            detector = detector.name(),
+            "face detection for FaceOverlayFilter and the face metadata filters"
+        ),
+    }
+    rheo_filters::face_detection::configure(config.face_detection.clone());
+    let python = &config.python;
+    tracing::info!(
+        folder = %python.filters_dir.display(),
+        interpreter = %python.interpreter.display(),
+        "Python filters: {}",
+        match python.modules() {
+            m if m.is_empty() => "none".to_owned(),
+            m => m.join(", "),
+        }
+    );
+    rheo_filters::python::configure(python.clone());
 }

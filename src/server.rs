@@ -78,15 +78,6 @@ fn run(filters: Vec<Registration>) -> ExitCode {
         ),
         Err(e) => warn!("cannot read or raise the open-file limit: {e}"),
     }
-    let (detector, fallback) = config.face_detection.effective();
-    match fallback {
-        Some(why) => warn!("{why}"),
-        None => info!(
-            detector = detector.name(),
-            "face detection for FaceOverlayFilter and the face metadata filters"
-        ),
-    }
-    rheo_filters::face_detection::configure(config.face_detection.clone());
     // The built-ins first: a researcher's filter may not take their names.
     rheo_filters::add_builtin_filters();
     for filter in filters {

@@ -10,8 +10,8 @@ use rheo_filter_sdk::FilterInfo;
 
 use super::{
     face_overlay_filter, gstreamer_filter, http_post_endpoint, hub, media_element, media_object,
-    media_pipeline, pass_through, player_endpoint, recorder_endpoint, rtp_endpoint, sdk_filter,
-    sdp_endpoint, server_manager, uri_endpoint, webrtc_endpoint, Factory, InvokeFn,
+    media_pipeline, pass_through, player_endpoint, python_filter, recorder_endpoint, rtp_endpoint,
+    sdk_filter, sdp_endpoint, server_manager, uri_endpoint, webrtc_endpoint, Factory, InvokeFn,
 };
 
 /// One Kurento class.
@@ -76,13 +76,24 @@ impl ClassInfo {
     pub fn supports_event(&self, event: &str) -> bool {
         let mut cur = Some(self);
         while let Some(c) = cur {
-            if c.events.contains(&event) {
+            // "*": a class whose events are named by its objects (PythonFilter's ctx.emit).
+            if c.events.contains(&event) || (c.events.contains(&ANY_EVENT) && plain_name(event)) {
                 return true;
             }
             cur = c.parent;
         }
         false
     }
+}
+
+/// In a class's `events`: any event name.
+const ANY_EVENT: &str = "*";
+
+/// An event name a client may subscribe to on an open class: a letter, then letters, digits, `_`.
+fn plain_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name.len() <= 64
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 macro_rules! class {
@@ -276,6 +287,15 @@ class!(
     Some(face_overlay_filter::invoke)
 );
 class!(
+    PYTHON_FILTER,
+    "PythonFilter",
+    "rheopython",
+    Some(&FILTER),
+    ["*"],
+    Some(Factory::Element(python_filter::create)),
+    Some(python_filter::invoke)
+);
+class!(
     GSTREAMER_FILTER,
     "GStreamerFilter",
     "filters",
@@ -377,6 +397,7 @@ static BUILT_IN: &[&ClassInfo] = &[
     &HTTP_POST_ENDPOINT,
     &FACE_OVERLAY_FILTER,
     &GSTREAMER_FILTER,
+    &PYTHON_FILTER,
 ];
 
 /// Every class `describe` can report, creatable or not: the built-in ones and one per filter

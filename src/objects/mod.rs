@@ -15,6 +15,7 @@ mod media_object;
 mod media_pipeline;
 mod pass_through;
 mod player_endpoint;
+mod python_filter;
 mod recorder_endpoint;
 mod rtp_endpoint;
 mod sdk_filter;

@@ -54,6 +54,17 @@ pub(super) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             respond(&mut stream, 200, kind, body.as_bytes(), with_body).await
         }
         "/turn-credentials" => turn_credentials(&mut stream, head, site, with_body).await,
+        "/python-filters" => {
+            let body = python_filters().to_string();
+            respond(
+                &mut stream,
+                200,
+                "application/json",
+                body.as_bytes(),
+                with_body,
+            )
+            .await
+        }
         path => match resolve(&site.web_dir, path) {
             Some(file) => match tokio::fs::read(&file).await {
                 Ok(body) => respond(&mut stream, 200, content_type(&file), &body, with_body).await,
@@ -82,6 +93,41 @@ async fn turn_credentials<S: AsyncWrite + Unpin>(
     };
     let body = crate::turn_rest::response(turn, &request_host(head)).to_string();
     respond(stream, 200, "application/json", body.as_bytes(), with_body).await
+}
+
+/// The Python filters clients may create (names and the first line of each file's docstring),
+/// for the demo page.
+fn python_filters() -> serde_json::Value {
+    let settings = rheo_filters::python::settings();
+    let filters: Vec<serde_json::Value> = settings
+        .modules()
+        .into_iter()
+        .map(|name| {
+            let doc = settings
+                .module_path(&name)
+                .ok()
+                .and_then(|p| std::fs::read_to_string(p).ok())
+                .map(|code| first_docstring_line(&code))
+                .unwrap_or_default();
+            serde_json::json!({"name": name, "doc": doc})
+        })
+        .collect();
+    serde_json::json!({ "filters": filters })
+}
+
+/// The first line of a Python file's module docstring, when it opens with one.
+fn first_docstring_line(code: &str) -> String {
+    let code = code.trim_start();
+    let body = code
+        .strip_prefix("\"\"\"")
+        .or_else(|| code.strip_prefix("'''"))
+        .unwrap_or("");
+    body.lines()
+        .next()
+        .unwrap_or("")
+        .trim()
+        .trim_end_matches("\"\"\"")
+        .to_owned()
 }
 
 /// The host part of the Host header (no port), `localhost` when absent.

@@ -38,6 +38,8 @@ enum FilterKind {
     Sdk(&'static sdk::FilterInfo),
     /// A user-supplied GStreamer element or bin (GStreamerFilter).
     GStreamer,
+    /// A Python filter of the operator's folder (`rheopythonfilter`).
+    Python,
 }
 
 /// FaceOverlayFilter's element (`rheofaceoverlay`).
@@ -75,6 +77,10 @@ impl FilterBin {
 
     pub(crate) fn is_gstreamer_filter(&self) -> bool {
         matches!(self.kind, FilterKind::GStreamer)
+    }
+
+    pub(crate) fn is_python_filter(&self) -> bool {
+        matches!(self.kind, FilterKind::Python)
     }
 
     /// GStreamerFilter's `setElementProperty`: the value string is converted to the property's
@@ -222,6 +228,11 @@ impl Element {
         self.kind::<FilterBin>().filter(|f| f.is_gstreamer_filter())
     }
 
+    /// The element's filter, when it is a Python filter.
+    pub fn python_filter(&self) -> Option<&FilterBin> {
+        self.kind::<FilterBin>().filter(|f| f.is_python_filter())
+    }
+
     /// The element's filter, when it is a filter of the filter SDK.
     pub fn sdk_filter(&self) -> Option<&SdkFilter> {
         self.kind::<FilterBin>().filter(|f| f.info().is_some())
@@ -247,8 +258,34 @@ impl FilterBin {
     ) -> crate::Result<Element> {
         let element = gstreamer_filter_element(command)?;
         policy.check(&element)?;
+        ready_or_error(&element).map_err(|e| {
+            err(
+                ErrorKind::InvalidArgument,
+                format!("command '{command}': {e}"),
+            )
+        })?;
         pipeline.add(id, |ctx| {
             build_filter_bin(ctx, "gstreamerfilter", element, FilterKind::GStreamer)
+        })
+    }
+
+    /// A Python filter: `module` names a file of the operator's `python_filters_dir`; `params`
+    /// (a JSON object) reaches it as `ctx.params`. A file that does not load is refused here,
+    /// with its file and line.
+    pub fn create_python_filter(
+        pipeline: &MediaPipeline,
+        id: &str,
+        module: &str,
+        params: &str,
+    ) -> crate::Result<Element> {
+        let element = gst::ElementFactory::make("rheopythonfilter")
+            .property("module", module)
+            .property("params", params)
+            .build()
+            .map_err(|e| err(ErrorKind::Internal, format!("rheopythonfilter: {e}")))?;
+        ready_or_error(&element).map_err(|e| err(ErrorKind::InvalidArgument, e))?;
+        pipeline.add(id, |ctx| {
+            build_filter_bin(ctx, "pythonfilter", element, FilterKind::Python)
         })
     }
 
@@ -294,6 +331,27 @@ fn gstreamer_filter_element(command: &str) -> crate::Result<gst::Element> {
         ));
     }
     Ok(element)
+}
+
+/// Brings a new filter element to READY, where elements open what they need (a Python filter
+/// loads its file), so that a failure is the client's error at `create` rather than an error
+/// event later. The element's error message, when it posts one, is the reason.
+fn ready_or_error(element: &gst::Element) -> std::result::Result<(), String> {
+    let bus = gst::Bus::new();
+    element.set_bus(Some(&bus));
+    let result = element.set_state(gst::State::Ready);
+    element.set_bus(None);
+    if result.is_ok() {
+        return Ok(());
+    }
+    let _ = element.set_state(gst::State::Null);
+    let reason = std::iter::from_fn(|| bus.pop())
+        .find_map(|m| match m.view() {
+            gst::MessageView::Error(e) => Some(e.error().to_string()),
+            _ => None,
+        })
+        .unwrap_or_else(|| "it cannot start".into());
+    Err(reason)
 }
 
 /// Whether `value` is within `spec`'s range as it is: GLib would clamp -5 for an unsigned
@@ -362,7 +420,7 @@ fn build_filter_bin(
                 make_convert()?,
                 make_caps_filter("I420")?,
             ]),
-            FilterKind::GStreamer => chain.extend([
+            FilterKind::GStreamer | FilterKind::Python => chain.extend([
                 make_convert()?,
                 filter.clone(),
                 make_convert()?,
