@@ -189,6 +189,51 @@ impl SmallFrame {
         self.height = small.1;
     }
 
+    /// A small copy of a packed BGR picture (`stride` bytes per row), as [`Self::fill`] makes
+    /// of an I420 frame.
+    pub fn from_bgr(
+        bgr: &[u8],
+        width: u32,
+        height: u32,
+        stride: usize,
+        max_width: u32,
+    ) -> opencv::Result<SmallFrame> {
+        use opencv::core::Mat;
+        if height == 0 || bgr.len() < stride * (height as usize - 1) + width as usize * 3 {
+            return Err(opencv::Error::new(
+                opencv::core::StsBadArg,
+                "the picture is smaller than its size says",
+            ));
+        }
+        // SAFETY: the Mat only reads `bgr` (its size checked above), within this function.
+        let picture = unsafe {
+            Mat::new_rows_cols_with_data_unsafe(
+                height as i32,
+                width as i32,
+                opencv::core::CV_8UC3,
+                bgr.as_ptr() as *mut std::ffi::c_void,
+                stride,
+            )
+        }?;
+        let (w, h) = SmallFrame::size_for(width, height, max_width);
+        let mut small = Mat::default();
+        opencv::imgproc::resize(
+            &picture,
+            &mut small,
+            opencv::core::Size::new(w as i32, h as i32),
+            0.0,
+            0.0,
+            opencv::imgproc::INTER_AREA,
+        )?;
+        let mut i420 = Mat::default();
+        opencv::imgproc::cvt_color(&small, &mut i420, opencv::imgproc::COLOR_BGR2YUV_I420, 0)?;
+        Ok(SmallFrame {
+            i420: i420.data_bytes()?.to_vec(),
+            width: w,
+            height: h,
+        })
+    }
+
     /// The luma plane.
     pub fn luma(&self) -> &[u8] {
         &self.i420[..(self.width * self.height) as usize]

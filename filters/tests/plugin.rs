@@ -1,5 +1,5 @@
 //! The cdylib is a loadable GStreamer plugin: gst-inspect-1.0 / gst-launch-1.0 find
-//! `rheofaceoverlay` through GST_PLUGIN_PATH.
+//! `rheofaceoverlay` and `rheopythonfilter` through GST_PLUGIN_PATH.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -33,6 +33,10 @@ fn plugin_dir() -> PathBuf {
 }
 
 fn gst_tool(tool: &str, args: &[&str]) -> std::process::Output {
+    gst_tool_with(tool, args, &[])
+}
+
+fn gst_tool_with(tool: &str, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     let registry = std::env::temp_dir().join(format!(
         "rheo-filters-registry-{}-{tool}.bin",
         std::process::id()
@@ -41,6 +45,7 @@ fn gst_tool(tool: &str, args: &[&str]) -> std::process::Output {
         .args(args)
         .env("GST_PLUGIN_PATH", plugin_dir())
         .env("GST_REGISTRY_1_0", &registry)
+        .envs(env.iter().copied())
         .output()
         .unwrap_or_else(|e| panic!("cannot run {tool}: {e}"));
     let _ = std::fs::remove_file(registry);
@@ -120,5 +125,31 @@ fn gst_launch_detects_face_and_loads_image_uri() {
     assert!(
         stdout.contains("rheo-faces, faces=(structure)< \"face"),
         "no face reported:\n{stdout}"
+    );
+}
+
+#[test]
+fn gst_launch_runs_a_python_filter_of_the_shipped_folder() {
+    // The shipped motion detector on a moving ball: its event comes out as a bus message.
+    let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/../python_filters");
+    let desc = "videotestsrc num-buffers=30 pattern=ball ! video/x-raw,width=320,height=240 ! \
+                videoconvert ! rheopythonfilter module=motion params={\"threshold\":0.001} ! \
+                videoconvert ! fakesink";
+    let mut args = vec!["-m"];
+    args.extend(desc.split_whitespace());
+    let out = gst_tool_with(
+        "gst-launch-1.0",
+        &args,
+        &[("RHEO_PYTHON_FILTERS_DIR", folder)],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("rheo-event, event=(string)MotionDetected"),
+        "no MotionDetected event:\n{stdout}"
     );
 }

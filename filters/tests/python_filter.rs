@@ -9,6 +9,7 @@ use std::time::Duration;
 use gst::prelude::*;
 use gstrheofilters::python::{self, PythonSettings};
 
+const SHIPPED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../python_filters");
 const W: usize = 320;
 const H: usize = 240;
 
@@ -43,9 +44,28 @@ fn filters_dir() -> &'static PathBuf {
                 "slow_analysis",
                 "import itertools, time\n\nanalyses = itertools.count(1)\n\ndef analyze(frame, ctx):\n    time.sleep(0.2)\n    return next(analyses)\n\ndef draw(frame, result, ctx):\n    ctx.emit(\"Drawn\", {\"result\": result})\n",
             ),
+            (
+                "finds_faces",
+                "def process(frame, ctx):\n    faces = ctx.faces()\n    ctx.emit(\"Faces\", {\"faces\": faces, \"height\": frame.shape[0]})\n",
+            ),
+            ("noop", "def process(frame, ctx):\n    pass\n"),
+            (
+                "marks",
+                "def process(frame, ctx):\n    ctx.add_region(\"mark\", 10, 20, 30, 40)\n",
+            ),
+            (
+                "reads_marks",
+                "def process(frame, ctx):\n    ctx.emit(\"Regions\", {\"regions\": ctx.regions})\n",
+            ),
         ];
         for (name, code) in files {
             std::fs::write(dir.join(format!("{name}.py")), code).unwrap();
+        }
+        // The shipped examples too.
+        for entry in std::fs::read_dir(SHIPPED).unwrap().flatten() {
+            if entry.path().extension().is_some_and(|e| e == "py") {
+                std::fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
+            }
         }
         python::configure(PythonSettings {
             filters_dir: dir.clone(),
@@ -66,9 +86,15 @@ struct Run {
 
 /// `frames` frames of a moving pattern through `videoconvert ! rheopythonfilter ! videoconvert`.
 fn run(module: &str, extra: &str, frames: usize) -> Run {
+    let source = format!("videotestsrc num-buffers={frames} pattern=ball");
+    run_on(&source, module, extra)
+}
+
+/// [`run`] on the frames of `source` (scaled to the test's size).
+fn run_on(source: &str, module: &str, extra: &str) -> Run {
     filters_dir();
     let desc = format!(
-        "videotestsrc num-buffers={frames} pattern=ball ! video/x-raw,format=I420,width={W},height={H},framerate=30/1 ! \
+        "{source} ! videoconvert ! videoscale ! video/x-raw,format=I420,width={W},height={H},framerate=30/1 ! \
          tee name=t ! queue ! appsink name=in sync=false \
          t. ! queue ! videoconvert ! rheopythonfilter name=py module={module} {extra} ! videoconvert ! \
          video/x-raw,format=I420 ! appsink name=out sync=false"
@@ -400,4 +426,82 @@ fn editing_the_file_reloads_it_in_the_running_stream() {
     pipeline.set_state(gst::State::Null).unwrap();
     assert!(now_white, "the edited filter runs");
     assert!(reloaded, "a rheo-python-reloaded message");
+}
+
+fn events_named(run: &Run, name: &str) -> Vec<serde_json::Value> {
+    run.messages
+        .iter()
+        .filter(|s| s.name() == "rheo-event" && s.get::<String>("event").unwrap() == name)
+        .map(|s| serde_json::from_str(&s.get::<String>("data").unwrap()).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_filter_asks_rheos_detector_for_the_faces_of_its_frame() {
+    // The e2e camera's picture: the player's upper body, face about a third of the height.
+    let source = "filesrc location=/usr/share/doc/opencv-doc/examples/data/messi5.jpg ! jpegdec ! \
+                  videoconvert ! videocrop left=110 right=164 top=40 bottom=97 ! imagefreeze num-buffers=3";
+    let run = run_on(source, "finds_faces", "");
+    assert_eq!(run.error, None);
+    let events = events_named(&run, "Faces");
+    assert_eq!(events.len(), 3);
+    let faces = events[0]["faces"].as_array().unwrap();
+    assert_eq!(faces.len(), 1, "{events:?}");
+    // At 320x240 the face is around x 134, y 62, 46 pixels wide (half the e2e camera's box).
+    let (x, w) = (
+        faces[0]["x"].as_u64().unwrap(),
+        faces[0]["width"].as_u64().unwrap(),
+    );
+    assert!(
+        (110..160).contains(&x) && (35..65).contains(&w),
+        "{faces:?}"
+    );
+}
+
+#[test]
+fn regions_a_filter_attaches_reach_the_next_filter() {
+    let run = run("marks", "! rheopythonfilter module=reads_marks", 2);
+    assert_eq!(run.error, None);
+    let events = events_named(&run, "Regions");
+    assert_eq!(events.len(), 2);
+    assert_eq!(
+        events[0]["regions"],
+        serde_json::json!([{"kind": "mark", "x": 10, "y": 20, "width": 30, "height": 40}])
+    );
+}
+
+#[test]
+fn every_shipped_example_runs_on_a_face_without_an_error() {
+    let source = "filesrc location=/usr/share/doc/opencv-doc/examples/data/messi5.jpg ! jpegdec ! \
+                  videoconvert ! videocrop left=110 right=164 top=40 bottom=97 ! imagefreeze num-buffers=5";
+    let mut names: Vec<String> = std::fs::read_dir(SHIPPED)
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()?
+                .strip_suffix(".py")
+                .map(str::to_owned)
+        })
+        .collect();
+    names.sort();
+    assert_eq!(names, ["blur_faces", "cartoon", "edges", "motion"]);
+    // The JPEG's full-range colours come back limited-range after BGR: what a filter that does
+    // nothing changes.
+    let noop = run_on(source, "noop", "");
+    let baseline = luma_difference(&noop.inputs[4], &noop.outputs[4]);
+    for name in names {
+        let run = run_on(source, &name, "");
+        assert_eq!(run.error, None, "{name}");
+        assert_eq!(run.outputs.len(), 5, "{name}");
+        assert_eq!(errors(&run), Vec::<String>::new(), "{name}");
+        // Each changes the picture (motion only once something moves: not on a still one).
+        let changed = luma_difference(&noop.outputs[4], &run.outputs[4]);
+        if name == "motion" {
+            assert!(changed < 0.01, "{name}: {changed}");
+        } else {
+            // blur_faces changes only the face, a thirtieth of the picture.
+            assert!(changed > 0.1, "{name} changed nothing: {changed}");
+        }
+    }
 }

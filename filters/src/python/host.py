@@ -12,6 +12,7 @@ import importlib.util
 import json
 import mmap
 import os
+import re
 import socket
 import sys
 import threading
@@ -50,21 +51,46 @@ def where(error, path):
     return f"{place}{type(error).__name__}: {error}"
 
 
+EVENT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+
+
 class Context:
-    """What a filter gets besides the frame: its params, the frame's time, and emit()."""
+    """What a filter gets besides the frame: its params, the frame's time and metadata, emit(),
+    add_region() and faces()."""
 
     def __init__(self, params):
         self.params = params
         self.pts = None
         self.frame_number = 0
         self.events = []
+        self.regions = []
+        self.new_regions = []
 
     def emit(self, name, data=None):
         """Raises the event `name` on the element, with `data` (a JSON-able dict) as its fields."""
-        if not isinstance(name, str) or not name:
-            raise ValueError("an event needs a name")
+        if not isinstance(name, str) or not EVENT_NAME.fullmatch(name):
+            raise ValueError(f"event names are a letter, then letters, digits or _: {name!r}")
         json.dumps(data)  # refused here, in the filter's line, if it is not JSON
         self.events.append({"name": name, "data": data if data is not None else {}})
+
+    def add_region(self, kind, x, y, width, height):
+        """Attaches a region of interest (e.g. kind "face") to the frame, for later filters."""
+        values = [int(v) for v in (x, y, width, height)]
+        if not isinstance(kind, str) or min(values) < 0:
+            raise ValueError("a region is a kind (str) and x, y, width, height >= 0")
+        self.new_regions.append(dict(zip(("kind", "x", "y", "width", "height"), [kind] + values)))
+
+    def faces(self):
+        """The faces Rheo's detector (BlazeFace, or Haar) finds in this frame, as dicts with x, y,
+        width, height (pixels) and roll (degrees, clockwise). Call it before drawing, from
+        process() or draw()."""
+        if threading.current_thread() is not threading.main_thread():
+            raise RuntimeError("ctx.faces() works in process() and draw(), not in analyze()")
+        send({"op": "faces"})
+        answer, _ = receive()
+        if "error" in answer:
+            raise RuntimeError(answer["error"])
+        return answer["faces"]
 
 
 class Loaded:
@@ -161,8 +187,12 @@ def main():
                 os.close(fd)
             while len(mappings) > MAPPINGS_KEPT:
                 mappings.pop(next(iter(mappings))).close()
-        else:
+        elif key in mappings:
             mappings[key] = mappings.pop(key)
+        else:
+            # Let go of before (MAPPINGS_KEPT): Rheo sends the memory again.
+            send({"missing": key})
+            continue
         h, w, stride = message["height"], message["width"], message["stride"]
         frame = np.ndarray(
             (h, w, 3), np.uint8, buffer=mappings[key], offset=message["offset"],
@@ -170,6 +200,8 @@ def main():
         )
         ctx.pts = message.get("pts")
         ctx.events = []
+        ctx.regions = message.get("regions") or []
+        ctx.new_regions = []
         reply = {"ok": True}
         errors = []
         now = time.monotonic()
@@ -206,6 +238,7 @@ def main():
         ctx.frame_number += 1
         reply["events"] = ctx.events
         reply["errors"] = errors
+        reply["regions"] = ctx.new_regions
         del frame
         send(reply)
 

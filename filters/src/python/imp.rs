@@ -21,6 +21,7 @@ use serde_json::{json, Value};
 
 use super::memfd_pool::{file_key, memfd, MemfdPool};
 use super::worker::{Worker, WorkerError};
+use crate::face_detection::{self, FaceDetector, SmallFrame};
 
 static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
     gst::DebugCategory::new(
@@ -101,6 +102,8 @@ struct Running {
     /// The frame before the filter ran, to restore when it raises.
     backup: Vec<u8>,
     last_error: Option<Instant>,
+    /// Rheo's face detector, loaded when the filter first calls `ctx.faces()`.
+    faces: Option<FaceDetector>,
 }
 
 #[derive(Default)]
@@ -167,6 +170,7 @@ impl PythonFilter {
             slot: None,
             backup: Vec::new(),
             last_error: None,
+            faces: None,
         })
     }
 
@@ -205,6 +209,14 @@ impl PythonFilter {
         let offset_in_memory = frame.info().offset()[0];
         let length = stride * (height - 1) + width * 3;
         let pts = frame.buffer().pts().map(|p| p.nseconds());
+        let regions_in: Vec<Value> = frame
+            .buffer()
+            .iter_meta::<gst_video::VideoRegionOfInterestMeta>()
+            .map(|m| {
+                let (x, y, width, height) = m.rect();
+                json!({"kind": m.roi_type().to_string(), "x": x, "y": y, "width": width, "height": height})
+            })
+            .collect();
         // The memory's descriptor, when it is memfd memory (from the pool the element proposed).
         let shared = {
             let buffer = frame.buffer();
@@ -241,7 +253,8 @@ impl PythonFilter {
         };
         let message = |with_fd: bool| {
             json!({"op": "frame", "key": key, "size": size, "offset": offset, "width": width,
-                   "height": height, "stride": stride, "pts": pts, "fd": with_fd})
+                   "height": height, "stride": stride, "pts": pts, "fd": with_fd,
+                   "regions": regions_in})
         };
         let counter = if copied {
             &self.frames_copied
@@ -250,17 +263,26 @@ impl PythonFilter {
         };
         counter.fetch_add(1, Ordering::Relaxed);
         let first = !run.sent.contains(&key);
-        let exchange = |run: &mut Running| -> Result<Value, WorkerError> {
+        let picture = (width as u32, height as u32, stride);
+        let exchange = |run: &mut Running, pixels: &[u8]| -> Result<Value, WorkerError> {
             run.worker.send(&message(first), first.then_some(fd))?;
-            let reply = run.worker.receive(run.frame_timeout)?;
-            if reply.get("missing").is_none() {
-                return Ok(reply);
+            let mut resent = false;
+            loop {
+                let reply = run.worker.receive(run.frame_timeout)?;
+                if reply.get("op").and_then(Value::as_str) == Some("faces") {
+                    let faces = faces_in(run, pixels, picture);
+                    run.worker.send(&faces, None)?;
+                    continue;
+                }
+                if reply.get("missing").is_none() || resent {
+                    return Ok(reply);
+                }
+                // The process let this memory go: give it again.
+                resent = true;
+                run.worker.send(&message(true), Some(fd))?;
             }
-            // The process let this memory go: give it again.
-            run.worker.send(&message(true), Some(fd))?;
-            run.worker.receive(run.frame_timeout)
         };
-        let reply = match exchange(run) {
+        let reply = match exchange(run, pixels) {
             Ok(reply) => reply,
             Err(e) => {
                 // A filter stopped mid-frame may have drawn half of it.
@@ -280,6 +302,36 @@ impl PythonFilter {
             pixels.copy_from_slice(&slot.bytes()[..length]);
         }
         Ok(reply)
+    }
+
+    /// Adds the regions the filter attached (`ctx.add_region`) to the frame's metadata.
+    fn attach_regions(
+        &self,
+        frame: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
+        reply: &Value,
+    ) {
+        let Some(regions) = reply.get("regions").and_then(Value::as_array) else {
+            return;
+        };
+        // SAFETY: in-place transforms get a writable buffer; metadata is not memory, so adding
+        // it while the frame is mapped is allowed, and the reference ends with this function.
+        let buffer = unsafe { gst::BufferRef::from_mut_ptr((*frame.as_mut_ptr()).buffer) };
+        for r in regions {
+            let number = |k: &str| {
+                r.get(k)
+                    .and_then(Value::as_u64)
+                    .map(|v| v.min(u32::MAX as u64) as u32)
+            };
+            if let (Some(kind), Some(x), Some(y), Some(w), Some(h)) = (
+                r.get("kind").and_then(Value::as_str),
+                number("x"),
+                number("y"),
+                number("width"),
+                number("height"),
+            ) {
+                gst_video::VideoRegionOfInterestMeta::add(buffer, kind, (x, y, w, h));
+            }
+        }
     }
 
     fn handle_reply(&self, run: &mut Running, reply: &Value) {
@@ -310,6 +362,27 @@ impl PythonFilter {
             let description = format!("Python filter '{}': {first}", run.module);
             self.post_error(run, &description, false);
         }
+    }
+}
+
+/// The answer to `ctx.faces()`: the faces Rheo's detector finds in the frame, in its pixels.
+fn faces_in(run: &mut Running, bgr: &[u8], (width, height, stride): (u32, u32, usize)) -> Value {
+    const DETECTION_WIDTH: u32 = 320;
+    if run.faces.is_none() {
+        match FaceDetector::open(&face_detection::settings()) {
+            Ok((detector, _)) => run.faces = Some(detector),
+            Err(e) => return json!({"error": e}),
+        }
+    }
+    let detector = run.faces.as_mut().expect("just loaded");
+    let found = SmallFrame::from_bgr(bgr, width, height, stride, DETECTION_WIDTH)
+        .and_then(|small| detector.detect(&small, (width, height)));
+    match found {
+        Ok(faces) => json!({"faces": faces
+            .iter()
+            .map(|f| json!({"x": f.x, "y": f.y, "width": f.width, "height": f.height, "roll": f.roll}))
+            .collect::<Vec<_>>()}),
+        Err(e) => json!({"error": format!("face detection failed: {e}")}),
     }
 }
 
@@ -481,7 +554,10 @@ impl VideoFilterImpl for PythonFilter {
             return Ok(gst::FlowSuccess::Ok);
         };
         match self.run_frame(run, frame) {
-            Ok(reply) => self.handle_reply(run, &reply),
+            Ok(reply) => {
+                self.attach_regions(frame, &reply);
+                self.handle_reply(run, &reply)
+            }
             Err(e) => {
                 let description = format!("Python filter '{}': {e}", run.module);
                 self.post_error(run, &description, true);
