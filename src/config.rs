@@ -233,6 +233,10 @@ pub struct Layer {
     /// Milliseconds a Python filter may take on one frame before it is stopped. [default: 2000]
     #[arg(long, env = "RHEO_PYTHON_FRAME_TIMEOUT_MS")]
     pub python_frame_timeout_ms: Option<u64>,
+    /// Python filter processes running at once, server-wide (each takes tens of MiB).
+    /// [default: 64]
+    #[arg(long, env = "RHEO_MAX_PYTHON_FILTERS")]
+    pub max_python_filters: Option<usize>,
 }
 
 macro_rules! stack_layers {
@@ -304,6 +308,7 @@ impl Layer {
                 python_filters_dir,
                 python,
                 python_frame_timeout_ms,
+                max_python_filters,
             ]
         )
     }
@@ -654,6 +659,9 @@ impl Config {
                 return Err("RHEO_PYTHON_FRAME_TIMEOUT_MS must be at least 1".into());
             }
             python.frame_timeout = Duration::from_millis(ms);
+        }
+        if let Some(max) = l.max_python_filters {
+            python.max_processes = max;
         }
         if let Some(token) = &l.access_token {
             if token.is_empty() {

@@ -204,6 +204,16 @@ pub fn render(core: &Core, site: &crate::transport::Site) -> String {
         crate::control::capacity::fd_limit(),
     );
     m.gauge("process_threads", "OS threads.", ps::threads());
+    m.gauge(
+        "rheo_python_filters",
+        "Python filter processes running.",
+        rheo_filters::python::running_processes() as u64,
+    );
+    m.gauge(
+        "rheo_python_filters_max",
+        "Python filter processes allowed at once (setting max_python_filters).",
+        rheo_filters::python::settings().max_processes as u64,
+    );
     m.text
 }
 

@@ -15,6 +15,12 @@ use crate::protocol::KurentoError;
 
 pub(super) fn create(new: &NewElement<'_>) -> Result<Built> {
     let module = new.params.str("module")?;
+    let max = rheo_filters::python::settings().max_processes;
+    if rheo_filters::python::running_processes() >= max {
+        return Err(KurentoError::not_enough_resources(format!(
+            "server at capacity: {max} Python filters run already (setting max_python_filters)"
+        )));
+    }
     let params = match new.params.raw_map().and_then(|m| m.get("params")) {
         None | Some(Value::Null) => "{}".to_owned(),
         Some(object @ Value::Object(_)) => object.to_string(),

@@ -104,6 +104,8 @@ struct Running {
     last_error: Option<Instant>,
     /// Rheo's face detector, loaded when the filter first calls `ctx.faces()`.
     faces: Option<FaceDetector>,
+    /// Counts the process among the server's (dropped after the process is killed).
+    _slot: super::ProcessSlot,
 }
 
 #[derive(Default)]
@@ -139,6 +141,12 @@ impl PythonFilter {
                 _ => return Err(format!("params must be a JSON object, not '{text}'")),
             },
         };
+        let slot = super::ProcessSlot::take(settings.max_processes).ok_or_else(|| {
+            format!(
+                "server at capacity: {} Python filters run already (setting max_python_filters)",
+                settings.max_processes
+            )
+        })?;
         let mut worker = Worker::spawn(&settings.interpreter, &module).map_err(|e| {
             format!(
                 "cannot start {} for Python filter '{module}': {e}",
@@ -161,6 +169,7 @@ impl PythonFilter {
             worker.pid()
         );
         Ok(Running {
+            _slot: slot,
             worker,
             module,
             frame_timeout: timeout_ms

@@ -27,6 +27,7 @@ pub mod memfd_pool;
 pub mod worker;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use gst::glib;
@@ -65,6 +66,9 @@ pub struct PythonSettings {
     pub frame_timeout: Duration,
     /// How long loading the file may take.
     pub load_timeout: Duration,
+    /// Filter processes running at once, server-wide: each is an interpreter with numpy and
+    /// OpenCV (tens of MiB), so the operator bounds them.
+    pub max_processes: usize,
 }
 
 impl PythonSettings {
@@ -82,6 +86,7 @@ impl PythonSettings {
             interpreter: PathBuf::from("/usr/bin/python3"),
             frame_timeout: Duration::from_secs(2),
             load_timeout: Duration::from_secs(20),
+            max_processes: 64,
         }
     }
 
@@ -145,6 +150,34 @@ impl PythonSettings {
 }
 
 static SETTINGS: RwLock<Option<PythonSettings>> = RwLock::new(None);
+
+static RUNNING: AtomicUsize = AtomicUsize::new(0);
+
+/// Filter processes running now.
+pub fn running_processes() -> usize {
+    RUNNING.load(Ordering::Relaxed)
+}
+
+/// One running filter process, counted while it lives.
+pub(crate) struct ProcessSlot(());
+
+impl ProcessSlot {
+    /// A slot, when fewer than `max` processes run.
+    pub(crate) fn take(max: usize) -> Option<ProcessSlot> {
+        RUNNING
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| ProcessSlot(()))
+    }
+}
+
+impl Drop for ProcessSlot {
+    fn drop(&mut self) {
+        RUNNING.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 /// Sets how Python filters created from now on run (the server calls it from its configuration).
 pub fn configure(settings: PythonSettings) {
