@@ -53,6 +53,8 @@ COPY --from=builder /src/target/release/*.so /usr/local/lib/rheo/gstreamer-1.0/
 # rheo's default web_dir is ./web, so this works without a config file too.
 WORKDIR /usr/share/rheo
 COPY web/ /usr/share/rheo/web/
+# The shipped Python filters, found as ./python_filters (python_filters_dir's default).
+COPY python_filters/ /usr/share/rheo/python_filters/
 # Found as ./models (face_model's default), so BlazeFace is the face detector here too.
 COPY --from=toolchain /opt/rheo/models/ /usr/share/rheo/models/
 

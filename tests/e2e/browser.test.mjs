@@ -33,10 +33,10 @@ function hatDirection(frame, faceCentre) {
 }
 
 /** Open a demo, press Start and wait for more than 30 frames of the returned video. */
-async function startDemo(demo, context = browser) {
+async function startDemo(demo, context = browser, query = '') {
   const page = await context.newPage();
   tracePage(page, demo);
-  await page.goto(`${HTTP_URL}/${demo}/`, { timeout: 20000 });
+  await page.goto(`${HTTP_URL}/${demo}/${query}`, { timeout: 20000 });
   await page.waitForFunction(() => window.demoState && window.demoState.state === 'idle', null, { timeout: 10000 });
   await page.click('#start');
   try {
@@ -171,6 +171,25 @@ describe('browser demos', () => {
       await page.close();
     } finally {
       await tilted.close();
+    }
+  });
+
+  test('python filters page lists the server\'s filters and runs the chosen one', { timeout: 90000 }, async () => {
+    const page = await startDemo('python', browser, '?module=blur_faces');
+    try {
+      const state = await page.evaluate(() => window.demoState);
+      assert.deepEqual(state.filters, ['blur_faces', 'cartoon', 'edges', 'motion']);
+      const event = await waitUntil(async () => {
+        const events = await page.evaluate(() => window.demoState.events || []);
+        return events.find((e) => e.name === 'FacesBlurred' && e.count > 0);
+      }, MEDIA_TIMEOUT, 'a FacesBlurred event on the page');
+      console.log(`[python] ${JSON.stringify(event)}`);
+      assert.equal(event.count, 1);
+      const shown = await page.locator('#events').textContent();
+      assert.match(shown, /FacesBlurred \{"count":1\}/);
+      await stopDemo(page);
+    } finally {
+      await page.close();
     }
   });
 

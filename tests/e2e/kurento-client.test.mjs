@@ -5,6 +5,7 @@
 // Environment: RHEO_WS_URL (ws://host:port/kurento), RHEO_HTTP_URL (http://host:port, serves web/).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
@@ -16,6 +17,8 @@ kurento.register('kurento-module-crowddetector');
 kurento.register('kurento-module-chroma');
 // Kurento publishes datachannelexample's client for Java only; this is its Node equivalent.
 kurento.register(datachannelexample);
+// Rheo's own module, as an application installs it (npm install <rheo>/clients/kurento-module-rheopython).
+kurento.register(createRequire(import.meta.url)('../../clients/kurento-module-rheopython'));
 
 import { datachannelexample } from './lib/datachannelexample.mjs';
 import {
@@ -172,6 +175,38 @@ describe('kurento-client 7.3.0', () => {
         saveDataUrl(frame.dataUrl, 'kc-magicmirror-frame.png');
         console.log(`[kc-magicmirror] ${frame.width}x${frame.height}, hat-coloured pixels: ${frame.total}`);
       }
+      await call(pipeline, 'release');
+      client.close();
+    } finally {
+      await page.close();
+    }
+  });
+
+  test('PythonFilter: the blur_faces example blurs the face and its event reaches the app', { timeout: 90000 }, async () => {
+    const page = await newPeerPage('kc-python');
+    try {
+      let blurred = null;
+      const { client, pipeline } = await loopbackCall(page, {
+        name: 'kc-python',
+        buildGraph: async ({ pipeline, webRtc }) => {
+          const filter = await call(pipeline, 'create', 'PythonFilter',
+            { module: 'blur_faces', params: JSON.stringify({ strength: 31 }) });
+          filter.on('FacesBlurred', (event) => { if (event.count > 0) blurred = blurred || event; });
+          assert.equal(await call(filter, 'getModule'), 'blur_faces');
+          await call(webRtc, 'connect', filter);
+          await call(filter, 'connect', webRtc);
+        },
+      });
+      await waitUntil(() => blurred, MEDIA_TIMEOUT, 'a FacesBlurred event');
+      console.log(`[kc-python] ${JSON.stringify(blurred)}`);
+      assert.equal(blurred.type, 'FacesBlurred');
+      assert.equal(blurred.count, 1);
+      // A module name that is not one of the server's filters is refused with 40001.
+      const refused = await new Promise((resolve) => {
+        pipeline.create('PythonFilter', { module: '../etc/passwd' }, (error) => resolve(error));
+      });
+      assert.ok(refused, 'create refused');
+      assert.equal(refused.code, 40001, JSON.stringify(refused));
       await call(pipeline, 'release');
       client.close();
     } finally {

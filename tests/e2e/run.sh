@@ -18,6 +18,9 @@ if [ ! -d node_modules/kurento-client ] || [ ! -d node_modules/playwright-core ]
   timeout 300 npm ci --ignore-scripts --no-audit --no-fund
 fi
 
+# Rheo's own client module (clients/kurento-module-rheopython) finds kurento-client here.
+export NODE_PATH="$PWD/node_modules${NODE_PATH:+:$NODE_PATH}"
+
 export RHEO_E2E_ARTIFACTS="${RHEO_E2E_ARTIFACTS:-$(mktemp -d -t rheo-e2e.XXXXXX)}"
 mkdir -p "$RHEO_E2E_ARTIFACTS"
 
