@@ -92,9 +92,14 @@ fn main() {
         ("none (I420 baseline)", &face, "identity".into()),
         ("none (BGR conversions baseline)", &face, bgr("identity")),
         (
-            "FaceOverlayFilter (detection 15/s)",
+            "FaceOverlayFilter, BlazeFace (detection 15/s)",
             &face,
             format!("rheofaceoverlay image-uri={hat}"),
+        ),
+        (
+            "FaceOverlayFilter, Haar (detection 15/s)",
+            &face,
+            format!("rheofaceoverlay detector=haar image-uri={hat}"),
         ),
         (
             "KmsDetectFaces + KmsShowFaces",

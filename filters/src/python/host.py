@@ -19,13 +19,25 @@ import threading
 import time
 import traceback
 
-import numpy as np
+# One core per filter, as Rheo's own filters: a busy server runs many side by side, and pools
+# of threads in every process would only fight over the cores.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+import numpy as np  # noqa: E402
+
+try:
+    import cv2
+
+    cv2.setNumThreads(1)
+except ImportError:
+    pass
 
 # A filter's print() goes to Rheo's log (stderr), never into the protocol.
 sys.stdout = sys.stderr
 
 SOCK = socket.socket(fileno=3)
-MAX_MESSAGE = 1 << 20
+# What Rheo sends is small (a frame's description and its regions).
+MAX_MESSAGE = 1 << 16
 RELOAD_CHECK_SECONDS = 0.5
 MAPPINGS_KEPT = 16
 

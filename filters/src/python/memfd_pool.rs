@@ -64,11 +64,13 @@ pub fn allocate(info: &gst_video::VideoInfo) -> Result<gst::Buffer, gst::FlowErr
     let size = info.size();
     let fd = memfd(size).map_err(|_| gst::FlowError::Error)?;
     // SAFETY: the allocator takes ownership of the descriptor and closes it with the memory.
+    // KEEP_MAPPED: mapped once for the buffer's life, not at every map (each new mapping would
+    // fault every page of the frame in again, three times a frame).
     let memory = unsafe {
         ALLOCATOR.alloc_fd(
             fd.into_raw_fd(),
             size,
-            gst_allocators::FdMemoryFlags::empty(),
+            gst_allocators::FdMemoryFlags::KEEP_MAPPED,
         )
     }
     .map_err(|_| gst::FlowError::Error)?;

@@ -42,6 +42,8 @@ impl std::fmt::Display for WorkerError {
 pub struct Worker {
     child: Child,
     socket: OwnedFd,
+    /// Reused for every message received.
+    buffer: Vec<u8>,
 }
 
 impl Worker {
@@ -87,6 +89,7 @@ impl Worker {
         Ok(Worker {
             child,
             socket: ours,
+            buffer: vec![0u8; MAX_MESSAGE],
         })
     }
 
@@ -150,13 +153,12 @@ impl Worker {
                 self.kill();
                 return Err(WorkerError::Timeout(timeout));
             }
-            let mut buf = vec![0u8; MAX_MESSAGE];
             // SAFETY: reads into a buffer of the given length.
             let n = unsafe {
                 libc::recv(
                     self.socket.as_raw_fd(),
-                    buf.as_mut_ptr() as *mut libc::c_void,
-                    buf.len(),
+                    self.buffer.as_mut_ptr() as *mut libc::c_void,
+                    self.buffer.len(),
                     0,
                 )
             };
@@ -170,8 +172,7 @@ impl Worker {
             if n == 0 {
                 return Err(self.ended());
             }
-            buf.truncate(n as usize);
-            return serde_json::from_slice(&buf)
+            return serde_json::from_slice(&self.buffer[..n as usize])
                 .map_err(|e| WorkerError::Io(format!("bad message from the host: {e}")));
         }
     }
