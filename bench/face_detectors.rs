@@ -99,5 +99,9 @@ fn main() {
     println!("| Haar, the filters' parameters (320x240 grey) | {haar_ms:.2} | {haar_faces} |");
     println!("| the face filters' BlazeFace: 320 px, first look, closer look, one search tile | {filters_blaze_ms:.2} | {filters_blaze_faces} |");
     println!("| the face filters' Haar (face_detector = \"haar\") | {filters_haar_ms:.2} | {filters_haar_faces} |");
-    println!("ratio BlazeFace / Haar: {:.2} (one look), {:.2} (as the filters run them)", blaze_ms / haar_ms, filters_blaze_ms / filters_haar_ms);
+    println!(
+        "ratio BlazeFace / Haar: {:.2} (one look), {:.2} (as the filters run them)",
+        blaze_ms / haar_ms,
+        filters_blaze_ms / filters_haar_ms
+    );
 }

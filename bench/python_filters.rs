@@ -271,11 +271,26 @@ fn main() {
     // What the filter adds to a pipeline that converts to BGR and back with a Rust filter.
     let in_rheo = blur - rust;
     println!("| where | wall ms/frame |\n|---|---|");
-    println!("| the call, timed inside the Python filter in Rheo | {:.3} |", ms(call));
-    println!("| the call, timed in a bare Python loop over the same decoded frames | {:.3} |", ms(bare));
-    println!("| pipeline with the blur as a Python filter | {:.3} |", ms(blur));
-    println!("| the same pipeline with the Rust filter doing nothing | {:.3} |", ms(rust));
-    println!("| the blur's whole cost in Rheo (the difference) | {:.3} |", ms(in_rheo));
+    println!(
+        "| the call, timed inside the Python filter in Rheo | {:.3} |",
+        ms(call)
+    );
+    println!(
+        "| the call, timed in a bare Python loop over the same decoded frames | {:.3} |",
+        ms(bare)
+    );
+    println!(
+        "| pipeline with the blur as a Python filter | {:.3} |",
+        ms(blur)
+    );
+    println!(
+        "| the same pipeline with the Rust filter doing nothing | {:.3} |",
+        ms(rust)
+    );
+    println!(
+        "| the blur's whole cost in Rheo (the difference) | {:.3} |",
+        ms(in_rheo)
+    );
     println!(
         "\nThe call: {:.2}x in Rheo; its whole cost in the pipeline: {:.2}x the bare call.\n",
         call / bare,

@@ -216,7 +216,7 @@ impl PythonFilter {
         let (width, height) = (frame.width() as usize, frame.height() as usize);
         let stride = frame.plane_stride()[0] as usize;
         let offset_in_memory = frame.info().offset()[0];
-        let length = stride * (height - 1) + width * 3;
+        let length = stride * height.saturating_sub(1) + width * 3;
         let pts = frame.buffer().pts().map(|p| p.nseconds());
         let regions_in: Vec<Value> = frame
             .buffer()
@@ -246,7 +246,12 @@ impl PythonFilter {
         let pixels = frame
             .plane_data_mut(0)
             .map_err(|e| WorkerError::Io(e.to_string()))?;
-        let pixels = &mut pixels[..length];
+        let Some(pixels) = pixels.get_mut(..length) else {
+            return Err(WorkerError::Io(format!(
+                "a {width}x{height} frame with {} bytes",
+                pixels.len()
+            )));
+        };
         run.backup.clear();
         run.backup.extend_from_slice(pixels);
         let (key, fd, size, offset, copied) = match shared {
