@@ -43,7 +43,18 @@ env_file="$work/check.env"
 
 if docker compose version >/dev/null 2>&1; then compose_cmd=(docker compose); else compose_cmd=(docker-compose); fi
 # --project-directory: relative paths in a compose file elsewhere are the checkout's.
-compose() { "${compose_cmd[@]}" -p "$project" -f "$compose_file" --project-directory "$root" --env-file "$env_file" "$@"; }
+# The compose file gives Rheo 1048576 descriptors; a host (or sandbox) whose own hard limit is
+# lower cannot start it with that ("error setting rlimit type 7"): the check then runs it with
+# the host's limit and says so.
+overrides=()
+host_nofile="$(ulimit -Hn)"
+if [ "$host_nofile" != unlimited ] && [ "$host_nofile" -lt 1048576 ]; then
+  printf 'services:\n  rheo:\n    ulimits:\n      nofile:\n        soft: %s\n        hard: %s\n' \
+    "$host_nofile" "$host_nofile" >"$work/nofile.override.yml"
+  overrides=(-f "$work/nofile.override.yml")
+  echo "docker-check: this host's hard descriptor limit is $host_nofile: Rheo runs with it (the compose file asks 1048576)"
+fi
+compose() { "${compose_cmd[@]}" -p "$project" -f "$compose_file" "${overrides[@]}" --project-directory "$root" --env-file "$env_file" "$@"; }
 
 cleanup() {
   set +e
