@@ -9,10 +9,10 @@
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use crate::process_setting::ProcessSetting;
 use opencv::core::{Mat, Rect, Size, Vector};
 use opencv::objdetect::CascadeClassifier;
 use opencv::prelude::*;
-use parking_lot::RwLock;
 
 use crate::blazeface::{iou, BlazeFace, Face};
 use crate::faceoverlay::FaceBox;
@@ -23,6 +23,9 @@ pub const DEFAULT_CASCADE: &str =
 
 /// The model's file, under the models folder the install steps fill (`scripts/fetch-models.sh`).
 const MODEL_FILE: &str = "blazeface/face_detection_front_128x128_barracuda.onnx";
+
+/// The face filters detect on a copy of the frame at most this wide (Kurento's detector's size).
+pub const DETECTION_WIDTH: u32 = 320;
 
 /// Kurento's detectMultiScale parameters.
 const SCALE_FACTOR: f64 = 1.2;
@@ -130,22 +133,16 @@ impl DetectorSettings {
     }
 }
 
-static SETTINGS: RwLock<Option<DetectorSettings>> = RwLock::new(None);
+static SETTINGS: ProcessSetting<DetectorSettings> = ProcessSetting::new();
 
 /// Sets what face filters created from now on load (the server calls it from its configuration).
 pub fn configure(settings: DetectorSettings) {
-    *SETTINGS.write() = Some(settings);
+    SETTINGS.set(settings);
 }
 
 /// What a face filter created now loads.
 pub fn settings() -> DetectorSettings {
-    if let Some(s) = SETTINGS.read().as_ref() {
-        return s.clone();
-    }
-    SETTINGS
-        .write()
-        .get_or_insert_with(DetectorSettings::from_environment)
-        .clone()
+    SETTINGS.get(DetectorSettings::from_environment)
 }
 
 /// A downscaled copy of a frame for the detector: packed I420 (`width`, `height` even).

@@ -20,6 +20,7 @@ pub mod faceoverlay;
 pub mod imageoverlay;
 pub mod platedetector;
 pub mod pointerdetector;
+mod process_setting;
 pub mod python;
 pub mod senddata;
 pub mod showdata;

@@ -14,8 +14,6 @@ use rheo_filter_sdk::{
 };
 use rheo_filter_sdk::{DataUse, Parent};
 
-/// Frames are analysed at this width (Kurento's face detector's size).
-const DETECTION_WIDTH: u32 = 320;
 /// At most this many detections per second of stream time (as FaceOverlayFilter): faces are
 /// followed smoothly for a fraction of the CPU of detecting on every frame.
 const DETECTIONS_PER_SECOND: u64 = 15;
@@ -126,7 +124,7 @@ impl KmsDetectFaces {
         small.fill(
             [(y, ys), (u, us), (v, vs)],
             (w, h),
-            SmallFrame::size_for(w, h, DETECTION_WIDTH),
+            SmallFrame::size_for(w, h, face_detection::DETECTION_WIDTH),
         );
         self.worker.submit(Analysed {
             small,

@@ -43,7 +43,6 @@ static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
     )
 });
 
-const DEFAULT_DETECTION_WIDTH: u32 = 320;
 /// Name of the detection thread (at most 15 bytes for Linux).
 pub(super) const WORKER_THREAD_NAME: &str = "rheofacedetect";
 /// Overlays larger than this (in pixels) are skipped instead of allocated.
@@ -100,7 +99,7 @@ impl Default for Config {
             image_uri: None,
             generation: 0,
             detector: face_detection::settings(),
-            detection_width: DEFAULT_DETECTION_WIDTH,
+            detection_width: face_detection::DETECTION_WIDTH,
             max_detection_rate: DEFAULT_MAX_DETECTION_RATE,
         }
     }
@@ -685,7 +684,7 @@ impl ObjectImpl for FaceOverlay {
                     .blurb("Frames wider than this are downscaled to this width for detection (read when the element starts)")
                     .minimum(32)
                     .maximum(8192)
-                    .default_value(DEFAULT_DETECTION_WIDTH)
+                    .default_value(face_detection::DETECTION_WIDTH)
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecUInt::builder("max-detection-rate")

@@ -381,7 +381,6 @@ impl PythonFilter {
 
 /// The answer to `ctx.faces()`: the faces Rheo's detector finds in the frame, in its pixels.
 fn faces_in(run: &mut Running, bgr: &[u8], (width, height, stride): (u32, u32, usize)) -> Value {
-    const DETECTION_WIDTH: u32 = 320;
     if run.faces.is_none() {
         match FaceDetector::open(&face_detection::settings()) {
             Ok((detector, _)) => run.faces = Some(detector),
@@ -389,7 +388,7 @@ fn faces_in(run: &mut Running, bgr: &[u8], (width, height, stride): (u32, u32, u
         }
     }
     let detector = run.faces.as_mut().expect("just loaded");
-    let found = SmallFrame::from_bgr(bgr, width, height, stride, DETECTION_WIDTH)
+    let found = SmallFrame::from_bgr(bgr, width, height, stride, face_detection::DETECTION_WIDTH)
         .and_then(|small| detector.detect(&small, (width, height)));
     match found {
         Ok(faces) => json!({"faces": faces

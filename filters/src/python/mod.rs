@@ -30,9 +30,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use crate::process_setting::ProcessSetting;
 use gst::glib;
 use gst::prelude::*;
-use parking_lot::RwLock;
 
 glib::wrapper! {
     /// The `rheopythonfilter` element.
@@ -104,13 +104,7 @@ impl PythonSettings {
     /// The file of filter `module`: a plain name (letters, digits, `_`; not starting with a
     /// digit) of a `.py` file in the filters folder. Anything else is refused.
     pub fn module_path(&self, module: &str) -> Result<PathBuf, String> {
-        let plain = !module.is_empty()
-            && module.len() <= 64
-            && module
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_')
-            && !module.starts_with(|c: char| c.is_ascii_digit());
-        if !plain {
+        if !plain_name(module) {
             return Err(format!(
                 "'{module}' is not a Python filter name (letters, digits and _ only)"
             ));
@@ -134,22 +128,24 @@ impl PythonSettings {
             .filter_map(|e| {
                 let name = e.file_name().to_string_lossy().into_owned();
                 let stem = name.strip_suffix(".py")?.to_owned();
-                self.module_path_plain(&stem).then_some(stem)
+                // `_helpers.py` files are for the filters to import, not filters.
+                (plain_name(&stem) && !stem.starts_with('_')).then_some(stem)
             })
             .collect();
         names.sort();
         names
     }
-
-    fn module_path_plain(&self, stem: &str) -> bool {
-        !stem.is_empty()
-            && !stem.starts_with('_')
-            && stem.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            && !stem.starts_with(|c: char| c.is_ascii_digit())
-    }
 }
 
-static SETTINGS: RwLock<Option<PythonSettings>> = RwLock::new(None);
+/// A module name a client may give: letters, digits and `_`, not starting with a digit.
+fn plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+}
+
+static SETTINGS: ProcessSetting<PythonSettings> = ProcessSetting::new();
 
 static RUNNING: AtomicUsize = AtomicUsize::new(0);
 
@@ -181,18 +177,12 @@ impl Drop for ProcessSlot {
 
 /// Sets how Python filters created from now on run (the server calls it from its configuration).
 pub fn configure(settings: PythonSettings) {
-    *SETTINGS.write() = Some(settings);
+    SETTINGS.set(settings);
 }
 
 /// How a Python filter created now runs.
 pub fn settings() -> PythonSettings {
-    if let Some(s) = SETTINGS.read().as_ref() {
-        return s.clone();
-    }
-    SETTINGS
-        .write()
-        .get_or_insert_with(PythonSettings::from_environment)
-        .clone()
+    SETTINGS.get(PythonSettings::from_environment)
 }
 
 #[cfg(test)]
