@@ -54,6 +54,7 @@ impl RunningServer {
 /// `rheo_media::init`). Errors name the address or setting at fault.
 pub async fn start(config: &config::Config) -> Result<RunningServer, String> {
     configure_filters(config);
+    log_srtp_library();
     let tls = transport::tls::setup(config)?;
     let bind = |port: u16| async move {
         tokio::net::TcpListener::bind((config.bind, port))
@@ -135,6 +136,19 @@ pub async fn spawn_server(
 ) -> std::io::Result<(SocketAddr, Arc<control::Core>)> {
     let server = start(config).await.map_err(std::io::Error::other)?;
     Ok((server.addr, server.core.clone()))
+}
+
+/// Says which libsrtp the media's SRTP runs on.
+fn log_srtp_library() {
+    let srtp = rheo_media::srtp_library();
+    if srtp.in_front {
+        tracing::info!(library = %srtp.version, "SRTP with OpenSSL's AES");
+    } else {
+        tracing::warn!(
+            library = %srtp.version,
+            "SRTP falls back to the system's libsrtp2: this program does not export the OpenSSL build's srtp_* symbols"
+        );
+    }
 }
 
 /// Hands the filters their settings (process-wide: the face detector, the Python filters) and

@@ -147,6 +147,13 @@ pub fn render(core: &Core, site: &crate::transport::Site) -> String {
         "Decoders running (transcoding or filters).",
         decoders,
     );
+    let srtp = rheo_media::srtp_library();
+    m.labelled_gauge(
+        "rheo_srtp_library",
+        "The libsrtp that encrypts and decrypts media (1 for the one in use): openssl, or system.",
+        "crypto",
+        [(srtp.crypto(), 1)].into_iter(),
+    );
     let t = rheo_media::traffic::totals();
     let traffic = [
         (

@@ -105,6 +105,13 @@ pub fn init() -> Result<()> {
     .map_err(|m| err(ErrorKind::Internal, m))
 }
 
+/// The libsrtp behind every WebRTC and RTP endpoint's SRTP: the OpenSSL build linked in when
+/// the program exports it (the server does), else the system's.
+pub fn srtp_library() -> &'static rheo_srtp::Library {
+    static LIBRARY: OnceCell<rheo_srtp::Library> = OnceCell::new();
+    LIBRARY.get_or_init(rheo_srtp::library)
+}
+
 /// Whether [`init`] has run and succeeded (GStreamer ready, required elements present).
 pub fn is_initialised() -> bool {
     INIT.get().is_some_and(|r| r.is_ok())
