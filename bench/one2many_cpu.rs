@@ -2,11 +2,13 @@
 //! viewers (webrtcbin peers that count packets and decode nothing: browsers would cost this
 //! machine more than the server), through Rheo (a presenter WebRtcEndpoint connected to N
 //! viewer endpoints, as the one2many-call tutorial), and beside it in the same run through
-//! `bench/bare_fanout.py` (one webrtcbin in, `tee` to N webrtcbin out, nothing else). Server CPU
-//! per viewer at 10, 50 and 100 viewers.
+//! `bench/bare_fanout.py` (one webrtcbin in, `tee` to N webrtcbin out, nothing else) and the
+//! raw UDP forwarding floor (a process that sends each packet it receives on to N UDP sockets,
+//! at the same packet rate). Server CPU per output packet, threads and memory per viewer, at
+//! 10, 50, 100 and 200 viewers.
 //!
 //! cargo build --release --workspace && cargo build --release --examples
-//! ./target/release/examples/one2many_cpu 10
+//! ./target/release/examples/one2many_cpu 10 [10,50,100,200]
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -29,6 +31,35 @@ struct Figures {
     cpu: f64,
     /// Packets per second per viewer: the least and the mean.
     packets: (f64, f64),
+    /// Threads and resident memory (KiB) of the server: before the viewers joined, and with them.
+    threads: (u64, u64),
+    rss_kib: (u64, u64),
+}
+
+impl Figures {
+    /// Microseconds of server CPU per packet a viewer received.
+    fn micros_per_packet(&self, viewers: usize) -> f64 {
+        self.cpu / 100.0 * 1e6 / (self.packets.1 * viewers as f64)
+    }
+}
+
+/// A field of /proc/<pid>/status, in its own unit.
+fn status_field(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(field)?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
+}
+
+fn threads_and_rss(pid: u32) -> (u64, u64) {
+    (status_field(pid, "Threads:"), status_field(pid, "VmRSS:"))
 }
 
 fn presenter_peer() -> Arc<TestPeer> {
@@ -36,8 +67,9 @@ fn presenter_peer() -> Arc<TestPeer> {
     Arc::new(TestPeer::new(PeerConfig::image(face.to_str().unwrap())).unwrap())
 }
 
-/// CPU of `pid` and the viewers' packet rates over `secs`.
-fn measure(pid: u32, viewers: &[Arc<TestPeer>], secs: u64) -> Figures {
+/// CPU of `pid` and the viewers' packet rates over `secs`; `idle`: the server's threads and
+/// RSS before the viewers joined.
+fn measure(pid: u32, viewers: &[Arc<TestPeer>], secs: u64, idle: (u64, u64)) -> Figures {
     std::thread::sleep(Duration::from_secs(3));
     let before: Vec<u64> = viewers.iter().map(|v| v.packets_received()).collect();
     let (t0, start) = (cpu_ticks(pid), Instant::now());
@@ -49,12 +81,15 @@ fn measure(pid: u32, viewers: &[Arc<TestPeer>], secs: u64) -> Figures {
         .zip(before)
         .map(|(v, b)| (v.packets_received() - b) as f64 / wall)
         .collect();
+    let now = threads_and_rss(pid);
     Figures {
         cpu,
         packets: (
             rates.iter().copied().fold(f64::INFINITY, f64::min),
             rates.iter().sum::<f64>() / rates.len() as f64,
         ),
+        threads: (idle.0, now.0),
+        rss_kib: (idle.1, now.1),
     }
 }
 
@@ -78,6 +113,7 @@ async fn rheo(root: &std::path::Path, n: usize, secs: u64) -> Figures {
         .await;
     let presenting = presenter_peer();
     connected(&mut c, &presenter, &presenting).await;
+    let before = threads_and_rss(server.pid());
     let mut viewers = Vec::new();
     let mut last = String::new();
     for _ in 0..n {
@@ -100,7 +136,7 @@ async fn rheo(root: &std::path::Path, n: usize, secs: u64) -> Figures {
     );
     let pid = server.pid();
     tokio::task::spawn_blocking(move || {
-        let figures = measure(pid, &viewers, secs);
+        let figures = measure(pid, &viewers, secs, before);
         drop(presenting);
         figures
     })
@@ -157,6 +193,7 @@ fn bare(root: &std::path::Path, n: usize, secs: u64) -> Figures {
     };
     let presenting = presenter_peer();
     connect(0, &presenting);
+    let before = threads_and_rss(child.id());
     let viewers: Vec<Arc<TestPeer>> = (1..=n)
         .map(|i| {
             let peer = Arc::new(TestPeer::new(PeerConfig::receive_only()).unwrap());
@@ -164,13 +201,79 @@ fn bare(root: &std::path::Path, n: usize, secs: u64) -> Figures {
             peer
         })
         .collect();
-    let figures = measure(child.id(), &viewers, secs);
+    let figures = measure(child.id(), &viewers, secs, before);
     drop(presenting);
     stop(&mut child);
     figures
 }
 
+/// The floor: this program as `one2many_cpu udp-forward <port>...` receives packets on a UDP
+/// socket and sends each on to every port, with nothing else. Fed `pps` packets of 1200 bytes a
+/// second for `secs`; microseconds of its CPU per packet sent.
+fn udp_floor(n: usize, pps: f64, secs: u64) -> f64 {
+    let sinks: Vec<std::net::UdpSocket> = (0..n)
+        .map(|_| std::net::UdpSocket::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .arg("udp-forward")
+        .args(
+            sinks
+                .iter()
+                .map(|s| s.local_addr().unwrap().port().to_string()),
+        )
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port: u16 = line.trim().parse().unwrap();
+    let feed = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let packet = [0x80u8; 1200];
+    let interval = Duration::from_secs_f64(1.0 / pps);
+    let start = Instant::now();
+    let t0 = cpu_ticks(child.id());
+    let mut sent = 0u64;
+    while start.elapsed() < Duration::from_secs(secs) {
+        feed.send_to(&packet, ("127.0.0.1", port)).unwrap();
+        sent += 1;
+        let due = interval * sent as u32;
+        if let Some(wait) = due.checked_sub(start.elapsed()) {
+            std::thread::sleep(wait);
+        }
+    }
+    let cpu_secs = (cpu_ticks(child.id()) - t0) as f64 / 100.0;
+    stop(&mut child);
+    cpu_secs * 1e6 / (sent as f64 * n as f64)
+}
+
+/// `udp-forward <port>...`: the floor's forwarder (see [`udp_floor`]).
+fn udp_forward(ports: &[u16]) -> ! {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    println!("{}", socket.local_addr().unwrap().port());
+    std::io::stdout().flush().unwrap();
+    let targets: Vec<std::net::SocketAddr> = ports
+        .iter()
+        .map(|p| std::net::SocketAddr::from(([127, 0, 0, 1], *p)))
+        .collect();
+    let mut buf = [0u8; 2048];
+    loop {
+        let Ok(len) = socket.recv(&mut buf) else {
+            std::process::exit(0)
+        };
+        for target in &targets {
+            let _ = socket.send_to(&buf[..len], target);
+        }
+    }
+}
+
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("udp-forward") {
+        let ports: Vec<u16> = args[2..].iter().map(|p| p.parse().unwrap()).collect();
+        udp_forward(&ports);
+    }
     let secs: u64 = std::env::args()
         .nth(1)
         .and_then(|s| s.parse().ok())
@@ -178,23 +281,44 @@ fn main() {
     let sizes: Vec<usize> = std::env::args()
         .nth(2)
         .map(|s| s.split(',').filter_map(|n| n.parse().ok()).collect())
-        .unwrap_or_else(|| vec![10, 50, 100]);
+        .unwrap_or_else(|| vec![10, 50, 100, 200]);
     gst::init().unwrap();
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let rt = tokio::runtime::Runtime::new().unwrap();
-    println!("one presenter (640x480@30 VP8) to N receive-only viewers, {secs} s measured:");
-    println!("| viewers | Rheo CPU (% of one core) | bare CPU | ratio | per viewer, Rheo / bare | packets/s per viewer, Rheo / bare (least) |");
-    println!("|---|---|---|---|---|---|");
+    let load = || {
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split(' ')
+            .next()
+            .unwrap_or("?")
+            .to_owned()
+    };
+    let srtp = rheo_media::srtp_library();
+    println!(
+        "one presenter (640x480@30 VP8) to N receive-only viewers, {secs} s measured; \
+         the viewers' SRTP (this process): {} ({})",
+        srtp.version,
+        srtp.crypto()
+    );
+    println!("| viewers | load | CPU, % of one core: Rheo / bare | µs per packet sent: Rheo / bare / UDP floor | Rheo ÷ bare | Rheo ÷ floor | threads per viewer: Rheo / bare | RSS KiB per viewer: Rheo / bare | packets/s per viewer, least: Rheo / bare |");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for n in sizes {
+        let at = load();
         let r = rt.block_on(rheo(&root, n, secs));
         let b = bare(&root, n, secs);
+        let floor = udp_floor(n, r.packets.1, secs);
+        let (rp, bp) = (r.micros_per_packet(n), b.micros_per_packet(n));
+        let per_viewer = |(a, b): (u64, u64)| b.saturating_sub(a) as f64 / n as f64;
         println!(
-            "| {n} | {:.1} | {:.1} | {:.2} | {:.2} / {:.2} | {:.0} / {:.0} |",
+            "| {n} | {at} | {:.1} / {:.1} | {rp:.1} / {bp:.1} / {floor:.1} | {:.2} | {:.1} | {:.1} / {:.1} | {:.0} / {:.0} | {:.0} / {:.0} |",
             r.cpu,
             b.cpu,
-            r.cpu / b.cpu,
-            r.cpu / n as f64,
-            b.cpu / n as f64,
+            rp / bp,
+            rp / floor,
+            per_viewer(r.threads),
+            per_viewer(b.threads),
+            per_viewer(r.rss_kib),
+            per_viewer(b.rss_kib),
             r.packets.0,
             b.packets.0
         );

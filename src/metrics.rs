@@ -154,6 +154,22 @@ pub fn render(core: &Core, site: &crate::transport::Site) -> String {
         "crypto",
         [(srtp.crypto(), 1)].into_iter(),
     );
+    let fanout = rheo_media::fanout_totals();
+    m.gauge(
+        "rheo_rtp_packetizers",
+        "RTP payloaders of the one-to-many path (one per source stream and packetization, shared by its receivers).",
+        fanout.packetizers,
+    );
+    m.counter(
+        "rheo_rtp_forwarded_packets_total",
+        "RTP packets forwarded to WebRTC receivers from a shared payloader.",
+        fanout.packets_forwarded,
+    );
+    m.counter(
+        "rheo_rtp_dropped_packets_total",
+        "RTP packets a WebRTC receiver did not get: its transport not ready yet, or waiting for a keyframe.",
+        fanout.packets_dropped,
+    );
     let t = rheo_media::traffic::totals();
     let traffic = [
         (

@@ -53,6 +53,7 @@ pub use filters::{ElementPolicy, FaceOverlay, FilterBin, PassThrough};
 pub use graph::element::Element;
 pub use graph::output::Format;
 pub use graph::pipeline::MediaPipeline;
+pub use graph::rtp_fanout::{totals as fanout_totals, FanoutTotals};
 pub use graph::send_bitrate;
 pub use graph::shape::{OutputFormat, MAX_FRAMERATE, OPUS_BITRATES};
 pub use hubs::{Hub, HubKind, Placement};

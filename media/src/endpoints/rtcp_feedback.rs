@@ -8,7 +8,6 @@ use std::time::Instant;
 
 use gst::prelude::*;
 
-use crate::graph::output::AppSrcConsumer;
 use crate::graph::send_bitrate::SendBitrate;
 
 /// Calls `on_feedback` with the feedback of every RTCP packet any session of `rtpbin` receives
@@ -43,14 +42,10 @@ fn follow(rtpsession: &gst::Element, on_feedback: impl Fn(Vec<Feedback>) + Send 
     });
 }
 
-/// Feedback about the video this endpoint sends (`sent`: each stream's SSRC and its chain's
-/// consumer) moves its `bitrate`, and the encoders feeding those chains follow.
-pub(crate) fn apply(
-    feedback: &[Feedback],
-    sent: &[(u32, Arc<AppSrcConsumer>)],
-    bitrate: &SendBitrate,
-) {
-    let ours = |ssrc: &u32| sent.iter().any(|(s, _)| s == ssrc);
+/// Feedback about the video this endpoint sends (`sent`: the SSRCs of its video streams)
+/// moves its `bitrate`. Whether it moved: the encoders feeding those streams then follow.
+pub(crate) fn apply(feedback: &[Feedback], sent: &[u32], bitrate: &SendBitrate) -> bool {
+    let ours = |ssrc: &u32| sent.contains(ssrc);
     let mut moved = false;
     for f in feedback {
         match f {
@@ -68,11 +63,7 @@ pub(crate) fn apply(
             _ => {}
         }
     }
-    if moved {
-        for (_, consumer) in sent {
-            consumer.bitrate_changed();
-        }
-    }
+    moved
 }
 
 /// One piece of feedback about a stream this side sends.

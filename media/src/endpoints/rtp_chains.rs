@@ -1,6 +1,6 @@
-//! What every RTP endpoint does with its media (WebRtcEndpoint, RtpEndpoint): a payloader for
-//! each sent codec, and for each received stream a depayloader into an appsink that feeds the
-//! endpoint's output.
+//! What RTP endpoints do with their media: RtpEndpoint's send chain (a payloader of its own;
+//! WebRtcEndpoint's senders share their source's, see `graph::rtp_fanout`), and for each
+//! received stream a depayloader into an appsink that feeds the endpoint's output.
 
 use std::sync::Arc;
 
@@ -10,55 +10,10 @@ use crate::api_contract::MediaKind;
 use crate::endpoints::sdp::Codec;
 use crate::graph::flow::FlowTracker;
 use crate::graph::output::{AppSrcConsumer, Format, Output};
+pub(crate) use crate::graph::rtp_fanout::make;
+use crate::graph::rtp_fanout::{payloader, Packetization};
 use crate::graph::send_bitrate::SendBitrate;
 use crate::{err, ErrorKind};
-
-/// Packets for an H.264 receiver in packetization mode 0 (single NAL unit: no FU-A fragments,
-/// no STAP-A aggregates) may be this large, so that a NAL unit goes whole in one UDP datagram
-/// (IP fragments it where the path needs).
-pub(crate) const SINGLE_NAL_MTU: u32 = 65_000;
-
-/// The payloader of `codec`, sending with `ssrc`, packets of at most `mtu` bytes.
-pub(crate) fn payloader(codec: &Codec, ssrc: u32, mtu: u32) -> crate::Result<gst::Element> {
-    let (format, pt) = (codec.format, codec.pt);
-    let mut mtu = mtu;
-    let pay = match format {
-        Format::Vp8 => {
-            let p = make("rtpvp8pay")?;
-            p.set_property_from_str("picture-id-mode", "15-bit");
-            p
-        }
-        Format::H264 => {
-            let p = make("rtph264pay")?;
-            p.set_property("config-interval", -1i32);
-            if codec.single_nal {
-                mtu = SINGLE_NAL_MTU;
-            }
-            if p.find_property("aggregate-mode").is_some() {
-                let mode = if codec.single_nal {
-                    "none"
-                } else {
-                    "zero-latency"
-                };
-                p.set_property_from_str("aggregate-mode", mode);
-            }
-            p
-        }
-        Format::Opus => make("rtpopuspay")?,
-        Format::Pcmu => make("rtppcmupay")?,
-        Format::Pcma => make("rtppcmapay")?,
-        Format::RawVideo | Format::RawAudio | Format::Data => {
-            return Err(err(
-                ErrorKind::Internal,
-                "only VP8, H.264, Opus, PCMU and PCMA go over RTP",
-            ))
-        }
-    };
-    pay.set_property("pt", pt);
-    pay.set_property("ssrc", ssrc);
-    pay.set_property("mtu", mtu);
-    Ok(pay)
-}
 
 /// A sent stream's chain: `appsrc ! payloader`, added to a bin, its payloader's source pad
 /// still to link.
@@ -92,7 +47,12 @@ pub(crate) fn send_chain(
     bitrate: Option<Arc<SendBitrate>>,
 ) -> crate::Result<SendChain> {
     let appsrc = AppSrcConsumer::make_appsrc(name);
-    let pay = payloader(codec, ssrc, mtu)?;
+    let packetization = Packetization {
+        format: codec.format,
+        mtu,
+        single_nal: codec.single_nal,
+    };
+    let pay = payloader(packetization, codec.pt, ssrc)?;
     bin.add_many([appsrc.upcast_ref::<gst::Element>(), &pay])
         .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
     appsrc
@@ -232,12 +192,6 @@ pub(crate) fn request_keyframe(depayloader: &gst::Element) {
             .build();
         pad.push_event(ev);
     }
-}
-
-pub(crate) fn make(factory: &str) -> crate::Result<gst::Element> {
-    gst::ElementFactory::make(factory)
-        .build()
-        .map_err(|e| err(ErrorKind::Internal, format!("{factory}: {e}")))
 }
 
 fn set_if(e: &gst::Element, prop: &str, v: impl Into<gst::glib::Value>) {

@@ -9,6 +9,7 @@ use gst::prelude::*;
 use crate::api_contract::*;
 use crate::graph::flow::{FlowDir, FlowTracker};
 use crate::graph::output::{AppSrcConsumer, Consumer, Format, Output};
+use crate::graph::rtp_fanout::{Packetization, RtpSender};
 use crate::graph::shape::{OutputFormat, Shaping};
 use crate::{err, ErrorKind};
 
@@ -25,6 +26,9 @@ pub(crate) enum Input {
     Prefers(&'static [Format], Arc<AppSrcConsumer>),
     /// Whatever the source sends, into this consumer (pass-through style forwarding).
     Any(Arc<dyn Consumer>),
+    /// This format as RTP, cut as the packetization says, into this sender (an RTP
+    /// transport: the one-to-many path, one payloader shared by every such sender).
+    Rtp(Format, Packetization, Arc<RtpSender>),
 }
 
 /// One kind of media element (WebRTC endpoint, pass-through, filter, ...): its inputs and

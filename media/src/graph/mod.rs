@@ -9,6 +9,8 @@ pub(crate) mod element;
 pub(crate) mod flow;
 pub(crate) mod output;
 pub(crate) mod pipeline;
+pub mod rtp_fanout;
 pub mod send_bitrate;
 pub(crate) mod shape;
+pub mod stream;
 pub(crate) mod teardown;

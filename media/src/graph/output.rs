@@ -16,134 +16,14 @@ use std::sync::{Arc, Weak};
 use gst::prelude::*;
 use parking_lot::Mutex;
 
-use crate::api_contract::{ElementEvent, EventSink, MediaEvent, MediaKind};
+use crate::api_contract::{ElementEvent, MediaEvent, MediaKind};
 use crate::graph::flow::{FlowDir, FlowTracker};
+use crate::graph::rtp_fanout::{Packetization, Packetizer, Packetizers, RtpSender, Upstream};
 use crate::graph::send_bitrate::SendBitrate;
+pub use crate::graph::stream::{
+    data_message_caps, data_message_kind, Consumer, Format, OutputContext,
+};
 use crate::{err, ErrorKind, Result};
-
-/// The media type of data channel messages inside Rheo.
-pub const DATA_CAPS: &str = "application/x-rheo-data";
-
-/// The caps of one data message: whether it is binary, and the label of its channel (empty
-/// when it comes from an element, not a channel).
-pub fn data_message_caps(binary: bool, label: &str) -> gst::Caps {
-    gst::Caps::builder(DATA_CAPS)
-        .field("binary", binary)
-        .field("label", label)
-        .build()
-}
-
-/// What [`data_message_caps`] says: (binary, label). Missing fields mean binary, no label.
-pub fn data_message_kind(caps: &gst::CapsRef) -> (bool, String) {
-    let s = caps.structure(0);
-    let binary = s.and_then(|s| s.get::<bool>("binary").ok()).unwrap_or(true);
-    let label = s
-        .and_then(|s| s.get::<String>("label").ok())
-        .unwrap_or_default();
-    (binary, label)
-}
-
-/// A media format carried between elements.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Format {
-    Vp8,
-    H264,
-    Opus,
-    /// G.711 µ-law (8 kHz, mono), as RTP peers and SIP gateways send it.
-    Pcmu,
-    /// G.711 A-law (8 kHz, mono).
-    Pcma,
-    /// Decoded video, I420.
-    RawVideo,
-    /// Decoded audio, 16-bit 48 kHz stereo (what the audio encoders start from).
-    RawAudio,
-    /// Data channel messages: one buffer per message, its caps saying whether it is text or
-    /// binary and which channel label it came from.
-    Data,
-}
-
-impl Format {
-    pub fn media(self) -> MediaKind {
-        match self {
-            Format::Opus | Format::Pcmu | Format::Pcma | Format::RawAudio => MediaKind::Audio,
-            Format::Data => MediaKind::Data,
-            Format::Vp8 | Format::H264 | Format::RawVideo => MediaKind::Video,
-        }
-    }
-    pub fn is_raw(self) -> bool {
-        matches!(self, Format::RawVideo | Format::RawAudio)
-    }
-    /// The decoded format of `media`, through which every transcoding of it goes.
-    pub fn raw(media: MediaKind) -> Option<Format> {
-        match media {
-            MediaKind::Video => Some(Format::RawVideo),
-            MediaKind::Audio => Some(Format::RawAudio),
-            MediaKind::Data => None,
-        }
-    }
-    /// Generic caps used for appsrc/appsink boundaries.
-    pub fn caps(self) -> gst::Caps {
-        match self {
-            Format::Vp8 => gst::Caps::builder("video/x-vp8").build(),
-            Format::H264 => gst::Caps::builder("video/x-h264")
-                .field("stream-format", "byte-stream")
-                .field("alignment", "au")
-                .build(),
-            Format::Opus => gst::Caps::builder("audio/x-opus").build(),
-            Format::Pcmu => gst::Caps::builder("audio/x-mulaw").build(),
-            Format::Pcma => gst::Caps::builder("audio/x-alaw").build(),
-            Format::RawVideo => gst::Caps::builder("video/x-raw")
-                .field("format", "I420")
-                .build(),
-            Format::RawAudio => gst::Caps::builder("audio/x-raw")
-                .field("format", "S16LE")
-                .field("layout", "interleaved")
-                .build(),
-            Format::Data => gst::Caps::builder(DATA_CAPS).build(),
-        }
-    }
-    /// `native` if `accepted` lists it, else the first accepted format (reached by transcoding).
-    pub fn preferred(accepted: &[Format], native: Format) -> Format {
-        if accepted.contains(&native) {
-            native
-        } else {
-            accepted.first().copied().unwrap_or(native)
-        }
-    }
-    /// The RTP media and encoding names of an RTP-carried format.
-    pub fn rtp_names(self) -> Option<(&'static str, &'static str)> {
-        match self {
-            Format::Vp8 => Some(("video", "VP8")),
-            Format::H264 => Some(("video", "H264")),
-            Format::Opus => Some(("audio", "OPUS")),
-            Format::Pcmu => Some(("audio", "PCMU")),
-            Format::Pcma => Some(("audio", "PCMA")),
-            Format::RawVideo | Format::RawAudio | Format::Data => None,
-        }
-    }
-    pub fn codec_name(self) -> &'static str {
-        match self {
-            Format::Vp8 => "VP8",
-            Format::H264 => "H264",
-            Format::Opus => "OPUS",
-            Format::Pcmu => "PCMU",
-            Format::Pcma => "PCMA",
-            Format::RawVideo | Format::RawAudio => "RAW",
-            Format::Data => "DATA",
-        }
-    }
-}
-
-/// Something that accepts buffers from a output. `push` runs on a streaming thread: never blocks.
-pub trait Consumer: Send + Sync {
-    fn push(&self, buffer: &gst::Buffer, caps: &gst::CapsRef);
-    /// Called when the consumer is (re)attached to a producer: it must restart at a keyframe.
-    fn reset(&self) {}
-    /// The video bitrate its receiver can take (bits per second), when it knows one.
-    fn wanted_bitrate(&self) -> Option<u64> {
-        None
-    }
-}
 
 /// An appsrc fed from a output. Drops delta frames until a keyframe after (re)attachment or after an
 /// overflow, and asks the producer for a keyframe when it has to wait.
@@ -302,23 +182,10 @@ pub struct Output {
     /// An encoder's output: sets the encoder's bitrate.
     bitrate: Mutex<Option<Arc<BitrateFn>>>,
     derived: Mutex<HashMap<Format, Arc<Transcoder>>>,
+    /// The RTP packetizations of this stream its RTP senders share.
+    packetizers: Packetizers,
     flow: Option<Arc<FlowTracker>>,
     end_listeners: Mutex<Vec<Weak<dyn StreamEndListener>>>,
-}
-
-/// What outputs need from their pipeline to build transcoders.
-pub struct OutputContext {
-    pub pipeline: gst::Pipeline,
-    pub events: EventSink,
-    pub encoders: std::sync::atomic::AtomicUsize,
-    pub decoders: std::sync::atomic::AtomicUsize,
-    pub next_id: AtomicU64,
-}
-
-impl OutputContext {
-    pub fn next(&self) -> u64 {
-        self.next_id.fetch_add(1, Ordering::Relaxed)
-    }
 }
 
 impl Output {
@@ -337,6 +204,7 @@ impl Output {
             keyframe: Mutex::new(None),
             bitrate: Mutex::new(None),
             derived: Mutex::new(HashMap::new()),
+            packetizers: Mutex::new(HashMap::new()),
             flow,
             end_listeners: Mutex::new(Vec::new()),
         })
@@ -476,7 +344,63 @@ impl Output {
             id,
             consumer: Some(consumer),
             root: self.clone(),
+            rtp: None,
         })
+    }
+
+    /// Subscribes an RTP sender to this output's stream in `want` format (transcoded once if
+    /// needed), packetized as `packetization` by a payloader every such sender shares.
+    pub(crate) fn subscribe_rtp(
+        self: &Arc<Self>,
+        want: Format,
+        packetization: Packetization,
+        sender: Arc<RtpSender>,
+    ) -> Result<Subscription> {
+        let hub = self.stream_for(want)?;
+        let packetizer = hub.packetizer(packetization)?;
+        let upstream: Arc<dyn Upstream> = packetizer.clone();
+        sender.set_producer(Some(Arc::downgrade(&upstream)));
+        packetizer.add(sender.clone());
+        // A receiver joining a live stream needs a keyframe now.
+        hub.request_keyframe();
+        hub.adapt_bitrate();
+        Ok(Subscription {
+            hub,
+            id: 0,
+            consumer: None,
+            root: self.clone(),
+            rtp: Some((packetizer, sender)),
+        })
+    }
+
+    /// The packetizer of `key` for this stream, started with its first sender.
+    fn packetizer(self: &Arc<Self>, key: Packetization) -> Result<Arc<Packetizer>> {
+        let mut packetizers = self.packetizers.lock();
+        if let Some(p) = packetizers.get(&key) {
+            return Ok(p.clone());
+        }
+        let output: Arc<dyn Upstream> = self.clone();
+        let p = Packetizer::new(&self.ctx, key, Arc::downgrade(&output))?;
+        let id = self.add(p.clone());
+        *p.subscription.lock() = Some(id);
+        packetizers.insert(key, p.clone());
+        Ok(p)
+    }
+
+    /// Stops `packetizer` (its last sender left).
+    fn drop_packetizer(&self, packetizer: &Arc<Packetizer>) {
+        let removed = {
+            let mut packetizers = self.packetizers.lock();
+            match packetizers.get(&packetizer.key) {
+                Some(p) if Arc::ptr_eq(p, packetizer) => packetizers.remove(&packetizer.key),
+                _ => None,
+            }
+        };
+        if let Some(id) = *packetizer.subscription.lock() {
+            self.remove(id);
+        }
+        drop(removed);
+        packetizer.teardown();
     }
 
     /// Subscribes a plain consumer to the native stream (no format conversion).
@@ -487,6 +411,7 @@ impl Output {
             id,
             consumer: None,
             root: self.clone(),
+            rtp: None,
         }
     }
 
@@ -578,6 +503,10 @@ impl Output {
     pub fn shutdown(self: &Arc<Self>) {
         *self.subs.lock() = Arc::new(Vec::new());
         self.set_keyframe_fn(None);
+        let packetizers: Vec<_> = self.packetizers.lock().drain().map(|(_, p)| p).collect();
+        for p in packetizers {
+            p.teardown();
+        }
         let all: Vec<Arc<Transcoder>> = self.derived.lock().drain().map(|(_, t)| t).collect();
         // Encoders hanging off the raw hub first, then the decoder.
         for t in all.iter().filter(|t| !t.is_decoder) {
@@ -590,12 +519,23 @@ impl Output {
     }
 }
 
+impl Upstream for Output {
+    fn request_keyframe(&self) {
+        Output::request_keyframe(self);
+    }
+    fn adapt_bitrate(&self) {
+        Output::adapt_bitrate(self);
+    }
+}
+
 /// A live subscription; dropping it does nothing, call [`Subscription::cancel`].
 pub struct Subscription {
     hub: Arc<Output>,
     id: u64,
     consumer: Option<Arc<AppSrcConsumer>>,
     root: Arc<Output>,
+    /// An RTP sender's subscription: its packetizer (on `hub`) and itself.
+    rtp: Option<(Arc<Packetizer>, Arc<RtpSender>)>,
 }
 
 impl Subscription {
@@ -607,7 +547,19 @@ impl Subscription {
         &self.root
     }
     pub fn cancel(self) {
-        self.hub.remove(self.id);
+        match &self.rtp {
+            Some((packetizer, sender)) => {
+                sender.set_producer(None);
+                if packetizer.remove(sender) == 0 {
+                    self.hub.drop_packetizer(packetizer);
+                } else {
+                    self.hub.adapt_bitrate();
+                }
+            }
+            None => {
+                self.hub.remove(self.id);
+            }
+        }
         if let Some(c) = &self.consumer {
             c.set_producer(None);
         }
@@ -672,6 +624,7 @@ impl Transcoder {
             keyframe: Mutex::new(None),
             bitrate: Mutex::new(None),
             derived: Mutex::new(HashMap::new()),
+            packetizers: Mutex::new(HashMap::new()),
             flow: None,
             end_listeners: Mutex::new(Vec::new()),
         };
@@ -731,6 +684,7 @@ impl Transcoder {
                 id,
                 consumer: Some(consumer),
                 root: src_hub.clone(),
+                rtp: None,
             }
         } else {
             return Err(err(ErrorKind::Internal, "transcoder input format mismatch"));

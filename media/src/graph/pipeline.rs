@@ -68,6 +68,7 @@ impl MediaPipeline {
             events: events.clone(),
             encoders: AtomicUsize::new(0),
             decoders: AtomicUsize::new(0),
+            packetizers: AtomicUsize::new(0),
             next_id: AtomicU64::new(1),
         });
         let inner = Arc::new(PipelineInner {
@@ -155,6 +156,12 @@ impl MediaPipeline {
     /// Encoders currently instantiated in this pipeline.
     pub fn encoder_count(&self) -> usize {
         self.inner.ctx.encoders.load(Ordering::SeqCst)
+    }
+
+    /// RTP payloaders the one-to-many path runs in this pipeline (one per source stream and
+    /// packetization, however many receivers share it).
+    pub fn packetizer_count(&self) -> usize {
+        self.inner.ctx.packetizers.load(Ordering::SeqCst)
     }
 
     /// Decoders currently instantiated in this pipeline.
@@ -359,21 +366,22 @@ impl PipelineInner {
         match hub.subscribe(format, consumer) {
             Ok(s) => Some(s),
             Err(e) => {
-                (self.events)(ElementEvent {
-                    element: sink_id.to_string(),
-                    event: MediaEvent::Error {
-                        description: format!(
-                            "cannot connect {} to {sink_id}: {}",
-                            conn.source.id(),
-                            e.message
-                        ),
-                        code: 0,
-                        kind: "CONNECT_ERROR".into(),
-                    },
-                });
+                self.connect_failed(conn, sink_id, &e.message);
                 None
             }
         }
+    }
+
+    /// A connection that could not be bound: an `Error` event of the sink.
+    fn connect_failed(&self, conn: &Conn, sink_id: &str, why: &str) {
+        (self.events)(ElementEvent {
+            element: sink_id.to_string(),
+            event: MediaEvent::Error {
+                description: format!("cannot connect {} to {sink_id}: {why}", conn.source.id()),
+                code: 0,
+                kind: "CONNECT_ERROR".into(),
+            },
+        });
     }
 
     fn resolve_locked(&self, graph: &mut HashMap<(String, MediaKind), Conn>) {
@@ -402,6 +410,15 @@ impl PipelineInner {
                         self.subscribe(&hub, fmt, consumer, conn, sink_id)
                     }
                     Input::Any(forward) => Some(hub.subscribe_native(forward)),
+                    Input::Rtp(fmt, packetization, sender) => {
+                        match hub.subscribe_rtp(fmt, packetization, sender) {
+                            Ok(s) => Some(s),
+                            Err(e) => {
+                                self.connect_failed(conn, sink_id, &e.message);
+                                None
+                            }
+                        }
+                    }
                     Input::Unknown | Input::Absent => None,
                 };
                 let Some(sub) = sub else { continue };

@@ -307,6 +307,11 @@ struct Received {
     audio_buffers: u64,
     /// Frame codes read in received pictures, with when each arrived (the latest ones).
     arrivals: std::collections::VecDeque<(u32, Instant)>,
+    /// The sequence number of the last video RTP packet out of the jitter buffer.
+    video_seq: Option<u16>,
+    /// Where a video RTP packet's sequence number did not follow the one before: by how much
+    /// it moved (2: one packet missing; a renumbering gone wrong jumps anywhere).
+    video_seq_jumps: Vec<u16>,
 }
 
 /// Arrivals kept: a minute of 30 fps video.
@@ -533,6 +538,27 @@ impl TestPeer {
                 return;
             }
             let Some(pipeline) = pl.upgrade() else { return };
+            let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+            let is_video = caps
+                .structure(0)
+                .is_some_and(|s| s.get::<&str>("media") == Ok("video"));
+            if is_video {
+                let seqs = sh.clone();
+                pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+                    let seq = info.buffer().and_then(|b| {
+                        let m = b.map_readable().ok()?;
+                        (m.len() >= 4).then(|| u16::from_be_bytes([m[2], m[3]]))
+                    });
+                    if let Some(seq) = seq {
+                        let mut r = seqs.received.lock().unwrap();
+                        if let Some(last) = r.video_seq.filter(|l| l.wrapping_add(1) != seq) {
+                            r.video_seq_jumps.push(seq.wrapping_sub(last));
+                        }
+                        r.video_seq = Some(seq);
+                    }
+                    gst::PadProbeReturn::Ok
+                });
+            }
             if count_only {
                 let sink = gst::ElementFactory::make("fakesink")
                     .property("sync", false)
@@ -885,6 +911,36 @@ impl TestPeer {
             .filter(|(code, at)| *at >= since && seen.insert(*code))
             .copied()
             .collect()
+    }
+
+    /// The video RTP packets (out of the jitter buffer) whose sequence number did not follow
+    /// the previous packet's, each as how far it moved: small forward steps are packets lost
+    /// for good on the way, anything else a sender's renumbering gone wrong.
+    pub fn video_sequence_jumps(&self) -> Vec<u16> {
+        self.shared.received.lock().unwrap().video_seq_jumps.clone()
+    }
+
+    /// Stops reading its sockets, as a frozen tab does: the ICE source threads block, so what
+    /// is sent to it piles up in the kernel and is dropped there. For good.
+    pub fn stop_reading(&self) {
+        let sources: Vec<gst::Element> = self
+            .webrtcbin
+            .downcast_ref::<gst::Bin>()
+            .expect("webrtcbin is a bin")
+            .iterate_recurse()
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.factory().is_some_and(|f| f.name() == "nicesrc"))
+            .collect();
+        assert!(!sources.is_empty(), "webrtcbin has no nicesrc");
+        for source in sources {
+            source
+                .static_pad("src")
+                .expect("nicesrc src")
+                .add_probe(gst::PadProbeType::BLOCK_DOWNSTREAM, |_, _| {
+                    gst::PadProbeReturn::Ok
+                });
+        }
     }
 
     /// Receive-only peers: the RTP packets received so far.

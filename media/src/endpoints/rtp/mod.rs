@@ -474,14 +474,19 @@ fn build(ctx: &ElementContext, options: RtpOptions) -> crate::Result<(gst::Bin, 
 
 impl Inner {
     fn on_rtcp_feedback(&self, feedback: &[rtcp_feedback::Feedback]) {
-        let sent: Vec<(u32, Arc<AppSrcConsumer>)> = self
+        let video: Vec<(u32, Arc<AppSrcConsumer>)> = self
             .sending
             .lock()
             .iter()
             .filter(|s| s.media == MediaKind::Video)
             .map(|s| (s.ssrc, s.consumer.clone()))
             .collect();
-        rtcp_feedback::apply(feedback, &sent, &self.send_bitrate);
+        let ssrcs: Vec<u32> = video.iter().map(|(ssrc, _)| *ssrc).collect();
+        if rtcp_feedback::apply(feedback, &ssrcs, &self.send_bitrate) {
+            for (_, consumer) in &video {
+                consumer.bitrate_changed();
+            }
+        }
     }
 
     fn output(&self, media: MediaKind) -> &Arc<Output> {

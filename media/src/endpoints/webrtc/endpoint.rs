@@ -16,8 +16,9 @@ use crate::endpoints::rtcp_feedback;
 use crate::graph::context::{ElementContext, Graph};
 use crate::graph::element::{Element, ElementKind, Input};
 use crate::graph::flow::FlowTracker;
-use crate::graph::output::{AppSrcConsumer, Format, Output, OutputContext};
+use crate::graph::output::{Format, Output};
 use crate::graph::pipeline::MediaPipeline;
+use crate::graph::rtp_fanout::{Packetization, RtpSender};
 use crate::graph::send_bitrate::SendBitrate;
 use crate::{err, ErrorKind};
 
@@ -40,8 +41,9 @@ pub(crate) struct Neg {
 pub(crate) struct SendChain {
     pub(crate) media: MediaKind,
     pub(crate) format: Format,
+    pub(crate) packetization: Packetization,
     pub(crate) ssrc: u32,
-    pub(crate) consumer: Arc<AppSrcConsumer>,
+    pub(crate) sender: Arc<RtpSender>,
 }
 #[derive(Default)]
 pub(crate) struct Ice {
@@ -70,7 +72,6 @@ pub(crate) struct WrtcInner {
     pub(super) settings: Mutex<WebRtcSettings>,
     pub(super) events: EventSink,
     pub(super) flow: Arc<FlowTracker>,
-    pub(super) ctx: Arc<OutputContext>,
     pub(super) graph: Graph,
     pub(super) neg: Mutex<Neg>,
     pub(super) ice: Mutex<Ice>,
@@ -227,7 +228,6 @@ pub(super) fn build(
         settings: Mutex::new(ctx.settings.clone()),
         events: ctx.events.clone(),
         flow: flow.clone(),
-        ctx: ctx.hubs.clone(),
         graph: ctx.graph.clone(),
         neg: Mutex::new(Neg {
             phase: Phase::New,
@@ -344,14 +344,19 @@ pub(super) fn build(
 
 impl WrtcInner {
     fn on_rtcp_feedback(&self, feedback: &[rtcp_feedback::Feedback]) {
-        let sent: Vec<(u32, Arc<AppSrcConsumer>)> = self
+        let video: Vec<(u32, Arc<RtpSender>)> = self
             .send
             .lock()
             .iter()
             .filter(|c| c.media == MediaKind::Video)
-            .map(|c| (c.ssrc, c.consumer.clone()))
+            .map(|c| (c.ssrc, c.sender.clone()))
             .collect();
-        rtcp_feedback::apply(feedback, &sent, &self.send_bitrate);
+        let ssrcs: Vec<u32> = video.iter().map(|(ssrc, _)| *ssrc).collect();
+        if rtcp_feedback::apply(feedback, &ssrcs, &self.send_bitrate) {
+            for (_, sender) in &video {
+                sender.bitrate_changed();
+            }
+        }
     }
 
     pub(super) fn hub(&self, media: MediaKind) -> Option<&Arc<Output>> {
@@ -386,7 +391,7 @@ impl ElementKind for WebRtcEndpoint {
             };
         }
         match self.inner.send.lock().iter().find(|c| c.media == media) {
-            Some(c) => Input::Fixed(c.format, c.consumer.clone()),
+            Some(c) => Input::Rtp(c.format, c.packetization, c.sender.clone()),
             None => Input::Unknown,
         }
     }
@@ -404,7 +409,9 @@ impl ElementKind for WebRtcEndpoint {
         if let Some(data) = &self.inner.data {
             data.input.stop();
         }
-        self.inner.send.lock().clear();
+        for chain in self.inner.send.lock().drain(..) {
+            chain.sender.close();
+        }
         self.inner.recv_depayloaders.lock().clear();
         let _ = self.inner.bin.set_state(gst::State::Null);
         crate::graph::teardown::release_request_pads(self.inner.bin.upcast_ref());
@@ -466,7 +473,7 @@ impl WebRtcEndpoint {
     pub fn set_video_send_bandwidth(&self, min_kbps: u32, max_kbps: u32) {
         self.inner.send_bitrate.set_bounds(min_kbps, max_kbps);
         for chain in self.inner.send.lock().iter() {
-            chain.consumer.bitrate_changed();
+            chain.sender.bitrate_changed();
         }
     }
 

@@ -1,5 +1,6 @@
-//! The media chains: appsrc ! payloader into webrtcbin for each sent m-line, and depayloader !
-//! appsink out of it for each received stream, feeding the endpoint's outputs.
+//! The media chains: an RTP sender into webrtcbin for each sent m-line (fed by its source's
+//! shared packetizer), and depayloader ! appsink out of it for each received stream, feeding
+//! the endpoint's outputs.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -10,12 +11,12 @@ use super::endpoint::{SendChain, WrtcInner};
 use crate::api_contract::*;
 use crate::endpoints::rtp_chains::{self, ReceiveChain};
 use crate::endpoints::sdp::Codec;
-use crate::{err, ErrorKind};
+use crate::graph::rtp_fanout::{Packetization, ReadyFn, RtpSender};
 
 impl WrtcInner {
-    /// appsrc ! pay ! `pad` (a webrtcbin sink pad). The payloader sets its own SSRC: RTP
-    /// received and sent back unchanged into the same session would be dropped, so media is
-    /// depayloaded on the way in and payloaded again here.
+    /// The RTP sender of `codec` into `pad` (a webrtcbin sink pad), bound to its source's
+    /// shared packetizer when connected. Its SSRC is its own: RTP received and sent back
+    /// unchanged into the same session would be dropped.
     pub(super) fn build_send_chain(
         &self,
         media: MediaKind,
@@ -23,30 +24,38 @@ impl WrtcInner {
         ssrc: u32,
         pad: &gst::Pad,
     ) -> crate::Result<()> {
-        let name = format!("send-{media:?}-{}", self.ctx.next()).to_lowercase();
-        let mtu = self.settings.lock().mtu;
-        let flow = Some((self.flow.clone(), media));
-        let bitrate = (media == MediaKind::Video).then(|| self.send_bitrate.clone());
-        let chain = rtp_chains::send_chain(&self.bin, &name, codec, ssrc, mtu, flow, bitrate)?;
-        chain
-            .payloader
-            .static_pad("src")
-            .expect("pay src")
-            .link(pad)
-            .map_err(|e| err(ErrorKind::Internal, format!("link to webrtcbin: {e:?}")))?;
-        chain.start();
-        let consumer = chain.consumer;
+        let packetization = Packetization {
+            format: codec.format,
+            mtu: self.settings.lock().mtu,
+            single_nal: codec.single_nal,
+        };
+        let sender = RtpSender::new(
+            pad,
+            codec.format,
+            codec.pt,
+            codec.clock_rate.max(1) as u32,
+            ssrc,
+            transport_ready(&self.webrtcbin, pad),
+            Some(self.flow.clone()),
+        )?;
+        if media == MediaKind::Video {
+            sender.set_bitrate(self.send_bitrate.clone());
+        }
         self.send.lock().push(SendChain {
             media,
             format: codec.format,
+            packetization,
             ssrc,
-            consumer,
+            sender,
         });
         Ok(())
     }
 
     pub(super) fn teardown_send(&self) {
         let chains: Vec<SendChain> = self.send.lock().drain(..).collect();
+        for chain in &chains {
+            chain.sender.close();
+        }
         drop(chains);
         let ours: Vec<gst::Element> = self
             .bin
@@ -151,4 +160,51 @@ impl WrtcInner {
             rtp_chains::request_keyframe(&depayloader);
         }
     }
+}
+
+/// When webrtcbin takes packets on `pad` without blocking the caller: the pad is linked to its
+/// transceiver's stream (negotiated), and the transport's send bin has let RTP through (it
+/// blocks RTP until the DTLS keys are set, and its ICE sink until ICE connects). Both blocks
+/// are pad probes, seen as the pads' blocked flag; once gone they never come back.
+fn transport_ready(webrtcbin: &gst::Element, pad: &gst::Pad) -> ReadyFn {
+    let webrtcbin = webrtcbin.downgrade();
+    let pad = pad.downgrade();
+    Box::new(move || {
+        let (Some(webrtcbin), Some(pad)) = (webrtcbin.upgrade(), pad.upgrade()) else {
+            return false;
+        };
+        let linked = pad
+            .downcast_ref::<gst::GhostPad>()
+            .is_some_and(|g| g.target().is_some());
+        if !linked || pad.is_blocked() {
+            return false;
+        }
+        let Some(bin) = webrtcbin.downcast_ref::<gst::Bin>() else {
+            return false;
+        };
+        let send_bins: Vec<gst::Element> = bin
+            .children()
+            .into_iter()
+            .filter(|c| c.type_().name() == "TransportSendBin")
+            .collect();
+        !send_bins.is_empty() && send_bins.iter().all(rtp_unblocked)
+    })
+}
+
+/// The transport send bin's RTP path is open: neither the pad feeding its DTLS-SRTP encoder
+/// nor the encoder's output to the ICE sink carries a blocking probe.
+fn rtp_unblocked(send_bin: &gst::Element) -> bool {
+    let Some(ghost) = send_bin
+        .static_pad("rtp_sink")
+        .and_then(|p| p.downcast::<gst::GhostPad>().ok())
+    else {
+        return false;
+    };
+    let into_encoder = ghost.internal().is_some_and(|p| !p.is_blocked());
+    let encoder_out = ghost
+        .target()
+        .and_then(|t| t.parent_element())
+        .and_then(|enc| enc.static_pad("src"))
+        .is_some_and(|p| !p.is_blocked());
+    into_encoder && encoder_out
 }
