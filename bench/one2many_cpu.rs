@@ -137,11 +137,30 @@ async fn rheo(root: &std::path::Path, n: usize, secs: u64) -> Figures {
     let pid = server.pid();
     tokio::task::spawn_blocking(move || {
         let figures = measure(pid, &viewers, secs, before);
+        // After the measurement, so that sampling does not add to the figures.
+        if let Some(mut perf) = profile(pid, n, secs) {
+            let _ = perf.wait();
+        }
         drop(presenting);
         figures
     })
     .await
     .unwrap()
+}
+
+/// With `RHEO_PERF_DIR` set: a `perf record -g` of the server, still serving the same viewers, to
+/// `<dir>/rheo-<n>.data` (`perf report -i ... --no-children --sort dso` gives where the time
+/// goes).
+fn profile(pid: u32, n: usize, secs: u64) -> Option<std::process::Child> {
+    let dir = std::env::var_os("RHEO_PERF_DIR")?;
+    let out = std::path::Path::new(&dir).join(format!("rheo-{n}.data"));
+    Command::new("perf")
+        .args(["record", "-g", "-q", "-p", &pid.to_string(), "-o"])
+        .arg(out)
+        .args(["--", "sleep", &secs.to_string()])
+        .stdout(Stdio::null())
+        .spawn()
+        .ok()
 }
 
 /// The bare baseline: the Python fan-out, signalled over its stdin and stdout.
