@@ -1,7 +1,7 @@
 //! The one-to-many path with webrtcbin peers: one presenter's packets reach every viewer from
 //! one shared payloader, in order, with each viewer's own sequence numbers continuous; a viewer
-//! that stops reading costs the others nothing; a switch of source keeps every viewer's
-//! numbering continuous.
+//! that stops reading costs the others nothing; a late viewer gets a keyframe; a switch of
+//! source keeps every viewer's numbering continuous.
 
 mod common;
 
@@ -156,6 +156,47 @@ fn a_viewer_that_stops_reading_does_not_slow_the_others() {
         viewers[0].0.frames_received() <= stalled_at + 2,
         "the stalled viewer stopped reading"
     );
+    pipeline.release();
+}
+
+#[test]
+fn a_late_viewer_gets_a_keyframe_at_once() {
+    init().unwrap();
+    let log = EventLog::new();
+    let pipeline = MediaPipeline::new("late", log.sink(), loopback_settings()).unwrap();
+    let presenter_endpoint =
+        WebRtcEndpoint::create(&pipeline, "presenter", WebRtcOptions::default()).unwrap();
+    // Keyframes only when asked for: the encoder's own interval is 100 s.
+    let presenter = Arc::new(
+        TestPeer::new(
+            PeerConfig::color(RED)
+                .with_frame_code()
+                .with_keyframe_interval(3000),
+        )
+        .unwrap(),
+    );
+    let (_presenter_pump, _) = negotiate(&presenter, &presenter_endpoint, &log);
+    let (first, first_endpoint, _first_pump) = viewer(&pipeline, &log, "first");
+    presenter_endpoint
+        .connect(&first_endpoint, MediaKind::Video)
+        .unwrap();
+    assert!(first.wait_frames(10, T), "the first viewer got no frames");
+    std::thread::sleep(Duration::from_secs(3));
+    let (late, late_endpoint, _late_pump) = viewer(&pipeline, &log, "late");
+    let joined = Instant::now();
+    presenter_endpoint
+        .connect(&late_endpoint, MediaKind::Video)
+        .unwrap();
+    assert!(
+        late.wait_frames(10, Duration::from_secs(10)),
+        "the late viewer decoded {} frames in 10 s: no keyframe reached it",
+        late.frames_received()
+    );
+    let first_frame = late.first_frame_at().unwrap();
+    assert!(first_frame >= joined);
+    // The presenter's stream to the first viewer went on meanwhile.
+    let before = first.frames_received();
+    assert!(first.wait_frames(before + 10, T));
     pipeline.release();
 }
 
