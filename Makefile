@@ -10,6 +10,7 @@ run: deps build-release
 
 test: test-deps
 	$(CARGO) build --workspace --all-targets
+	bash scripts/build-webrtchttp.sh >/dev/null
 	$(MAKE) unit
 	$(MAKE) deploy-check
 	$(MAKE) e2e
@@ -27,7 +28,8 @@ test-deps:
 build-release:
 	$(CARGO) build --release --workspace
 
-# Tests run with loopback as the only network interface (scripts/loopback-only.sh).
+# Tests run with loopback as the only network interface (scripts/loopback-only.sh). The WHIP
+# tests' clients (scripts/build-webrtchttp.sh) are built first, while the registry is reachable.
 unit:
 	bash scripts/loopback-only.sh $(CARGO) test --offline --workspace -- --test-threads=2
 

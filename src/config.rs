@@ -237,6 +237,22 @@ pub struct Layer {
     /// [default: 64]
     #[arg(long, env = "RHEO_MAX_PYTHON_FILTERS")]
     pub max_python_filters: Option<usize>,
+    /// Serve WHIP (`/whip/<stream>`) and WHEP (`/whep/<stream>`) (1/0). [default: 1]
+    #[arg(long, env = "RHEO_WHIP", num_args = 0..=1, default_missing_value = "true", value_parser = BoolishValueParser::new())]
+    pub whip: Option<bool>,
+    /// Whether any stream name may be published over WHIP, or only those of `whip_streams`
+    /// (1/0). [default: 1]
+    #[arg(long, env = "RHEO_WHIP_OPEN_STREAMS", num_args = 0..=1, default_missing_value = "true", value_parser = BoolishValueParser::new())]
+    pub whip_open_streams: Option<bool>,
+    /// Seconds a WHIP or WHEP client has to connect, and may then be silent, before its session
+    /// is ended. [default: 30]
+    #[arg(long, env = "RHEO_WHIP_TIMEOUT")]
+    pub whip_timeout_secs: Option<u64>,
+    /// Streams with a token or filters of their own: `[whip_streams.<name>]` tables in the
+    /// configuration file (`token = "..."`, `filters = [{ type = "...", params = {...},
+    /// invoke = [{ operation = "...", params = {...} }] }]`).
+    #[arg(skip)]
+    pub whip_streams: Option<std::collections::HashMap<String, crate::whip::StreamSettings>>,
 }
 
 macro_rules! stack_layers {
@@ -309,6 +325,10 @@ impl Layer {
                 python,
                 python_frame_timeout_ms,
                 max_python_filters,
+                whip,
+                whip_open_streams,
+                whip_timeout_secs,
+                whip_streams,
             ]
         )
     }
@@ -384,6 +404,11 @@ pub struct Config {
     pub face_detection: rheo_filters::face_detection::DetectorSettings,
     /// How Python filters run.
     pub python: rheo_filters::python::PythonSettings,
+    /// Serve WHIP and WHEP.
+    pub whip: bool,
+    pub whip_open_streams: bool,
+    pub whip_timeout: Duration,
+    pub whip_streams: std::collections::HashMap<String, crate::whip::StreamSettings>,
 }
 
 /// The TURN REST scheme's settings: credentials are minted from the shared secret.
@@ -668,6 +693,15 @@ impl Config {
                 return Err("RHEO_ACCESS_TOKEN must not be empty".into());
             }
         }
+        let whip_streams = l.whip_streams.unwrap_or_default();
+        if let Some(bad) = whip_streams
+            .keys()
+            .find(|name| !crate::whip::Gateway::valid_name(name))
+        {
+            return Err(format!(
+                "whip_streams: {bad:?} is not a stream name (letters, digits, '-', '_', '.')"
+            ));
+        }
         Ok(Config {
             bind: l.bind.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
             port,
@@ -708,7 +742,21 @@ impl Config {
             demo_signaling: l.demo_signaling.unwrap_or(true),
             face_detection,
             python,
+            whip: l.whip.unwrap_or(true),
+            whip_open_streams: l.whip_open_streams.unwrap_or(true),
+            whip_timeout: Duration::from_secs(l.whip_timeout_secs.unwrap_or(30).max(1)),
+            whip_streams,
         })
+    }
+
+    /// What the WHIP and WHEP gateway is given.
+    pub fn whip_settings(&self) -> crate::whip::WhipSettings {
+        crate::whip::WhipSettings {
+            open_streams: self.whip_open_streams,
+            streams: self.whip_streams.clone(),
+            connect_timeout: self.whip_timeout,
+            idle_timeout: self.whip_timeout,
+        }
     }
 
     /// Resolves `KMS_EXTERNAL_IPV4=auto` by asking the STUN server (blocking, a few seconds at
@@ -966,6 +1014,25 @@ mod tests {
 
     fn layer(toml_text: &str) -> Layer {
         toml::from_str(toml_text).unwrap()
+    }
+
+    #[test]
+    fn whip_streams_come_from_the_file() {
+        let c = Config::resolve(layer(
+            "whip_open_streams = false\n\
+             [whip_streams.mirror]\n\
+             token = \"t\"\n\
+             filters = [{ type = \"GStreamerFilter\", params = { command = \"videoflip\" } }]\n",
+        ))
+        .unwrap();
+        let w = c.whip_settings();
+        assert!(!w.open_streams);
+        assert_eq!(w.streams["mirror"].token.as_deref(), Some("t"));
+        assert_eq!(w.streams["mirror"].filters[0].kind, "GStreamerFilter");
+        assert!(c.whip);
+        let bad = Config::resolve(layer("[whip_streams.\"a/b\"]\n")).unwrap_err();
+        assert!(bad.contains("whip_streams"), "{bad}");
+        assert!(toml::from_str::<Layer>("[whip_streams.x]\nfilterz = []\n").is_err());
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod public_address;
 mod server;
 pub mod transport;
 pub mod turn_rest;
+pub mod whip;
 
 pub use server::Server;
 
@@ -98,6 +99,14 @@ pub async fn start(config: &config::Config) -> Result<RunningServer, String> {
         ws_limits: config.ws_limits,
         server_closes: Default::default(),
         origins: transport::OriginPolicy::new(&config.allowed_origins)?,
+        stun: config
+            .stun_address
+            .as_ref()
+            .map(|host| format!("{host}:{}", config.stun_port.unwrap_or(3478))),
+        whip: match config.whip {
+            true => Some(whip::Gateway::start(core.clone(), config.whip_settings()).await?),
+            false => None,
+        },
     });
     if config.access_token.is_some() {
         info!("clients must present the access token");

@@ -154,6 +154,19 @@ pub fn render(core: &Core, site: &crate::transport::Site) -> String {
         "crypto",
         [(srtp.crypto(), 1)].into_iter(),
     );
+    if let Some(whip) = &site.whip {
+        let (streams, sessions) = whip.counts();
+        m.gauge(
+            "rheo_whip_streams",
+            "Streams published over WHIP right now.",
+            streams as u64,
+        );
+        m.gauge(
+            "rheo_whip_sessions",
+            "WHIP publishers and WHEP viewers connected or connecting.",
+            sessions as u64,
+        );
+    }
     let fanout = rheo_media::fanout_totals();
     m.gauge(
         "rheo_rtp_packetizers",

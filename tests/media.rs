@@ -754,3 +754,31 @@ async fn send_data_sends_the_codes_of_a_played_clip_over_the_data_channel() {
     );
     c.ok("release", json!({"object": p})).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gstreamer_filters_picture_is_what_the_browser_gets() {
+    let (addr, _) = start_server(&[]).await;
+    let mut c = Client::connect(addr).await;
+    let p = c.create("MediaPipeline", Value::Null).await;
+    let w = c
+        .create("WebRtcEndpoint", json!({"mediaPipeline": p}))
+        .await;
+    let f = c
+        .create(
+            "GStreamerFilter",
+            json!({"mediaPipeline": p, "command": "videoflip video-direction=vert"}),
+        )
+        .await;
+    c.loop_through(&w, &f).await;
+    let peer = Arc::new(TestPeer::new(PeerConfig::color(0xff3060a0).with_frame_code()).unwrap());
+    c.negotiate_with_peer(&w, &peer, |p| p.wait_frames(30, MEDIA_TIMEOUT))
+        .await;
+    // Upside down, the frame number's squares are at the bottom: the top rows hold none.
+    let frame = peer.last_frame().unwrap();
+    let top = frame.mean_rgb(0, 0, frame.width, 64);
+    let bottom = frame.mean_rgb(0, frame.height - 64, frame.width, 64);
+    assert!(
+        (0..3).all(|c| (top[c] - [0x30, 0x60, 0xa0][c] as f64).abs() < 30.0),
+        "the top rows are the peer's colour: {top:?} (bottom {bottom:?})"
+    );
+}

@@ -1,4 +1,5 @@
-//! Plain HTTP: health, readiness, metrics, TURN credentials and the demos' static files.
+//! Plain HTTP: health, readiness, metrics, TURN credentials and the demos' static files (WHIP
+//! and WHEP requests go on to `whip`).
 
 use std::path::{Component, Path, PathBuf};
 
@@ -23,6 +24,9 @@ pub(super) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     if guarded && !site.origin_admitted(head, peer) {
         let body = b"origin not allowed (setting allowed_origins)\n";
         return respond(&mut stream, 403, "text/plain", body, with_body).await;
+    }
+    if super::whip::route(head).is_some() {
+        return super::whip::serve(stream, peer, head, body_start, site).await;
     }
     if head.method == "POST" {
         if let Some(token) = head.route().strip_prefix(http_post_endpoint::URL_PATH) {
@@ -131,7 +135,7 @@ fn first_docstring_line(code: &str) -> String {
 }
 
 /// The host part of the Host header (no port), `localhost` when absent.
-fn request_host(head: &Head) -> String {
+pub(super) fn request_host(head: &Head) -> String {
     let host = head.header("host").unwrap_or("localhost").trim();
     if let Some(rest) = host.strip_prefix('[') {
         return rest.split(']').next().unwrap_or("localhost").to_owned();

@@ -1,7 +1,7 @@
 //! WebSocket and HTTP on one port (and on the secure port over TLS): `/kurento` speaks
 //! JSON-RPC; `/demo-signaling` lets the call demos find each other; `/healthz`, `/readyz`, `/metrics` and `/turn-credentials` are for operators and
-//! the demos; a POST to `/http-post/<token>` is an HttpPostEndpoint's upload; everything else is
-//! the demos' files.
+//! the demos; a POST to `/http-post/<token>` is an HttpPostEndpoint's upload; `/whip/` and
+//! `/whep/` publish and watch streams; everything else is the demos' files.
 
 mod http;
 mod http_post;
@@ -10,6 +10,7 @@ mod multipart;
 pub mod origin;
 pub mod signaling;
 pub mod tls;
+mod whip;
 mod ws;
 
 pub use origin::OriginPolicy;
@@ -51,6 +52,10 @@ pub struct Site {
     pub server_closes: ws::ServerCloses,
     /// Which web pages may open WebSockets, upload and ask for TURN credentials.
     pub origins: OriginPolicy,
+    /// The STUN server (`host:port`) WHIP and WHEP answers name.
+    pub stun: Option<String>,
+    /// WHIP and WHEP sessions; `None` when turned off.
+    pub whip: Option<std::sync::Arc<crate::whip::Gateway>>,
 }
 
 impl Site {
