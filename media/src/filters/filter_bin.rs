@@ -312,7 +312,7 @@ impl FilterBin {
 /// GStreamerFilter's element: any element or bin description working on raw video, with
 /// conversion on both sides so it may take whatever raw format it likes.
 fn gstreamer_filter_element(command: &str) -> crate::Result<gst::Element> {
-    let element = gst::parse::bin_from_description(command, true)
+    let element = gst::parse::bin_from_description(&videoflip_method_as_direction(command), true)
         .map(|b| b.upcast::<gst::Element>())
         .map_err(|e| {
             err(
@@ -331,6 +331,45 @@ fn gstreamer_filter_element(command: &str) -> crate::Result<gst::Element> {
         ));
     }
     Ok(element)
+}
+
+/// `videoflip method=...`, as Kurento's GStreamerFilter examples write it, does nothing in
+/// GStreamer 1.22 (parsing sets the deprecated `method` and then resets it to identity), so it is
+/// written as `video-direction`, whose values are the same flips.
+fn videoflip_method_as_direction(command: &str) -> String {
+    let direction = |method: &str| {
+        Some(match method {
+            "none" | "0" => "identity",
+            "clockwise" | "1" => "90r",
+            "rotate-180" | "2" => "180",
+            "counterclockwise" | "3" => "90l",
+            "horizontal-flip" | "4" => "horiz",
+            "vertical-flip" | "5" => "vert",
+            "upper-left-diagonal" | "6" => "ul-lr",
+            "upper-right-diagonal" | "7" => "ur-ll",
+            "automatic" | "8" => "auto",
+            _ => return None,
+        })
+    };
+    command
+        .split('!')
+        .map(|segment| {
+            if segment.split_whitespace().next() != Some("videoflip") {
+                return segment.to_owned();
+            }
+            segment
+                .split(' ')
+                .map(
+                    |word| match word.strip_prefix("method=").and_then(direction) {
+                        Some(d) => format!("video-direction={d}"),
+                        None => word.to_owned(),
+                    },
+                )
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("!")
 }
 
 /// Brings a new filter element to READY, where elements open what they need (a Python filter
@@ -486,5 +525,26 @@ fn build_filter_bin(
             ctx.remove_bin(&bin);
             Err(e)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn videoflip_methods_become_directions() {
+        assert_eq!(
+            videoflip_method_as_direction("videoflip method=horizontal-flip"),
+            "videoflip video-direction=horiz"
+        );
+        assert_eq!(
+            videoflip_method_as_direction("videobalance ! videoflip method=4 ! videoflip method=x"),
+            "videobalance ! videoflip video-direction=horiz ! videoflip method=x"
+        );
+        assert_eq!(
+            videoflip_method_as_direction("capsfilter method=4"),
+            "capsfilter method=4"
+        );
     }
 }
