@@ -77,6 +77,7 @@ describe('browser demos', () => {
       assert.ok(links.some((h) => h.includes('player')), `links: ${links}`);
       assert.ok(links.some((h) => h.includes('datachannel')), `links: ${links}`);
       assert.ok(links.some((h) => h.includes('rtpreceiver')), `links: ${links}`);
+      assert.ok(links.some((h) => h.includes('obs')), `links: ${links}`);
       const hat = await page.request.get(`${HTTP_URL}/magicmirror/img/hat.png`);
       assert.equal(hat.status(), 200);
       assert.match(hat.headers()['content-type'] || '', /image\/png/);
@@ -461,6 +462,43 @@ describe('browser demos', () => {
       assert.equal(await page.locator('#calibrate').isEnabled(), true, 'Calibrate is enabled once running');
       await page.screenshot({ path: artifact('pointerdetector.png') });
       await stopDemo(page);
+    } finally {
+      await page.close();
+    }
+  });
+
+  test('WHIP page publishes the camera and watches it back over WHEP; the OBS and WHEP players show it', { timeout: 120000 }, async () => {
+    const publisher = await startDemo('whip', browser, '?stream=e2e-whip&audio=0');
+    const players = [];
+    try {
+      const frame = await analyseVideoFrame(publisher, '#remote-video', HAT_BOX);
+      assert.ok(frame && frame.width > 0, 'the stream watched back has pictures');
+      saveDataUrl(frame.dataUrl, 'whip-remote-frame.png');
+      for (const demo of ['obs', 'whep']) {
+        players.push(await startDemo(demo, browser, '?stream=e2e-whip'));
+      }
+      const metrics = await (await fetch(`${HTTP_URL}/metrics`)).text();
+      assert.match(metrics, /^rheo_whip_streams 1$/m);
+      assert.match(metrics, /^rheo_whip_sessions 4$/m, 'one publisher and three viewers');
+      for (const page of players) await stopDemo(page);
+      await stopDemo(publisher);
+      await waitUntil(async () => /^rheo_whip_sessions 0$/m.test(await (await fetch(`${HTTP_URL}/metrics`)).text()), 10000);
+    } finally {
+      for (const page of players) await page.close();
+      await publisher.close();
+    }
+  });
+
+  test('the WHEP player waits for a stream; a broken offer is refused', { timeout: 60000 }, async () => {
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${HTTP_URL}/whep/?stream=e2e-nobody`, { timeout: 20000 });
+      await page.click('#start');
+      await page.waitForFunction(() => window.demoState.state === 'waiting for the stream', null, { timeout: 10000 });
+      await page.click('#stop');
+      await page.waitForFunction(() => window.demoState.state === 'stopped', null, { timeout: 10000 });
+      const response = await fetch(`${HTTP_URL}/whip/e2e-bad`, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: 'v=0' });
+      assert.equal(response.status, 400, 'a broken offer is refused');
     } finally {
       await page.close();
     }
