@@ -13,9 +13,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use common::{start_server, wait_until_async, ScratchDir};
+use common::{start_server, wait_until_async, Client, ScratchDir, MEDIA_TIMEOUT};
 use gst::prelude::*;
 use rheo_media::test_peer::{read_frame_code, write_frame_code, PeerConfig, TestPeer};
+use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const WIDTH: usize = 640;
@@ -307,6 +308,115 @@ filters = [
     // Upside down: the filter ran. Read the right way up, the frames are the clip's, in order.
     assert_frames_in_order(&frame_codes(&out, true));
     assert!(settle(&core).await, "objects left: {}", core.object_count());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_applications_whip_endpoint_feeds_its_pipeline_and_a_whep_endpoint_serves_it() {
+    let dir = ScratchDir::new("whip-app");
+    let clip = tokio::task::spawn_blocking({
+        let dir = dir.to_path_buf();
+        move || {
+            plugin_dir();
+            frame_coded_clip(&dir)
+        }
+    })
+    .await
+    .unwrap();
+    let (addr, _core) = start_server(&["--whip-timeout-secs", "3"]).await;
+    let mut c = Client::connect(addr).await;
+    let p = c.create("MediaPipeline", Value::Null).await;
+    // OBS -> WhipEndpoint -> the application's WebRtcEndpoint (a browser) and a WhepEndpoint.
+    let whip = c.create("WhipEndpoint", json!({"mediaPipeline": p})).await;
+    let whep = c.create("WhepEndpoint", json!({"mediaPipeline": p})).await;
+    for event in ["MediaSessionStarted", "MediaSessionTerminated"] {
+        c.subscribe(&whip, event).await;
+    }
+    let whip_url = c.invoke(&whip, "getUrl", Value::Null).await["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let whep_url = c.invoke(&whep, "getUrl", Value::Null).await["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(whip_url.contains("/whip-endpoint/"), "{whip_url}");
+    let path = |url: &str| url[url.find("/wh").unwrap()..].to_owned();
+    let local = |url: &str| format!("http://{addr}{}", path(url));
+    let browser_endpoint = c
+        .create("WebRtcEndpoint", json!({"mediaPipeline": p}))
+        .await;
+    c.invoke(&whip, "connect", json!({"sink": browser_endpoint}))
+        .await;
+    c.invoke(&whip, "connect", json!({"sink": whep})).await;
+    let browser = Arc::new(TestPeer::new(PeerConfig::color(0xff000000)).unwrap());
+    c.negotiate_with_peer(&browser_endpoint, &browser, |_| true)
+        .await;
+
+    let mut publisher = Launch::publish(&clip, &local(&whip_url), None);
+    c.event(|e| e["type"] == "MediaSessionStarted").await;
+    let since = Instant::now();
+    let b = browser.clone();
+    assert!(
+        tokio::task::spawn_blocking(move || b.wait_frames(90, MEDIA_TIMEOUT))
+            .await
+            .unwrap(),
+        "the application's browser gets the WHIP stream"
+    );
+    let codes: Vec<u32> = browser
+        .frame_arrivals(since)
+        .into_iter()
+        .map(|(c, _)| c)
+        .collect();
+    assert!(
+        codes.windows(2).filter(|w| w[1] > w[0]).count() * 10 >= codes.len() * 9,
+        "{codes:?}"
+    );
+
+    // A second publisher is refused while the first is on.
+    let (status, _, _) = http(
+        addr,
+        "POST",
+        &path(&whip_url),
+        &sdp_headers(None),
+        &client_offer(),
+    )
+    .await;
+    assert_eq!(status, 409);
+
+    let out = dir.join("whep.gray");
+    let mut viewer = Launch::watch(&local(&whep_url), &out);
+    let seen = out.clone();
+    assert!(
+        tokio::task::spawn_blocking(move || wait_pictures(&seen, 60, Duration::from_secs(20)))
+            .await
+            .unwrap(),
+        "whepsrc watches the WhepEndpoint"
+    );
+    viewer.kill();
+    assert_frames_in_order(&frame_codes(&out, false));
+
+    // OBS goes away without a DELETE: the application hears it.
+    publisher.kill();
+    c.event(|e| e["type"] == "MediaSessionTerminated").await;
+    let (status, _, _) = http(
+        addr,
+        "POST",
+        &path(&whip_url),
+        &sdp_headers(None),
+        &client_offer(),
+    )
+    .await;
+    assert_eq!(status, 410, "an endpoint takes one client");
+    c.ok("release", json!({"object": p})).await;
+    let (status, _, _) = http(
+        addr,
+        "POST",
+        &path(&whip_url),
+        &sdp_headers(None),
+        &client_offer(),
+    )
+    .await;
+    assert_eq!(status, 404, "released with its pipeline");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,7 +11,8 @@ use rheo_filter_sdk::FilterInfo;
 use super::{
     face_overlay_filter, gstreamer_filter, http_post_endpoint, hub, media_element, media_object,
     media_pipeline, pass_through, player_endpoint, python_filter, recorder_endpoint, rtp_endpoint,
-    sdk_filter, sdp_endpoint, server_manager, uri_endpoint, webrtc_endpoint, Factory, InvokeFn,
+    sdk_filter, sdp_endpoint, server_manager, uri_endpoint, webrtc_endpoint, whip_endpoint,
+    Factory, InvokeFn,
 };
 
 /// One Kurento class.
@@ -296,6 +297,24 @@ class!(
     Some(python_filter::invoke)
 );
 class!(
+    WHIP_ENDPOINT,
+    "WhipEndpoint",
+    "rheowhip",
+    Some(&SESSION_ENDPOINT),
+    [],
+    Some(Factory::Element(whip_endpoint::create_whip)),
+    Some(whip_endpoint::invoke)
+);
+class!(
+    WHEP_ENDPOINT,
+    "WhepEndpoint",
+    "rheowhip",
+    Some(&SESSION_ENDPOINT),
+    [],
+    Some(Factory::Element(whip_endpoint::create_whep)),
+    Some(whip_endpoint::invoke)
+);
+class!(
     GSTREAMER_FILTER,
     "GStreamerFilter",
     "filters",
@@ -398,6 +417,8 @@ static BUILT_IN: &[&ClassInfo] = &[
     &FACE_OVERLAY_FILTER,
     &GSTREAMER_FILTER,
     &PYTHON_FILTER,
+    &WHIP_ENDPOINT,
+    &WHEP_ENDPOINT,
 ];
 
 /// Every class `describe` can report, creatable or not: the built-in ones and one per filter

@@ -24,6 +24,7 @@ mod server_manager;
 mod uri_endpoint;
 pub mod values;
 mod webrtc_endpoint;
+pub mod whip_endpoint;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::{Head, Site};
+use crate::objects::whip_endpoint;
 use crate::whip::{Created, Refusal, Role};
 
 /// Time the client has to send its body.
@@ -15,18 +16,39 @@ const BODY_TIMEOUT: Duration = Duration::from_secs(15);
 /// Methods a WHIP or WHEP URL takes.
 const METHODS: &str = "OPTIONS, POST, PATCH, DELETE";
 
-/// A request under `/whip/` or `/whep/`, if `head` is one.
-pub(super) fn route(head: &Head) -> Option<(Role, &str, Option<&str>)> {
+/// What a WHIP or WHEP URL names.
+#[derive(Debug, PartialEq)]
+pub(super) enum Target<'a> {
+    /// A stream of the server's own (`/whip/<stream>`).
+    Stream(&'a str),
+    /// An application's WhipEndpoint or WhepEndpoint (`/whip-endpoint/<token>`).
+    Endpoint(&'a str),
+}
+
+/// A request under `/whip/`, `/whep/`, `/whip-endpoint/` or `/whep-endpoint/`, if `head` is one:
+/// the role, the target and the session.
+pub(super) fn route(head: &Head) -> Option<(Role, Target<'_>, Option<&str>)> {
     let path = head.route();
-    let (role, rest) = if let Some(rest) = path.strip_prefix(Role::Publisher.path()) {
-        (Role::Publisher, rest)
-    } else {
-        (Role::Viewer, path.strip_prefix(Role::Viewer.path())?)
-    };
+    let (role, is_endpoint, rest) =
+        [Role::Publisher, Role::Viewer]
+            .into_iter()
+            .find_map(|role| match path.strip_prefix(role.path()) {
+                Some(rest) => Some((role, false, rest)),
+                None => Some((
+                    role,
+                    true,
+                    path.strip_prefix(whip_endpoint::url_path(role))?,
+                )),
+            })?;
     let mut parts = rest.splitn(2, '/');
-    let stream = parts.next().filter(|s| !s.is_empty())?;
+    let key = parts.next().filter(|s| !s.is_empty())?;
     let resource = parts.next().filter(|r| !r.is_empty());
-    Some((role, stream, resource))
+    let target = if is_endpoint {
+        Target::Endpoint(key)
+    } else {
+        Target::Stream(key)
+    };
+    Some((role, target, resource))
 }
 
 pub(super) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
@@ -36,7 +58,7 @@ pub(super) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     body_start: Vec<u8>,
     site: &Site,
 ) -> std::io::Result<()> {
-    let Some((role, name, resource)) = route(head) else {
+    let Some((role, target, resource)) = route(head) else {
         return reply(&mut stream, head, site, 404, &[], "not found").await;
     };
     let Some(gateway) = site.whip.as_ref() else {
@@ -49,18 +71,21 @@ pub(super) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     if !site.origin_admitted(head, peer) {
         return reply(&mut stream, head, site, 403, &[], "origin not allowed").await;
     }
-    let stream_token = match gateway.stream_token(name) {
-        Ok(token) => token,
-        Err(refusal) => return refuse(&mut stream, head, site, refusal).await,
-    };
-    let authorised = site
-        .access_token
-        .as_deref()
-        .is_none_or(|t| head.carries_token(t))
-        && stream_token.is_none_or(|t| head.carries_token(t));
-    if !authorised {
-        let extra = [("WWW-Authenticate", "Bearer".to_owned())];
-        return reply(&mut stream, head, site, 401, &extra, "bad or missing token").await;
+    // An application's endpoint URL is its own credential, as an HttpPostEndpoint's is.
+    if let Target::Stream(name) = target {
+        let stream_token = match gateway.stream_token(name) {
+            Ok(token) => token,
+            Err(refusal) => return refuse(&mut stream, head, site, refusal).await,
+        };
+        let authorised = site
+            .access_token
+            .as_deref()
+            .is_none_or(|t| head.carries_token(t))
+            && stream_token.is_none_or(|t| head.carries_token(t));
+        if !authorised {
+            let extra = [("WWW-Authenticate", "Bearer".to_owned())];
+            return reply(&mut stream, head, site, 401, &extra, "bad or missing token").await;
+        }
     }
     let body = match read_body(&mut stream, head, body_start).await {
         Ok(body) => body,
@@ -74,12 +99,21 @@ pub(super) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                     message: "the offer must be application/sdp".into(),
                 })
             } else {
-                let created = match role {
-                    Role::Publisher => gateway.publish(name, &body).await,
-                    Role::Viewer => gateway.view(name, &body).await,
+                let (created, base) = match target {
+                    Target::Stream(name) => {
+                        let created = match role {
+                            Role::Publisher => gateway.publish(name, &body).await,
+                            Role::Viewer => gateway.view(name, &body).await,
+                        };
+                        (created, format!("{}{name}", role.path()))
+                    }
+                    Target::Endpoint(token) => (
+                        gateway.app_offer(role, token, &body).await,
+                        format!("{}{token}", whip_endpoint::url_path(role)),
+                    ),
                 };
                 return match created {
-                    Ok(created) => answer(&mut stream, head, site, role, name, created).await,
+                    Ok(created) => answer(&mut stream, head, site, &base, created).await,
                     Err(refusal) => refuse(&mut stream, head, site, refusal).await,
                 };
             }
@@ -92,13 +126,24 @@ pub(super) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                 })
             } else {
                 let if_match = head.header("if-match");
-                gateway
-                    .trickle(role, name, resource, if_match, &body)
-                    .await
-                    .map(|()| 204)
+                match target {
+                    Target::Stream(name) => {
+                        gateway.trickle(role, name, resource, if_match, &body).await
+                    }
+                    Target::Endpoint(token) => {
+                        gateway
+                            .app_trickle(role, token, resource, if_match, &body)
+                            .await
+                    }
+                }
+                .map(|()| 204)
             }
         }
-        ("DELETE", Some(resource)) => gateway.end(role, name, resource).await.map(|()| 200),
+        ("DELETE", Some(resource)) => match target {
+            Target::Stream(name) => gateway.end(role, name, resource).await,
+            Target::Endpoint(token) => gateway.app_end(role, token, resource).await,
+        }
+        .map(|()| 200),
         _ => {
             let extra = [("Allow", METHODS.to_owned())];
             return reply(&mut stream, head, site, 405, &extra, "method not allowed").await;
@@ -115,11 +160,10 @@ async fn answer<S: AsyncWrite + Unpin>(
     stream: &mut S,
     head: &Head,
     site: &Site,
-    role: Role,
-    name: &str,
+    base: &str,
     created: Created,
 ) -> std::io::Result<()> {
-    let location = format!("{}{name}/{}", role.path(), created.resource);
+    let location = format!("{base}/{}", created.resource);
     let mut extra = vec![
         ("Location", location),
         ("ETag", created.etag),
@@ -331,9 +375,20 @@ mod tests {
     #[test]
     fn urls_name_the_role_stream_and_session() {
         let h = head("POST", "/whip/cam1?x=1");
-        assert_eq!(route(&h), Some((Role::Publisher, "cam1", None)));
+        assert_eq!(
+            route(&h),
+            Some((Role::Publisher, Target::Stream("cam1"), None))
+        );
+        let h = head("DELETE", "/whep-endpoint/t0k/abc");
+        assert_eq!(
+            route(&h),
+            Some((Role::Viewer, Target::Endpoint("t0k"), Some("abc")))
+        );
         let h = head("DELETE", "/whep/cam1/abc");
-        assert_eq!(route(&h), Some((Role::Viewer, "cam1", Some("abc"))));
+        assert_eq!(
+            route(&h),
+            Some((Role::Viewer, Target::Stream("cam1"), Some("abc")))
+        );
         assert_eq!(route(&head("POST", "/whip/")), None);
         assert_eq!(route(&head("POST", "/other")), None);
         assert!(content_type_is(&h, "application/sdp"));

@@ -81,6 +81,11 @@ impl LocalClient {
         })
     }
 
+    /// The control plane it talks to.
+    pub fn core(&self) -> &Arc<Core> {
+        &self.core
+    }
+
     /// Sends one request; its result, or Kurento's error.
     pub async fn call(&self, method: &str, mut params: Value) -> Result<Value, CallError> {
         if let Some(p) = params.as_object_mut() {

@@ -4,6 +4,7 @@
 //! plane ([`client::LocalClient`]), so quotas, limits and release are the protocol's own.
 //! `transport::whip` speaks the HTTP side.
 
+mod app;
 pub mod client;
 pub mod sdpfrag;
 
@@ -21,7 +22,7 @@ use client::{CallError, Event, LocalClient};
 
 /// How long the server's ICE candidates may take to gather before the answer goes without the
 /// rest.
-const GATHERING_LIMIT: Duration = Duration::from_secs(5);
+pub(super) const GATHERING_LIMIT: Duration = Duration::from_secs(5);
 
 /// Which side of a stream a session is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,13 +116,45 @@ impl Refusal {
 
     /// A control-plane error as HTTP: bad SDP is the client's fault, a limit is 503.
     fn from_call(what: &str, e: CallError) -> Refusal {
-        let status = match e.code {
-            40001 | 40107 | 40201..=40299 | 40400..=40499 => 400,
-            40009 => 503,
-            _ => 500,
-        };
-        Refusal::new(status, format!("{what}: {}", e.message))
+        Refusal::new(status_of(e.code), format!("{what}: {}", e.message))
     }
+}
+
+/// The HTTP status of a Kurento error code.
+fn status_of(code: i64) -> u16 {
+    match code {
+        40001 | 40107 | 40201..=40299 | 40400..=40499 => 400,
+        40009 => 503,
+        _ => 500,
+    }
+}
+
+/// A control-plane error met directly (an application endpoint's negotiation).
+fn refusal_of(what: &str, e: crate::protocol::KurentoError) -> Refusal {
+    Refusal::new(status_of(e.code), format!("{what}: {}", e.message))
+}
+
+/// A PATCH's checks: the ETag (`*` for an ICE restart), the body, and no ICE restart.
+fn check_trickle(
+    etag: &str,
+    ufrag: Option<&str>,
+    if_match: Option<&str>,
+    body: &str,
+) -> Result<sdpfrag::Fragment, Refusal> {
+    if let Some(tag) = if_match {
+        if tag != "*" && tag.trim_matches('"') != etag.trim_matches('"') {
+            return Err(Refusal::new(412, "the session's ETag does not match"));
+        }
+    }
+    let fragment = sdpfrag::parse(body)
+        .ok_or_else(|| Refusal::new(400, "the body is not a trickle-ice-sdpfrag"))?;
+    if fragment.ufrag.is_some() && fragment.ufrag.as_deref() != ufrag {
+        return Err(Refusal::new(
+            422,
+            "ICE restarts are not supported: start a new session",
+        ));
+    }
+    Ok(fragment)
 }
 
 /// A session made by a POST.
@@ -152,6 +185,8 @@ pub struct Gateway {
     client: LocalClient,
     settings: WhipSettings,
     state: Mutex<State>,
+    /// Client sessions of applications' WhipEndpoints and WhepEndpoints, by token.
+    app: Mutex<HashMap<String, app::AppSession>>,
 }
 
 #[derive(Default)]
@@ -174,6 +209,7 @@ impl Gateway {
             client,
             settings,
             state: Mutex::default(),
+            app: Mutex::default(),
         }))
     }
 
@@ -310,19 +346,7 @@ impl Gateway {
         body: &str,
     ) -> Result<(), Refusal> {
         let (endpoint, etag, ufrag) = self.session(role, name, resource)?;
-        if let Some(tag) = if_match {
-            if tag != "*" && tag.trim_matches('"') != etag.trim_matches('"') {
-                return Err(Refusal::new(412, "the session's ETag does not match"));
-            }
-        }
-        let fragment = sdpfrag::parse(body)
-            .ok_or_else(|| Refusal::new(400, "the body is not a trickle-ice-sdpfrag"))?;
-        if fragment.ufrag.is_some() && fragment.ufrag != ufrag {
-            return Err(Refusal::new(
-                422,
-                "ICE restarts are not supported: start a new session",
-            ));
-        }
+        let fragment = check_trickle(&etag, ufrag.as_deref(), if_match, body)?;
         for c in fragment.candidates {
             let candidate = json!({
                 "__module__": "kurento", "__type__": "IceCandidate",

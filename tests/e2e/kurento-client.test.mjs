@@ -19,6 +19,7 @@ kurento.register('kurento-module-chroma');
 kurento.register(datachannelexample);
 // Rheo's own module, as an application installs it (npm install <rheo>/clients/kurento-module-rheopython).
 kurento.register(createRequire(import.meta.url)('../../clients/kurento-module-rheopython'));
+kurento.register(createRequire(import.meta.url)('../../clients/kurento-module-rheowhip'));
 
 import { datachannelexample } from './lib/datachannelexample.mjs';
 import {
@@ -211,6 +212,52 @@ describe('kurento-client 7.3.0', () => {
       client.close();
     } finally {
       await page.close();
+    }
+  });
+
+  test('WhipEndpoint and WhepEndpoint: a browser publishes to getUrl, another watches, the app hears both ends', { timeout: 90000 }, async () => {
+    const { client } = await connectClient();
+    const pipeline = await call(client, 'create', 'MediaPipeline');
+    const publisher = await newPeerPage('kc-whip');
+    const viewer = await newPeerPage('kc-whep');
+    try {
+      const whip = await call(pipeline, 'create', 'WhipEndpoint');
+      const whep = await call(pipeline, 'create', 'WhepEndpoint');
+      let started = false;
+      let ended = false;
+      whip.on('MediaSessionStarted', () => { started = true; });
+      whip.on('MediaSessionTerminated', () => { ended = true; });
+      await call(whip, 'connect', whep);
+      // The URLs name the server's address; the pages reach it on the test's.
+      const onTestServer = (url) => `${HTTP_URL}${new URL(url).pathname}`;
+      const whipUrl = onTestServer(await call(whip, 'getUrl'));
+      const whepUrl = onTestServer(await call(whep, 'getUrl'));
+      assert.match(whipUrl, /\/whip-endpoint\/[0-9a-f]{32}$/);
+      await publisher.evaluate(async (url) => {
+        const whipClient = await import('/js/whip-client.js');
+        const camera = await navigator.mediaDevices.getUserMedia({ video: true });
+        window.session = await whipClient.publish({ url, stream: camera });
+      }, whipUrl);
+      await waitUntil(() => started, MEDIA_TIMEOUT, 'MediaSessionStarted');
+      await viewer.evaluate(async (url) => {
+        const whipClient = await import('/js/whip-client.js');
+        const video = document.createElement('video');
+        video.muted = true;
+        video.autoplay = true;
+        document.body.append(video);
+        window.watched = { remoteFrames: 0 };
+        whipClient.countFrames(video, window.watched);
+        window.session = await whipClient.watch({ url, onTrack: (stream) => { video.srcObject = stream; } });
+      }, whepUrl);
+      await viewer.waitForFunction(() => window.watched.remoteFrames > 30, null, { timeout: MEDIA_TIMEOUT, polling: 250 });
+      await publisher.evaluate(() => window.session.close());
+      await waitUntil(() => ended, 15000, 'MediaSessionTerminated');
+      await viewer.evaluate(() => window.session.close());
+    } finally {
+      await call(pipeline, 'release').catch(() => {});
+      client.close();
+      await publisher.close();
+      await viewer.close();
     }
   });
 

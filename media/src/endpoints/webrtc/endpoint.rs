@@ -55,6 +55,8 @@ pub(crate) struct Ice {
     pub(crate) remote_ready: bool,
     pub(crate) remote_queue: Vec<(u32, String)>,
     pub(crate) mids: Vec<String>,
+    /// Candidates given out so far (m-line index, candidate), for answers that carry them.
+    pub(crate) found: Vec<(u32, String)>,
 }
 
 pub(crate) struct States {

@@ -54,6 +54,7 @@ impl WrtcInner {
         let mut ice = self.ice.lock();
         if ice.gather_requested && ice.local_ready {
             let mid = ice.mids.get(mline as usize).cloned().unwrap_or_default();
+            ice.found.push((mline, cand.clone()));
             drop(ice);
             self.emit(MediaEvent::IceCandidateFound {
                 candidate: cand,
@@ -78,6 +79,8 @@ impl WrtcInner {
                 .drain(..)
                 .map(|(m, c)| (m, c, String::new()))
                 .collect();
+            let given: Vec<(u32, String)> = out.iter().map(|(m, c, _)| (*m, c.clone())).collect();
+            ice.found.extend(given);
             let out: Vec<(u32, String, String)> = out
                 .into_iter()
                 .map(|(m, c, _)| (m, c, ice.mids.get(m as usize).cloned().unwrap_or_default()))
@@ -102,6 +105,18 @@ impl WrtcInner {
 }
 
 impl WebRtcEndpoint {
+    /// The local candidates given out so far (m-line index, `candidate:...`), and whether
+    /// gathering is over: what an answer that carries its candidates (WHIP's) is made of.
+    pub fn local_candidates(&self) -> (Vec<(u32, String)>, bool) {
+        let ice = self.inner.ice.lock();
+        (ice.found.clone(), ice.done_emitted)
+    }
+
+    /// Ends the media session for the application (`MediaSessionTerminated`): its client left.
+    pub fn terminate_session(&self) {
+        self.inner.emit(MediaEvent::MediaSessionTerminated);
+    }
+
     /// Candidates are emitted only after this was called AND the local description is set.
     pub fn gather_candidates(&self) -> crate::Result<()> {
         if self.inner.released.load(Ordering::SeqCst) {
