@@ -248,6 +248,9 @@ pub struct Layer {
     /// is ended. [default: 30]
     #[arg(long, env = "RHEO_WHIP_TIMEOUT")]
     pub whip_timeout_secs: Option<u64>,
+    /// WHIP and WHEP sessions one client address may hold at once. [default: 200]
+    #[arg(long, env = "RHEO_WHIP_MAX_SESSIONS_PER_IP")]
+    pub whip_max_sessions_per_ip: Option<usize>,
     /// Streams with a token or filters of their own: `[whip_streams.<name>]` tables in the
     /// configuration file (`token = "..."`, `filters = [{ type = "...", params = {...},
     /// invoke = [{ operation = "...", params = {...} }] }]`).
@@ -328,6 +331,7 @@ impl Layer {
                 whip,
                 whip_open_streams,
                 whip_timeout_secs,
+                whip_max_sessions_per_ip,
                 whip_streams,
             ]
         )
@@ -408,6 +412,7 @@ pub struct Config {
     pub whip: bool,
     pub whip_open_streams: bool,
     pub whip_timeout: Duration,
+    pub whip_max_sessions_per_ip: usize,
     pub whip_streams: std::collections::HashMap<String, crate::whip::StreamSettings>,
 }
 
@@ -745,6 +750,7 @@ impl Config {
             whip: l.whip.unwrap_or(true),
             whip_open_streams: l.whip_open_streams.unwrap_or(true),
             whip_timeout: Duration::from_secs(l.whip_timeout_secs.unwrap_or(30).max(1)),
+            whip_max_sessions_per_ip: l.whip_max_sessions_per_ip.unwrap_or(200),
             whip_streams,
         })
     }
@@ -756,6 +762,7 @@ impl Config {
             streams: self.whip_streams.clone(),
             connect_timeout: self.whip_timeout,
             idle_timeout: self.whip_timeout,
+            max_sessions_per_ip: self.whip_max_sessions_per_ip,
         }
     }
 

@@ -166,6 +166,17 @@ pub fn render(core: &Core, site: &crate::transport::Site) -> String {
             "WHIP publishers and WHEP viewers connected or connecting.",
             sessions as u64,
         );
+        let (limit, refused) = whip.per_ip_limit();
+        m.gauge(
+            "rheo_whip_max_sessions_per_ip",
+            "WHIP and WHEP sessions one client address may hold (whip_max_sessions_per_ip).",
+            limit as u64,
+        );
+        m.counter(
+            "rheo_whip_refused_per_ip_total",
+            "WHIP and WHEP offers refused by whip_max_sessions_per_ip.",
+            refused,
+        );
     }
     let fanout = rheo_media::fanout_totals();
     m.gauge(

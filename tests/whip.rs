@@ -580,6 +580,67 @@ async fn the_protocols_edges_answer_with_their_status_and_leak_nothing() {
     // default; whipsink's vanishing is in the frame test).
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_holds_at_most_its_share_of_sessions() {
+    let (addr, core) = start_server(&["--whip-max-sessions-per-ip", "2"]).await;
+    let (status, headers, _) = http(
+        addr,
+        "POST",
+        "/whip/share",
+        &sdp_headers(None),
+        &client_offer(),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let publisher = header(&headers, "location").unwrap();
+    let (status, _, _) = http(
+        addr,
+        "POST",
+        "/whep/share",
+        &sdp_headers(None),
+        &viewer_offer(),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (status, _, body) = http(
+        addr,
+        "POST",
+        "/whep/share",
+        &sdp_headers(None),
+        &viewer_offer(),
+    )
+    .await;
+    assert_eq!(status, 429, "{body}");
+    assert!(body.contains("whip_max_sessions_per_ip"), "{body}");
+    let (_, metrics) = common::get(addr, "/metrics").await;
+    assert!(
+        metrics.contains("rheo_whip_refused_per_ip_total 1"),
+        "{metrics}"
+    );
+    // Ending the stream gives both shares back.
+    let (status, _, _) = http(addr, "DELETE", &publisher, &[], "").await;
+    assert_eq!(status, 200);
+    let (status, _, _) = http(
+        addr,
+        "POST",
+        "/whip/share",
+        &sdp_headers(None),
+        &client_offer(),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (status, _, _) = http(
+        addr,
+        "POST",
+        "/whep/share",
+        &sdp_headers(None),
+        &viewer_offer(),
+    )
+    .await;
+    assert_eq!(status, 201);
+    drop(core);
+}
+
 /// An offer as a sending WHIP client makes it (webrtcbin, video only).
 fn client_offer() -> String {
     let peer = TestPeer::new(PeerConfig::color(0xff2060a0)).unwrap();

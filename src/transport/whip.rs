@@ -102,13 +102,13 @@ pub(super) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                 let (created, base) = match target {
                     Target::Stream(name) => {
                         let created = match role {
-                            Role::Publisher => gateway.publish(name, &body).await,
-                            Role::Viewer => gateway.view(name, &body).await,
+                            Role::Publisher => gateway.publish(peer.ip(), name, &body).await,
+                            Role::Viewer => gateway.view(peer.ip(), name, &body).await,
                         };
                         (created, format!("{}{name}", role.path()))
                     }
                     Target::Endpoint(token) => (
-                        gateway.app_offer(role, token, &body).await,
+                        gateway.app_offer(peer.ip(), role, token, &body).await,
                         format!("{}{token}", whip_endpoint::url_path(role)),
                     ),
                 };
@@ -311,6 +311,7 @@ async fn write<S: AsyncWrite + Unpin>(
         413 => "Content Too Large",
         415 => "Unsupported Media Type",
         422 => "Unprocessable Content",
+        429 => "Too Many Requests",
         503 => "Service Unavailable",
         _ => "Internal Server Error",
     };

@@ -18,6 +18,8 @@ const WATCH_PERIOD: Duration = Duration::from_millis(500);
 
 /// An endpoint's client session.
 pub(super) struct AppSession {
+    /// Its client address's share, given back when the client leaves.
+    slot: Option<super::IpSlot>,
     resource: String,
     etag: String,
     ufrag: Option<String>,
@@ -39,11 +41,13 @@ impl Gateway {
     /// POST: a client's offer for an application's endpoint.
     pub async fn app_offer(
         self: &Arc<Self>,
+        client: std::net::IpAddr,
         role: Role,
         token: &str,
         offer: &str,
     ) -> Result<Created, Refusal> {
         let (id, element) = self.app_endpoint(role, token)?;
+        let slot = self.take_slot(client)?;
         {
             let mut sessions = self.app.lock();
             match sessions.get(token) {
@@ -56,6 +60,7 @@ impl Gateway {
             sessions.insert(
                 token.to_owned(),
                 AppSession {
+                    slot: Some(slot),
                     resource: uuid::Uuid::new_v4().simple().to_string(),
                     etag: format!("\"{}\"", &uuid::Uuid::new_v4().simple().to_string()[..16]),
                     ufrag: sdpfrag::ufrag_of(offer),
@@ -137,6 +142,7 @@ impl Gateway {
         let was_live = match self.app.lock().get_mut(token) {
             Some(s) if !s.ended => {
                 s.ended = true;
+                s.slot = None;
                 true
             }
             _ => false,

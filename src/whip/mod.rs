@@ -9,6 +9,8 @@ pub mod client;
 pub mod sdpfrag;
 
 use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -86,6 +88,8 @@ pub struct WhipSettings {
     /// A connected session whose client is gone this long (no media in from a publisher, ICE
     /// disconnected for a viewer) is ended.
     pub idle_timeout: Duration,
+    /// Sessions one client address may hold at once (publishers and viewers).
+    pub max_sessions_per_ip: usize,
 }
 
 impl Default for WhipSettings {
@@ -95,6 +99,7 @@ impl Default for WhipSettings {
             streams: HashMap::new(),
             connect_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(15),
+            max_sessions_per_ip: 200,
         }
     }
 }
@@ -172,6 +177,8 @@ struct Stream {
 }
 
 struct Session {
+    /// Its client address's share, given back when the session is dropped.
+    _slot: IpSlot,
     role: Role,
     stream: String,
     endpoint: String,
@@ -187,6 +194,28 @@ pub struct Gateway {
     state: Mutex<State>,
     /// Client sessions of applications' WhipEndpoints and WhepEndpoints, by token.
     app: Mutex<HashMap<String, app::AppSession>>,
+    /// Sessions held by each client address.
+    per_ip: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    /// Offers refused by `max_sessions_per_ip`.
+    refused_per_ip: AtomicU64,
+}
+
+/// One session's share of its client address's `max_sessions_per_ip`.
+pub(crate) struct IpSlot {
+    ip: IpAddr,
+    counts: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+impl Drop for IpSlot {
+    fn drop(&mut self) {
+        let mut counts = self.counts.lock();
+        if let Some(n) = counts.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                counts.remove(&self.ip);
+            }
+        }
+    }
 }
 
 #[derive(Default)]
@@ -210,7 +239,38 @@ impl Gateway {
             settings,
             state: Mutex::default(),
             app: Mutex::default(),
+            per_ip: Arc::default(),
+            refused_per_ip: AtomicU64::new(0),
         }))
+    }
+
+    /// A slot of `ip`'s `max_sessions_per_ip`, or 429 when it has them all.
+    fn take_slot(&self, ip: IpAddr) -> Result<IpSlot, Refusal> {
+        let mut counts = self.per_ip.lock();
+        let n = counts.entry(ip).or_default();
+        if *n >= self.settings.max_sessions_per_ip {
+            if *n == 0 {
+                counts.remove(&ip);
+            }
+            self.refused_per_ip.fetch_add(1, Ordering::Relaxed);
+            return Err(Refusal::new(
+                429,
+                "too many WHIP/WHEP sessions from this address (whip_max_sessions_per_ip)",
+            ));
+        }
+        *n += 1;
+        Ok(IpSlot {
+            ip,
+            counts: self.per_ip.clone(),
+        })
+    }
+
+    /// The per-address limit and the offers it refused.
+    pub fn per_ip_limit(&self) -> (usize, u64) {
+        (
+            self.settings.max_sessions_per_ip,
+            self.refused_per_ip.load(Ordering::Relaxed),
+        )
     }
 
     /// A stream name: letters, digits, `-`, `_` and `.`, 1 to 64 of them, not starting with `.`.
@@ -237,8 +297,14 @@ impl Gateway {
         }
     }
 
-    /// WHIP: publishes `name` with `offer`.
-    pub async fn publish(self: &Arc<Self>, name: &str, offer: &str) -> Result<Created, Refusal> {
+    /// WHIP: publishes `name` with `offer` from `client`.
+    pub async fn publish(
+        self: &Arc<Self>,
+        client: IpAddr,
+        name: &str,
+        offer: &str,
+    ) -> Result<Created, Refusal> {
+        let slot = self.take_slot(client)?;
         {
             let mut st = self.state.lock();
             if st.streams.contains_key(name) || !st.starting.insert(name.to_owned()) {
@@ -266,6 +332,7 @@ impl Gateway {
                 st.sessions.insert(
                     created.resource.clone(),
                     Session {
+                        _slot: slot,
                         role: Role::Publisher,
                         stream: name.to_owned(),
                         endpoint: publisher,
@@ -285,8 +352,14 @@ impl Gateway {
         }
     }
 
-    /// WHEP: a viewer of `name` with `offer`.
-    pub async fn view(self: &Arc<Self>, name: &str, offer: &str) -> Result<Created, Refusal> {
+    /// WHEP: a viewer of `name` with `offer` from `client`.
+    pub async fn view(
+        self: &Arc<Self>,
+        client: IpAddr,
+        name: &str,
+        offer: &str,
+    ) -> Result<Created, Refusal> {
+        let slot = self.take_slot(client)?;
         let (pipeline, tail) = {
             let st = self.state.lock();
             let stream = st.streams.get(name).ok_or_else(|| {
@@ -323,6 +396,7 @@ impl Gateway {
             st.sessions.insert(
                 created.resource.clone(),
                 Session {
+                    _slot: slot,
                     role: Role::Viewer,
                     stream: name.to_owned(),
                     endpoint,
