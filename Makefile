@@ -44,6 +44,7 @@ docker-check:
 
 e2e:
 	cd tests/e2e && { [ -d node_modules/kurento-client ] || npm ci --ignore-scripts --no-audit --no-fund; }
+	bash scripts/build-webrtchttp.sh >/dev/null
 	bash scripts/loopback-only.sh bash tests/e2e/with-rheo.sh target/debug/rheo
 	bash scripts/loopback-only.sh bash tests/deploy/remote-browser.sh target/debug/rheo
 

@@ -582,7 +582,13 @@ async fn the_protocols_edges_answer_with_their_status_and_leak_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_address_holds_at_most_its_share_of_sessions() {
-    let (addr, core) = start_server(&["--whip-max-sessions-per-ip", "2"]).await;
+    let (addr, core) = start_server(&[
+        "--whip-max-sessions-per-ip",
+        "2",
+        "--turn-secret",
+        "coturn-shared-secret",
+    ])
+    .await;
     let (status, headers, _) = http(
         addr,
         "POST",
@@ -592,6 +598,19 @@ async fn one_address_holds_at_most_its_share_of_sessions() {
     )
     .await;
     assert_eq!(status, 201);
+    // The TURN servers, with credentials minted for this client, as ice-server links.
+    let links: Vec<&String> = headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("link"))
+        .map(|(_, v)| v)
+        .collect();
+    assert!(
+        links.iter().any(|l| l.starts_with("<turn:")
+            && l.contains("rel=\"ice-server\"")
+            && l.contains("username=\"")
+            && l.contains("credential=\"")),
+        "{links:?}"
+    );
     let publisher = header(&headers, "location").unwrap();
     let (status, _, _) = http(
         addr,

@@ -3,8 +3,8 @@
 //
 // Environment: RHEO_HTTP_URL (http://host:port; the pages find /kurento on the same host).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, writeSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 
 import {
@@ -30,6 +30,45 @@ after(async () => {
 function hatDirection(frame, faceCentre) {
   const [dx, dy] = [(frame.centroid.x - faceCentre.x) * frame.width, (frame.centroid.y - faceCentre.y) * frame.height];
   return (Math.atan2(dx, -dy) * 180) / Math.PI;
+}
+
+/**
+ * GStreamer's WHIP/WHEP client elements (built by scripts/build-webrtchttp.sh before the tests
+ * enter their network namespace), and an interface for their ICE: libnice never gathers on
+ * loopback, the namespace's only one, so a veth pair inside it gives them an address.
+ */
+function whipClientPlugins() {
+  const root = new URL('../..', import.meta.url).pathname;
+  const dir = execFileSync('bash', [`${root}/scripts/build-webrtchttp.sh`], { encoding: 'utf8' }).trim();
+  if (process.env.RHEO_IN_LOOPBACK_NS === '1') {
+    const ip = (args) => { try { execFileSync('ip', args.split(' '), { stdio: 'ignore' }); } catch { /* exists */ } };
+    ip('link add rheo-whip0 type veth peer name rheo-whip1');
+    ip('addr add 10.254.0.1/32 dev rheo-whip0');
+    ip('link set rheo-whip0 up');
+    ip('link set rheo-whip1 up');
+  }
+  return dir;
+}
+
+/**
+ * A 640x480 I420 Y4M clip whose frame n carries n in its picture: ten 64-pixel squares along the
+ * top, white where n's bit is set (the server's tests' frame code).
+ */
+function frameCodedY4m(out, frames) {
+  const [w, h] = [640, 480];
+  const fd = openSync(out, 'w');
+  writeSync(fd, `YUV4MPEG2 W${w} H${h} F30:1 Ip A1:1 C420jpeg\n`);
+  const frame = Buffer.alloc(w * h * 3 / 2, 128);
+  for (let n = 0; n < frames; n++) {
+    for (let bit = 0; bit < 10; bit++) {
+      const value = (n >> bit) & 1 ? 235 : 16;
+      for (let y = 0; y < 64; y++) frame.fill(value, y * w + bit * 64, y * w + bit * 64 + 64);
+    }
+    writeSync(fd, 'FRAME\n');
+    writeSync(fd, frame);
+  }
+  closeSync(fd);
+  return out;
 }
 
 /** Open a demo, press Start and wait for more than 30 frames of the returned video. */
@@ -486,6 +525,65 @@ describe('browser demos', () => {
     } finally {
       for (const page of players) await page.close();
       await publisher.close();
+    }
+  });
+
+  test('a frame-coded clip published by GStreamer\'s whipsink reaches Chromium over WHEP frame by frame', { timeout: 120000 }, async () => {
+    const plugins = whipClientPlugins();
+    const clip = frameCodedY4m(artifact('frame-coded.y4m'), 360);
+    const publisher = spawn('gst-launch-1.0', ['-q', 'filesrc', `location=${clip}`, '!', 'y4mdec', '!',
+      'clocksync', '!', 'vp8enc', 'deadline=1', 'keyframe-max-dist=30', '!', 'rtpvp8pay', 'pt=96', '!',
+      'application/x-rtp,media=video,encoding-name=VP8,payload=96,clock-rate=90000', '!',
+      'whipsink', `whip-endpoint=${HTTP_URL}/whip/e2e-coded`],
+    { stdio: 'ignore', env: { ...process.env, GST_PLUGIN_PATH: plugins } });
+    const page = await browser.newPage();
+    tracePage(page, 'whep-coded');
+    try {
+      await page.goto(`${HTTP_URL}/whep/`, { timeout: 20000 });
+      await waitUntil(async () => /^rheo_whip_streams 1$/m.test(await (await fetch(`${HTTP_URL}/metrics`)).text()),
+        20000, 'whipsink to publish');
+      await page.evaluate(async (url) => {
+        const whipClient = await import('/js/whip-client.js');
+        const video = document.getElementById('remote-video');
+        const canvas = document.createElement('canvas');
+        [canvas.width, canvas.height] = [640, 64];
+        const g = canvas.getContext('2d', { willReadFrequently: true });
+        window.codes = [];
+        const onFrame = () => {
+          if (video.videoWidth === 640) {
+            g.drawImage(video, 0, 0, 640, 64, 0, 0, 640, 64);
+            const { data } = g.getImageData(0, 0, 640, 64);
+            let code = 0;
+            for (let bit = 0; bit < 10; bit++) {
+              // The mean of each 64-pixel square's middle, as the server's tests read it.
+              let sum = 0;
+              for (let y = 16; y < 48; y++) {
+                for (let x = bit * 64 + 16; x < bit * 64 + 48; x++) {
+                  const i = (y * 640 + x) * 4;
+                  sum += (data[i] + data[i + 1] + data[i + 2]) / 3;
+                }
+              }
+              if (sum / (32 * 32) > 128) code |= 1 << bit;
+            }
+            if (window.codes[window.codes.length - 1] !== code) window.codes.push(code);
+          }
+          video.requestVideoFrameCallback(onFrame);
+        };
+        video.requestVideoFrameCallback(onFrame);
+        window.session = await whipClient.watch({ url, onTrack: (stream) => { video.srcObject = stream; } });
+      }, `${HTTP_URL}/whep/e2e-coded`);
+      await page.waitForFunction(() => window.codes.length > 110, null, { timeout: 30000, polling: 250 });
+      // From the second second on: the first pictures come while the stream settles.
+      const codes = (await page.evaluate(() => window.codes)).slice(30);
+      const forward = codes.slice(1).filter((c, i) => c > codes[i]).length;
+      const span = codes[codes.length - 1] - codes[0] + 1;
+      console.log(`[whep-coded] ${codes.length} distinct frames over a span of ${span}, ${forward} steps forward`);
+      assert.ok(forward >= (codes.length - 1) * 0.95, `frames out of order: ${codes}`);
+      assert.ok(codes.length >= span * 0.85, `${codes.length} of ${span} frames: ${codes}`);
+      await page.evaluate(() => window.session.close());
+    } finally {
+      publisher.kill();
+      await page.close();
     }
   });
 
