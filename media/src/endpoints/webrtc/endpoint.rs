@@ -85,6 +85,9 @@ pub(crate) struct WrtcInner {
     pub(super) recv_ssrcs: Mutex<HashMap<u32, MediaKind>>,
     /// The jitter buffer of each SSRC received, for retransmission requests (NACK).
     pub(super) jitterbuffers: Mutex<HashMap<u32, gst::glib::WeakRef<gst::Element>>>,
+    /// Received SSRCs whose losses are asked for again (NACK negotiated), whichever of their
+    /// jitter buffer and their pad webrtcbin makes first.
+    pub(super) nack_ssrcs: Mutex<std::collections::HashSet<u32>>,
     /// The video bitrate the remote side can take, for encoders feeding this endpoint.
     pub(super) send_bitrate: Arc<SendBitrate>,
     pub(super) states: Mutex<States>,
@@ -244,6 +247,7 @@ pub(super) fn build(
         recv_depayloaders: Mutex::new(HashMap::new()),
         recv_ssrcs: Mutex::new(HashMap::new()),
         jitterbuffers: Mutex::new(HashMap::new()),
+        nack_ssrcs: Mutex::default(),
         send_bitrate: Arc::default(),
         states: Mutex::new(States {
             ice: None,
@@ -310,6 +314,9 @@ pub(super) fn build(
                 i.jitterbuffers
                     .lock()
                     .insert(ssrc, jitterbuffer.downgrade());
+                if i.nack_ssrcs.lock().contains(&ssrc) {
+                    jitterbuffer.set_property("do-retransmission", true);
+                }
             }
             None
         });

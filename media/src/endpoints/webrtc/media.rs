@@ -125,6 +125,7 @@ impl WrtcInner {
     /// can tie to a transceiver, which an offer without `a=ssrc` lines (webrtcbin's own, for
     /// one) never lets it do: its packets were then lost for good.
     fn ask_for_lost_packets(&self, ssrc: u32) {
+        self.nack_ssrcs.lock().insert(ssrc);
         let jitterbuffer = self
             .jitterbuffers
             .lock()
