@@ -16,11 +16,12 @@ const M_SECTIONS: usize = 16;
 const WARM_UP: usize = 40;
 const NEGOTIATIONS: usize = 200;
 /// Measured here: before the fixes (a fresh SSRC and its never-freed quark per sent m-line, no
-/// m-section limit) 3.5 KiB of heap and 3.9 KiB of RSS per negotiation; now 0.7–1.0 KiB of heap
+/// m-section limit) 3.5 KiB of heap and 3.9 KiB of RSS per negotiation; then 0.7–1.0 KiB of heap
 /// (allocator retention: heaptrack finds 40 bytes per negotiation still allocated, the SSRC
-/// pool's quarks) and 0–3 KiB of RSS.
+/// pool's quarks) and 0–3 KiB of RSS. On 2026-12-08, 13 runs gave 0.85–2.12 KiB of heap, with
+/// and without WHIP: the bound sits between that spread and the 3.5 KiB leak it is there for.
 const MAX_RSS_GROWTH_PER_NEGOTIATION_KIB: f64 = 8.0;
-const MAX_HEAP_GROWTH_PER_NEGOTIATION_KIB: f64 = 2.0;
+const MAX_HEAP_GROWTH_PER_NEGOTIATION_KIB: f64 = 3.0;
 
 /// A browser-like offer: audio and video m-sections alternating, each with its own SSRC (new
 /// ones every time, as browsers draw them), all in one BUNDLE group.
@@ -86,6 +87,8 @@ async fn two_hundred_negotiations_at_the_m_section_limit_keep_no_memory() {
                 "--nocapture",
             ])
             .env("G_SLICE", "always-malloc")
+            // mallinfo2 counts the main arena only: keep every thread's allocations there.
+            .env("MALLOC_ARENA_MAX", "1")
             .status()
             .unwrap();
         assert!(status.success(), "{status}");
