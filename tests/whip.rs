@@ -129,9 +129,10 @@ impl Launch {
     }
 
     /// Watches `url`, writing each decoded picture's luma to `out`.
-    fn watch(url: &str, out: &Path) -> Launch {
+    fn watch(url: &str, token: Option<&str>, out: &Path) -> Launch {
+        let auth = token.map(|t| format!("auth-token={t}")).unwrap_or_default();
         Launch::start(&format!(
-            "whepsrc whep-endpoint={url} audio-caps=EMPTY video-caps={VP8_RTP} \
+            "whepsrc whep-endpoint={url} {auth} audio-caps=EMPTY video-caps={VP8_RTP} \
              ! rtpvp8depay ! vp8dec ! videoconvert \
              ! video/x-raw,format=GRAY8,width={WIDTH},height={HEIGHT} \
              ! filesink location={}",
@@ -185,6 +186,26 @@ fn wait_pictures(path: &Path, frames: usize, timeout: Duration) -> bool {
     false
 }
 
+/// [`wait_pictures`] for 20 s, off the runtime's threads.
+async fn pictures_arrive(path: &Path, frames: usize) -> bool {
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || wait_pictures(&path, frames, Duration::from_secs(20)))
+        .await
+        .unwrap()
+}
+
+/// The WHIP/WHEP client plugin built and the frame-coded clip written in `dir`, off the runtime's
+/// threads.
+async fn prepare_clip(dir: &Path) -> PathBuf {
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        plugin_dir();
+        frame_coded_clip(&dir)
+    })
+    .await
+    .unwrap()
+}
+
 /// The viewer got a run of the clip's frames, in order, with few missing.
 fn assert_frames_in_order(codes: &[u32]) {
     assert!(codes.len() >= 60, "only {} frames decoded", codes.len());
@@ -214,28 +235,17 @@ async fn settle(core: &Arc<rheo::control::Core>) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn whipsink_publishes_and_whepsrc_watches_frame_by_frame() {
     let dir = ScratchDir::new("whip-frames");
-    let clip = tokio::task::spawn_blocking({
-        let dir = dir.to_path_buf();
-        move || {
-            plugin_dir();
-            frame_coded_clip(&dir)
-        }
-    })
-    .await
-    .unwrap();
+    let clip = prepare_clip(&dir).await;
     let (addr, core) = start_server(&["--whip-timeout-secs", "5"]).await;
     let mut publisher = Launch::publish(&clip, &url(addr, "/whip/cam"), None);
     // The viewer joins once the stream is published.
     let out = dir.join("seen.gray");
     assert!(wait_for_stream(addr).await, "whipsink published");
-    let mut viewer = Launch::watch(&url(addr, "/whep/cam"), &out);
-    let got = tokio::task::spawn_blocking({
-        let out = out.clone();
-        move || wait_pictures(&out, 90, Duration::from_secs(20))
-    })
-    .await
-    .unwrap();
-    assert!(got, "whepsrc decoded fewer than 90 frames in 20 s");
+    let mut viewer = Launch::watch(&url(addr, "/whep/cam"), None, &out);
+    assert!(
+        pictures_arrive(&out, 90).await,
+        "whepsrc decoded fewer than 90 frames in 20 s"
+    );
     viewer.kill();
     publisher.kill();
     assert_frames_in_order(&frame_codes(&out, false));
@@ -246,15 +256,7 @@ async fn whipsink_publishes_and_whepsrc_watches_frame_by_frame() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_configured_filter_chain_runs_between_publisher_and_viewers() {
     let dir = ScratchDir::new("whip-filter");
-    let clip = tokio::task::spawn_blocking({
-        let dir = dir.to_path_buf();
-        move || {
-            plugin_dir();
-            frame_coded_clip(&dir)
-        }
-    })
-    .await
-    .unwrap();
+    let clip = prepare_clip(&dir).await;
     let config = dir.join("rheo.toml");
     std::fs::write(
         &config,
@@ -287,20 +289,9 @@ filters = [
         "whipsink published with the stream's token"
     );
     let out = dir.join("seen.gray");
-    let mut viewer = Launch::start(&format!(
-        "whepsrc whep-endpoint={} auth-token=stream-secret audio-caps=EMPTY \
-         video-caps={VP8_RTP} ! rtpvp8depay ! vp8dec ! videoconvert \
-         ! video/x-raw,format=GRAY8,width={WIDTH},height={HEIGHT} ! filesink location={}",
-        url(addr, "/whep/flipped"),
-        out.display()
-    ));
-    let seen = out.clone();
-    let got =
-        tokio::task::spawn_blocking(move || wait_pictures(&seen, 90, Duration::from_secs(20)))
-            .await
-            .unwrap();
+    let mut viewer = Launch::watch(&url(addr, "/whep/flipped"), Some("stream-secret"), &out);
     assert!(
-        got,
+        pictures_arrive(&out, 90).await,
         "whepsrc decoded fewer than 90 frames of the filtered stream in 20 s"
     );
     viewer.kill();
@@ -313,15 +304,7 @@ filters = [
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_applications_whip_endpoint_feeds_its_pipeline_and_a_whep_endpoint_serves_it() {
     let dir = ScratchDir::new("whip-app");
-    let clip = tokio::task::spawn_blocking({
-        let dir = dir.to_path_buf();
-        move || {
-            plugin_dir();
-            frame_coded_clip(&dir)
-        }
-    })
-    .await
-    .unwrap();
+    let clip = prepare_clip(&dir).await;
     let (addr, _core) = start_server(&["--whip-timeout-secs", "3"]).await;
     let mut c = Client::connect(addr).await;
     let p = c.create("MediaPipeline", Value::Null).await;
@@ -384,12 +367,9 @@ async fn an_applications_whip_endpoint_feeds_its_pipeline_and_a_whep_endpoint_se
     assert_eq!(status, 409);
 
     let out = dir.join("whep.gray");
-    let mut viewer = Launch::watch(&local(&whep_url), &out);
-    let seen = out.clone();
+    let mut viewer = Launch::watch(&local(&whep_url), None, &out);
     assert!(
-        tokio::task::spawn_blocking(move || wait_pictures(&seen, 60, Duration::from_secs(20)))
-            .await
-            .unwrap(),
+        pictures_arrive(&out, 60).await,
         "whepsrc watches the WhepEndpoint"
     );
     viewer.kill();
