@@ -25,7 +25,7 @@ use common::Client;
 use release_server::{cpu_ticks, stop, ReleaseServer};
 use rheo_media::test_peer::{PeerConfig, TestPeer};
 use serde_json::{json, Value};
-use viewers::{connected, measure, presenter_peer, threads_and_rss, Figures, WAIT};
+use viewers::{connected, load_average, measure, presenter_peer, threads_and_rss, Figures, WAIT};
 
 async fn rheo(root: &std::path::Path, n: usize, secs: u64) -> Figures {
     let server = ReleaseServer::start(root);
@@ -227,14 +227,6 @@ fn main() {
     gst::init().unwrap();
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let load = || {
-        std::fs::read_to_string("/proc/loadavg")
-            .unwrap_or_default()
-            .split(' ')
-            .next()
-            .unwrap_or("?")
-            .to_owned()
-    };
     let srtp = rheo_media::srtp_library();
     println!(
         "one presenter (640x480@30 VP8) to N receive-only viewers, {secs} s measured; \
@@ -245,7 +237,7 @@ fn main() {
     println!("| viewers | load | CPU, % of one core: Rheo / bare | µs per packet sent: Rheo / bare / UDP floor | Rheo ÷ bare | Rheo ÷ floor | threads per viewer: Rheo / bare | RSS KiB per viewer: Rheo / bare | packets/s per viewer, least: Rheo / bare |");
     println!("|---|---|---|---|---|---|---|---|---|");
     for n in sizes {
-        let at = load();
+        let at = load_average();
         let r = rt.block_on(rheo(&root, n, secs));
         let b = bare(&root, n, secs);
         let floor = udp_floor(n, r.packets.1, secs);

@@ -87,3 +87,13 @@ pub async fn connected(c: &mut Client, w: &str, peer: &Arc<TestPeer>) {
     })
     .await;
 }
+
+/// The machine's one-minute load average, as /proc/loadavg gives it.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split(' ')
+        .next()
+        .unwrap_or("?")
+        .to_owned()
+}

@@ -22,7 +22,7 @@ use release_server::ReleaseServer;
 use rheo_media::test_peer::{PeerConfig, TestPeer};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use viewers::{connected, measure, presenter_peer, threads_and_rss, Figures, WAIT};
+use viewers::{connected, load_average, measure, presenter_peer, threads_and_rss, Figures, WAIT};
 
 /// One HTTP request; the status, the `Location` header and the body.
 async fn http(
@@ -206,19 +206,11 @@ fn main() {
     gst::init().unwrap();
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let load = || {
-        std::fs::read_to_string("/proc/loadavg")
-            .unwrap_or_default()
-            .split(' ')
-            .next()
-            .unwrap_or("?")
-            .to_owned()
-    };
     println!("one publisher (640x480@30 VP8) to N viewers, {secs} s measured");
     println!("| viewers | load | offer to a viewer's first frame, ms: WHIP+WHEP / Kurento protocol | CPU % of one core: WHIP / Kurento | ratio | threads per viewer: WHIP / Kurento | RSS KiB per viewer: WHIP / Kurento | packets/s per viewer, least: WHIP / Kurento |");
     println!("|---|---|---|---|---|---|---|---|");
     for n in sizes {
-        let at = load();
+        let at = load_average();
         let (wt, w) = rt.block_on(over_whip(&root, n, secs));
         let (kt, k) = rt.block_on(over_kurento(&root, n, secs));
         let per_viewer = |(a, b): (u64, u64)| b.saturating_sub(a) as f64 / n as f64;
