@@ -576,6 +576,11 @@ impl Core {
         }
     }
 
+    /// Whether object `id` is still registered (not released).
+    pub fn has_object(&self, id: &str) -> bool {
+        self.state.lock().objects.contains_key(id)
+    }
+
     /// Number of live objects other than the ServerManager (tests and metrics).
     pub fn object_count(&self) -> usize {
         self.state.lock().objects.len() - 1

@@ -169,14 +169,7 @@ impl Gateway {
                 let Some(gateway) = gateway.upgrade() else {
                     return;
                 };
-                let released = !gateway
-                    .client
-                    .core()
-                    .snapshot()
-                    .1
-                    .iter()
-                    .any(|o| o.id == id);
-                if released {
+                if !gateway.client.core().has_object(&id) {
                     gateway.app.lock().remove(&token);
                     return;
                 }
