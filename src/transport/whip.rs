@@ -295,26 +295,7 @@ async fn write<S: AsyncWrite + Unpin>(
     extra: &[(&str, String)],
     body: &[u8],
 ) -> std::io::Result<()> {
-    let reason = match status {
-        200 => "OK",
-        201 => "Created",
-        204 => "No Content",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        409 => "Conflict",
-        411 => "Length Required",
-        412 => "Precondition Failed",
-        413 => "Content Too Large",
-        415 => "Unsupported Media Type",
-        422 => "Unprocessable Content",
-        429 => "Too Many Requests",
-        503 => "Service Unavailable",
-        _ => "Internal Server Error",
-    };
+    let reason = super::http::reason_phrase(status);
     let mut out = format!("HTTP/1.1 {status} {reason}\r\n");
     for (name, value) in extra {
         out.push_str(&format!("{name}: {value}\r\n"));
